@@ -1,0 +1,75 @@
+// The typed message protocol between a client (CLI, extension) and the engine process.
+// Only JSON crosses it: binary KV stays inside the engine and on disk.
+
+export type Device = 'auto' | 'cuda' | 'cpu';
+export type Level = 'pair' | 'pair-uniform' | 'head';
+
+/** Settings that decide which cache entry a workspace maps to. */
+export interface CacheSettings {
+  workspace: string;
+  model: string;
+  cacheDir: string;
+  device: Device;
+  ratio: number;
+  level: Level;
+  maxContextTokens?: number;
+  includeSecrets?: boolean;
+  include?: string[];
+  exclude?: string[];
+}
+
+export type Request =
+  | ({ id: number; type: 'build'; force?: boolean } & CacheSettings)
+  | ({ id: number; type: 'ask'; question: string; maxTokens?: number } & CacheSettings)
+  | { id: number; type: 'info'; cacheDir: string }
+  | { id: number; type: 'clear'; cacheDir: string; workspace?: string }
+  | { id: number; type: 'cancel'; target: number };
+
+export type Phase = 'context' | 'load-model' | 'prefill' | 'score' | 'compress' | 'write' | 'load-cache' | 'answer';
+
+export interface BuildResult {
+  entry: string;
+  fromCache: boolean;
+  contextTokens: number;
+  prefillTokens: number;
+  kvBytesFull: number;
+  kvBytesCompressed: number;
+  ratio: number;
+  level: Level;
+  device: string;
+  deviceReason?: string;
+  buildMs: number;
+}
+
+export interface AskResult {
+  answer: string;
+  fromCache: boolean;
+  prefillTokens: number;
+  questionTokens: number;
+  answerTokens: number;
+  ttftMs: number;
+  decodeMsPerToken: number;
+  device: string;
+  deviceReason?: string;
+  cancelled: boolean;
+}
+
+export interface CacheEntryInfo {
+  entry: string;
+  workspace: string;
+  model: string;
+  ratio: number;
+  level: Level;
+  contextTokens: number;
+  bytes: number;
+  kvBytesFull: number;
+  kvBytesCompressed: number;
+  createdAt: string;
+  lastUsedAt: string;
+}
+
+export type Event =
+  | { id: number; type: 'progress'; phase: Phase; done: number; total: number; message?: string }
+  | { id: number; type: 'token'; text: string }
+  | { id: number; type: 'result'; result: BuildResult | AskResult | CacheEntryInfo[] | { removed: number } }
+  | { id: number; type: 'error'; code: string; message: string };
