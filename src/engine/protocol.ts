@@ -16,6 +16,8 @@ export interface CacheSettings {
   includeSecrets?: boolean;
   include?: string[];
   exclude?: string[];
+  /** Total size cap of the cache directory; least recently used entries go first. Optional: engine default. */
+  cacheSizeCapMB?: number;
 }
 
 export type Request =

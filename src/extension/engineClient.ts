@@ -1,0 +1,143 @@
+// Client for the engine process. The engine runs in its own process because onnxruntime blocks its thread for
+// whole runs and a crash or out-of-memory there must not take the editor down. It is forked on the first request,
+// and forked again on the next request after it died.
+import { fork, type ChildProcess } from 'node:child_process';
+import type { Event, Request } from '../engine/protocol.ts';
+
+/** Distributes Omit over the request union so each variant keeps its own fields. */
+export type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, 'id'> : never) : never;
+
+export class EngineError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Pending {
+  onEvent: (e: Event) => void;
+  resolve: (result: unknown) => void;
+  reject: (err: Error) => void;
+}
+
+export interface RunningRequest<T> {
+  id: number;
+  result: Promise<T>;
+  cancel(): void;
+}
+
+const STDERR_KEEP = 4_000;
+
+export class EngineClient {
+  private child: ChildProcess | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private stderrTail = '';
+  private disposed = false;
+  private readonly crashListeners = new Set<(message: string) => void>();
+
+  constructor(
+    private readonly enginePath: string,
+    private readonly log: (line: string) => void = () => {},
+  ) {}
+
+  /** Called with a readable reason whenever the engine process exits while requests were running or unexpectedly. */
+  onCrash(listener: (message: string) => void): { dispose(): void } {
+    this.crashListeners.add(listener);
+    return { dispose: () => this.crashListeners.delete(listener) };
+  }
+
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  request<T>(body: RequestBody, onEvent: (e: Event) => void = () => {}): RunningRequest<T> {
+    if (this.disposed) throw new EngineError('disposed', 'The KVzip engine client was disposed.');
+    const id = this.nextId++;
+    const result = new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { onEvent, resolve: resolve as (r: unknown) => void, reject });
+    });
+    try {
+      this.ensureChild().send({ ...body, id } as Request);
+    } catch (err) {
+      this.settle(id, (p) => p.reject(new EngineError('spawn', `Could not start the KVzip engine: ${String(err)}`)));
+    }
+    return { id, result, cancel: () => this.cancel(id) };
+  }
+
+  cancel(target: number): void {
+    if (this.child && this.pending.has(target)) {
+      this.child.send({ id: this.nextId++, type: 'cancel', target } satisfies Request);
+    }
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    const child = this.child;
+    this.child = undefined;
+    for (const id of [...this.pending.keys()]) {
+      this.settle(id, (p) => p.reject(new EngineError('disposed', 'The KVzip engine was stopped.')));
+    }
+    if (child && child.exitCode === null) {
+      child.kill('SIGTERM');
+      // A model run can ignore SIGTERM while it blocks the thread; do not leave it behind.
+      setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), 3_000).unref();
+    }
+  }
+
+  private ensureChild(): ChildProcess {
+    if (this.child) return this.child;
+    this.stderrTail = '';
+    this.log(`starting engine ${this.enginePath}`);
+    const child = fork(this.enginePath, [], {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      execArgv: [],
+      // Desktop VS Code's execPath is Electron: this makes it behave as plain Node. Harmless under Node.
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+      serialization: 'json',
+    });
+    child.stdout?.on('data', (d: Buffer) => this.log(d.toString().trimEnd()));
+    child.stderr?.on('data', (d: Buffer) => {
+      const text = d.toString();
+      this.log(text.trimEnd());
+      this.stderrTail = (this.stderrTail + text).slice(-STDERR_KEEP);
+    });
+    child.on('message', (m) => this.onMessage(m));
+    child.on('error', (err) => this.onExit(child, `could not run: ${err.message}`));
+    child.on('exit', (code, signal) => this.onExit(child, signal ? `killed by ${signal}` : `exited with code ${code}`));
+    this.child = child;
+    return child;
+  }
+
+  private onMessage(raw: unknown): void {
+    if (typeof raw !== 'object' || raw === null) return;
+    const e = raw as Event;
+    const p = this.pending.get(e.id);
+    if (!p) return;
+    p.onEvent(e);
+    if (e.type === 'result') this.settle(e.id, (q) => q.resolve(e.result));
+    else if (e.type === 'error') this.settle(e.id, (q) => q.reject(new EngineError(e.code, e.message)));
+  }
+
+  private onExit(child: ChildProcess, how: string): void {
+    if (this.child !== child) return;
+    this.child = undefined;
+    if (this.disposed) return;
+    const tail = this.stderrTail.trim().split('\n').slice(-6).join('\n');
+    const message = `The KVzip engine ${how}.${tail ? `\n${tail}` : ''}`;
+    this.log(message);
+    for (const id of [...this.pending.keys()]) {
+      this.settle(id, (p) => p.reject(new EngineError('crash', `${message}\nIt restarts on the next request.`)));
+    }
+    for (const l of this.crashListeners) l(message);
+  }
+
+  private settle(id: number, f: (p: Pending) => void): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    f(p);
+  }
+}

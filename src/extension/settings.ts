@@ -1,0 +1,64 @@
+// Reads the kvzipCode.* settings into the engine's CacheSettings for one workspace folder.
+import * as vscode from 'vscode';
+import type { CacheSettings, Device, Level } from '../engine/protocol.ts';
+
+export const SECTION = 'kvzipCode';
+export const DEFAULT_MODEL = 'Qwen2.5-Coder-1.5B-Instruct';
+
+const DEVICES: readonly Device[] = ['auto', 'cuda', 'cpu'];
+const LEVELS: readonly Level[] = ['pair', 'pair-uniform', 'head'];
+
+export interface ExtensionSettings {
+  model: string;
+  device: Device;
+  ratio: number;
+  level: Level;
+  include: string[];
+  exclude: string[];
+  includeSecrets: boolean;
+  maxContextTokens: number;
+  cacheSizeCapMB: number;
+  autoRefresh: boolean;
+  maxAnswerTokens: number;
+}
+
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);
+const positive = (v: unknown, fallback: number): number => (typeof v === 'number' && v > 0 && Number.isFinite(v) ? v : fallback);
+
+/** Settings come from user JSON: anything malformed falls back to the default rather than reaching the engine. */
+export function readSettings(scope?: vscode.Uri): ExtensionSettings {
+  const c = vscode.workspace.getConfiguration(SECTION, scope);
+  const device = c.get<string>('device');
+  const level = c.get<string>('level');
+  const model = c.get<string>('model');
+  return {
+    model: typeof model === 'string' && model.trim() ? model.trim() : DEFAULT_MODEL,
+    device: DEVICES.includes(device as Device) ? (device as Device) : 'auto',
+    ratio: Math.min(1, positive(c.get('ratio'), 0.3)),
+    level: LEVELS.includes(level as Level) ? (level as Level) : 'pair',
+    include: strings(c.get('include')),
+    exclude: strings(c.get('exclude')),
+    includeSecrets: c.get('includeSecrets') === true,
+    maxContextTokens: positive(c.get('maxContextTokens'), 0),
+    cacheSizeCapMB: positive(c.get('cacheSizeCapMB'), 4096),
+    autoRefresh: c.get('autoRefresh') === true,
+    maxAnswerTokens: positive(c.get('maxAnswerTokens'), 512),
+  };
+}
+
+export function cacheSettings(folder: vscode.WorkspaceFolder, cacheDir: string): CacheSettings {
+  const s = readSettings(folder.uri);
+  return {
+    workspace: folder.uri.fsPath,
+    model: s.model,
+    cacheDir,
+    device: s.device,
+    ratio: s.ratio,
+    level: s.level,
+    ...(s.maxContextTokens > 0 ? { maxContextTokens: s.maxContextTokens } : {}),
+    includeSecrets: s.includeSecrets,
+    ...(s.include.length ? { include: s.include } : {}),
+    ...(s.exclude.length ? { exclude: s.exclude } : {}),
+    cacheSizeCapMB: s.cacheSizeCapMB,
+  };
+}
