@@ -1,0 +1,88 @@
+// Rendering: each file is one segment, a header line naming it and then its content verbatim.
+//
+// No per-line number markers: measured on real code with the Qwen tokenizer they cost a large share of the
+// context (see bench/results/context.json, `lineMarkers`), and KV budget is the scarce thing. Citations
+// still resolve to lines: every file records where its content starts in the text (contentStart), so a
+// character offset, a token position or a quoted snippet maps back to path:line (see `locate`).
+//
+// Each segment is tokenized on its own and the ids concatenated. A segment ends with a newline and the next
+// starts with `===`, a pre-tokenizer boundary for BPE tokenizers, so this matches tokenizing the whole text
+// (the bench checks it), and an unchanged file keeps exactly the same ids wherever it lands: refresh reuses
+// the prefix KV token for token.
+import type { ContextFile } from './types.ts';
+
+/** Bump when the rendered bytes change for the same files: it invalidates stored fingerprints. */
+export const FORMAT_VERSION = 1;
+
+export function header(path: string): string {
+  // Control characters (a newline in a file name) would break the header line; JSON-quote such names.
+  const shown = /[\u0000-\u001f\u007f]/.test(path) ? JSON.stringify(path) : path;
+  return `=== ${shown} ===\n`;
+}
+
+export interface Segment {
+  text: string;
+  /** Offset of the file's content within text. */
+  contentOffset: number;
+}
+
+export function renderSegment(path: string, content: string): Segment {
+  const h = header(path);
+  return { text: content.length === 0 || content.endsWith('\n') ? h + content : h + content + '\n', contentOffset: h.length };
+}
+
+export interface Location {
+  path: string;
+  /** 1-based line and column within the file. */
+  line: number;
+  column: number;
+}
+
+/** Which file, line and column a character offset of the rendered text falls in; undefined in a header. */
+export function locate(text: string, files: readonly ContextFile[], offset: number): Location | undefined {
+  let lo = 0;
+  let hi = files.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const f = files[mid]!;
+    if (offset < f.charStart) hi = mid - 1;
+    else if (offset >= f.charEnd) lo = mid + 1;
+    else {
+      if (offset < f.contentStart) return undefined;
+      let line = 1;
+      let lineStart = f.contentStart;
+      for (let i = text.indexOf('\n', f.contentStart); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) {
+        line++;
+        lineStart = i + 1;
+      }
+      return { path: f.path, line, column: offset - lineStart + 1 };
+    }
+  }
+  return undefined;
+}
+
+/** The file a token position falls in (binary search over token ranges). */
+export function fileAtToken(files: readonly ContextFile[], token: number): ContextFile | undefined {
+  let lo = 0;
+  let hi = files.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const f = files[mid]!;
+    if (token < f.tokenStart) hi = mid - 1;
+    else if (token >= f.tokenEnd) lo = mid + 1;
+    else return f;
+  }
+  return undefined;
+}
+
+/** Lines where a quoted snippet occurs in a file, so a model's quote becomes a path:line citation. */
+export function findSnippet(text: string, file: ContextFile, snippet: string): number[] {
+  const lines: number[] = [];
+  const body = text.slice(file.contentStart, file.charEnd);
+  for (let i = body.indexOf(snippet); i >= 0 && snippet.length > 0; i = body.indexOf(snippet, i + 1)) {
+    let line = 1;
+    for (let j = body.indexOf('\n'); j >= 0 && j < i; j = body.indexOf('\n', j + 1)) line++;
+    lines.push(line);
+  }
+  return lines;
+}

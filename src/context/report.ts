@@ -1,0 +1,36 @@
+// The omission report: every file left out, with why. A folder left out whole is one entry with a count,
+// so node_modules does not drown the rest.
+import type { Verdict } from './defaults.ts';
+import type { OmittedFile } from './types.ts';
+
+export class Omissions {
+  private readonly files: OmittedFile[] = [];
+  private readonly dirs = new Map<string, { verdict: Verdict; count: number; scanned: boolean }>();
+
+  file(path: string, verdict: Verdict, extra?: { bytes?: number | undefined; tokens?: number }): void {
+    const entry: OmittedFile = { path, reason: verdict.reason, detail: verdict.detail };
+    if (extra?.bytes !== undefined) entry.bytes = extra.bytes;
+    if (extra?.tokens !== undefined) entry.tokens = extra.tokens;
+    this.files.push(entry);
+  }
+
+  /** A folder left out; `scanned` when its files were listed (git) and so counted. */
+  dir(path: string, verdict: Verdict, scanned: boolean): void {
+    const d = this.dirs.get(path);
+    if (d) d.count++;
+    else this.dirs.set(path, { verdict, count: scanned ? 1 : 0, scanned });
+  }
+
+  get size(): number {
+    return this.files.length + this.dirs.size;
+  }
+
+  list(): OmittedFile[] {
+    const dirs: OmittedFile[] = [...this.dirs].map(([path, d]) => ({
+      path: path + '/',
+      reason: d.verdict.reason,
+      detail: d.scanned ? `${d.verdict.detail} (${d.count} files)` : `${d.verdict.detail} (not scanned)`,
+    }));
+    return [...dirs, ...this.files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+}
