@@ -1,0 +1,151 @@
+// A small typed layer over onnx-proto: nodes, constants and external-data initializers, serialized to a ModelProto.
+import onnxProto from 'onnx-proto';
+import { f32ToF16 } from '../model/dtype.ts';
+
+const { onnx } = onnxProto;
+type INodeProto = onnxProto.onnx.INodeProto;
+type ITensorProto = onnxProto.onnx.ITensorProto;
+type IValueInfoProto = onnxProto.onnx.IValueInfoProto;
+type IAttributeProto = onnxProto.onnx.IAttributeProto;
+
+export const DataType = {
+  FLOAT: 1,
+  UINT8: 2,
+  INT32: 6,
+  INT64: 7,
+  BOOL: 9,
+  FLOAT16: 10,
+} as const;
+export type DataTypeCode = (typeof DataType)[keyof typeof DataType];
+
+export type Attr = number | number[] | string | { float: number } | { floats: number[] };
+export type Dim = number | string;
+
+export interface ExternalRef {
+  location: string;
+  offset: number;
+  length: number;
+}
+
+export class GraphBuilder {
+  private readonly nodes: INodeProto[] = [];
+  private readonly initializers: ITensorProto[] = [];
+  private readonly inputs: IValueInfoProto[] = [];
+  private readonly outputs: IValueInfoProto[] = [];
+  private counter = 0;
+  private readonly constCache = new Map<string, string>();
+
+  fresh(prefix: string): string {
+    return `${prefix}_${this.counter++}`;
+  }
+
+  input(name: string, type: DataTypeCode, dims: Dim[]): string {
+    this.inputs.push(valueInfo(name, type, dims));
+    return name;
+  }
+
+  output(name: string, type: DataTypeCode, dims: Dim[]): void {
+    this.outputs.push(valueInfo(name, type, dims));
+  }
+
+  /** Adds one node; returns its output names. */
+  node(opType: string, inputs: string[], attrs: Record<string, Attr> = {}, nOutputs = 1, domain = '', names?: string[]): string[] {
+    const outs = names ?? Array.from({ length: nOutputs }, () => this.fresh(opType));
+    this.nodes.push({
+      opType,
+      domain,
+      input: inputs,
+      output: outs,
+      name: this.fresh(`n_${opType}`),
+      attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+    });
+    return outs;
+  }
+
+  op(opType: string, inputs: string[], attrs: Record<string, Attr> = {}, domain = ''): string {
+    return this.node(opType, inputs, attrs, 1, domain)[0];
+  }
+
+  /** Renames a value into a graph output via Identity. */
+  alias(value: string, name: string): void {
+    this.node('Identity', [value], {}, 1, '', [name]);
+  }
+
+  constInt64(values: number[], dims: number[] = [values.length]): string {
+    const key = `i64:${dims}:${values}`;
+    const hit = this.constCache.get(key);
+    if (hit) return hit;
+    const name = this.fresh('c_i64');
+    this.initializers.push({ name, dataType: DataType.INT64, dims, int64Data: values });
+    this.constCache.set(key, name);
+    return name;
+  }
+
+  constFloat(values: ArrayLike<number>, dims: number[], type: DataTypeCode = DataType.FLOAT): string {
+    const key = `f${type}:${dims}:${Array.from(values).join(',')}`;
+    const hit = this.constCache.get(key);
+    if (hit) return hit;
+    const name = this.fresh('c_f');
+    const f32 = new Float32Array(Array.from(values));
+    const raw = new Uint8Array((type === DataType.FLOAT16 ? f32ToF16(f32) : f32).buffer);
+    this.initializers.push({ name, dataType: type, dims, rawData: raw });
+    this.constCache.set(key, name);
+    return name;
+  }
+
+  /** An initializer whose bytes live in an external file, referenced by offset. */
+  external(name: string, type: DataTypeCode, dims: number[], ref: ExternalRef): string {
+    this.initializers.push({
+      name,
+      dataType: type,
+      dims,
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: ref.location },
+        { key: 'offset', value: String(ref.offset) },
+        { key: 'length', value: String(ref.length) },
+      ],
+    });
+    return name;
+  }
+
+  toBytes(graphName: string): Uint8Array {
+    const model = onnx.ModelProto.create({
+      irVersion: 10,
+      producerName: 'kvzip-code',
+      opsetImport: [
+        { domain: '', version: 21 },
+        { domain: 'com.microsoft', version: 1 },
+      ],
+      graph: {
+        name: graphName,
+        node: this.nodes,
+        initializer: this.initializers,
+        input: this.inputs,
+        output: this.outputs,
+      },
+    });
+    return onnx.ModelProto.encode(model).finish();
+  }
+}
+
+function valueInfo(name: string, elemType: DataTypeCode, dims: Dim[]): IValueInfoProto {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  };
+}
+
+function attribute(name: string, v: Attr): IAttributeProto {
+  const T = onnx.AttributeProto.AttributeType;
+  if (typeof v === 'number') return { name, type: T.INT, i: v };
+  if (typeof v === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(v) };
+  if (Array.isArray(v)) return { name, type: T.INTS, ints: v };
+  if ('float' in v) return { name, type: T.FLOAT, f: v.float };
+  return { name, type: T.FLOATS, floats: v.floats };
+}

@@ -1,0 +1,109 @@
+// Converts a checkpoint once into the device's dtype as one external-data file (weights.bin) that every ONNX
+// graph of the model references, and reuses it while the checkpoint is unchanged.
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadModelSpec, type ModelSpec } from './config.ts';
+import { throwIfAborted } from './errors.ts';
+import { readAs, requiredWeights, resolveWeights, type WeightDtype } from './weights.ts';
+import type { ExternalRef } from '../graph/onnx.ts';
+
+export interface PreparedModel {
+  dir: string;
+  spec: ModelSpec;
+  dtype: WeightDtype;
+  /** Identifies the checkpoint's bytes: names, sizes, mtimes and headers of its weight files and config. */
+  weightsHash: string;
+  weight(name: string): ExternalRef;
+}
+
+interface WeightsIndex {
+  version: number;
+  source: string;
+  dtype: WeightDtype;
+  bytes: number;
+  tensors: Record<string, { offset: number; length: number }>;
+}
+
+const INDEX_VERSION = 1;
+export const WEIGHTS_FILE = 'weights.bin';
+
+export function checkpointHash(modelDir: string, spec: ModelSpec): string {
+  const h = createHash('sha256');
+  h.update(readFileSync(join(modelDir, 'config.json')));
+  const files = new Set([...resolveWeights(modelDir, spec).values()].map((t) => t.file));
+  for (const f of [...files].sort()) {
+    const st = statSync(f);
+    h.update(`${f}\0${st.size}\0${st.mtimeMs}\0`);
+  }
+  return h.digest('hex').slice(0, 32);
+}
+
+export interface PrepareOptions {
+  modelDir: string;
+  dtype: WeightDtype;
+  /** Root under which prepared models live (one folder per checkpoint and dtype). */
+  root: string;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export function prepareModel(o: PrepareOptions): PreparedModel {
+  const modelDir = resolve(o.modelDir);
+  const spec = loadModelSpec(modelDir);
+  const tensors = resolveWeights(modelDir, spec);
+  const weightsHash = checkpointHash(modelDir, spec);
+  const dir = join(o.root, `${weightsHash}-${o.dtype}`);
+  const indexFile = join(dir, 'weights.json');
+  const make = (index: WeightsIndex): PreparedModel => ({
+    dir,
+    spec,
+    dtype: o.dtype,
+    weightsHash,
+    weight(name) {
+      const t = index.tensors[name];
+      if (!t) throw new Error(`internal: weight ${name} was not prepared`);
+      return { location: WEIGHTS_FILE, offset: t.offset, length: t.length };
+    },
+  });
+  if (existsSync(indexFile)) {
+    try {
+      const index = JSON.parse(readFileSync(indexFile, 'utf8')) as WeightsIndex;
+      const size = statSync(join(dir, WEIGHTS_FILE)).size;
+      if (index.version === INDEX_VERSION && index.source === weightsHash && index.dtype === o.dtype && size === index.bytes) {
+        return make(index);
+      }
+    } catch {
+      // A damaged index is rebuilt below.
+    }
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = join(dir, `${WEIGHTS_FILE}.${process.pid}.tmp`);
+  const fd = openSync(tmp, 'w', 0o600);
+  const index: WeightsIndex = { version: INDEX_VERSION, source: weightsHash, dtype: o.dtype, bytes: 0, tensors: {} };
+  const wanted = requiredWeights(spec);
+  let offset = 0;
+  try {
+    wanted.forEach((w, i) => {
+      throwIfAborted(o.signal);
+      const bytes = readAs(tensors.get(w.name)!, o.dtype);
+      let done = 0;
+      while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
+      index.tensors[w.name] = { offset, length: bytes.byteLength };
+      // Keep offsets 64-byte aligned so the runtime can map tensors without copies.
+      const pad = (64 - (bytes.byteLength % 64)) % 64;
+      if (pad) writeSync(fd, new Uint8Array(pad));
+      offset += bytes.byteLength + pad;
+      o.onProgress?.(i + 1, wanted.length);
+    });
+    fsyncSync(fd);
+    index.bytes = offset;
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, join(dir, WEIGHTS_FILE));
+  const indexTmp = `${indexFile}.${process.pid}.tmp`;
+  writeFileSync(indexTmp, JSON.stringify(index), { mode: 0o600 });
+  renameSync(indexTmp, indexFile);
+  return make(index);
+}

@@ -1,0 +1,103 @@
+// Runs a forward graph (dense or compressed) over a growing sequence: each call feeds new tokens after the
+// ones already in the cache and returns the next-token candidates.
+import * as ort from 'onnxruntime-node';
+import type { ModelSpec } from '../model/config.ts';
+import { names, type GraphDtype } from '../graph/transformer.ts';
+import { throwIfAborted } from '../model/errors.ts';
+import { emptyKv, kvBytes, type KvCache } from './kv.ts';
+
+export interface Candidates {
+  /** Top logits of the last position, descending. */
+  values: Float32Array;
+  ids: number[];
+}
+
+export interface ForwardOptions {
+  /** Also return logits of every new position ([S, vocab]). */
+  allLogits?: boolean;
+  /** KVzip scoring: indices of past keys to score (dense graph only). */
+  scoreIndex?: number[];
+}
+
+export interface ForwardResult {
+  candidates: Candidates;
+  present: KvCache;
+  logitsAll?: Float32Array;
+  scores?: Float32Array;
+  /** Bytes that crossed the session boundary (feeds plus fetches). */
+  bytesMoved: number;
+}
+
+export class ForwardSession {
+  private readonly scoring: boolean;
+
+  constructor(
+    readonly session: ort.InferenceSession,
+    readonly spec: ModelSpec,
+    readonly dtype: GraphDtype,
+    /** First position of the sequence this session's past starts at (the context length for a compressed graph). */
+    readonly basePosition = 0,
+  ) {
+    this.scoring = session.inputNames.includes('score_index');
+  }
+
+  empty(): KvCache {
+    return emptyKv(this.spec, this.dtype);
+  }
+
+  async forward(ids: number[], past: KvCache, o: ForwardOptions = {}): Promise<ForwardResult> {
+    const S = ids.length;
+    const start = this.basePosition + past.length;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, S]),
+      position_ids: new ort.Tensor('int64', BigInt64Array.from({ length: S }, (_, i) => BigInt(start + i)), [1, S]),
+    };
+    for (let l = 0; l < this.spec.numLayers; l++) {
+      feeds[names.pastKey(l)] = past.keys[l];
+      feeds[names.pastValue(l)] = past.values[l];
+    }
+    if (this.scoring) feeds.score_index = new ort.Tensor('int64', BigInt64Array.from(o.scoreIndex ?? [0], BigInt), [o.scoreIndex?.length ?? 1]);
+    const fetches = ['top_values', 'top_indices'];
+    for (let l = 0; l < this.spec.numLayers; l++) fetches.push(names.presentKey(l), names.presentValue(l));
+    if (o.allLogits) fetches.push('logits_all');
+    if (o.scoreIndex) fetches.push('scores');
+    const out = await this.session.run(feeds, fetches);
+    const present: KvCache = {
+      keys: Array.from({ length: this.spec.numLayers }, (_, l) => out[names.presentKey(l)]),
+      values: Array.from({ length: this.spec.numLayers }, (_, l) => out[names.presentValue(l)]),
+      length: past.length + S,
+    };
+    let bytesMoved = kvBytes(past) + kvBytes(present) + 16 * S;
+    for (const name of fetches) if (!name.startsWith('present_')) bytesMoved += (out[name].data as ArrayBufferView).byteLength;
+    return {
+      candidates: {
+        values: out.top_values.data as Float32Array,
+        ids: Array.from(out.top_indices.data as BigInt64Array, Number),
+      },
+      present,
+      logitsAll: o.allLogits ? (out.logits_all.data as Float32Array) : undefined,
+      scores: o.scoreIndex ? (out.scores.data as Float32Array) : undefined,
+      bytesMoved,
+    };
+  }
+
+  /** Feeds a long sequence in chunks; returns the last chunk's result. */
+  async prefill(
+    ids: number[],
+    past: KvCache,
+    chunkSize: number,
+    signal?: AbortSignal,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<ForwardResult> {
+    if (ids.length === 0) throw new Error('internal: prefill of no tokens');
+    let result: ForwardResult | undefined;
+    let kv = past;
+    for (let i = 0; i < ids.length; i += chunkSize) {
+      throwIfAborted(signal);
+      result = await this.forward(ids.slice(i, i + chunkSize), kv);
+      kv = result.present;
+      onProgress?.(Math.min(i + chunkSize, ids.length), ids.length);
+    }
+    return result!;
+  }
+}
