@@ -19,8 +19,28 @@ const entries = [
   { in: 'src/engine/process.ts', out: 'dist/engine.js' },
 ];
 
-await Promise.all(
-  entries
+const extensionBuilds = [
+  // VS Code loads extensions with require(), so the extension is CommonJS; vscode is provided by the host.
+  existsSync('src/extension/extension.ts') &&
+    build({ ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.cjs', format: 'cjs', banner: {} }),
+  // The sidebar script runs in the webview: a browser bundle with markdown-it, DOMPurify and highlight.js inside.
+  existsSync('src/webview/main.ts') &&
+    build({
+      ...common,
+      entryPoints: ['src/webview/main.ts'],
+      outfile: 'dist/webview.js',
+      platform: 'browser',
+      target: 'es2022',
+      format: 'iife',
+      external: [],
+      banner: {},
+      minify: true,
+      sourcemap: false,
+    }),
+];
+
+await Promise.all([
+  ...entries
     .filter((e) => existsSync(e.in))
     .map((e) =>
       build({
@@ -30,4 +50,5 @@ await Promise.all(
         banner: { js: `${e.banner ? e.banner + '\n' : ''}${common.banner.js}` },
       }),
     ),
-);
+  ...extensionBuilds.filter(Boolean),
+]);

@@ -1,0 +1,319 @@
+// The workspace's cache state and conversation, shared by the sidebar, the status bar and the commands.
+// Talks to the engine through EngineClient; knows nothing of how the webview draws things.
+import * as vscode from 'vscode';
+import ignore from 'ignore';
+import type { AskResult, BuildResult, CacheEntryInfo, Event, Phase } from '../engine/protocol.ts';
+import type { HostMessage, Turn, ViewStatus } from '../webview/messages.ts';
+import { EngineClient, EngineError, type RunningRequest } from './engineClient.ts';
+import { cacheSettings, readSettings } from './settings.ts';
+
+/** Rough share of a build's time per phase, so one bar can move through all of them. */
+const PHASE_WEIGHT: Record<Phase, number> = {
+  context: 5,
+  'load-model': 10,
+  prefill: 35,
+  score: 35,
+  compress: 7,
+  write: 3,
+  'load-cache': 0,
+  answer: 0,
+};
+const PHASE_ORDER: Phase[] = ['context', 'load-model', 'prefill', 'score', 'compress', 'write'];
+const PHASE_LABEL: Record<Phase, string> = {
+  context: 'Reading workspace',
+  'load-model': 'Loading model',
+  prefill: 'Prefilling context',
+  score: 'Scoring KV pairs',
+  compress: 'Compressing',
+  write: 'Writing cache',
+  'load-cache': 'Loading cache',
+  answer: 'Answering',
+};
+const ALWAYS_EXCLUDED = ['.git/', 'node_modules/'];
+const BUILD_RECORD = 'kvzipCode.lastBuild';
+
+/** What a finished build looked like, kept per workspace so a restart knows a cache exists without starting the engine. */
+interface BuildRecord {
+  key: string;
+  builtAt: number;
+  result: BuildResult;
+}
+
+export function overallPercent(phase: Phase, done: number, total: number): number {
+  const i = PHASE_ORDER.indexOf(phase);
+  if (i < 0) return 0;
+  const before = PHASE_ORDER.slice(0, i).reduce((s, p) => s + PHASE_WEIGHT[p], 0);
+  const frac = total > 0 ? Math.min(1, Math.max(0, done / total)) : 0;
+  return Math.round(before + PHASE_WEIGHT[phase] * frac);
+}
+
+export function describeError(err: unknown): string {
+  if (err instanceof EngineError) {
+    if (err.code === 'crash') return err.message;
+    if (/model/i.test(err.code)) return `${err.message}\nPick another with "KVzip: Choose Model".`;
+    return `${err.message}\nSee the "KVzip Code" output for details.`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class Controller implements vscode.Disposable {
+  readonly turns: Turn[] = [];
+  private status: ViewStatus;
+  private nextTurn = 1;
+  private building: RunningRequest<BuildResult> | undefined;
+  private asking: { req: RunningRequest<AskResult>; turn: Turn } | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly statusEmitter = new vscode.EventEmitter<ViewStatus>();
+  private readonly messageEmitter = new vscode.EventEmitter<HostMessage>();
+  private autoRefreshTimer: NodeJS.Timeout | undefined;
+  readonly onDidChangeStatus = this.statusEmitter.event;
+  /** Turn and token updates for the sidebar. */
+  readonly onMessage = this.messageEmitter.event;
+
+  constructor(
+    private readonly engine: EngineClient,
+    private readonly cacheDir: string,
+    private readonly memento: vscode.Memento,
+    private readonly log: (line: string) => void,
+  ) {
+    this.status = { state: 'none', model: readSettings().model, busy: false, workspace: !!this.folder };
+    const record = this.memento.get<BuildRecord>(BUILD_RECORD);
+    if (record && this.folder && record.key === this.settingsKey()) {
+      this.applyBuild(record.result, 'fresh');
+      void this.checkStaleSince(record.builtAt);
+    }
+    const watcher = vscode.workspace.createFileSystemWatcher('**/*');
+    this.disposables.push(
+      watcher,
+      watcher.onDidChange((u) => this.onFileChanged(u)),
+      watcher.onDidCreate((u) => this.onFileChanged(u)),
+      watcher.onDidDelete((u) => this.onFileChanged(u)),
+      vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('kvzipCode') && this.onSettingsChanged()),
+      vscode.workspace.onDidChangeWorkspaceFolders(() => this.update({ workspace: !!this.folder })),
+      engine.onCrash((message) => {
+        this.log(message);
+        void vscode.window.showErrorMessage(`${message.split('\n')[0]} It restarts on the next request.`, 'Show Output').then(
+          (pick) => pick && vscode.commands.executeCommand('kvzipCode.showOutput'),
+        );
+      }),
+      this.statusEmitter,
+      this.messageEmitter,
+    );
+  }
+
+  get folder(): vscode.WorkspaceFolder | undefined {
+    return vscode.workspace.workspaceFolders?.[0];
+  }
+
+  get current(): ViewStatus {
+    return this.status;
+  }
+
+  get busy(): boolean {
+    return !!this.building || !!this.asking;
+  }
+
+  dispose(): void {
+    clearTimeout(this.autoRefreshTimer);
+    this.building?.cancel();
+    this.asking?.req.cancel();
+    for (const d of this.disposables) d.dispose();
+  }
+
+  /** Builds or refreshes the cache. Cancelling keeps whatever cache was there before. */
+  async build(
+    progress?: vscode.Progress<{ message?: string; increment?: number }>,
+    token?: vscode.CancellationToken,
+    force = false,
+  ): Promise<BuildResult | undefined> {
+    const folder = this.requireFolder();
+    if (this.building) return this.building.result;
+    const before = this.status.state;
+    let reported = 0;
+    const req = this.engine.request<BuildResult>(
+      { type: 'build', force, ...cacheSettings(folder, this.cacheDir) },
+      (e) => {
+        const p = this.onProgress(e);
+        if (p !== undefined && progress) {
+          progress.report({ message: `${PHASE_LABEL[(e as { phase: Phase }).phase]} (${p}%)`, increment: p - reported });
+          reported = p;
+        }
+      },
+    );
+    this.building = req;
+    const sub = token?.onCancellationRequested(() => req.cancel());
+    this.update({ state: 'building', percent: 0, phase: undefined, busy: true });
+    try {
+      const result = await req.result;
+      await this.memento.update(BUILD_RECORD, { key: this.settingsKey(), builtAt: Date.now(), result } satisfies BuildRecord);
+      this.applyBuild(result, 'fresh');
+      return result;
+    } catch (err) {
+      this.update({ state: before === 'building' ? 'none' : before });
+      if (err instanceof EngineError && err.code === 'cancelled') return undefined;
+      throw err;
+    } finally {
+      sub?.dispose();
+      this.building = undefined;
+      this.update({ percent: undefined, phase: undefined, busy: this.busy });
+    }
+  }
+
+  /** Asks a question; the answer streams to the sidebar. Resolves with the finished turn. */
+  async ask(question: string): Promise<Turn> {
+    const turn: Turn = { id: this.nextTurn++, question, answer: '', done: false };
+    this.turns.push(turn);
+    this.messageEmitter.fire({ type: 'turn', turn });
+    const folder = this.folder;
+    if (!folder) return this.finishTurn(turn, { error: 'Open a folder first: answers come from the workspace cache.' });
+    if (this.busy) return this.finishTurn(turn, { error: 'KVzip is busy with another request. Press stop or wait for it.' });
+    const before = this.status.state;
+    const req = this.engine.request<AskResult>(
+      { type: 'ask', question, maxTokens: readSettings().maxAnswerTokens, ...cacheSettings(folder, this.cacheDir) },
+      (e) => {
+        if (e.type === 'token') {
+          turn.answer += e.text;
+          this.messageEmitter.fire({ type: 'token', id: turn.id, text: e.text });
+        } else if (e.type === 'progress' && e.phase !== 'answer' && e.phase !== 'load-cache') {
+          this.onProgress(e);
+          if (this.status.state !== 'building') this.update({ state: 'building' });
+        }
+      },
+    );
+    this.asking = { req, turn };
+    this.update({ busy: true });
+    try {
+      const r = await req.result;
+      const state = before === 'stale' ? 'stale' : 'fresh';
+      this.update({ state, device: r.device, deviceReason: r.deviceReason, percent: undefined, phase: undefined });
+      if (r.answer && !turn.answer) turn.answer = r.answer;
+      const stats = `${r.answerTokens} tokens · first token ${Math.round(r.ttftMs)} ms · ${r.decodeMsPerToken.toFixed(1)} ms/token · ${r.device}`;
+      return this.finishTurn(turn, { cancelled: r.cancelled, stats });
+    } catch (err) {
+      this.update({ state: this.status.state === 'building' ? before : this.status.state, percent: undefined, phase: undefined });
+      if (err instanceof EngineError && err.code === 'cancelled') return this.finishTurn(turn, { cancelled: true });
+      return this.finishTurn(turn, { error: describeError(err) });
+    } finally {
+      this.asking = undefined;
+      this.update({ busy: this.busy });
+    }
+  }
+
+  /** Stops the running answer, or else the running build. */
+  stop(): void {
+    if (this.asking) this.asking.req.cancel();
+    else this.building?.cancel();
+  }
+
+  async clear(): Promise<number> {
+    const folder = this.requireFolder();
+    const r = await this.engine.request<{ removed: number }>({ type: 'clear', cacheDir: this.cacheDir, workspace: folder.uri.fsPath }).result;
+    await this.memento.update(BUILD_RECORD, undefined);
+    this.update({ state: 'none', contextTokens: undefined, kvBytesFull: undefined, kvBytesCompressed: undefined, ratio: undefined, level: undefined });
+    return r.removed;
+  }
+
+  info(): Promise<CacheEntryInfo[]> {
+    return this.engine.request<CacheEntryInfo[]>({ type: 'info', cacheDir: this.cacheDir }).result;
+  }
+
+  clearHistory(): void {
+    if (this.asking) return;
+    this.turns.length = 0;
+  }
+
+  /** Decides whether a changed file belongs to the cached context; true when it marked the cache stale. */
+  onFileChanged(uri: vscode.Uri): boolean {
+    const folder = this.folder;
+    if (!folder || uri.scheme !== 'file' || this.status.state !== 'fresh') return false;
+    const rel = vscode.workspace.asRelativePath(uri, false);
+    if (rel === uri.fsPath || !this.isIncluded(rel)) return false;
+    this.log(`stale: ${rel} changed`);
+    this.update({ state: 'stale' });
+    this.scheduleAutoRefresh();
+    return true;
+  }
+
+  private isIncluded(rel: string): boolean {
+    const s = readSettings(this.folder?.uri);
+    if (ignore().add(ALWAYS_EXCLUDED).add(s.exclude).ignores(rel)) return false;
+    return s.include.length === 0 || ignore().add(s.include).ignores(rel);
+  }
+
+  private scheduleAutoRefresh(): void {
+    if (!readSettings(this.folder?.uri).autoRefresh) return;
+    clearTimeout(this.autoRefreshTimer);
+    // Saves tend to come in bursts: wait for a quiet moment.
+    this.autoRefreshTimer = setTimeout(() => {
+      if (this.status.state === 'stale' && !this.busy) void vscode.commands.executeCommand('kvzipCode.build');
+    }, 3_000);
+  }
+
+  /** After a restart, anything included that changed after the last build makes the cache stale. */
+  private async checkStaleSince(builtAt: number): Promise<void> {
+    const files = await vscode.workspace.findFiles('**/*', '{**/node_modules/**,**/.git/**}', 20_000);
+    for (const f of files) {
+      const st = await vscode.workspace.fs.stat(f).then(
+        (s) => s,
+        () => undefined,
+      );
+      if (st && st.mtime > builtAt && this.onFileChanged(f)) return;
+    }
+  }
+
+  private onSettingsChanged(): void {
+    const record = this.memento.get<BuildRecord>(BUILD_RECORD);
+    const model = readSettings(this.folder?.uri).model;
+    if (this.building) return void this.update({ model });
+    if (record && record.key === this.settingsKey()) this.applyBuild(record.result, 'fresh');
+    else this.update({ state: 'none', model, device: undefined, deviceReason: undefined, contextTokens: undefined, kvBytesFull: undefined, kvBytesCompressed: undefined });
+  }
+
+  /** Settings that change the cache's bytes; a different key means the recorded build is not this cache. */
+  private settingsKey(): string {
+    const folder = this.folder;
+    if (!folder) return '';
+    const { cacheSizeCapMB: _cap, device: _device, ...rest } = cacheSettings(folder, this.cacheDir);
+    return JSON.stringify(rest);
+  }
+
+  private onProgress(e: Event): number | undefined {
+    if (e.type !== 'progress') return undefined;
+    const percent = overallPercent(e.phase, e.done, e.total);
+    this.update({ percent, phase: e.message ?? PHASE_LABEL[e.phase] });
+    return percent;
+  }
+
+  private applyBuild(r: BuildResult, state: 'fresh' | 'stale'): void {
+    this.update({
+      state,
+      model: readSettings(this.folder?.uri).model,
+      device: r.device,
+      deviceReason: r.deviceReason,
+      contextTokens: r.contextTokens,
+      kvBytesFull: r.kvBytesFull,
+      kvBytesCompressed: r.kvBytesCompressed,
+      ratio: r.ratio,
+      level: r.level,
+    });
+  }
+
+  private finishTurn(turn: Turn, patch: Partial<Turn>): Turn {
+    Object.assign(turn, patch, { done: true });
+    this.messageEmitter.fire({ type: 'turn', turn });
+    return turn;
+  }
+
+  private requireFolder(): vscode.WorkspaceFolder {
+    const folder = this.folder;
+    if (!folder) throw new Error('Open a folder first: KVzip builds its cache from the workspace.');
+    return folder;
+  }
+
+  private update(patch: Partial<ViewStatus>): void {
+    this.status = { ...this.status, ...patch };
+    void vscode.commands.executeCommand('setContext', 'kvzipCode.cacheState', this.status.state);
+    void vscode.commands.executeCommand('setContext', 'kvzipCode.busy', this.status.busy);
+    this.statusEmitter.fire(this.status);
+  }
+}

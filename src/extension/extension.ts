@@ -1,0 +1,158 @@
+// Activation: wires the engine client, the controller, the sidebar, the status bar and the commands.
+import * as vscode from 'vscode';
+import * as path from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { Controller, describeError } from './controller.ts';
+import { EngineClient } from './engineClient.ts';
+import { SECTION, readSettings } from './settings.ts';
+import { SidebarProvider, VIEW_ID } from './viewProvider.ts';
+import { StatusBar } from './statusBar.ts';
+import { MODEL_PRESETS } from './models.ts';
+
+/** What activate returns, so extension-host tests can reach the live objects. */
+export interface KvzipApi {
+  controller: Controller;
+  sidebar: SidebarProvider;
+  engine: EngineClient;
+  cacheDir: string;
+}
+
+let engine: EngineClient | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<KvzipApi> {
+  const output = vscode.window.createOutputChannel('KVzip Code');
+  const log = (line: string) => output.appendLine(`[${new Date().toISOString()}] ${line}`);
+  const cacheDir = context.globalStorageUri.fsPath;
+  await mkdir(cacheDir, { recursive: true });
+
+  engine = new EngineClient(path.join(context.extensionPath, 'dist', 'engine.js'), log);
+  const controller = new Controller(engine, cacheDir, context.workspaceState, log);
+  const sidebar = new SidebarProvider(context.extensionUri, controller, log);
+  const statusBar = new StatusBar();
+  statusBar.update(controller.current);
+
+  const withFolder = <T>(f: (folder: vscode.WorkspaceFolder) => Thenable<T>) => async (): Promise<T | undefined> => {
+    const folder = controller.folder;
+    if (!folder) {
+      void vscode.window.showWarningMessage('KVzip: open a folder first. The cache is built from the workspace.');
+      return undefined;
+    }
+    return f(folder);
+  };
+
+  const build = withFolder(() =>
+    vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'KVzip: building the workspace cache', cancellable: true },
+      async (progress, token) => {
+        try {
+          const r = await controller.build(progress, token);
+          if (r) log(`build: ${r.contextTokens} tokens, ${r.kvBytesCompressed}/${r.kvBytesFull} bytes, ${r.device}, ${r.buildMs} ms`);
+          return r;
+        } catch (err) {
+          const msg = describeError(err);
+          log(`build failed: ${msg}`);
+          void vscode.window.showErrorMessage(`KVzip: the cache build failed. ${msg}`);
+          return undefined;
+        }
+      },
+    ),
+  );
+
+  const askSelection = withFolder(async (folder) => {
+    const editor = vscode.window.activeTextEditor;
+    if (!editor || editor.selection.isEmpty) return void vscode.window.showInformationMessage('KVzip: select some code first.');
+    const question = await vscode.window.showInputBox({ prompt: 'Ask about the selected code', value: 'What does this code do?' });
+    if (!question) return;
+    const sel = editor.selection;
+    const rel = path.relative(folder.uri.fsPath, editor.document.uri.fsPath) || editor.document.fileName;
+    const code = editor.document.getText(sel);
+    await sidebar.ask(
+      `${question}\n\nThe code is ${rel}:${sel.start.line + 1}-${sel.end.line + 1}:\n\`\`\`${editor.document.languageId}\n${code}\n\`\`\``,
+    );
+  });
+
+  const explainFile = withFolder(async (folder) => {
+    const doc = vscode.window.activeTextEditor?.document;
+    if (!doc) return void vscode.window.showInformationMessage('KVzip: open a file first.');
+    const rel = path.relative(folder.uri.fsPath, doc.uri.fsPath) || doc.fileName;
+    await sidebar.ask(`Explain the file ${rel}: what it does and how it fits in this repository.`);
+  });
+
+  const clear = withFolder(async () => {
+    try {
+      const removed = await controller.clear();
+      void vscode.window.showInformationMessage(`KVzip: removed ${removed} cache ${removed === 1 ? 'entry' : 'entries'} for this workspace.`);
+      return removed;
+    } catch (err) {
+      void vscode.window.showErrorMessage(`KVzip: could not clear the cache. ${describeError(err)}`);
+      return undefined;
+    }
+  });
+
+  const chooseModel = async (): Promise<string | undefined> => {
+    const current = readSettings().model;
+    const local = '$(folder) Local folder…';
+    const items: vscode.QuickPickItem[] = [
+      ...MODEL_PRESETS.map((p) => ({ label: p.id, description: p.id === current ? `${p.description} (current)` : p.description })),
+      { label: local, description: 'A Hugging Face checkpoint folder with config.json and safetensors' },
+    ];
+    const pick = await vscode.window.showQuickPick(items, { title: 'KVzip: choose the model', placeHolder: current });
+    if (!pick) return undefined;
+    let model = pick.label;
+    if (pick.label === local) {
+      const uris = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use this model' });
+      if (!uris?.[0]) return undefined;
+      model = uris[0].fsPath;
+    }
+    await vscode.workspace.getConfiguration(SECTION).update('model', model, vscode.ConfigurationTarget.Global);
+    return model;
+  };
+
+  const showInfo = async () => {
+    try {
+      const entries = await controller.info();
+      const s = controller.current;
+      output.appendLine(`KVzip cache: state ${s.state}, model ${s.model}, device ${s.device ?? 'not started'}${s.deviceReason ? ` (${s.deviceReason})` : ''}`);
+      output.appendLine(`Cache directory: ${cacheDir}`);
+      for (const e of entries) {
+        output.appendLine(
+          `  ${e.entry}: ${e.workspace} · ${e.model} · ratio ${e.ratio} ${e.level} · ${e.contextTokens} tokens · ` +
+            `${(e.kvBytesCompressed / 2 ** 20).toFixed(1)} of ${(e.kvBytesFull / 2 ** 20).toFixed(1)} MiB · last used ${e.lastUsedAt}`,
+        );
+      }
+      if (!entries.length) output.appendLine('  (no entries)');
+      output.show(true);
+      return entries;
+    } catch (err) {
+      void vscode.window.showErrorMessage(`KVzip: could not read the cache. ${describeError(err)}`);
+      return undefined;
+    }
+  };
+
+  context.subscriptions.push(
+    output,
+    controller,
+    sidebar,
+    statusBar,
+    { dispose: () => engine?.dispose() },
+    controller.onDidChangeStatus((s) => statusBar.update(s)),
+    vscode.window.registerWebviewViewProvider(VIEW_ID, sidebar, { webviewOptions: { retainContextWhenHidden: true } }),
+    vscode.commands.registerCommand('kvzipCode.build', build),
+    vscode.commands.registerCommand('kvzipCode.askSelection', askSelection),
+    vscode.commands.registerCommand('kvzipCode.explainFile', explainFile),
+    vscode.commands.registerCommand('kvzipCode.clear', clear),
+    vscode.commands.registerCommand('kvzipCode.chooseModel', chooseModel),
+    vscode.commands.registerCommand('kvzipCode.showInfo', showInfo),
+    vscode.commands.registerCommand('kvzipCode.stop', () => controller.stop()),
+    vscode.commands.registerCommand('kvzipCode.showOutput', () => output.show(true)),
+    vscode.commands.registerCommand('kvzipCode.statusBarClick', () =>
+      ['none', 'stale'].includes(controller.current.state) ? build() : vscode.commands.executeCommand(`${VIEW_ID}.focus`),
+    ),
+  );
+  return { controller, sidebar, engine, cacheDir };
+}
+
+export function deactivate(): void {
+  engine?.dispose();
+  engine = undefined;
+}

@@ -1,0 +1,38 @@
+// Status bar item with the cache state. Clicking refreshes a missing or stale cache, otherwise opens the sidebar.
+import * as vscode from 'vscode';
+import type { ViewStatus } from '../webview/messages.ts';
+
+export function statusText(s: ViewStatus): { text: string; tooltip: string } {
+  switch (s.state) {
+    case 'none':
+      return { text: '$(database) KVzip: no cache', tooltip: `No cache for ${s.model} yet. Click to build it.` };
+    case 'building':
+      return { text: `$(sync~spin) KVzip: ${s.percent ?? 0}%`, tooltip: `Building the cache: ${s.phase ?? 'starting'}` };
+    case 'stale':
+      return { text: '$(warning) KVzip: stale', tooltip: 'Files changed since the cache was built. Answers still use the old cache. Click to refresh.' };
+    case 'fresh':
+      return { text: '$(check) KVzip', tooltip: `Cache is fresh (${s.model}${s.device ? `, ${s.device}` : ''}). Click to open KVzip Code.` };
+  }
+}
+
+export class StatusBar implements vscode.Disposable {
+  private readonly item = vscode.window.createStatusBarItem('kvzipCode.status', vscode.StatusBarAlignment.Left, 50);
+
+  constructor() {
+    this.item.name = 'KVzip Code';
+    this.item.command = 'kvzipCode.statusBarClick';
+  }
+
+  update(s: ViewStatus): void {
+    if (!s.workspace) return void this.item.hide();
+    const { text, tooltip } = statusText(s);
+    this.item.text = text;
+    this.item.tooltip = tooltip;
+    this.item.backgroundColor = s.state === 'stale' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    this.item.show();
+  }
+
+  dispose(): void {
+    this.item.dispose();
+  }
+}

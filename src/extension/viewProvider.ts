@@ -1,0 +1,134 @@
+// The sidebar webview view. The host keeps the conversation, so the view can be hidden, moved or recreated and
+// still show it; the page itself is untrusted (it renders model output), so every message from it is validated.
+import * as vscode from 'vscode';
+import { randomBytes } from 'node:crypto';
+import { parseViewMessage, type HostMessage, type ViewMessage } from '../webview/messages.ts';
+import type { Controller } from './controller.ts';
+import { resolveWorkspaceFile } from './links.ts';
+
+export const VIEW_ID = 'kvzipCode.sidebar';
+
+export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Disposable {
+  private view: vscode.WebviewView | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+  /** Messages the webview rejected or that failed validation; exposed for tests. */
+  rejected = 0;
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly controller: Controller,
+    private readonly log: (line: string) => void,
+  ) {
+    this.disposables.push(
+      controller.onDidChangeStatus((status) => this.post({ type: 'status', status })),
+      controller.onMessage((m) => this.post(m)),
+    );
+  }
+
+  dispose(): void {
+    for (const d of this.disposables) d.dispose();
+  }
+
+  get visible(): boolean {
+    return !!this.view?.visible;
+  }
+
+  resolveWebviewView(view: vscode.WebviewView): void {
+    this.view = view;
+    const media = vscode.Uri.joinPath(this.extensionUri, 'media');
+    const dist = vscode.Uri.joinPath(this.extensionUri, 'dist');
+    view.webview.options = { enableScripts: true, enableCommandUris: false, localResourceRoots: [media, dist] };
+    view.webview.html = this.html(view.webview, media, dist);
+    const sub = view.webview.onDidReceiveMessage((raw: unknown) => {
+      const m = parseViewMessage(raw);
+      if (!m) {
+        this.rejected++;
+        this.log(`webview: ignored an invalid message`);
+        return;
+      }
+      void this.handle(m).catch((err: unknown) => this.log(`webview: ${String(err)}`));
+    });
+    view.onDidDispose(() => {
+      sub.dispose();
+      if (this.view === view) this.view = undefined;
+    });
+  }
+
+  /** Shows the view and asks a question in it. */
+  async ask(question: string): Promise<void> {
+    await vscode.commands.executeCommand(`${VIEW_ID}.focus`);
+    await this.controller.ask(question);
+  }
+
+  private async handle(m: ViewMessage): Promise<void> {
+    switch (m.type) {
+      case 'ready':
+        this.post({ type: 'init', status: this.controller.current, turns: this.controller.turns });
+        return;
+      case 'ask':
+        await this.controller.ask(m.question);
+        return;
+      case 'stop':
+        this.controller.stop();
+        return;
+      case 'build':
+        await vscode.commands.executeCommand('kvzipCode.build');
+        return;
+      case 'clearHistory':
+        this.controller.clearHistory();
+        this.post({ type: 'init', status: this.controller.current, turns: this.controller.turns });
+        return;
+      case 'openFile':
+        await this.openFile(m.path, m.line);
+        return;
+      case 'openLink':
+        await vscode.env.openExternal(vscode.Uri.parse(m.href, true));
+        return;
+    }
+  }
+
+  private async openFile(candidate: string, line?: number): Promise<void> {
+    const roots = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+    const file = await resolveWorkspaceFile(roots, candidate);
+    if (!file) {
+      void vscode.window.showWarningMessage(`KVzip: "${candidate}" is not a file in this workspace.`);
+      return;
+    }
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
+    const at = Math.min(Math.max(0, (line ?? 1) - 1), Math.max(0, doc.lineCount - 1));
+    const pos = new vscode.Position(at, 0);
+    await vscode.window.showTextDocument(doc, { selection: new vscode.Range(pos, pos), preview: true, viewColumn: vscode.ViewColumn.One });
+  }
+
+  private post(m: HostMessage): void {
+    void this.view?.webview.postMessage(m);
+  }
+
+  private html(webview: vscode.Webview, media: vscode.Uri, dist: vscode.Uri): string {
+    const nonce = randomBytes(18).toString('base64');
+    const css = webview.asWebviewUri(vscode.Uri.joinPath(media, 'sidebar.css'));
+    const script = webview.asWebviewUri(vscode.Uri.joinPath(dist, 'webview.js'));
+    // Nothing remote: styles and the script come from the extension only, and the script must carry the nonce.
+    const csp = [
+      "default-src 'none'",
+      `style-src ${webview.cspSource}`,
+      `script-src 'nonce-${nonce}'`,
+      `img-src ${webview.cspSource} data:`,
+      `font-src ${webview.cspSource}`,
+    ].join('; ');
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${css}">
+<title>KVzip Code</title>
+</head>
+<body>
+<div id="app"></div>
+<script nonce="${nonce}" src="${script}"></script>
+</body>
+</html>`;
+  }
+}

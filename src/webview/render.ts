@@ -1,0 +1,126 @@
+// Markdown → safe HTML for model answers. Model output is data: raw HTML is off in markdown-it, the result goes
+// through DOMPurify, only http(s) links survive, and file paths become in-view links the host validates on click.
+import MarkdownIt from 'markdown-it';
+import type Token from 'markdown-it/lib/token.mjs';
+import type StateCore from 'markdown-it/lib/rules_core/state_core.mjs';
+import DOMPurify from 'dompurify';
+import hljs from 'highlight.js/lib/core';
+import bash from 'highlight.js/lib/languages/bash';
+import cpp from 'highlight.js/lib/languages/cpp';
+import go from 'highlight.js/lib/languages/go';
+import javascript from 'highlight.js/lib/languages/javascript';
+import json from 'highlight.js/lib/languages/json';
+import python from 'highlight.js/lib/languages/python';
+import rust from 'highlight.js/lib/languages/rust';
+import typescript from 'highlight.js/lib/languages/typescript';
+
+const LANGUAGES = { bash, cpp, go, javascript, json, python, rust, typescript } as const;
+for (const [name, lang] of Object.entries(LANGUAGES)) hljs.registerLanguage(name, lang);
+hljs.registerAliases(['sh', 'shell'], { languageName: 'bash' });
+hljs.registerAliases(['ts', 'tsx'], { languageName: 'typescript' });
+hljs.registerAliases(['js', 'jsx', 'mjs', 'cjs'], { languageName: 'javascript' });
+hljs.registerAliases(['py'], { languageName: 'python' });
+hljs.registerAliases(['c', 'h', 'hpp', 'cc'], { languageName: 'cpp' });
+
+const md: MarkdownIt = new MarkdownIt({
+  html: false,
+  linkify: false,
+  highlight: (code, lang) => {
+    const name = lang.trim().toLowerCase();
+    if (!name || !hljs.getLanguage(name)) return '';
+    return hljs.highlight(code, { language: name, ignoreIllegals: true }).value;
+  },
+});
+// Remote images would break the CSP at best and track the user at worst.
+md.disable('image');
+
+const SOURCE_EXT = new Set(
+  'ts tsx js jsx mjs cjs json md txt py rs go java kt c h cc cpp hpp cs rb php swift sh yml yaml toml css scss html vue svelte sql lua zig'.split(' '),
+);
+/** A path-looking word, optionally with `:line`, `:line:col` or `:line-line`. */
+const PATH_RE = /(?<![\w/.@-])((?:\.{1,2}\/)?(?:[\w@-][\w.@-]*\/)*[\w@-][\w.@-]*\.([A-Za-z][A-Za-z0-9]{0,7}))(?::(\d{1,7})(?:[-:]\d{1,7})?)?(?![\w/])/g;
+
+export interface PathMatch {
+  index: number;
+  text: string;
+  path: string;
+  line?: number;
+}
+
+/** File references in free text: a path with a slash, a line number, or a common source extension. */
+export function findPaths(text: string): PathMatch[] {
+  const out: PathMatch[] = [];
+  for (const m of text.matchAll(PATH_RE)) {
+    const [whole, p, ext, line] = m;
+    if (!p || !ext) continue;
+    if (!p.includes('/') && !line && !SOURCE_EXT.has(ext.toLowerCase())) continue;
+    out.push({ index: m.index ?? 0, text: whole, path: p, ...(line ? { line: Number(line) } : {}) });
+  }
+  return out;
+}
+
+function linkTokens(state: StateCore, ref: PathMatch, inner: Token[]): Token[] {
+  const open = new state.Token('link_open', 'a', 1);
+  open.attrs = [
+    ['href', '#'],
+    ['class', 'file-link'],
+    ['data-file', ref.path],
+    ['title', ref.line ? `Open ${ref.path} at line ${ref.line}` : `Open ${ref.path}`],
+  ];
+  if (ref.line) open.attrs.push(['data-line', String(ref.line)]);
+  return [open, ...inner, new state.Token('link_close', 'a', -1)];
+}
+
+md.core.ruler.push('file_links', (state) => {
+  for (const block of state.tokens) {
+    if (block.type !== 'inline' || !block.children) continue;
+    const out: Token[] = [];
+    let inLink = 0;
+    for (const t of block.children) {
+      if (t.type === 'link_open') inLink++;
+      if (t.type === 'link_close') inLink--;
+      if (inLink > 0 || (t.type !== 'text' && t.type !== 'code_inline')) {
+        out.push(t);
+        continue;
+      }
+      const refs = findPaths(t.content);
+      if (t.type === 'code_inline') {
+        const only = refs.length === 1 && refs[0]!.text === t.content.trim() ? refs[0] : undefined;
+        out.push(...(only ? linkTokens(state, only, [t]) : [t]));
+        continue;
+      }
+      let at = 0;
+      for (const ref of refs) {
+        if (ref.index > at) out.push(textToken(state, t.content.slice(at, ref.index)));
+        out.push(...linkTokens(state, ref, [textToken(state, ref.text)]));
+        at = ref.index + ref.text.length;
+      }
+      if (at < t.content.length) out.push(at === 0 ? t : textToken(state, t.content.slice(at)));
+    }
+    block.children = out;
+  }
+});
+
+function textToken(state: StateCore, content: string): Token {
+  const t = new state.Token('text', '', 0);
+  t.content = content;
+  return t;
+}
+
+const SAFE_HREF = /^(?:https?:\/\/|#$)/i;
+DOMPurify.addHook('afterSanitizeAttributes', (node) => {
+  if (node.nodeName !== 'A') return;
+  const href = node.getAttribute('href');
+  if (href !== null && !SAFE_HREF.test(href)) node.removeAttribute('href');
+  node.removeAttribute('target');
+});
+
+/** Renders untrusted markdown to HTML that is safe to assign to innerHTML in this webview. */
+export function renderMarkdown(text: string): string {
+  return DOMPurify.sanitize(md.render(text), {
+    FORBID_TAGS: ['style', 'img', 'svg', 'math', 'form', 'input', 'button', 'iframe', 'object', 'embed'],
+    FORBID_ATTR: ['style'],
+    ALLOW_DATA_ATTR: false,
+    ADD_ATTR: ['data-file', 'data-line'],
+  });
+}
