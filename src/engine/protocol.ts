@@ -23,9 +23,33 @@ export interface CacheSettings {
 export type Request =
   | ({ id: number; type: 'build'; force?: boolean } & CacheSettings)
   | ({ id: number; type: 'ask'; question: string; maxTokens?: number } & CacheSettings)
+  | ({ id: number; type: 'generate' } & GenerateRequest)
   | { id: number; type: 'info'; cacheDir: string }
   | { id: number; type: 'clear'; cacheDir: string; workspace?: string }
   | { id: number; type: 'cancel'; target: number };
+
+/** Plain generation from a prompt, with no context cache. */
+export interface GenerateRequest {
+  model: string;
+  cacheDir: string;
+  device: Device;
+  prompt?: string;
+  promptIds?: number[];
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  stop?: string[];
+}
+
+export interface GenerateResult {
+  ids: number[];
+  text: string;
+  device: string;
+  deviceReason?: string;
+  prefillMs: number;
+  decodeMsPerToken: number;
+  bytesPerStep: number;
+}
 
 export type Phase = 'context' | 'load-model' | 'prefill' | 'score' | 'compress' | 'write' | 'load-cache' | 'answer';
 
@@ -73,5 +97,5 @@ export interface CacheEntryInfo {
 export type Event =
   | { id: number; type: 'progress'; phase: Phase; done: number; total: number; message?: string }
   | { id: number; type: 'token'; text: string }
-  | { id: number; type: 'result'; result: BuildResult | AskResult | CacheEntryInfo[] | { removed: number } }
+  | { id: number; type: 'result'; result: BuildResult | AskResult | GenerateResult | CacheEntryInfo[] | { removed: number } }
   | { id: number; type: 'error'; code: string; message: string };

@@ -4,7 +4,7 @@ import * as vscode from 'vscode';
 import ignore from 'ignore';
 import type { AskResult, BuildResult, CacheEntryInfo, Event, Phase } from '../engine/protocol.ts';
 import type { HostMessage, Turn, ViewStatus } from '../webview/messages.ts';
-import { EngineClient, EngineError, type RunningRequest } from './engineClient.ts';
+import { EngineClient, EngineError, type RunningRequest } from '../engine/client.ts';
 import { cacheSettings, readSettings } from './settings.ts';
 
 /** Rough share of a build's time per phase, so one bar can move through all of them. */

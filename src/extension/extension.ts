@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { Controller, describeError } from './controller.ts';
-import { EngineClient } from './engineClient.ts';
+import { EngineClient } from '../engine/client.ts';
 import { SECTION, readSettings } from './settings.ts';
 import { SidebarProvider, VIEW_ID } from './viewProvider.ts';
 import { StatusBar } from './statusBar.ts';

@@ -34,6 +34,7 @@ export class GraphBuilder {
   private readonly outputs: IValueInfoProto[] = [];
   private counter = 0;
   private readonly constCache = new Map<string, string>();
+  private readonly externals = new Set<string>();
 
   fresh(prefix: string): string {
     return `${prefix}_${this.counter++}`;
@@ -95,6 +96,8 @@ export class GraphBuilder {
 
   /** An initializer whose bytes live in an external file, referenced by offset. */
   external(name: string, type: DataTypeCode, dims: number[], ref: ExternalRef): string {
+    if (this.externals.has(name)) return name;
+    this.externals.add(name);
     this.initializers.push({
       name,
       dataType: type,

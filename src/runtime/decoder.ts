@@ -17,10 +17,13 @@ export interface ForwardOptions {
   allLogits?: boolean;
   /** KVzip scoring: indices of past keys to score (dense graph only). */
   scoreIndex?: number[];
+  /** Fetch the new KV (default true). Scoring passes drop theirs, so they skip the copy. */
+  keepPresent?: boolean;
 }
 
 export interface ForwardResult {
   candidates: Candidates;
+  /** The KV after this call; `past` itself when keepPresent is false. */
   present: KvCache;
   logitsAll?: Float32Array;
   scores?: Float32Array;
@@ -57,17 +60,20 @@ export class ForwardSession {
       feeds[names.pastValue(l)] = past.values[l];
     }
     if (this.scoring) feeds.score_index = new ort.Tensor('int64', BigInt64Array.from(o.scoreIndex ?? [0], BigInt), [o.scoreIndex?.length ?? 1]);
+    const keep = o.keepPresent ?? true;
     const fetches = ['top_values', 'top_indices'];
-    for (let l = 0; l < this.spec.numLayers; l++) fetches.push(names.presentKey(l), names.presentValue(l));
+    if (keep) for (let l = 0; l < this.spec.numLayers; l++) fetches.push(names.presentKey(l), names.presentValue(l));
     if (o.allLogits) fetches.push('logits_all');
     if (o.scoreIndex) fetches.push('scores');
     const out = await this.session.run(feeds, fetches);
-    const present: KvCache = {
+    const present: KvCache = !keep
+      ? past
+      : {
       keys: Array.from({ length: this.spec.numLayers }, (_, l) => out[names.presentKey(l)]),
       values: Array.from({ length: this.spec.numLayers }, (_, l) => out[names.presentValue(l)]),
       length: past.length + S,
     };
-    let bytesMoved = kvBytes(past) + kvBytes(present) + 16 * S;
+    let bytesMoved = kvBytes(past) + (keep ? kvBytes(present) : 0) + 16 * S;
     for (const name of fetches) if (!name.startsWith('present_')) bytesMoved += (out[name].data as ArrayBufferView).byteLength;
     return {
       candidates: {

@@ -2,7 +2,7 @@
 // whole runs and a crash or out-of-memory there must not take the editor down. It is forked on the first request,
 // and forked again on the next request after it died.
 import { fork, type ChildProcess } from 'node:child_process';
-import type { Event, Request } from '../engine/protocol.ts';
+import type { Event, Request } from './protocol.ts';
 
 /** Distributes Omit over the request union so each variant keeps its own fields. */
 export type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, 'id'> : never) : never;

@@ -1,0 +1,33 @@
+// The manifest of one cache entry: everything needed to decide whether the entry may be trusted.
+import type { Level } from '../engine/protocol.ts';
+import type { Fingerprint } from '../context/types.ts';
+import type { BakedHead } from '../graph/transformer.ts';
+
+export const FORMAT_VERSION = 1;
+
+export interface Manifest {
+  formatVersion: number;
+  /** The entry key: workspace, model and every setting that changes the bytes. */
+  key: string;
+  workspace: string;
+  model: { dir: string; weightsHash: string; tokenizerHash: string; dtype: 'fp32' | 'fp16' };
+  ratio: number;
+  level: Level;
+  /** Tokens of the cached sequence (prefix + context); questions start at this position. */
+  sequenceLength: number;
+  prefixLength: number;
+  /** The whole cached sequence, so a refresh can reuse the unchanged prefix of it. */
+  fingerprint: Fingerprint;
+  layout: BakedHead[][];
+  files: Record<string, { bytes: number; sha256: string }>;
+  stats: {
+    kvBytesFull: number;
+    kvBytesCompressed: number;
+    keptPairs: number;
+    totalPairs: number;
+    buildMs: number;
+    prefillMs: number;
+    scoreMs: number;
+  };
+  createdAt: string;
+}

@@ -1,0 +1,157 @@
+// kvzip-code: the headless CLI over the engine process (the same engine the extension uses).
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { EngineClient, EngineError, type RequestBody } from '../engine/client.ts';
+import type { Device, Event, Level } from '../engine/protocol.ts';
+import { defaultCacheDir } from './paths.ts';
+
+const USAGE = `kvzip-code — ask questions about a repository to a local model, from a KVzip-compressed KV cache
+
+  kvzip-code generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--temperature T] [--top-p P] [--stop STR] [--device auto|cuda|cpu] [--json]
+  kvzip-code build WORKSPACE --model DIR [--ratio 0.3] [--level pair|pair-uniform|head] [--force] [--cache-dir D] [--device D] [--json]
+  kvzip-code ask WORKSPACE "QUESTION" --model DIR [--ratio R] [--level L] [--max-tokens N] [--cache-dir D] [--device D] [--json]
+  kvzip-code info [--cache-dir D] [--json]
+  kvzip-code clear [WORKSPACE] [--cache-dir D]
+
+Progress goes to stderr; answers stream to stdout.`;
+
+class UsageError extends Error {}
+
+const options = {
+  model: { type: 'string' },
+  prompt: { type: 'string' },
+  'prompt-ids': { type: 'string' },
+  'max-tokens': { type: 'string' },
+  temperature: { type: 'string' },
+  'top-p': { type: 'string' },
+  stop: { type: 'string', multiple: true },
+  device: { type: 'string', default: 'auto' },
+  ratio: { type: 'string', default: '0.3' },
+  level: { type: 'string', default: 'pair' },
+  'cache-dir': { type: 'string' },
+  'max-context-tokens': { type: 'string' },
+  force: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+function num(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${v}"`);
+  return n;
+}
+
+function need<T>(v: T | undefined, what: string): T {
+  if (v === undefined || v === '') throw new UsageError(`${what} is required`);
+  return v;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values: o, positionals } = parseArgs({ args: argv, options, allowPositionals: true });
+  const [command, ...rest] = positionals;
+  if (o.help || !command) {
+    console.log(USAGE);
+    return command || o.help ? 0 : 2;
+  }
+  const device = o.device as Device;
+  if (!['auto', 'cuda', 'cpu'].includes(device)) throw new UsageError(`--device must be auto, cuda or cpu, got "${o.device}"`);
+  const cacheDir = resolve(o['cache-dir'] ?? defaultCacheDir());
+  const model = () => resolve(need(o.model, '--model DIR'));
+  const settings = () => ({
+    workspace: resolve(need(rest[0], 'WORKSPACE')),
+    model: model(),
+    cacheDir,
+    device,
+    ratio: num(o.ratio, 'ratio')!,
+    level: o.level as Level,
+    maxContextTokens: num(o['max-context-tokens'], 'max-context-tokens'),
+  });
+
+  let body: RequestBody;
+  switch (command) {
+    case 'generate':
+      body = {
+        type: 'generate',
+        model: model(),
+        cacheDir,
+        device,
+        prompt: o.prompt,
+        promptIds: o['prompt-ids']?.split(',').map((s) => {
+          const n = Number(s.trim());
+          if (!Number.isInteger(n) || n < 0) throw new UsageError(`--prompt-ids must be comma-separated token ids, got "${s}"`);
+          return n;
+        }),
+        maxTokens: num(o['max-tokens'], 'max-tokens'),
+        temperature: num(o.temperature, 'temperature'),
+        topP: num(o['top-p'], 'top-p'),
+        stop: o.stop,
+      };
+      if (!body.prompt && !body.promptIds) throw new UsageError('--prompt TEXT or --prompt-ids 1,2,3 is required');
+      break;
+    case 'build':
+      body = { type: 'build', ...settings(), force: o.force };
+      break;
+    case 'ask':
+      body = { type: 'ask', ...settings(), question: need(rest[1], 'QUESTION'), maxTokens: num(o['max-tokens'], 'max-tokens') };
+      break;
+    case 'info':
+      body = { type: 'info', cacheDir };
+      break;
+    case 'clear':
+      body = { type: 'clear', cacheDir, workspace: rest[0] && resolve(rest[0]) };
+      break;
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+
+  const client = new EngineClient(fileURLToPath(new URL('./engine.js', import.meta.url)));
+  const streams = body.type === 'ask' || body.type === 'generate';
+  let lastProgress = '';
+  const onEvent = (e: Event) => {
+    if (e.type === 'token' && streams && !o.json) process.stdout.write(e.text);
+    if (e.type === 'progress') {
+      // Whole tens of percent only: progress is for people, not a log of every tensor.
+      const pct = e.total > 1 ? ` ${Math.floor((10 * e.done) / e.total) * 10}%` : '';
+      const line = `${e.phase}${pct}${e.message ? ` ${e.message}` : ''}`;
+      if (line !== lastProgress) process.stderr.write(`${line}\n`);
+      lastProgress = line;
+    }
+  };
+  const running = client.request<unknown>(body, onEvent);
+  process.once('SIGINT', () => running.cancel());
+  try {
+    const result = await running.result;
+    if (o.json) console.log(JSON.stringify(result, null, 1));
+    else if (streams) process.stdout.write('\n');
+    else console.log(human(command, result));
+    return 0;
+  } finally {
+    client.dispose();
+  }
+}
+
+function human(command: string, r: unknown): string {
+  if (command === 'build') {
+    const b = r as { fromCache: boolean; contextTokens: number; kvBytesFull: number; kvBytesCompressed: number; entry: string; device: string };
+    const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+    return `${b.fromCache ? 'Cache is fresh' : 'Built the cache'}: ${b.contextTokens} tokens, KV ${mb(b.kvBytesFull)} → ${mb(b.kvBytesCompressed)} (${((100 * b.kvBytesCompressed) / b.kvBytesFull).toFixed(1)}%) on ${b.device}\n${b.entry}`;
+  }
+  if (command === 'info') {
+    const list = r as { workspace: string; model: string; contextTokens: number; bytes: number; ratio: number; lastUsedAt: string }[];
+    if (list.length === 0) return 'No cache entries.';
+    return list.map((e) => `${e.workspace}\n  model ${e.model}\n  ${e.contextTokens} tokens, ratio ${e.ratio}, ${(e.bytes / 1048576).toFixed(1)} MB, last used ${e.lastUsedAt}`).join('\n');
+  }
+  return JSON.stringify(r);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    if (e instanceof UsageError) console.error(`kvzip-code: ${e.message}\n\n${USAGE}`);
+    else if (e instanceof EngineError) console.error(`kvzip-code: ${e.message}`);
+    else console.error(`kvzip-code: ${(e as Error)?.message ?? e}`);
+    process.exit(e instanceof UsageError ? 2 : 1);
+  },
+);

@@ -1,0 +1,345 @@
+// The engine: owns models and the cache store, and runs build / ask / generate for its clients.
+import { linkSync, copyFileSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { AskResult, BuildResult, CacheEntryInfo, CacheSettings, GenerateRequest, GenerateResult, Phase } from './protocol.ts';
+import { loadModel, type LoadedModel } from './model.ts';
+import { buildContext } from '../context/index.ts';
+import type { BuiltContext } from '../context/types.ts';
+import { CacheStore } from '../cache/store.ts';
+import { FORMAT_VERSION, type Manifest } from '../cache/manifest.ts';
+import { UserError } from '../model/errors.ts';
+import { WEIGHTS_FILE } from '../model/prepare.ts';
+import { scoreSchedule, DEFAULT_CHUNK } from '../kvzip/schedule.ts';
+import { scoreContext } from '../kvzip/score.ts';
+import { headScoresOf, selectHeads, selectPair, selectPairUniform, type KeepSets } from '../kvzip/select.ts';
+import { KV_FILE, fullKvBytes, writeCompacted } from '../kvzip/compact.ts';
+import type { PairScores } from '../kvzip/scores.ts';
+import { generate, type SamplingOptions } from '../runtime/generate.ts';
+import type { ForwardSession } from '../runtime/decoder.ts';
+
+export type ProgressFn = (phase: Phase, done: number, total: number, message?: string) => void;
+
+/** Positions kept free after the context for the question and the answer. */
+const ANSWER_RESERVE = 1024;
+const PREFILL_CHUNK = 512;
+const DECODE_FILE = 'decode.onnx';
+
+export interface EngineOptions {
+  /** Chunk size m of the KVzip scoring schedule. */
+  scoreChunk?: number;
+}
+
+export class Engine {
+  private readonly models = new Map<string, LoadedModel>();
+  private readonly sessions = new Map<string, ForwardSession>();
+
+  constructor(private readonly o: EngineOptions = {}) {}
+
+  async model(dir: string, device: CacheSettings['device'], cacheDir: string, progress?: ProgressFn, signal?: AbortSignal): Promise<LoadedModel> {
+    const key = `${resolve(dir)}\0${device}`;
+    let m = this.models.get(key);
+    if (!m) {
+      m = await loadModel({
+        modelDir: dir,
+        device,
+        preparedRoot: join(cacheDir, 'models'),
+        signal,
+        onProgress: (d, t) => progress?.('load-model', d, t),
+      });
+      this.models.set(key, m);
+    }
+    return m;
+  }
+
+  private entryKey(s: CacheSettings, m: LoadedModel): string {
+    return CacheStore.keyOf({
+      format: FORMAT_VERSION,
+      workspace: resolve(s.workspace),
+      weights: m.prepared.weightsHash,
+      tokenizer: m.tokenizerHash,
+      dtype: m.prepared.dtype,
+      ratio: s.ratio,
+      level: s.level,
+      chunk: this.o.scoreChunk ?? DEFAULT_CHUNK,
+      maxContextTokens: s.maxContextTokens ?? null,
+      includeSecrets: s.includeSecrets ?? false,
+      include: s.include ?? [],
+      exclude: s.exclude ?? [],
+    });
+  }
+
+  async context(s: CacheSettings, m: LoadedModel, signal?: AbortSignal, progress?: ProgressFn): Promise<BuiltContext> {
+    const spec = m.prepared.spec;
+    const window = Math.min(spec.maxPositions, spec.slidingWindow ?? Infinity, s.maxContextTokens ?? Infinity);
+    const prefix = m.tokenizer.prefixIds(m.tokenizer.layout()).length;
+    const reserve = Math.min(ANSWER_RESERVE, Math.floor(window / 4));
+    return buildContext(s.workspace, {
+      encode: (t) => m.tokenizer.encode(t),
+      maxTokens: window - prefix - reserve,
+      includeSecrets: s.includeSecrets,
+      include: s.include,
+      exclude: s.exclude,
+      tokenizerId: m.tokenizerHash,
+      signal,
+      onProgress: (p) => progress?.('context', p.done, p.total, p.phase),
+    });
+  }
+
+  async build(s: CacheSettings & { force?: boolean }, progress?: ProgressFn, signal?: AbortSignal): Promise<BuildResult & { manifest: Manifest; context: BuiltContext }> {
+    const t0 = performance.now();
+    const m = await this.model(s.model, s.device, s.cacheDir, progress, signal);
+    const store = new CacheStore(s.cacheDir);
+    const key = this.entryKey(s, m);
+    const ctx = await this.context(s, m, signal, progress);
+    if (ctx.tokenIds.length === 0) {
+      throw new UserError(`No files of ${s.workspace} could go into the context (${ctx.omitted.length} omitted). Check the include/exclude settings.`, 'empty-context');
+    }
+    if (!s.force) {
+      const existing = await store.open(key);
+      if ('manifest' in existing && sameFingerprint(existing.manifest, ctx)) {
+        return { ...this.summary(existing.manifest, existing.dir, m, true, 0, performance.now() - t0), manifest: existing.manifest, context: ctx };
+      }
+    }
+    const spec = m.prepared.spec;
+    const layout = m.tokenizer.layout();
+    const prefixIds = m.tokenizer.prefixIds(layout);
+    const ids = [...prefixIds, ...ctx.tokenIds];
+    const dense = await m.dense();
+
+    const tPrefill = performance.now();
+    const full = (await dense.prefill(ids, dense.empty(), PREFILL_CHUNK, signal, (d, t) => progress?.('prefill', d, t))).present;
+    const prefillMs = performance.now() - tPrefill;
+
+    const tScore = performance.now();
+    const chunks = scoreSchedule(m.tokenizer, layout, ids, prefixIds.length, this.o.scoreChunk ?? DEFAULT_CHUNK);
+    const scores = s.ratio >= 1 ? undefined : await scoreContext(dense, full, prefixIds.length, chunks, signal, (d, t) => progress?.('score', d, t));
+    const scoreMs = performance.now() - tScore;
+
+    progress?.('compress', 0, 1);
+    const n = ids.length - prefixIds.length;
+    const keep = scores ? this.select(s, m, scores) : allKept(spec.numLayers, spec.numKvHeads, n);
+    const gen = store.begin(key);
+    progress?.('write', 0, 1);
+    const compact = writeCompacted(join(gen, KV_FILE), full, prefixIds.length, keep, spec.headDim);
+    linkOrCopy(join(m.prepared.dir, WEIGHTS_FILE), join(gen, WEIGHTS_FILE));
+    writeFileSync(join(gen, DECODE_FILE), m.buildCompressedGraph(compact.baked), { mode: 0o600 });
+    const elem = m.prepared.dtype === 'fp16' ? 2 : 4;
+    const { dir, manifest } = await store.commit(
+      gen,
+      {
+        key,
+        workspace: resolve(s.workspace),
+        model: { dir: m.dir, weightsHash: m.prepared.weightsHash, tokenizerHash: m.tokenizerHash, dtype: m.prepared.dtype },
+        ratio: s.ratio,
+        level: s.level,
+        sequenceLength: ids.length,
+        prefixLength: prefixIds.length,
+        fingerprint: ctx.fingerprint,
+        layout: compact.baked,
+        stats: {
+          kvBytesFull: fullKvBytes(spec.numLayers, spec.numKvHeads, spec.headDim, ids.length, elem),
+          kvBytesCompressed: compact.bytes + JSON.stringify(compact.baked).length,
+          keptPairs: compact.pairs,
+          totalPairs: spec.numLayers * spec.numKvHeads * ids.length,
+          buildMs: performance.now() - t0,
+          prefillMs,
+          scoreMs,
+        },
+        createdAt: new Date().toISOString(),
+      },
+      [KV_FILE, DECODE_FILE],
+    );
+    progress?.('write', 1, 1);
+    if (s.cacheSizeCapMB) store.enforceCap(s.cacheSizeCapMB * 1024 * 1024, key);
+    return { ...this.summary(manifest, dir, m, false, ids.length, performance.now() - t0), manifest, context: ctx };
+  }
+
+  private select(s: CacheSettings, m: LoadedModel, scores: PairScores): KeepSets {
+    switch (s.level) {
+      case 'pair':
+        return selectPair(scores, s.ratio);
+      case 'pair-uniform':
+        return selectPairUniform(scores, s.ratio);
+      case 'head': {
+        // Head scores are context-independent: computed once per model (from its first context) and stored with it.
+        const file = join(m.prepared.dir, 'head-scores.json');
+        let heads: Float32Array;
+        if (existsSync(file)) heads = Float32Array.from(JSON.parse(readFileSync(file, 'utf8')) as number[]);
+        else {
+          heads = headScoresOf(scores);
+          writeFileSync(file, JSON.stringify(Array.from(heads)), { mode: 0o600 });
+        }
+        return selectHeads(heads, scores.layers, scores.kvHeads, scores.n, s.ratio);
+      }
+    }
+  }
+
+  private summary(manifest: Manifest, entry: string, m: LoadedModel, fromCache: boolean, prefillTokens: number, ms: number): BuildResult {
+    return {
+      entry,
+      fromCache,
+      contextTokens: manifest.sequenceLength,
+      prefillTokens,
+      kvBytesFull: manifest.stats.kvBytesFull,
+      kvBytesCompressed: compressedBytes(manifest),
+      ratio: manifest.ratio,
+      level: manifest.level,
+      device: m.device,
+      deviceReason: m.deviceReason,
+      buildMs: ms,
+    };
+  }
+
+  async ask(
+    s: CacheSettings & { question: string; maxTokens?: number; sampling?: Partial<SamplingOptions> },
+    onText: (t: string) => void,
+    progress?: ProgressFn,
+    signal?: AbortSignal,
+  ): Promise<AskResult> {
+    const t0 = performance.now();
+    const m = await this.model(s.model, s.device, s.cacheDir, progress, signal);
+    const store = new CacheStore(s.cacheDir);
+    const key = this.entryKey(s, m);
+    let opened = await store.open(key);
+    let prefillTokens = 0;
+    if (!('manifest' in opened) || !trustedFor(opened.manifest, m)) {
+      const reason = 'problem' in opened ? opened.problem : 'the cache was built with another model';
+      progress?.('prefill', 0, 1, `Building the cache first: ${reason}`);
+      const built = await this.build({ ...s, force: true }, progress, signal);
+      prefillTokens = built.prefillTokens;
+      opened = await store.open(key);
+      if (!('manifest' in opened)) throw new UserError(`The cache just built cannot be read back: ${opened.problem}`, 'cache');
+    }
+    const { dir, manifest } = opened;
+    let session = this.sessions.get(dir);
+    if (!session) {
+      progress?.('load-cache', 0, 1);
+      session = await m.compressed(dir, manifest.sequenceLength);
+      this.sessions.clear();
+      this.sessions.set(dir, session);
+      progress?.('load-cache', 1, 1);
+    }
+    const layout = m.tokenizer.layout();
+    const q = m.tokenizer.questionIds(layout, s.question);
+    const window = Math.min(m.prepared.spec.maxPositions, m.prepared.spec.slidingWindow ?? Infinity);
+    let ttftMs = 0;
+    const r = await generate(
+      session,
+      q,
+      session.empty(),
+      { maxTokens: s.maxTokens ?? 256, stopIds: m.tokenizer.eosIds, signal, ...s.sampling },
+      {
+        decode: (ids) => m.tokenizer.decode(ids),
+        onText: (t) => {
+          if (!ttftMs) ttftMs = performance.now() - t0;
+          onText(t);
+        },
+      },
+      PREFILL_CHUNK,
+      window,
+    );
+    return {
+      answer: r.text,
+      fromCache: prefillTokens === 0,
+      prefillTokens,
+      questionTokens: q.length,
+      answerTokens: r.ids.length,
+      ttftMs: ttftMs || performance.now() - t0,
+      decodeMsPerToken: r.decodeMsPerToken,
+      device: m.device,
+      deviceReason: m.deviceReason,
+      cancelled: r.stopReason === 'cancelled',
+    };
+  }
+
+  /** Plain generation from a prompt (no context cache): the engine-core check and the `generate` command. */
+  async generate(r: GenerateRequest, onText: (t: string) => void, progress?: ProgressFn, signal?: AbortSignal): Promise<GenerateResult> {
+    const m = await this.model(r.model, r.device, r.cacheDir, progress, signal);
+    const dense = await m.dense();
+    const ids = r.promptIds?.length ? r.promptIds : m.tokenizer.encodePrompt(r.prompt ?? '');
+    if (ids.length === 0) throw new UserError('The prompt is empty: give --prompt or --prompt-ids', 'bad-request');
+    const out = await generate(
+      dense,
+      ids,
+      dense.empty(),
+      { maxTokens: r.maxTokens ?? 128, temperature: r.temperature, topP: r.topP, stopStrings: r.stop, stopIds: m.tokenizer.eosIds, signal },
+      { decode: (x) => m.tokenizer.decode(x), onText },
+      PREFILL_CHUNK,
+      m.prepared.spec.maxPositions,
+    );
+    return {
+      ids: [...ids, ...out.ids],
+      text: out.text,
+      device: m.device,
+      deviceReason: m.deviceReason,
+      prefillMs: out.firstTokenMs,
+      decodeMsPerToken: out.decodeMsPerToken,
+      bytesPerStep: out.bytesPerStep,
+    };
+  }
+
+  info(cacheDir: string): CacheEntryInfo[] {
+    return new CacheStore(cacheDir).list().flatMap((e) =>
+      e.manifest
+        ? [
+            {
+              entry: e.dir,
+              workspace: e.manifest.workspace,
+              model: e.manifest.model?.dir,
+              ratio: e.manifest.ratio,
+              level: e.manifest.level,
+              contextTokens: e.manifest.sequenceLength,
+              bytes: e.bytes,
+              kvBytesFull: e.manifest.stats?.kvBytesFull,
+              kvBytesCompressed: compressedBytes(e.manifest),
+              createdAt: e.manifest.createdAt,
+              lastUsedAt: new Date(e.lastUsedMs).toISOString(),
+            },
+          ]
+        : [],
+    );
+  }
+
+  clear(cacheDir: string, workspace?: string): { removed: number } {
+    const store = new CacheStore(cacheDir);
+    const ws = workspace && resolve(workspace);
+    let removed = 0;
+    for (const e of store.list()) {
+      if (ws && e.manifest?.workspace !== ws) continue;
+      store.remove(e.key);
+      removed++;
+    }
+    this.sessions.clear();
+    return { removed };
+  }
+}
+
+/** Compressed bytes held: the KV blob (no padding within heads; 64-byte alignment counted) plus its layout. */
+function compressedBytes(m: Manifest): number {
+  return m.stats?.kvBytesCompressed ?? 0;
+}
+
+function trustedFor(manifest: Manifest, m: LoadedModel): boolean {
+  return manifest.model?.weightsHash === m.prepared.weightsHash && manifest.model?.tokenizerHash === m.tokenizerHash && manifest.model?.dtype === m.prepared.dtype;
+}
+
+function sameFingerprint(manifest: Manifest, ctx: BuiltContext): boolean {
+  const a = manifest.fingerprint?.files ?? [];
+  const b = ctx.fingerprint.files;
+  return a.length === b.length && a.every((f, i) => f.path === b[i].path && f.hash === b[i].hash) && manifest.fingerprint.totalTokens === ctx.fingerprint.totalTokens;
+}
+
+function allKept(layers: number, kvHeads: number, n: number): KeepSets {
+  const all = Int32Array.from({ length: n }, (_, i) => i);
+  return Array.from({ length: layers }, () => Array.from({ length: kvHeads }, () => all));
+}
+
+function linkOrCopy(from: string, to: string): void {
+  try {
+    linkSync(from, to);
+  } catch {
+    // Another filesystem: onnxruntime refuses external data outside the model's folder, so copy.
+    copyFileSync(from, to);
+  }
+}
+

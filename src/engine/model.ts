@@ -1,0 +1,95 @@
+// A model made ready for one device: prepared weights, tokenizer, and the dense session (opened lazily,
+// since answering from a cache never needs it).
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Device } from './protocol.ts';
+import { loadModelSpec } from '../model/config.ts';
+import { prepareModel, type PreparedModel } from '../model/prepare.ts';
+import { ropeFrequencies, type Rope } from '../model/rope.ts';
+import { ModelTokenizer } from '../model/tokenizer.ts';
+import { buildGraph, type BakedHead } from '../graph/transformer.ts';
+import { chooseDevice, openSession, type DeviceChoice } from '../runtime/session.ts';
+import { ForwardSession } from '../runtime/decoder.ts';
+
+export interface LoadedModel {
+  dir: string;
+  prepared: PreparedModel;
+  tokenizer: ModelTokenizer;
+  tokenizerHash: string;
+  rope: Rope;
+  device: 'cuda' | 'cpu';
+  deviceReason?: string;
+  dense(): Promise<ForwardSession>;
+  /** Opens a compressed decode session for a cache generation folder (which holds kv.bin and decode.onnx). */
+  compressed(genDir: string, sequenceLength: number): Promise<ForwardSession>;
+  buildCompressedGraph(baked: BakedHead[][]): Uint8Array;
+}
+
+export interface LoadOptions {
+  modelDir: string;
+  device: Device;
+  /** Where prepared weights live (per checkpoint and dtype). */
+  preparedRoot: string;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export async function loadModel(o: LoadOptions): Promise<LoadedModel> {
+  const dir = resolve(o.modelDir);
+  const spec = loadModelSpec(dir);
+  const tokenizer = ModelTokenizer.load(dir, spec.eosTokenIds);
+  const tokenizerHash = createHash('sha256')
+    .update(readFileSync(join(dir, 'tokenizer.json')))
+    .update(readFileSync(join(dir, 'tokenizer_config.json')))
+    .digest('hex')
+    .slice(0, 16);
+  let choice: DeviceChoice = chooseDevice(o.device);
+  const prepare = (dtype: 'fp32' | 'fp16') =>
+    prepareModel({ modelDir: dir, dtype, root: o.preparedRoot, signal: o.signal, onProgress: o.onProgress });
+  let prepared = prepare(choice.device === 'cuda' ? 'fp16' : 'fp32');
+  const rope = ropeFrequencies(spec);
+  const denseFile = (p: PreparedModel) => {
+    const f = join(p.dir, 'dense.onnx');
+    if (!existsSync(f)) writeFileSync(f, buildGraph({ spec, rope, dtype: p.dtype, weight: (n) => p.weight(n) }), { mode: 0o600 });
+    return f;
+  };
+  const fallbackToCpu = () => {
+    prepared = prepare('fp32');
+    return denseFile(prepared);
+  };
+  let dense: ForwardSession | undefined;
+  const model: LoadedModel = {
+    dir,
+    get prepared() {
+      return prepared;
+    },
+    tokenizer,
+    tokenizerHash,
+    rope,
+    get device() {
+      return choice.device;
+    },
+    get deviceReason() {
+      return choice.reason;
+    },
+    async dense() {
+      if (!dense) {
+        const opened = await openSession(denseFile(prepared), choice, fallbackToCpu);
+        choice = { device: opened.device, reason: opened.reason };
+        dense = new ForwardSession(opened.session, spec, prepared.dtype);
+      }
+      return dense;
+    },
+    async compressed(genDir, sequenceLength) {
+      const opened = await openSession(join(genDir, 'decode.onnx'), choice, () => {
+        throw new Error('CUDA failed for a cache built for CUDA; rebuild the cache on the CPU with --device cpu');
+      });
+      return new ForwardSession(opened.session, spec, prepared.dtype, sequenceLength);
+    },
+    buildCompressedGraph(baked) {
+      return buildGraph({ spec, rope, dtype: prepared.dtype, weight: (n) => prepared.weight(n), baked });
+    },
+  };
+  return model;
+}

@@ -1,0 +1,72 @@
+// The engine process: forked by the extension or the CLI, it answers protocol requests over IPC.
+// Inference blocks this process's thread, never the client's.
+import type { CacheSettings, Event, Phase, Request } from './protocol.ts';
+import { Engine } from './engine.ts';
+import { CancelledError, UserError } from '../model/errors.ts';
+
+if (!process.send) {
+  console.error('The KVzip engine runs as a child process of the extension or the CLI.');
+  process.exit(2);
+}
+
+const engine = new Engine({ scoreChunk: Number(process.env.KVZIP_SCORE_CHUNK) || undefined });
+const running = new Map<number, AbortController>();
+let queue: Promise<unknown> = Promise.resolve();
+
+const send = (e: Event) => process.send!(e);
+
+function settings(r: CacheSettings): CacheSettings {
+  const ratio = Number(r.ratio);
+  if (!(ratio > 0 && ratio <= 1)) throw new UserError(`ratio must be in (0, 1], got ${r.ratio}`, 'bad-request');
+  if (!['pair', 'pair-uniform', 'head'].includes(r.level)) throw new UserError(`level must be pair, pair-uniform or head, got ${r.level}`, 'bad-request');
+  for (const k of ['workspace', 'model', 'cacheDir'] as const) {
+    if (typeof r[k] !== 'string' || !r[k]) throw new UserError(`${k} is required`, 'bad-request');
+  }
+  return r;
+}
+
+async function handle(r: Request, signal: AbortSignal): Promise<unknown> {
+  const progress = (phase: Phase, done: number, total: number, message?: string) =>
+    send({ id: r.id, type: 'progress', phase, done, total, message });
+  switch (r.type) {
+    case 'build': {
+      const { manifest: _m, context, ...result } = await engine.build({ ...settings(r), force: r.force }, progress, signal);
+      return { ...result, report: { included: context.files.map((f) => ({ path: f.path, tokens: f.tokenEnd - f.tokenStart })), omitted: context.omitted } };
+    }
+    case 'ask':
+      return engine.ask({ ...settings(r), question: String(r.question ?? ''), maxTokens: r.maxTokens }, (text) => send({ id: r.id, type: 'token', text }), progress, signal);
+    case 'generate':
+      return engine.generate(r, (text) => send({ id: r.id, type: 'token', text }), progress, signal);
+    case 'info':
+      return engine.info(r.cacheDir);
+    case 'clear':
+      return engine.clear(r.cacheDir, r.workspace);
+    default:
+      throw new UserError(`unknown request type ${JSON.stringify((r as { type?: unknown }).type)}`, 'bad-request');
+  }
+}
+
+process.on('message', (raw: unknown) => {
+  const r = raw as Request;
+  if (typeof r !== 'object' || r === null || typeof r.id !== 'number') return;
+  if (r.type === 'cancel') {
+    running.get(r.target)?.abort();
+    return;
+  }
+  const ctl = new AbortController();
+  running.set(r.id, ctl);
+  // One request at a time: a model run owns the thread anyway, and builds must not interleave.
+  queue = queue.then(async () => {
+    try {
+      send({ id: r.id, type: 'result', result: (await handle(r, ctl.signal)) as never });
+    } catch (e) {
+      if (e instanceof CancelledError) send({ id: r.id, type: 'error', code: 'cancelled', message: 'Cancelled' });
+      else if (e instanceof UserError) send({ id: r.id, type: 'error', code: e.code, message: e.message });
+      else send({ id: r.id, type: 'error', code: 'internal', message: `Internal error: ${(e as Error)?.stack ?? e}` });
+    } finally {
+      running.delete(r.id);
+    }
+  });
+});
+
+process.on('disconnect', () => process.exit(0));
