@@ -12,7 +12,7 @@ import { WEIGHTS_FILE } from '../model/prepare.ts';
 import { scoreSchedule, DEFAULT_CHUNK } from '../kvzip/schedule.ts';
 import { scoreContext } from '../kvzip/score.ts';
 import { headScoresOf, selectHeads, selectPair, selectPairUniform, type KeepSets } from '../kvzip/select.ts';
-import { KV_FILE, fullKvBytes, writeCompacted } from '../kvzip/compact.ts';
+import { KV_FILE, fullKvBytes, layoutBytes, writeCompacted } from '../kvzip/compact.ts';
 import type { PairScores } from '../kvzip/scores.ts';
 import { generate, type SamplingOptions } from '../runtime/generate.ts';
 import type { ForwardSession } from '../runtime/decoder.ts';
@@ -138,7 +138,7 @@ export class Engine {
         layout: compact.baked,
         stats: {
           kvBytesFull: fullKvBytes(spec.numLayers, spec.numKvHeads, spec.headDim, ids.length, elem),
-          kvBytesCompressed: compact.bytes + JSON.stringify(compact.baked).length,
+          kvBytesCompressed: compact.bytes + layoutBytes(spec.numLayers, spec.numKvHeads),
           keptPairs: compact.pairs,
           totalPairs: spec.numLayers * spec.numKvHeads * ids.length,
           buildMs: performance.now() - t0,
@@ -314,7 +314,7 @@ export class Engine {
   }
 }
 
-/** Compressed bytes held: the KV blob (no padding within heads; 64-byte alignment counted) plus its layout. */
+/** Compressed bytes held: the KV blob (no padding) plus the per-head counts that describe it. */
 function compressedBytes(m: Manifest): number {
   return m.stats?.kvBytesCompressed ?? 0;
 }

@@ -1,6 +1,7 @@
 // Compaction: really drops evicted pairs. The kept pairs of every (layer, kvHead) are written contiguously,
 // K transposed [D, n] (ready for Q·Kᵀ) and V as [n, D], with no padding. The bytes written are the blob the
 // compressed decode graph maps as external initializers. Kept pairs keep their original (RoPE) positions.
+// Segments are packed without alignment padding: onnxruntime reads external data at any offset.
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import type { BakedHead } from '../graph/transformer.ts';
 import type { KvCache } from '../runtime/kv.ts';
@@ -13,6 +14,11 @@ export interface CompactLayout {
   baked: BakedHead[][];
   bytes: number;
   pairs: number;
+}
+
+/** Metadata needed besides the blob: one count per (layer, kvHead); offsets follow from the counts. */
+export function layoutBytes(layers: number, kvHeads: number): number {
+  return 4 * layers * kvHeads;
 }
 
 type Elems = Float32Array | Uint16Array;
@@ -31,9 +37,7 @@ export function writeCompacted(file: string, kv: KvCache, prefixLen: number, kee
     let done = 0;
     while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
     const ref = { location: KV_FILE, offset, length: bytes.byteLength };
-    const pad = (64 - (bytes.byteLength % 64)) % 64;
-    if (pad) writeSync(fd, new Uint8Array(pad));
-    offset += bytes.byteLength + pad;
+    offset += bytes.byteLength;
     return ref;
   };
   try {

@@ -1,0 +1,178 @@
+// Build once, ask from the persisted cache in another process, and survive every way the cache can break.
+// Runs the real CLI (dist/cli.js, built by `npm test`) against the real engine process and stories260K.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync, cpSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const MODEL = fileURLToPath(new URL('../../../shared/models/stories260K', import.meta.url));
+const skip = !existsSync(MODEL) ? `${MODEL} not found: the shared stories260K model is needed` : !existsSync(CLI) ? 'dist/cli.js missing: run npm run build' : false;
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 120_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+async function json<T>(args: string[]): Promise<T> {
+  const r = await cli([...args, '--json']);
+  assert.equal(r.code, 0, `kvzip-code ${args.join(' ')} failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+interface Ask {
+  answer: string;
+  fromCache: boolean;
+  prefillTokens: number;
+  questionTokens: number;
+}
+
+function workspace(): string {
+  const ws = mkdtempSync(join(tmpdir(), 'kvzip-ws-'));
+  writeFileSync(join(ws, 'cat.txt'), 'Once upon a time, there was a little cat named Tom. Tom liked to play with his red ball in the garden. One day, the ball rolled into the pond. Tom was sad.\n');
+  writeFileSync(join(ws, 'dog.txt'), 'His friend, a big dog named Max, jumped into the water and got the ball. Tom was very happy and said thank you to Max. From that day on, Tom and Max were best friends.\n');
+  return ws;
+}
+
+function currentGen(cacheDir: string): string {
+  const entries = join(cacheDir, 'entries');
+  const [key] = readdirSync(entries);
+  return join(entries, key, readFileSync(join(entries, key, 'current'), 'utf8').trim());
+}
+
+const QUESTION = 'Tom and Max';
+
+test('persisted cache', { skip, concurrency: false }, async (t) => {
+  const ws = workspace();
+  const cache = mkdtempSync(join(tmpdir(), 'kvzip-cache-'));
+  const common = ['--model', MODEL, '--cache-dir', cache, '--max-tokens', '24'];
+  const ask = (extra: string[] = []) => json<Ask>(['ask', ws, QUESTION, ...common, ...extra]);
+  t.after(() => {
+    rmSync(ws, { recursive: true, force: true });
+    rmSync(cache, { recursive: true, force: true });
+  });
+
+  // The first ask has no cache: it builds, then answers in the same process.
+  const first = await ask();
+  assert.equal(first.fromCache, false);
+  assert.ok(first.prefillTokens > 50, `the build prefilled the context (${first.prefillTokens} tokens)`);
+  assert.ok(first.answer.length > 10, `an answer came back: ${JSON.stringify(first.answer)}`);
+
+  await t.test('a new process answers from the cache, with no prefill, identically', async () => {
+    const again = await ask();
+    assert.equal(again.fromCache, true);
+    assert.equal(again.prefillTokens, 0);
+    assert.equal(again.answer, first.answer);
+  });
+
+  await t.test('build reports real savings at ratio 0.3', async () => {
+    const b = await json<{ fromCache: boolean; kvBytesFull: number; kvBytesCompressed: number; report: { included: unknown[] } }>(['build', ws, ...common]);
+    assert.equal(b.fromCache, true, 'an unchanged workspace is served by the fresh entry');
+    assert.ok(b.kvBytesCompressed <= 0.32 * b.kvBytesFull, `${b.kvBytesCompressed} <= 0.32 × ${b.kvBytesFull}`);
+    assert.equal(b.report.included.length, 2);
+  });
+
+  const faults: [string, (gen: string) => void][] = [
+    ['a truncated blob', (gen) => truncateSync(join(gen, 'kv.bin'), 1000)],
+    [
+      'one flipped byte in the blob',
+      (gen) => {
+        const f = join(gen, 'kv.bin');
+        const b = readFileSync(f);
+        b[Math.floor(b.length / 2)] ^= 0x40;
+        writeFileSync(f, b);
+      },
+    ],
+    ['a garbage manifest', (gen) => writeFileSync(join(gen, 'manifest.json'), '{"formatVersion": 1, garbage')],
+    [
+      'a future format version',
+      (gen) => {
+        const f = join(gen, 'manifest.json');
+        writeFileSync(f, JSON.stringify({ ...JSON.parse(readFileSync(f, 'utf8')), formatVersion: 999 }));
+      },
+    ],
+    ['a missing current pointer', (gen) => rmSync(join(gen, '..', 'current'))],
+  ];
+  for (const [name, damage] of faults) {
+    await t.test(`${name} is detected and rebuilt, never answered from`, async () => {
+      damage(currentGen(cache));
+      const r = await ask();
+      assert.equal(r.fromCache, false, 'the damaged entry was not trusted');
+      assert.ok(r.prefillTokens > 0);
+      assert.equal(r.answer, first.answer, 'the rebuilt cache answers as the original did');
+      const healed = await ask();
+      assert.equal(healed.fromCache, true, 'the rebuilt entry is used afterwards');
+    });
+  }
+
+  await t.test('kill -9 of the builder at any moment leaves a usable cache', async () => {
+    for (const delay of [60, 150, 250, 350, 450, 600]) {
+      const child = spawn(process.execPath, [CLI, 'build', ws, ...common, '--force'], { stdio: 'ignore', detached: true });
+      const exited = new Promise((r) => child.once('exit', r));
+      await new Promise((r) => setTimeout(r, delay));
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // It finished first.
+      }
+      await exited;
+      const r = await ask();
+      assert.equal(r.answer, first.answer, `after a kill at ${delay} ms`);
+      assert.equal(r.fromCache, true, `the previous good entry is used after a kill at ${delay} ms`);
+    }
+  });
+
+  await t.test('two builders at once leave one good entry', async () => {
+    const [a, b] = await Promise.all([cli(['build', ws, ...common, '--force']), cli(['build', ws, ...common, '--force'])]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    const r = await ask();
+    assert.equal(r.fromCache, true);
+    assert.equal(r.answer, first.answer);
+    const entries = readdirSync(join(cache, 'entries'));
+    assert.equal(entries.length, 1);
+  });
+
+  await t.test('a changed model never uses the old entry', async () => {
+    const model = mkdtempSync(join(tmpdir(), 'kvzip-model-'));
+    cpSync(MODEL, model, { recursive: true });
+    const args = ['ask', ws, QUESTION, '--model', model, '--cache-dir', cache, '--max-tokens', '24'];
+    const before = await json<Ask>(args);
+    assert.equal((await json<Ask>(args)).fromCache, true);
+    // New weights: same size, different bytes and time.
+    const f = join(model, 'model.safetensors');
+    const bytes = readFileSync(f);
+    bytes[bytes.length - 1] ^= 0x01;
+    writeFileSync(f, bytes);
+    utimesSync(f, new Date(), new Date(Date.now() + 5000));
+    const after = await json<Ask>(args);
+    assert.equal(after.fromCache, false, 'the entry of the old weights is not used');
+    assert.ok(before.answer.length > 0);
+    rmSync(model, { recursive: true, force: true });
+  });
+});
+
+test('the CLI reproduces stories260K greedy ids and explains bad usage', { skip }, async () => {
+  const cache = mkdtempSync(join(tmpdir(), 'kvzip-cache-'));
+  const expected = JSON.parse(readFileSync(join(MODEL, 'expected-greedy.json'), 'utf8')) as { greedy_ids: number[] };
+  const r = await json<{ ids: number[]; text: string; device: string; prefillMs: number; decodeMsPerToken: number }>([
+    'generate', '--model', MODEL, '--prompt-ids', '1', '--max-tokens', '255', '--cache-dir', cache,
+  ]);
+  assert.deepEqual(r.ids, expected.greedy_ids);
+  assert.equal(r.device, 'cpu');
+  assert.ok(r.text.startsWith('Once upon a time'));
+  const bad = await cli(['generate', '--model', MODEL, '--prompt-ids', 'x', '--cache-dir', cache]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--prompt-ids must be comma-separated token ids/);
+  const missing = await cli(['generate', '--model', join(cache, 'nope'), '--prompt', 'hi', '--cache-dir', cache]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /config\.json: not found\. Point --model at a Hugging Face checkpoint folder/);
+  assert.doesNotMatch(missing.stderr, /\bat .*\.js:\d+/, 'no stack trace');
+  rmSync(cache, { recursive: true, force: true });
+});
