@@ -13,6 +13,8 @@ export interface Manifest {
   model: { dir: string; weightsHash: string; tokenizerHash: string; dtype: 'fp32' | 'fp16' };
   ratio: number;
   level: Level;
+  /** Lowest score kept by global pair selection; a refresh selects the new suffix against it. */
+  threshold?: number;
   /** Tokens of the cached sequence (prefix + context); questions start at this position. */
   sequenceLength: number;
   prefixLength: number;
@@ -28,6 +30,8 @@ export interface Manifest {
     buildMs: number;
     prefillMs: number;
     scoreMs: number;
+    /** Set when this generation was refreshed from an earlier one: the tokens re-prefilled. */
+    refreshedTokens?: number;
   };
   createdAt: string;
 }

@@ -1,5 +1,5 @@
 // The engine: owns models and the cache store, and runs build / ask / generate for its clients.
-import { linkSync, copyFileSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { linkSync, copyFileSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AskResult, BuildResult, CacheEntryInfo, CacheSettings, GenerateRequest, GenerateResult, Phase } from './protocol.ts';
 import { loadModel, type LoadedModel } from './model.ts';
@@ -12,7 +12,9 @@ import { WEIGHTS_FILE } from '../model/prepare.ts';
 import { scoreSchedule, DEFAULT_CHUNK } from '../kvzip/schedule.ts';
 import { scoreContext } from '../kvzip/score.ts';
 import { headScoresOf, selectHeads, selectPair, selectPairUniform, type KeepSets } from '../kvzip/select.ts';
-import { KV_FILE, fullKvBytes, layoutBytes, writeCompacted } from '../kvzip/compact.ts';
+import { KEEP_FILE, KV_FILE, fullKvBytes, layoutBytes, writeCompacted, type CompactLayout } from '../kvzip/compact.ts';
+import { refreshCompressed } from './refresh.ts';
+import { planRefresh, type RefreshPlan } from '../context/index.ts';
 import type { PairScores } from '../kvzip/scores.ts';
 import { generate, type SamplingOptions } from '../runtime/generate.ts';
 import type { ForwardSession } from '../runtime/decoder.ts';
@@ -94,36 +96,73 @@ export class Engine {
     if (ctx.tokenIds.length === 0) {
       throw new UserError(`No files of ${s.workspace} could go into the context (${ctx.omitted.length} omitted). Check the include/exclude settings.`, 'empty-context');
     }
-    if (!s.force) {
-      const existing = await store.open(key);
-      if ('manifest' in existing && sameFingerprint(existing.manifest, ctx)) {
-        return { ...this.summary(existing.manifest, existing.dir, m, true, 0, performance.now() - t0), manifest: existing.manifest, context: ctx };
-      }
-    }
-    const spec = m.prepared.spec;
-    const layout = m.tokenizer.layout();
-    const prefixIds = m.tokenizer.prefixIds(layout);
+    const prefixIds = m.tokenizer.prefixIds(m.tokenizer.layout());
     const ids = [...prefixIds, ...ctx.tokenIds];
-    const dense = await m.dense();
+    const existing = s.force ? undefined : await store.open(key);
+    const plan = existing && 'manifest' in existing ? planRefresh(existing.manifest.fingerprint, ctx) : undefined;
+    if (existing && 'manifest' in existing && plan?.upToDate) {
+      return { ...this.summary(existing.manifest, existing.dir, m, true, 0, performance.now() - t0), manifest: existing.manifest, context: ctx };
+    }
 
-    const tPrefill = performance.now();
-    const full = (await dense.prefill(ids, dense.empty(), PREFILL_CHUNK, signal, (d, t) => progress?.('prefill', d, t))).present;
-    const prefillMs = performance.now() - tPrefill;
-
-    const tScore = performance.now();
-    const chunks = scoreSchedule(m.tokenizer, layout, ids, prefixIds.length, this.o.scoreChunk ?? DEFAULT_CHUNK);
-    const scores = s.ratio >= 1 ? undefined : await scoreContext(dense, full, prefixIds.length, chunks, signal, (d, t) => progress?.('score', d, t));
-    const scoreMs = performance.now() - tScore;
-
-    progress?.('compress', 0, 1);
-    const n = ids.length - prefixIds.length;
-    const keep = scores ? this.select(s, m, scores) : allKept(spec.numLayers, spec.numKvHeads, n);
     const gen = store.begin(key);
-    progress?.('write', 0, 1);
-    const compact = writeCompacted(join(gen, KV_FILE), full, prefixIds.length, keep, spec.headDim);
+    try {
+      return await this.write(s, m, store, key, gen, ctx, ids, prefixIds.length, existing && 'manifest' in existing ? existing : undefined, plan, t0, progress, signal);
+    } catch (e) {
+      rmSync(gen, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  /** Computes the compressed KV into the generation folder `gen` (fresh build or refresh) and commits it. */
+  private async write(
+    s: CacheSettings,
+    m: LoadedModel,
+    store: CacheStore,
+    key: string,
+    gen: string,
+    ctx: BuiltContext,
+    ids: number[],
+    prefixLen: number,
+    existing: { dir: string; manifest: Manifest } | undefined,
+    plan: RefreshPlan | undefined,
+    t0: number,
+    progress?: ProgressFn,
+    signal?: AbortSignal,
+  ): Promise<BuildResult & { manifest: Manifest; context: BuiltContext }> {
+    const spec = m.prepared.spec;
+    const chunk = this.o.scoreChunk ?? DEFAULT_CHUNK;
+    const elem = m.prepared.dtype === 'fp16' ? 2 : 4;
+    let compact: CompactLayout;
+    let prefillMs: number;
+    let scoreMs: number;
+    let prefillTokens: number;
+    let threshold: number | undefined;
+    let refreshedTokens: number | undefined;
+    if (existing && plan && !plan.fullRebuild && plan.firstToken > 0 && existing.manifest.files[KEEP_FILE]) {
+      const r = await refreshCompressed(m, existing, prefixLen + plan.firstToken, ids, gen, { chunk, prefillChunk: PREFILL_CHUNK, signal, progress });
+      ({ layout: compact, prefillMs, scoreMs, prefillTokens } = r);
+      threshold = existing.manifest.threshold;
+      refreshedTokens = prefillTokens;
+    } else {
+      const dense = await m.dense();
+      const tPrefill = performance.now();
+      const full = (await dense.prefill(ids, dense.empty(), PREFILL_CHUNK, signal, (d, t) => progress?.('prefill', d, t))).present;
+      prefillMs = performance.now() - tPrefill;
+      prefillTokens = ids.length;
+
+      const tScore = performance.now();
+      const chunks = scoreSchedule(m.tokenizer, m.tokenizer.layout(), ids, prefixLen, chunk);
+      const scores = s.ratio >= 1 ? undefined : await scoreContext(dense, full, prefixLen, chunks, signal, (d, t) => progress?.('score', d, t));
+      scoreMs = performance.now() - tScore;
+
+      progress?.('compress', 0, 1);
+      const keep = scores ? this.select(s, m, scores) : allKept(spec.numLayers, spec.numKvHeads, ids.length - prefixLen);
+      threshold = scores && minKept(scores, keep);
+      progress?.('write', 0, 1);
+      compact = writeCompacted(join(gen, KV_FILE), full, prefixLen, keep, spec.headDim);
+    }
     linkOrCopy(join(m.prepared.dir, WEIGHTS_FILE), join(gen, WEIGHTS_FILE));
     writeFileSync(join(gen, DECODE_FILE), m.buildCompressedGraph(compact.baked), { mode: 0o600 });
-    const elem = m.prepared.dtype === 'fp16' ? 2 : 4;
     const { dir, manifest } = await store.commit(
       gen,
       {
@@ -132,26 +171,28 @@ export class Engine {
         model: { dir: m.dir, weightsHash: m.prepared.weightsHash, tokenizerHash: m.tokenizerHash, dtype: m.prepared.dtype },
         ratio: s.ratio,
         level: s.level,
+        threshold,
         sequenceLength: ids.length,
-        prefixLength: prefixIds.length,
+        prefixLength: prefixLen,
         fingerprint: ctx.fingerprint,
         layout: compact.baked,
         stats: {
           kvBytesFull: fullKvBytes(spec.numLayers, spec.numKvHeads, spec.headDim, ids.length, elem),
-          kvBytesCompressed: compact.bytes + layoutBytes(spec.numLayers, spec.numKvHeads),
+          kvBytesCompressed: compact.bytes + compact.keepBytes + layoutBytes(spec.numLayers, spec.numKvHeads),
           keptPairs: compact.pairs,
           totalPairs: spec.numLayers * spec.numKvHeads * ids.length,
           buildMs: performance.now() - t0,
           prefillMs,
           scoreMs,
+          refreshedTokens,
         },
         createdAt: new Date().toISOString(),
       },
-      [KV_FILE, DECODE_FILE],
+      [KV_FILE, KEEP_FILE, DECODE_FILE],
     );
     progress?.('write', 1, 1);
     if (s.cacheSizeCapMB) store.enforceCap(s.cacheSizeCapMB * 1024 * 1024, key);
-    return { ...this.summary(manifest, dir, m, false, ids.length, performance.now() - t0), manifest, context: ctx };
+    return { ...this.summary(manifest, dir, m, false, prefillTokens, performance.now() - t0), manifest, context: ctx };
   }
 
   private select(s: CacheSettings, m: LoadedModel, scores: PairScores): KeepSets {
@@ -323,10 +364,11 @@ function trustedFor(manifest: Manifest, m: LoadedModel): boolean {
   return manifest.model?.weightsHash === m.prepared.weightsHash && manifest.model?.tokenizerHash === m.tokenizerHash && manifest.model?.dtype === m.prepared.dtype;
 }
 
-function sameFingerprint(manifest: Manifest, ctx: BuiltContext): boolean {
-  const a = manifest.fingerprint?.files ?? [];
-  const b = ctx.fingerprint.files;
-  return a.length === b.length && a.every((f, i) => f.path === b[i].path && f.hash === b[i].hash) && manifest.fingerprint.totalTokens === ctx.fingerprint.totalTokens;
+/** The lowest score among kept context pairs: the global threshold pair selection applied. */
+function minKept(scores: PairScores, keep: KeepSets): number {
+  let t = Infinity;
+  keep.forEach((layer, l) => layer.forEach((head, h) => head.forEach((i) => (t = Math.min(t, scores.at(l, h, i))))));
+  return Number.isFinite(t) ? t : 0;
 }
 
 function allKept(layers: number, kvHeads: number, n: number): KeepSets {

@@ -31,6 +31,11 @@ export interface GraphOptions {
   baked?: BakedHead[][];
   /** TopK candidates returned for the last position (keeps per-step output small). */
   topK?: number;
+  /**
+   * Compressed graphs only: add KVzip scoring of tail keys (a refresh scores the re-prefilled suffix this way).
+   * The first `scorePrefix` baked pairs of every head are the system prefix, the sink kept in the softmax.
+   */
+  scorePrefix?: number;
 }
 
 export const names = {
@@ -60,7 +65,7 @@ export function buildGraph(o: GraphOptions): Uint8Array {
     g.input(names.pastKey(l), T, [1, Hkv, 'P', D]);
     g.input(names.pastValue(l), T, [1, Hkv, 'P', D]);
   }
-  const scoring = !compressed;
+  const scoring = !compressed || o.scorePrefix !== undefined;
   if (scoring) g.input('score_index', DataType.INT64, ['M']);
 
   const W = (name: string, dims: number[]) => g.external(name, T, dims, o.weight(name));
@@ -162,6 +167,7 @@ export function buildGraph(o: GraphOptions): Uint8Array {
       const kh = Hkv === 1 ? [K] : g.node('Split', [K], { axis: 0, num_outputs: Hkv }, Hkv);
       const vh = Hkv === 1 ? [V] : g.node('Split', [V], { axis: 0, num_outputs: Hkv }, Hkv);
       const heads: string[] = [];
+      const headScores: string[] = [];
       for (let j = 0; j < Hkv; j++) {
         const b = o.baked![l][j];
         const kb = g.external(`ctx_key_${l}_${j}`, T, [1, D, b.count], b.keyRef);
@@ -172,7 +178,19 @@ export function buildGraph(o: GraphOptions): Uint8Array {
         const pb = g.op('Slice', [probs, i64([0]), i64([b.count]), i64([2])]);
         const pt = g.op('Slice', [probs, i64([b.count]), i64([END]), i64([2])]);
         heads.push(g.op('Add', [g.op('MatMul', [pb, vb]), g.op('MatMul', [pt, vh[j]])]));
+        if (scoring) {
+          // Scored keys: the sink (first baked pairs) ++ score_index keys of the tail ++ the new tokens' own keys.
+          const sink = g.op('MatMul', [qh[j], g.op('Slice', [kb, i64([0]), i64([o.scorePrefix!]), i64([2])])]);
+          const picked = g.op('Gather', [kh[j], 'score_index'], { axis: 1 });
+          const own = g.op('Slice', [kh[j], g.op('Unsqueeze', [P, i64([0])]), i64([END]), i64([1])]);
+          const kBar = g.op('Transpose', [g.op('Concat', [picked, own], { axis: 1 })], { perm: [0, 2, 1] });
+          const s = g.op('Concat', [toF32(sink), g.op('Add', [toF32(g.op('MatMul', [qh[j], kBar])), scoreMask])], { axis: 2 });
+          const best = g.op('ReduceMax', [g.op('Softmax', [s], { axis: -1 }), i64([1])], { keepdims: 0 });
+          const from = g.constInt64([o.scorePrefix!]);
+          headScores.push(g.op('Slice', [best, from, g.op('Add', [from, g.op('Shape', ['score_index'])]), i64([1])]));
+        }
       }
+      if (scoring) scoreLayers.push(g.op('Unsqueeze', [g.op('Concat', headScores, { axis: 0 }), i64([0])]));
       attn = Hkv === 1 ? heads[0] : g.op('Concat', heads, { axis: 0 });
     }
     // [Hkv, G*S, D] → [H, S, D] → [S, H*D]

@@ -2,17 +2,32 @@
 // K transposed [D, n] (ready for Q·Kᵀ) and V as [n, D], with no padding. The bytes written are the blob the
 // compressed decode graph maps as external initializers. Kept pairs keep their original (RoPE) positions.
 // Segments are packed without alignment padding: onnxruntime reads external data at any offset.
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+// Beside the blob, a bitmap per head records which positions were kept, so a refresh can reuse them.
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { BakedHead } from '../graph/transformer.ts';
 import type { KvCache } from '../runtime/kv.ts';
 import type { KeepSets } from './select.ts';
 
 export const KV_FILE = 'kv.bin';
+export const KEEP_FILE = 'keep.bin';
+
+export type Elems = Float32Array | Uint16Array;
+
+/** One head's kept pairs: ascending positions, keys and values as [n, D] rows. */
+export interface HeadPairs {
+  positions: Int32Array;
+  keys: Elems;
+  values: Elems;
+}
 
 export interface CompactLayout {
   /** baked[layer][kvHead]: counts and byte ranges in the blob. */
   baked: BakedHead[][];
+  /** Bytes of the KV blob. */
   bytes: number;
+  /** Bytes of the keep bitmaps. */
+  keepBytes: number;
   pairs: number;
 }
 
@@ -21,14 +36,39 @@ export function layoutBytes(layers: number, kvHeads: number): number {
   return 4 * layers * kvHeads;
 }
 
-type Elems = Float32Array | Uint16Array;
+/** Bytes the uncompressed KV of `tokens` positions holds. */
+export function fullKvBytes(layers: number, kvHeads: number, headDim: number, tokens: number, bytesPerElem: number): number {
+  return 2 * layers * kvHeads * headDim * tokens * bytesPerElem;
+}
 
-/**
- * Writes the compacted KV to `file`. Positions [0, prefixLen) (the system prefix, the attention sink) are kept
- * in every head; keep sets index the context positions after it.
- */
-export function writeCompacted(file: string, kv: KvCache, prefixLen: number, keep: KeepSets, headDim: number): CompactLayout {
-  const fd = openSync(file, 'w', 0o600);
+/** Gathers rows [n, D] of head h from a [1, Hkv, T, D] tensor. */
+export function gatherRows(data: Elems, h: number, length: number, headDim: number, rows: ArrayLike<number>): Elems {
+  const Ctor = data.constructor as new (n: number) => Elems;
+  const out = new Ctor(rows.length * headDim);
+  const base = h * length * headDim;
+  for (let j = 0; j < rows.length; j++) out.set(data.subarray(base + rows[j] * headDim, base + (rows[j] + 1) * headDim), j * headDim);
+  return out;
+}
+
+/** Positions [0, prefixLen) (the system prefix, the attention sink) plus each head's kept context positions. */
+export function pairsFromFull(kv: KvCache, prefixLen: number, keep: KeepSets, headDim: number): HeadPairs[][] {
+  return keep.map((layer, l) =>
+    layer.map((kept, h) => {
+      const positions = new Int32Array(prefixLen + kept.length);
+      for (let i = 0; i < prefixLen; i++) positions[i] = i;
+      for (let i = 0; i < kept.length; i++) positions[prefixLen + i] = prefixLen + kept[i];
+      return {
+        positions,
+        keys: gatherRows(kv.keys[l].data as Elems, h, kv.length, headDim, positions),
+        values: gatherRows(kv.values[l].data as Elems, h, kv.length, headDim, positions),
+      };
+    }),
+  );
+}
+
+/** Writes the blob (kv.bin) and the keep bitmaps (keep.bin) of `heads` into `dir`. */
+export function writeHeads(dir: string, heads: HeadPairs[][], headDim: number, sequenceLength: number): CompactLayout {
+  const fd = openSync(join(dir, KV_FILE), 'w', 0o600);
   const baked: BakedHead[][] = [];
   let offset = 0;
   let pairs = 0;
@@ -40,37 +80,62 @@ export function writeCompacted(file: string, kv: KvCache, prefixLen: number, kee
     offset += bytes.byteLength;
     return ref;
   };
+  const stride = Math.ceil(sequenceLength / 8);
+  const bitmap = new Uint8Array(stride * heads.length * (heads[0]?.length ?? 0));
   try {
-    for (let l = 0; l < keep.length; l++) {
-      const K = kv.keys[l].data as Elems;
-      const V = kv.values[l].data as Elems;
-      const T = kv.length;
-      const row: BakedHead[] = [];
-      for (let h = 0; h < keep[l].length; h++) {
-        const positions = [...Array.from({ length: prefixLen }, (_, i) => i), ...Array.from(keep[l][h], (i) => prefixLen + i)];
-        const n = positions.length;
-        const Ctor = K.constructor as new (n: number) => Elems;
-        const kt = new Ctor(headDim * n);
-        const v = new Ctor(n * headDim);
-        const base = h * T * headDim;
-        positions.forEach((p, j) => {
-          const src = base + p * headDim;
-          for (let d = 0; d < headDim; d++) kt[d * n + j] = K[src + d];
-          v.set(V.subarray(src, src + headDim), j * headDim);
-        });
-        row.push({ count: n, keyRef: put(kt), valueRef: put(v) });
-        pairs += n;
-      }
-      baked.push(row);
-    }
+    heads.forEach((layer, l) => {
+      baked.push(
+        layer.map((p, h) => {
+          const n = p.positions.length;
+          const Ctor = p.keys.constructor as new (n: number) => Elems;
+          const kt = new Ctor(headDim * n);
+          for (let j = 0; j < n; j++) for (let d = 0; d < headDim; d++) kt[d * n + j] = p.keys[j * headDim + d];
+          const base = (l * layer.length + h) * stride;
+          for (const pos of p.positions) bitmap[base + (pos >> 3)] |= 1 << (pos & 7);
+          pairs += n;
+          return { count: n, keyRef: put(kt), valueRef: put(p.values) };
+        }),
+      );
+    });
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
-  return { baked, bytes: offset, pairs };
+  const keepFd = openSync(join(dir, KEEP_FILE), 'w', 0o600);
+  try {
+    writeSync(keepFd, bitmap);
+    fsyncSync(keepFd);
+  } finally {
+    closeSync(keepFd);
+  }
+  return { baked, bytes: offset, keepBytes: bitmap.byteLength, pairs };
 }
 
-/** Bytes the uncompressed KV of `tokens` positions holds. */
-export function fullKvBytes(layers: number, kvHeads: number, headDim: number, tokens: number, bytesPerElem: number): number {
-  return 2 * layers * kvHeads * headDim * tokens * bytesPerElem;
+/** Writes the compacted KV of a full cache to `file` (kv.bin), with keep.bin beside it. */
+export function writeCompacted(file: string, kv: KvCache, prefixLen: number, keep: KeepSets, headDim: number): CompactLayout {
+  return writeHeads(dirname(file), pairsFromFull(kv, prefixLen, keep, headDim), headDim, kv.length);
+}
+
+/** Reads a written generation back into per-head pairs (for refresh). */
+export function readHeads(dir: string, baked: BakedHead[][], headDim: number, sequenceLength: number, dtype: 'fp32' | 'fp16'): HeadPairs[][] {
+  const blob = readFileSync(join(dir, KV_FILE));
+  const bitmap = readFileSync(join(dir, KEEP_FILE));
+  const stride = Math.ceil(sequenceLength / 8);
+  const view = (offset: number, length: number): Elems => {
+    const copy = blob.buffer.slice(blob.byteOffset + offset, blob.byteOffset + offset + length);
+    return dtype === 'fp16' ? new Uint16Array(copy) : new Float32Array(copy);
+  };
+  return baked.map((layer, l) =>
+    layer.map((b, h) => {
+      const positions = new Int32Array(b.count);
+      const base = (l * layer.length + h) * stride;
+      let j = 0;
+      for (let pos = 0; pos < sequenceLength && j < b.count; pos++) if (bitmap[base + (pos >> 3)] & (1 << (pos & 7))) positions[j++] = pos;
+      const kt = view(b.keyRef.offset, b.keyRef.length);
+      const Ctor = kt.constructor as new (n: number) => Elems;
+      const keys = new Ctor(b.count * headDim);
+      for (let i = 0; i < b.count; i++) for (let d = 0; d < headDim; d++) keys[i * headDim + d] = kt[d * b.count + i];
+      return { positions, keys, values: view(b.valueRef.offset, b.valueRef.length) };
+    }),
+  );
 }

@@ -17,6 +17,7 @@ export interface ScoreChunk {
 /**
  * @param ids the whole cached sequence (prefix + context)
  * @param contextStart first context position (the prefix before it is never scored or evicted)
+ * @param from first position to score (a refresh scores only the re-prefilled suffix)
  */
 export function scoreSchedule(
   tokenizer: ModelTokenizer,
@@ -24,12 +25,13 @@ export function scoreSchedule(
   ids: number[],
   contextStart: number,
   chunkSize = DEFAULT_CHUNK,
+  from = contextStart,
 ): ScoreChunk[] {
   const chunks: ScoreChunk[] = [];
   const first = tokenizer.questionIds(layout, 'Repeat the previous context exactly.');
   const laterHead = tokenizer.encode(`${layout.beforeQuestion}Repeat the part of the previous context exactly, starting with `);
   const laterTail = tokenizer.encode(layout.afterQuestion);
-  for (let start = contextStart; start < ids.length; start += chunkSize) {
+  for (let start = from; start < ids.length; start += chunkSize) {
     const end = Math.min(start + chunkSize, ids.length);
     const own = ids.slice(start, end);
     const prompt =

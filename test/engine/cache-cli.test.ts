@@ -158,6 +158,40 @@ test('persisted cache', { skip, concurrency: false }, async (t) => {
   });
 });
 
+test('editing the last file refreshes only the suffix; at ratio 1 the refresh is exact', { skip }, async (t) => {
+  const ws = workspace();
+  // Written last, so it is last in the order (no git: modification time), as a file being edited would be.
+  await new Promise((r) => setTimeout(r, 20));
+  writeFileSync(join(ws, 'zbird.txt'), 'The next day, Tom found a small bird in the tree. The bird could not fly.\n');
+  const cache = mkdtempSync(join(tmpdir(), 'kvzip-cache-'));
+  const fresh = mkdtempSync(join(tmpdir(), 'kvzip-cache-'));
+  t.after(() => [ws, cache, fresh].forEach((d) => rmSync(d, { recursive: true, force: true })));
+  interface Build {
+    fromCache: boolean;
+    contextTokens: number;
+    prefillTokens: number;
+    report: { included: { path: string }[] };
+  }
+  const build = (dir: string, ratio = '0.3') => json<Build>(['build', ws, '--model', MODEL, '--cache-dir', dir, '--ratio', ratio]);
+  const first = await build(cache);
+  await build(cache, '1');
+  assert.deepEqual(first.report.included.map((f) => f.path).at(-1), 'zbird.txt');
+  writeFileSync(join(ws, 'zbird.txt'), 'The next day, Tom found a small bird in the tree. The bird could not fly. Tom and Max helped it.\n');
+  const refreshed = await build(cache);
+  assert.equal(refreshed.fromCache, false);
+  assert.ok(refreshed.prefillTokens > 0 && refreshed.prefillTokens < refreshed.contextTokens / 2, `refresh prefilled ${refreshed.prefillTokens} of ${refreshed.contextTokens} tokens`);
+  const ask = (dir: string, ratio: string) => json<Ask>(['ask', ws, QUESTION, '--model', MODEL, '--cache-dir', dir, '--ratio', ratio, '--max-tokens', '24']);
+  const approx = await ask(cache, '0.3');
+  assert.equal(approx.fromCache, true);
+  assert.ok(approx.answer.length > 10);
+  // Nothing is evicted at ratio 1, so reusing the prefix KV is exact: the refreshed cache answers as a fresh build.
+  const exact = await build(cache, '1');
+  assert.ok(exact.prefillTokens < exact.contextTokens / 2);
+  const rebuilt = await build(fresh, '1');
+  assert.equal(rebuilt.prefillTokens, rebuilt.contextTokens);
+  assert.equal((await ask(cache, '1')).answer, (await ask(fresh, '1')).answer);
+});
+
 test('the CLI reproduces stories260K greedy ids and explains bad usage', { skip }, async () => {
   const cache = mkdtempSync(join(tmpdir(), 'kvzip-cache-'));
   const expected = JSON.parse(readFileSync(join(MODEL, 'expected-greedy.json'), 'utf8')) as { greedy_ids: number[] };
