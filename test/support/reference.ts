@@ -75,7 +75,7 @@ export function referenceForward(spec: ModelSpec, rope: Rope, w: Weights, ids: n
   const G = H / Hkv;
   const positions = ids.map((_, i) => i);
   const embed = get(w, 'model.embed_tokens.weight');
-  let x = new Float64Array(S * h);
+  let x: Float64Array = new Float64Array(S * h);
   ids.forEach((id, s) => {
     for (let i = 0; i < h; i++) x[s * h + i] = embed[id * h + i];
   });
