@@ -437,3 +437,20 @@ export async function downloadModel(repo: string, targetDir: string, opts: Model
   return { files };
 }
 
+
+/** GETs a small JSON document with the same redirect, token and error handling as downloads. */
+export async function fetchJson<T>(url: string, opts: { token?: string; signal?: AbortSignal; label?: string } = {}): Promise<T> {
+  const label = opts.label ?? new URL(url).pathname;
+  const { res } = await request(url, 'GET', { token: opts.token, signal: opts.signal, label });
+  const chunks: Buffer[] = [];
+  try {
+    for await (const c of res) chunks.push(c as Buffer);
+  } catch (err) {
+    throw toHubError(err, new URL(url), label, opts.signal);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as T;
+  } catch {
+    throw new HubError('integrity', `${label}: the server at ${new URL(url).origin} did not answer with JSON.`);
+  }
+}
