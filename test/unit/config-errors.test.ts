@@ -8,7 +8,7 @@ import { after, describe, test } from 'node:test';
 import { loadModelSpec, parseModelSpec } from '../../src/model/config.ts';
 import { prepareModel } from '../../src/model/prepare.ts';
 import { expectModelError } from '../support/modelError.ts';
-import { writeSafetensors } from '../support/safetensorsWriter.ts';
+import { writeSafetensors, writeShardedSafetensors } from '../support/safetensorsWriter.ts';
 import { randomWeights, tinyConfig, writeTinyModel } from '../support/tinyModel.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'kvzip-config-errors-'));
@@ -76,6 +76,19 @@ describe('weights that do not match config.json', () => {
       /does not match its config.json; download it again/,
     );
   });
+
+  test(
+    'sharded: a missing tensor names the index, not a model.safetensors that does not exist',
+    { todo: 'src/model/weights.ts resolveWeights always names join(dir, "model.safetensors") for a missing tensor' },
+    () => {
+      const dir = fresh();
+      const { spec } = writeTinyModel(dir, { ...SMALL, shards: 2 });
+      rmSync(join(dir, 'model-00001-of-00002.safetensors'));
+      rmSync(join(dir, 'model-00002-of-00002.safetensors'));
+      writeShardedSafetensors(dir, randomWeights(spec, 1).filter((t) => t.name !== 'model.norm.weight'), 2);
+      expectModelError(() => prepare(dir), join(dir, 'model.safetensors.index.json'), /"model.norm.weight" is missing/, /download it again/);
+    },
+  );
 
   test('untied config over a tied checkpoint: lm_head.weight missing', () => {
     const dir = fresh();
