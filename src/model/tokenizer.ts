@@ -82,10 +82,13 @@ export class ModelTokenizer {
     return this.tok.encode(text, { add_special_tokens: false }).ids;
   }
 
-  /** Encodes a plain prompt as the model expects it on its own: BOS per tokenizer_config. */
+  /**
+   * Encodes a plain prompt as the model expects it on its own: the tokenizer's post-processor (Llama-3 adds BOS
+   * there), and BOS per tokenizer_config when that did not add it.
+   */
   encodePrompt(text: string): number[] {
-    const ids = this.encode(text);
-    return this.addBos ? [this.bosId!, ...ids] : ids;
+    const ids = this.tok.encode(text, { add_special_tokens: true }).ids;
+    return this.addBos && ids[0] !== this.bosId ? [this.bosId!, ...ids] : ids;
   }
 
   decode(ids: number[], skipSpecial = true): string {

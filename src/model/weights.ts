@@ -1,4 +1,5 @@
 // Which tensors a spec needs, with their expected shapes, and their conversion to the device's dtype.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelSpec } from './config.ts';
 import { ModelError } from './errors.ts';
@@ -54,8 +55,9 @@ export function resolveWeights(dir: string, spec: ModelSpec): Map<string, Tensor
   for (const w of requiredWeights(spec)) {
     const t = tensors.get(w.name);
     if (!t) {
+      const index = join(dir, 'model.safetensors.index.json');
       throw new ModelError(
-        join(dir, 'model.safetensors'),
+        existsSync(index) ? index : join(dir, 'model.safetensors'),
         `tensor "${w.name}" is missing`,
         'The checkpoint does not match its config.json; download it again',
       );

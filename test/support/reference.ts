@@ -69,7 +69,14 @@ function applyRope(x: Float64Array, S: number, heads: number, D: number, positio
  * Logits for every position of `ids` ([S * vocab], row-major), positions 0..S-1.
  * Attention: query head h reads KV head floor(h / (H / Hkv)), scaled by 1/sqrt(head_dim), causal.
  */
-export function referenceForward(spec: ModelSpec, rope: Rope, w: Weights, ids: number[]): Float32Array {
+export function referenceForward(
+  spec: ModelSpec,
+  rope: Rope,
+  w: Weights,
+  ids: number[],
+  /** Sees each layer's post-RoPE queries [S, H, D] and keys [S, Hkv, D] (the KVzip score check needs them). */
+  onAttention?: (layer: number, q: Float64Array, k: Float64Array) => void,
+): Float32Array {
   const { hiddenSize: h, numHeads: H, numKvHeads: Hkv, headDim: D, intermediateSize: I, vocabSize: V } = spec;
   const S = ids.length;
   const G = H / Hkv;
@@ -92,6 +99,7 @@ export function referenceForward(spec: ModelSpec, rope: Rope, w: Weights, ids: n
     const kr = spec.qkNorm ? rmsNorm(k, D, get(w, `${p}self_attn.k_norm.weight`), spec.rmsNormEps) : k;
     applyRope(qr, S, H, D, positions, rope);
     applyRope(kr, S, Hkv, D, positions, rope);
+    onAttention?.(l, qr, kr);
 
     const attn = new Float64Array(S * H * D);
     const scores = new Float64Array(S);

@@ -44,7 +44,12 @@ describe('config.json errors', () => {
   test('unsupported architecture names it and the supported ones', () => {
     const dir = fresh();
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...tinyConfig(SMALL), architectures: ['GPT2LMHeadModel'] }));
-    expectModelError(() => prepare(dir), join(dir, 'config.json'), /"GPT2LMHeadModel" is not supported/, /LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, MistralForCausalLM/);
+    expectModelError(
+      () => prepare(dir),
+      join(dir, 'config.json'),
+      /"GPT2LMHeadModel" is not supported/,
+      /LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, MistralForCausalLM/,
+    );
   });
 
   test('unsupported fields are named', () => {
@@ -59,7 +64,12 @@ describe('config.json errors', () => {
       [{ vocab_size: undefined }, /"vocab_size" is missing/],
     ];
     for (const [fields, problem] of bad) {
-      expectModelError(() => parseModelSpec(tinyConfig({ ...SMALL, config: fields }), '/m/config.json'), '/m/config.json', problem, /\. \S/);
+      expectModelError(
+        () => parseModelSpec(tinyConfig({ ...SMALL, config: fields }), '/m/config.json'),
+        '/m/config.json',
+        problem,
+        /\. \S/,
+      );
     }
   });
 });
@@ -68,7 +78,10 @@ describe('weights that do not match config.json', () => {
   test('a missing tensor is named', () => {
     const dir = fresh();
     const { spec } = writeTinyModel(dir, SMALL);
-    writeSafetensors(join(dir, 'model.safetensors'), randomWeights(spec, 1).filter((t) => t.name !== 'model.layers.1.mlp.up_proj.weight'));
+    writeSafetensors(
+      join(dir, 'model.safetensors'),
+      randomWeights(spec, 1).filter((t) => t.name !== 'model.layers.1.mlp.up_proj.weight'),
+    );
     expectModelError(
       () => prepare(dir),
       join(dir, 'model.safetensors'),
@@ -77,18 +90,18 @@ describe('weights that do not match config.json', () => {
     );
   });
 
-  test(
-    'sharded: a missing tensor names the index, not a model.safetensors that does not exist',
-    { todo: 'src/model/weights.ts resolveWeights always names join(dir, "model.safetensors") for a missing tensor' },
-    () => {
-      const dir = fresh();
-      const { spec } = writeTinyModel(dir, { ...SMALL, shards: 2 });
-      rmSync(join(dir, 'model-00001-of-00002.safetensors'));
-      rmSync(join(dir, 'model-00002-of-00002.safetensors'));
-      writeShardedSafetensors(dir, randomWeights(spec, 1).filter((t) => t.name !== 'model.norm.weight'), 2);
-      expectModelError(() => prepare(dir), join(dir, 'model.safetensors.index.json'), /"model.norm.weight" is missing/, /download it again/);
-    },
-  );
+  test('sharded: a missing tensor names the index, not a model.safetensors that does not exist', () => {
+    const dir = fresh();
+    const { spec } = writeTinyModel(dir, { ...SMALL, shards: 2 });
+    rmSync(join(dir, 'model-00001-of-00002.safetensors'));
+    rmSync(join(dir, 'model-00002-of-00002.safetensors'));
+    writeShardedSafetensors(
+      dir,
+      randomWeights(spec, 1).filter((t) => t.name !== 'model.norm.weight'),
+      2,
+    );
+    expectModelError(() => prepare(dir), join(dir, 'model.safetensors.index.json'), /"model.norm.weight" is missing/, /download it again/);
+  });
 
   test('untied config over a tied checkpoint: lm_head.weight missing', () => {
     const dir = fresh();
@@ -100,7 +113,9 @@ describe('weights that do not match config.json', () => {
   test('a wrong shape names both shapes', () => {
     const dir = fresh();
     const { spec } = writeTinyModel(dir, SMALL);
-    const tensors = randomWeights(spec, 1).map((t) => (t.name === 'model.layers.0.self_attn.k_proj.weight' ? { ...t, shape: [...t.shape].reverse() } : t));
+    const tensors = randomWeights(spec, 1).map((t) =>
+      t.name === 'model.layers.0.self_attn.k_proj.weight' ? { ...t, shape: [...t.shape].reverse() } : t,
+    );
     writeSafetensors(join(dir, 'model.safetensors'), tensors);
     expectModelError(
       () => prepare(dir),

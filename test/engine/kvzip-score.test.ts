@@ -1,0 +1,72 @@
+// The score graph must equal KVzip's score computed straightforwardly (KVZIP.md, "Scoring, step by step"):
+// score(l, h, key) = max over the G query heads of KV head h and over all repeat-input queries of
+// softmax(q·K̄ᵀ/√d), where K̄ = [system-prefix keys] ++ [the chunk's keys] ++ [the repeat input's own keys, causal].
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeTinyModel, prng } from '../support/tinyModel.ts';
+import { openModel } from '../support/sessions.ts';
+import { loadWeights, referenceForward } from '../support/reference.ts';
+import { ropeFrequencies } from '../../src/model/rope.ts';
+import { ModelTokenizer } from '../../src/model/tokenizer.ts';
+import { scoreSchedule } from '../../src/kvzip/schedule.ts';
+import { scoreContext } from '../../src/kvzip/score.ts';
+
+test('score graph equals the KVzip formula for every layer, head and key (GQA 4, three chunks)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kvzip-score-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { spec } = writeTinyModel(dir, { numHeads: 8, numKvHeads: 2, numLayers: 2, seed: 11 });
+  const m = await openModel(dir);
+  const tok = ModelTokenizer.load(dir, spec.eosTokenIds);
+  const rand = prng(4);
+  const prefixLen = 3;
+  const ids = Array.from({ length: prefixLen + 30 }, () => 3 + Math.floor(rand.uniform() * 90));
+  const chunks = scoreSchedule(tok, tok.layout(), ids, prefixLen, 12);
+  assert.equal(chunks.length, 3);
+  const full = (await m.dense.prefill(ids, m.dense.empty(), 8)).present;
+  const got = await scoreContext(m.dense, full, prefixLen, chunks);
+
+  const { numHeads: H, numKvHeads: Hkv, headDim: D } = spec;
+  const G = H / Hkv;
+  const weights = loadWeights(dir, spec);
+  let checked = 0;
+  let worst = 0;
+  for (const c of chunks) {
+    const seq = [...ids, ...c.input];
+    const T = ids.length;
+    const R = c.input.length;
+    const keysScored = [...Array.from({ length: prefixLen }, (_, i) => i), ...Array.from({ length: c.end - c.start }, (_, i) => c.start + i)];
+    referenceForward(spec, ropeFrequencies(spec), weights, seq, (l, q, k) => {
+      for (let h = 0; h < Hkv; h++) {
+        const best = new Float64Array(keysScored.length);
+        for (let g = 0; g < G; g++) {
+          const head = h * G + g;
+          for (let s = 0; s < R; s++) {
+            const qi = (T + s) * H + head;
+            const dot = (pos: number) => {
+              let d = 0;
+              for (let x = 0; x < D; x++) d += q[qi * D + x] * k[(pos * Hkv + h) * D + x];
+              return d / Math.sqrt(D);
+            };
+            const logits = [...keysScored.map(dot), ...Array.from({ length: s + 1 }, (_, j) => dot(T + j))];
+            const max = Math.max(...logits);
+            const e = logits.map((v) => Math.exp(v - max));
+            const sum = e.reduce((a, b) => a + b, 0);
+            keysScored.forEach((_, j) => (best[j] = Math.max(best[j], e[j] / sum)));
+          }
+        }
+        for (let j = prefixLen; j < keysScored.length; j++) {
+          const diff = Math.abs(got.at(l, h, keysScored[j] - prefixLen) - best[j]);
+          worst = Math.max(worst, diff);
+          checked++;
+        }
+      }
+    });
+  }
+  assert.equal(checked, spec.numLayers * Hkv * 30);
+  assert.ok(worst < 1e-5, `largest difference ${worst}`);
+  // Not degenerate: scores vary across keys.
+  assert.ok(Math.max(...got.data) - Math.min(...got.data) > 0.05);
+});
