@@ -1,6 +1,6 @@
 // A small typed layer over onnx-proto: nodes, constants and external-data initializers, serialized to a ModelProto.
 import onnxProto from 'onnx-proto';
-import { f32ToF16 } from '../model/dtype.ts';
+import { f32ToF16Into } from '../model/convert.ts';
 
 const { onnx } = onnxProto;
 type INodeProto = onnxProto.onnx.INodeProto;
@@ -88,7 +88,12 @@ export class GraphBuilder {
     if (hit) return hit;
     const name = this.fresh('c_f');
     const f32 = new Float32Array(Array.from(values));
-    const raw = new Uint8Array((type === DataType.FLOAT16 ? f32ToF16(f32) : f32).buffer);
+    let raw = new Uint8Array(f32.buffer);
+    if (type === DataType.FLOAT16) {
+      const half = new Uint16Array(f32.length);
+      f32ToF16Into(f32, half);
+      raw = new Uint8Array(half.buffer);
+    }
     this.initializers.push({ name, dataType: type, dims, rawData: raw });
     this.constCache.set(key, name);
     return name;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { ModelSpec } from './config.ts';
 import { ModelError } from './errors.ts';
 import { listTensors, readTensorBytes, type TensorInfo } from './safetensors.ts';
-import { bf16ToF32, f16ToF32, f32ToF16 } from './dtype.ts';
+import { bf16ToF32, f16ToF32, f32ToF16 } from './native.ts';
 
 export type WeightDtype = 'fp32' | 'fp16';
 

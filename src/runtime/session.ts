@@ -2,18 +2,7 @@
 // usable), else the CPU, always with the reason stated. onnxruntime-node does not fall back by itself.
 import * as ort from 'onnxruntime-node';
 import type { Device } from '../engine/protocol.ts';
-import { existsSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-
-/** Is there an NVIDIA driver, and did onnxruntime-node's installer bring its CUDA provider library? */
-function cudaStatus(): { usable: boolean; reason: string } {
-  if (process.platform !== 'linux' && process.platform !== 'win32') return { usable: false, reason: `CUDA is not available on ${process.platform}` };
-  if (process.platform === 'linux' && !existsSync('/proc/driver/nvidia/version')) return { usable: false, reason: 'No NVIDIA GPU driver found' };
-  const bin = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin');
-  const found = existsSync(bin) && readdirSync(bin, { recursive: true }).some((f) => /onnxruntime_providers_cuda/.test(String(f)));
-  return found ? { usable: true, reason: '' } : { usable: false, reason: 'CUDA provider libraries not installed' };
-}
+import { cudaStatus } from './cudaProvider.ts';
 
 export interface DeviceChoice {
   device: 'cuda' | 'cpu';

@@ -3,7 +3,7 @@
 // the data section, header padded with spaces to 8 bytes, tensors packed back to back.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { f32ToF16 } from '../../src/model/dtype.ts';
+import { f32ToF16 } from '../../src/model/native.ts';
 import type { SafetensorsDtype } from '../../src/model/safetensors.ts';
 
 export interface TensorData {
