@@ -1,0 +1,185 @@
+// Memory estimate before preparing or prefilling, and a verdict with concrete alternatives, so a run that cannot
+// fit is refused up front instead of dying half-way.
+import { freemem } from 'node:os';
+import { HUB_PRESETS, parameterCounts, type HubPreset, type ModelShape } from './presets.ts';
+
+export type WeightFormat = 'fp32' | 'fp16' | 'int4';
+export type MemoryDevice = 'cpu' | 'cuda';
+
+export interface EstimateInput {
+  shape: ModelShape;
+  device: MemoryDevice;
+  weights: WeightFormat;
+  contextTokens: number;
+  /** Tokens per prefill/scoring chunk: it sizes the activations. */
+  chunkTokens?: number;
+  /** int4 also for lm_head (the embedding table stays float: Gather reads it). */
+  quantizeLmHead?: boolean;
+  blockSize?: number;
+}
+
+export interface MemoryEstimate {
+  weightsBytes: number;
+  kvBytes: number;
+  activationBytes: number;
+  runtimeBytes: number;
+  totalBytes: number;
+}
+
+/** onnxruntime + Node on the CPU; the CUDA context and cuBLAS/cuDNN workspaces on the GPU. */
+const RUNTIME_BYTES: Record<MemoryDevice, number> = { cpu: 350 * 2 ** 20, cuda: 800 * 2 ** 20 };
+/** The allocator arena keeps freed activation blocks around; observed peaks run above the live sum. */
+const ARENA_FACTOR = 1.5;
+/** Leave this share of the available memory for the editor, the OS and the page cache. */
+export const SAFETY = 0.9;
+
+/** fp32 on the CPU (its EP computes fp16 as fp32 anyway), fp16 on CUDA: activations, KV and float weights. */
+export function floatBytes(device: MemoryDevice): number {
+  return device === 'cuda' ? 2 : 4;
+}
+
+/** Bytes of a [N, K] int4 MatMulNBits weight: packed codes + one scale and half a zero-point byte per block. */
+export function int4Bytes(n: number, k: number, blockSize: number, scaleBytes: number): number {
+  const blocks = Math.ceil(k / blockSize);
+  return n * (blocks * (blockSize / 2) + blocks * scaleBytes + Math.ceil(blocks / 2));
+}
+
+export function weightsBytes(shape: ModelShape, device: MemoryDevice, weights: WeightFormat, opts: { quantizeLmHead?: boolean; blockSize?: number } = {}): number {
+  const p = parameterCounts(shape);
+  const fb = weights === 'fp32' ? 4 : weights === 'fp16' ? 2 : floatBytes(device);
+  if (weights !== 'int4') return p.total * fb;
+  const bs = opts.blockSize ?? 32;
+  const s = shape;
+  const q = s.numHeads * s.headDim;
+  const kv = s.numKvHeads * s.headDim;
+  // MatMulNBits' scales take A's dtype: fp32 on the CPU, fp16 on CUDA.
+  const layer =
+    int4Bytes(q, s.hiddenSize, bs, fb) +
+    2 * int4Bytes(kv, s.hiddenSize, bs, fb) +
+    int4Bytes(s.hiddenSize, q, bs, fb) +
+    2 * int4Bytes(s.intermediateSize, s.hiddenSize, bs, fb) +
+    int4Bytes(s.hiddenSize, s.intermediateSize, bs, fb);
+  const head = p.lmHead && opts.quantizeLmHead ? int4Bytes(s.vocabSize, s.hiddenSize, bs, fb) : p.lmHead * fb;
+  return s.numLayers * layer + head + (p.embedding + p.other) * fb;
+}
+
+/** 2 (K and V) × layers × kvHeads × headDim × tokens × bytes per element. */
+export function kvBytes(shape: ModelShape, tokens: number, bytesPerElement: number): number {
+  return 2 * shape.numLayers * shape.numKvHeads * shape.headDim * tokens * bytesPerElement;
+}
+
+export function estimateMemory(input: EstimateInput): MemoryEstimate {
+  const { shape: s, device, contextTokens } = input;
+  const fb = floatBytes(device);
+  const chunk = Math.min(input.chunkTokens ?? 512, contextTokens);
+  const w = weightsBytes(s, device, input.weights, input);
+  const kv = kvBytes(s, contextTokens, fb);
+  // Live at the peak of one layer in a chunk: residual stream and norms, q/k/v/o, the MLP's three wide tensors,
+  // the chunk's attention scores against the whole context (KVzip scoring reads them), and the last logits.
+  const live =
+    chunk * (4 * s.hiddenSize + 2 * (s.numHeads + 2 * s.numKvHeads) * s.headDim + 3 * s.intermediateSize) * fb +
+    s.numHeads * chunk * contextTokens * 4 +
+    chunk * s.vocabSize * 4;
+  const activation = Math.round(live * ARENA_FACTOR);
+  const runtime = RUNTIME_BYTES[device];
+  return { weightsBytes: w, kvBytes: kv, activationBytes: activation, runtimeBytes: runtime, totalBytes: w + kv + activation + runtime };
+}
+
+export type Proposal =
+  | { kind: 'context'; contextTokens: number; totalBytes: number }
+  | { kind: 'int4'; totalBytes: number }
+  | { kind: 'model'; presetId: string; label: string; contextTokens: number; totalBytes: number }
+  | { kind: 'cpu'; weights: WeightFormat; totalBytes: number; availableBytes: number };
+
+export interface MemoryVerdict {
+  fits: boolean;
+  estimate: MemoryEstimate;
+  availableBytes: number;
+  /** Ready for the user: what is needed, what is there, and what to do instead. */
+  message: string;
+  proposals: Proposal[];
+}
+
+export interface VerdictInput extends EstimateInput {
+  /** Free memory on the device: defaults to os.freemem() on the CPU; required for CUDA (the caller asks nvidia-smi). */
+  availableBytes?: number;
+  /** For the 'cpu' proposal when the GPU is too small; defaults to os.freemem(). */
+  cpuAvailableBytes?: number;
+  /** Smaller models to propose; the built-in presets by default. */
+  candidates?: readonly HubPreset[];
+  /** Smallest context worth proposing. */
+  minContextTokens?: number;
+}
+
+export function formatBytes(b: number): string {
+  return b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(1)} GiB` : `${Math.round(b / 2 ** 20)} MiB`;
+}
+
+/** Largest multiple of 1024 tokens (at least `min`) that fits, or undefined. */
+function largestContext(input: EstimateInput, budget: number, min: number): number | undefined {
+  let lo = Math.ceil(min / 1024);
+  let hi = Math.floor(input.contextTokens / 1024);
+  if (hi < lo || estimateMemory({ ...input, contextTokens: lo * 1024 }).totalBytes > budget) return undefined;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (estimateMemory({ ...input, contextTokens: mid * 1024 }).totalBytes <= budget) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo * 1024;
+}
+
+export function memoryVerdict(input: VerdictInput): MemoryVerdict {
+  let available = input.availableBytes;
+  if (available === undefined) {
+    if (input.device === 'cuda') throw new Error('memoryVerdict: the free GPU memory must be given for CUDA');
+    available = freemem();
+  }
+  const estimate = estimateMemory(input);
+  const budget = available * SAFETY;
+  const need = `${formatBytes(estimate.totalBytes)} (weights ${formatBytes(estimate.weightsBytes)}, KV cache ${formatBytes(estimate.kvBytes)} for ${input.contextTokens} tokens, working memory ${formatBytes(estimate.activationBytes + estimate.runtimeBytes)})`;
+  const where = input.device === 'cuda' ? 'GPU memory' : 'RAM';
+  if (estimate.totalBytes <= budget) {
+    return { fits: true, estimate, availableBytes: available, proposals: [], message: `Needs ${need}; ${formatBytes(available)} of ${where} is free.` };
+  }
+  const proposals: Proposal[] = [];
+  const minCtx = input.minContextTokens ?? 2048;
+  const ctx = largestContext(input, budget, minCtx);
+  if (ctx !== undefined) proposals.push({ kind: 'context', contextTokens: ctx, totalBytes: estimateMemory({ ...input, contextTokens: ctx }).totalBytes });
+  if (input.weights !== 'int4') {
+    const t = estimateMemory({ ...input, weights: 'int4' }).totalBytes;
+    if (t <= budget) proposals.push({ kind: 'int4', totalBytes: t });
+  }
+  // The largest clearly smaller model (≤ 3/4 of the parameters) that fits is the most useful proposal.
+  const myParams = parameterCounts(input.shape).total;
+  let best: { preset: HubPreset; params: number; contextTokens: number; totalBytes: number } | undefined;
+  for (const p of input.candidates ?? HUB_PRESETS) {
+    const params = parameterCounts(p.shape).total;
+    if (params > 0.75 * myParams || (best && params <= best.params)) continue;
+    const contextTokens = Math.min(input.contextTokens, p.contextWindow);
+    const totalBytes = estimateMemory({ ...input, shape: p.shape, contextTokens }).totalBytes;
+    if (totalBytes <= budget) best = { preset: p, params, contextTokens, totalBytes };
+  }
+  if (best) proposals.push({ kind: 'model', presetId: best.preset.id, label: best.preset.label, contextTokens: best.contextTokens, totalBytes: best.totalBytes });
+  if (input.device === 'cuda') {
+    const cpuAvail = input.cpuAvailableBytes ?? freemem();
+    const weights: WeightFormat = input.weights === 'fp16' ? 'fp32' : input.weights;
+    const t = estimateMemory({ ...input, device: 'cpu', weights }).totalBytes;
+    if (t <= cpuAvail * SAFETY) proposals.push({ kind: 'cpu', weights, totalBytes: t, availableBytes: cpuAvail });
+  }
+  const options = proposals.map((p) => {
+    switch (p.kind) {
+      case 'context':
+        return `a context of ${p.contextTokens} tokens (${formatBytes(p.totalBytes)})`;
+      case 'int4':
+        return `int4 weights (${formatBytes(p.totalBytes)})`;
+      case 'model':
+        return `${p.label} (${formatBytes(p.totalBytes)} at ${p.contextTokens} tokens)`;
+      case 'cpu':
+        return `the CPU with ${p.weights} weights (${formatBytes(p.totalBytes)} of ${formatBytes(p.availableBytes)} free RAM)`;
+    }
+  });
+  const message =
+    `Not enough ${where}: needs ${need}, but only ${formatBytes(available)} is free.` +
+    (options.length ? ` Try ${options.join(', or ')}.` : ' No smaller setting fits: free memory or choose a smaller model.');
+  return { fits: false, estimate, availableBytes: available, proposals, message };
+}
