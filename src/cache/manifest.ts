@@ -10,7 +10,7 @@ export interface Manifest {
   /** The entry key: workspace, model and every setting that changes the bytes. */
   key: string;
   workspace: string;
-  model: { dir: string; weightsHash: string; tokenizerHash: string; dtype: 'fp32' | 'fp16' };
+  model: { dir: string; weightsHash: string; tokenizerHash: string; dtype: 'fp32' | 'fp16'; int4: boolean };
   ratio: number;
   level: Level;
   /** Lowest score kept by global pair selection; a refresh selects the new suffix against it. */

@@ -8,9 +8,9 @@ import { defaultCacheDir } from './paths.ts';
 
 const USAGE = `kvzip-code — ask questions about a repository to a local model, from a KVzip-compressed KV cache
 
-  kvzip-code generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--temperature T] [--top-p P] [--stop STR] [--device auto|cuda|cpu] [--json]
-  kvzip-code build WORKSPACE --model DIR [--ratio 0.3] [--level pair|pair-uniform|head] [--force] [--cache-dir D] [--device D] [--json]
-  kvzip-code ask WORKSPACE "QUESTION" --model DIR [--ratio R] [--level L] [--max-tokens N] [--cache-dir D] [--device D] [--json]
+  kvzip-code generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--temperature T] [--top-p P] [--stop STR] [--device auto|cuda|cpu] [--int4] [--json]
+  kvzip-code build WORKSPACE --model DIR [--ratio 0.3] [--level pair|pair-uniform|head] [--force] [--int4] [--cache-dir D] [--device D] [--json]
+  kvzip-code ask WORKSPACE "QUESTION" --model DIR [--ratio R] [--level L] [--max-tokens N] [--int4] [--cache-dir D] [--device D] [--json]
   kvzip-code info [--cache-dir D] [--json]
   kvzip-code clear [WORKSPACE] [--cache-dir D]
 
@@ -32,6 +32,7 @@ const options = {
   'cache-dir': { type: 'string' },
   'max-context-tokens': { type: 'string' },
   force: { type: 'boolean', default: false },
+  int4: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -66,6 +67,7 @@ async function main(argv: string[]): Promise<number> {
     device,
     ratio: num(o.ratio, 'ratio')!,
     level: o.level as Level,
+    int4: o.int4,
     maxContextTokens: num(o['max-context-tokens'], 'max-context-tokens'),
   });
 
@@ -77,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
         model: model(),
         cacheDir,
         device,
+        int4: o.int4,
         prompt: o.prompt,
         promptIds: o['prompt-ids']?.split(',').map((s) => {
           const n = Number(s.trim());

@@ -37,13 +37,21 @@ export class Engine {
 
   constructor(private readonly o: EngineOptions = {}) {}
 
-  async model(dir: string, device: CacheSettings['device'], cacheDir: string, progress?: ProgressFn, signal?: AbortSignal): Promise<LoadedModel> {
-    const key = `${resolve(dir)}\0${device}`;
+  async model(
+    dir: string,
+    device: CacheSettings['device'],
+    cacheDir: string,
+    int4 = false,
+    progress?: ProgressFn,
+    signal?: AbortSignal,
+  ): Promise<LoadedModel> {
+    const key = `${resolve(dir)}\0${device}\0${int4}`;
     let m = this.models.get(key);
     if (!m) {
       m = await loadModel({
         modelDir: dir,
         device,
+        int4,
         preparedRoot: join(cacheDir, 'models'),
         signal,
         onProgress: (d, t) => progress?.('load-model', d, t),
@@ -60,6 +68,7 @@ export class Engine {
       weights: m.prepared.weightsHash,
       tokenizer: m.tokenizerHash,
       dtype: m.prepared.dtype,
+      int4: m.prepared.int4,
       ratio: s.ratio,
       level: s.level,
       chunk: this.o.scoreChunk ?? DEFAULT_CHUNK,
@@ -89,7 +98,7 @@ export class Engine {
 
   async build(s: CacheSettings & { force?: boolean }, progress?: ProgressFn, signal?: AbortSignal): Promise<BuildResult & { manifest: Manifest; context: BuiltContext }> {
     const t0 = performance.now();
-    const m = await this.model(s.model, s.device, s.cacheDir, progress, signal);
+    const m = await this.model(s.model, s.device, s.cacheDir, s.int4, progress, signal);
     const store = new CacheStore(s.cacheDir);
     const key = this.entryKey(s, m);
     const ctx = await this.context(s, m, signal, progress);
@@ -168,7 +177,7 @@ export class Engine {
       {
         key,
         workspace: resolve(s.workspace),
-        model: { dir: m.dir, weightsHash: m.prepared.weightsHash, tokenizerHash: m.tokenizerHash, dtype: m.prepared.dtype },
+        model: { dir: m.dir, weightsHash: m.prepared.weightsHash, tokenizerHash: m.tokenizerHash, dtype: m.prepared.dtype, int4: m.prepared.int4 },
         ratio: s.ratio,
         level: s.level,
         threshold,
@@ -238,7 +247,7 @@ export class Engine {
     signal?: AbortSignal,
   ): Promise<AskResult> {
     const t0 = performance.now();
-    const m = await this.model(s.model, s.device, s.cacheDir, progress, signal);
+    const m = await this.model(s.model, s.device, s.cacheDir, s.int4, progress, signal);
     const store = new CacheStore(s.cacheDir);
     const key = this.entryKey(s, m);
     let opened = await store.open(key);
@@ -295,7 +304,7 @@ export class Engine {
 
   /** Plain generation from a prompt (no context cache): the engine-core check and the `generate` command. */
   async generate(r: GenerateRequest, onText: (t: string) => void, progress?: ProgressFn, signal?: AbortSignal): Promise<GenerateResult> {
-    const m = await this.model(r.model, r.device, r.cacheDir, progress, signal);
+    const m = await this.model(r.model, r.device, r.cacheDir, r.int4, progress, signal);
     const dense = await m.dense();
     const ids = r.promptIds?.length ? r.promptIds : m.tokenizer.encodePrompt(r.prompt ?? '');
     if (ids.length === 0) throw new UserError('The prompt is empty: give --prompt or --prompt-ids', 'bad-request');
@@ -361,7 +370,7 @@ function compressedBytes(m: Manifest): number {
 }
 
 function trustedFor(manifest: Manifest, m: LoadedModel): boolean {
-  return manifest.model?.weightsHash === m.prepared.weightsHash && manifest.model?.tokenizerHash === m.tokenizerHash && manifest.model?.dtype === m.prepared.dtype;
+  return manifest.model?.weightsHash === m.prepared.weightsHash && manifest.model?.tokenizerHash === m.tokenizerHash && manifest.model?.dtype === m.prepared.dtype && manifest.model?.int4 === m.prepared.int4;
 }
 
 /** The lowest score among kept context pairs: the global threshold pair selection applied. */

@@ -29,6 +29,7 @@ export interface LoadedModel {
 export interface LoadOptions {
   modelDir: string;
   device: Device;
+  int4?: boolean;
   /** Where prepared weights live (per checkpoint and dtype). */
   preparedRoot: string;
   signal?: AbortSignal;
@@ -46,12 +47,12 @@ export async function loadModel(o: LoadOptions): Promise<LoadedModel> {
     .slice(0, 16);
   let choice: DeviceChoice = chooseDevice(o.device);
   const prepare = (dtype: 'fp32' | 'fp16') =>
-    prepareModel({ modelDir: dir, dtype, root: o.preparedRoot, signal: o.signal, onProgress: o.onProgress });
+    prepareModel({ modelDir: dir, dtype, int4: o.int4, root: o.preparedRoot, signal: o.signal, onProgress: o.onProgress });
   let prepared = prepare(choice.device === 'cuda' ? 'fp16' : 'fp32');
   const rope = ropeFrequencies(spec);
   const denseFile = (p: PreparedModel) => {
     const f = join(p.dir, 'dense.onnx');
-    if (!existsSync(f)) writeFileSync(f, buildGraph({ spec, rope, dtype: p.dtype, weight: (n) => p.weight(n) }), { mode: 0o600 });
+    if (!existsSync(f)) writeFileSync(f, buildGraph({ spec, rope, dtype: p.dtype, int4: p.int4, weight: (n) => p.weight(n) }), { mode: 0o600 });
     return f;
   };
   const fallbackToCpu = () => {
@@ -88,7 +89,7 @@ export async function loadModel(o: LoadOptions): Promise<LoadedModel> {
       return new ForwardSession(opened.session, spec, prepared.dtype, sequenceLength);
     },
     buildCompressedGraph(baked) {
-      return buildGraph({ spec, rope, dtype: prepared.dtype, weight: (n) => prepared.weight(n), baked });
+      return buildGraph({ spec, rope, dtype: prepared.dtype, int4: prepared.int4, weight: (n) => prepared.weight(n), baked });
     },
   };
   return model;

@@ -12,6 +12,8 @@ export interface CacheSettings {
   device: Device;
   ratio: number;
   level: Level;
+  /** Linear weights as int4 blocks (MatMulNBits) instead of fp32/fp16. */
+  int4?: boolean;
   maxContextTokens?: number;
   includeSecrets?: boolean;
   include?: string[];
@@ -33,6 +35,7 @@ export interface GenerateRequest {
   model: string;
   cacheDir: string;
   device: Device;
+  int4?: boolean;
   prompt?: string;
   promptIds?: number[];
   maxTokens?: number;

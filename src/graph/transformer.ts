@@ -12,6 +12,7 @@
 import type { ModelSpec } from '../model/config.ts';
 import type { Rope } from '../model/rope.ts';
 import { DataType, GraphBuilder, type DataTypeCode, type ExternalRef } from './onnx.ts';
+import { INT4_BLOCK, INT4_PARTS, isQuantizable } from '../model/int4.ts';
 
 export type GraphDtype = 'fp32' | 'fp16';
 
@@ -27,6 +28,8 @@ export interface GraphOptions {
   rope: Rope;
   dtype: GraphDtype;
   weight: (name: string) => ExternalRef;
+  /** Linear weights are int4 MatMulNBits blocks (see model/prepare.ts). */
+  int4?: boolean;
   /** Present for a compressed graph: baked[layer][kvHead]. */
   baked?: BakedHead[][];
   /** TopK candidates returned for the last position (keeps per-step output small). */
@@ -74,8 +77,27 @@ export function buildGraph(o: GraphOptions): Uint8Array {
   const fromF32 = (x: string) => (T === DataType.FLOAT ? x : g.op('Cast', [x], { to: T }));
   const rms = (x: string, w: string) =>
     g.op('SimplifiedLayerNormalization', [x, w], { axis: -1, epsilon: { float: spec.rmsNormEps }, stash_type: 1 });
-  const linear = (x: string, wName: string, dims: number[], bias?: string) =>
-    g.op('Gemm', bias ? [x, W(wName, dims), W(bias, [dims[0]])] : [x, W(wName, dims)], { transB: 1 });
+  const linear = (x: string, wName: string, dims: number[], bias?: string) => {
+    if (!o.int4 || !isQuantizable(wName)) {
+      return g.op('Gemm', bias ? [x, W(wName, dims), W(bias, [dims[0]])] : [x, W(wName, dims)], { transB: 1 });
+    }
+    const [N, K] = dims;
+    const blocks = Math.ceil(K / INT4_BLOCK);
+    const ext = (suffix: string, type: DataTypeCode, shape: number[]) => g.external(wName + suffix, type, shape, o.weight(wName + suffix));
+    const y = g.op(
+      'MatMulNBits',
+      [
+        x,
+        ext(INT4_PARTS.b, DataType.UINT8, [N, blocks, INT4_BLOCK / 2]),
+        ext(INT4_PARTS.scales, T, [N * blocks]),
+        ext(INT4_PARTS.zeroPoints, DataType.UINT8, [N * Math.ceil(blocks / 2)]),
+      ],
+      // accuracy_level 4: activations in int8 for the CPU's integer dot products (MLAS); a measured trade.
+      { K, N, bits: 4, block_size: INT4_BLOCK, accuracy_level: 4 },
+      'com.microsoft',
+    );
+    return bias ? g.op('Add', [y, W(bias, [N])]) : y;
+  };
   const i64 = (v: number[]) => g.constInt64(v);
   const scalarI64 = (v: number) => g.constInt64([v], []);
 
@@ -205,12 +227,13 @@ export function buildGraph(o: GraphOptions): Uint8Array {
   }
 
   const xf = rms(x, W('model.norm.weight', [h]));
-  const head = spec.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
-  const lmHead = W(head, [spec.vocabSize, h]);
+  // int4 keeps its own quantized LM head even when tied (the embedding table stays float for Gather).
+  const head = spec.tieWordEmbeddings && !o.int4 ? 'model.embed_tokens.weight' : 'lm_head.weight';
+  const lmHead = (x: string) => linear(x, head, [spec.vocabSize, h]);
   const last = g.op('Slice', [xf, i64([-1]), i64([END]), i64([0])]);
-  const logitsLast = toF32(g.op('Gemm', [last, lmHead], { transB: 1 }));
+  const logitsLast = toF32(lmHead(last));
   g.alias(logitsLast, 'logits_last');
-  g.alias(g.op('Unsqueeze', [toF32(g.op('Gemm', [xf, lmHead], { transB: 1 })), i64([0])]), 'logits_all');
+  g.alias(g.op('Unsqueeze', [toF32(lmHead(xf)), i64([0])]), 'logits_all');
   const topK = Math.min(o.topK ?? 64, spec.vocabSize);
   g.node('TopK', [logitsLast, i64([topK])], { axis: -1 }, 2, '', ['top_values', 'top_indices']);
 

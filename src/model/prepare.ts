@@ -1,17 +1,23 @@
 // Converts a checkpoint once into the device's dtype as one external-data file (weights.bin) that every ONNX
-// graph of the model references, and reuses it while the checkpoint is unchanged.
+// graph of the model references, and reuses it while the checkpoint is unchanged. With int4, every Linear weight
+// (and the LM head) is stored as MatMulNBits blocks; norms and the embedding table stay in the float dtype.
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadModelSpec, type ModelSpec } from './config.ts';
 import { throwIfAborted } from './errors.ts';
-import { readAs, requiredWeights, resolveWeights, type WeightDtype } from './weights.ts';
+import { readAs, readAsFloat32, requiredWeights, resolveWeights, type WeightDtype } from './weights.ts';
+import { f32ToF16, quantizeInt4 } from './native.ts';
 import type { ExternalRef } from '../graph/onnx.ts';
+import { INT4_BLOCK, INT4_PARTS, isQuantizable } from './int4.ts';
 
 export interface PreparedModel {
   dir: string;
   spec: ModelSpec;
+  /** Activations, KV and non-quantized weights. */
   dtype: WeightDtype;
+  /** Linear weights in int4 MatMulNBits blocks. */
+  int4: boolean;
   /** Identifies the checkpoint's bytes: names, sizes, mtimes and headers of its weight files and config. */
   weightsHash: string;
   weight(name: string): ExternalRef;
@@ -21,11 +27,12 @@ interface WeightsIndex {
   version: number;
   source: string;
   dtype: WeightDtype;
+  int4: boolean;
   bytes: number;
   tensors: Record<string, { offset: number; length: number }>;
 }
 
-const INDEX_VERSION = 1;
+const INDEX_VERSION = 2;
 export const WEIGHTS_FILE = 'weights.bin';
 
 export function checkpointHash(modelDir: string, spec: ModelSpec): string {
@@ -42,6 +49,7 @@ export function checkpointHash(modelDir: string, spec: ModelSpec): string {
 export interface PrepareOptions {
   modelDir: string;
   dtype: WeightDtype;
+  int4?: boolean;
   /** Root under which prepared models live (one folder per checkpoint and dtype). */
   root: string;
   signal?: AbortSignal;
@@ -53,12 +61,14 @@ export function prepareModel(o: PrepareOptions): PreparedModel {
   const spec = loadModelSpec(modelDir);
   const tensors = resolveWeights(modelDir, spec);
   const weightsHash = checkpointHash(modelDir, spec);
-  const dir = join(o.root, `${weightsHash}-${o.dtype}`);
+  const int4 = o.int4 ?? false;
+  const dir = join(o.root, `${weightsHash}-${o.dtype}${int4 ? '-int4' : ''}`);
   const indexFile = join(dir, 'weights.json');
   const make = (index: WeightsIndex): PreparedModel => ({
     dir,
     spec,
     dtype: o.dtype,
+    int4,
     weightsHash,
     weight(name) {
       const t = index.tensors[name];
@@ -70,7 +80,7 @@ export function prepareModel(o: PrepareOptions): PreparedModel {
     try {
       const index = JSON.parse(readFileSync(indexFile, 'utf8')) as WeightsIndex;
       const size = statSync(join(dir, WEIGHTS_FILE)).size;
-      if (index.version === INDEX_VERSION && index.source === weightsHash && index.dtype === o.dtype && size === index.bytes) {
+      if (index.version === INDEX_VERSION && index.source === weightsHash && index.dtype === o.dtype && index.int4 === int4 && size === index.bytes) {
         return make(index);
       }
     } catch {
@@ -80,20 +90,34 @@ export function prepareModel(o: PrepareOptions): PreparedModel {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tmp = join(dir, `${WEIGHTS_FILE}.${process.pid}.tmp`);
   const fd = openSync(tmp, 'w', 0o600);
-  const index: WeightsIndex = { version: INDEX_VERSION, source: weightsHash, dtype: o.dtype, bytes: 0, tensors: {} };
+  const index: WeightsIndex = { version: INDEX_VERSION, source: weightsHash, dtype: o.dtype, int4, bytes: 0, tensors: {} };
   const wanted = requiredWeights(spec);
+  // A tied LM head reads the embedding table; int4 needs its own quantized copy of it.
+  if (int4 && spec.tieWordEmbeddings) wanted.push({ name: 'lm_head.weight', shape: [spec.vocabSize, spec.hiddenSize] });
   let offset = 0;
+  const put = (name: string, view: ArrayBufferView) => {
+    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+    let done = 0;
+    while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
+    index.tensors[name] = { offset, length: bytes.byteLength };
+    // Keep offsets 64-byte aligned so the runtime can map tensors without copies.
+    const pad = (64 - (bytes.byteLength % 64)) % 64;
+    if (pad) writeSync(fd, new Uint8Array(pad));
+    offset += bytes.byteLength + pad;
+  };
   try {
     wanted.forEach((w, i) => {
       throwIfAborted(o.signal);
-      const bytes = readAs(tensors.get(w.name)!, o.dtype);
-      let done = 0;
-      while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
-      index.tensors[w.name] = { offset, length: bytes.byteLength };
-      // Keep offsets 64-byte aligned so the runtime can map tensors without copies.
-      const pad = (64 - (bytes.byteLength % 64)) % 64;
-      if (pad) writeSync(fd, new Uint8Array(pad));
-      offset += bytes.byteLength + pad;
+      const source = tensors.get(w.name) ?? tensors.get('model.embed_tokens.weight')!;
+      if (int4 && isQuantizable(w.name)) {
+        const [n, k] = w.shape;
+        const q = quantizeInt4(readAsFloat32(source), n, k, { blockSize: INT4_BLOCK, clipSearch: true });
+        put(w.name + INT4_PARTS.b, q.b);
+        put(w.name + INT4_PARTS.scales, o.dtype === 'fp16' ? f32ToF16(q.scales) : q.scales);
+        put(w.name + INT4_PARTS.zeroPoints, q.zeroPoints);
+      } else {
+        put(w.name, readAs(source, o.dtype));
+      }
       o.onProgress?.(i + 1, wanted.length);
     });
     fsyncSync(fd);

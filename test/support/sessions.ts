@@ -18,12 +18,12 @@ export interface Opened {
   compressed(full: KvCache, prefixLen: number, keep: KeepSets): Promise<{ session: ForwardSession; layout: CompactLayout }>;
 }
 
-export async function openModel(modelDir: string, root = mkdtempSync(join(tmpdir(), 'kvzip-prep-'))): Promise<Opened> {
-  const prepared = prepareModel({ modelDir, dtype: 'fp32', root });
+export async function openModel(modelDir: string, root = mkdtempSync(join(tmpdir(), 'kvzip-prep-')), int4 = false): Promise<Opened> {
+  const prepared = prepareModel({ modelDir, dtype: 'fp32', int4, root });
   const spec = prepared.spec;
   const rope = ropeFrequencies(spec);
   const densePath = join(prepared.dir, 'dense.onnx');
-  writeFileSync(densePath, buildGraph({ spec, rope, dtype: 'fp32', weight: (n) => prepared.weight(n) }));
+  writeFileSync(densePath, buildGraph({ spec, rope, dtype: 'fp32', int4, weight: (n) => prepared.weight(n) }));
   const dense = new ForwardSession(await ort.InferenceSession.create(densePath), spec, 'fp32');
   return {
     prepared,
@@ -32,7 +32,7 @@ export async function openModel(modelDir: string, root = mkdtempSync(join(tmpdir
       const dir = mkdtempSync(join(root, 'entry-'));
       const layout = writeCompacted(join(dir, 'kv.bin'), full, prefixLen, keep, spec.headDim);
       linkSync(join(prepared.dir, WEIGHTS_FILE), join(dir, WEIGHTS_FILE));
-      writeFileSync(join(dir, 'decode.onnx'), buildGraph({ spec, rope, dtype: 'fp32', weight: (n) => prepared.weight(n), baked: layout.baked }));
+      writeFileSync(join(dir, 'decode.onnx'), buildGraph({ spec, rope, dtype: 'fp32', int4, weight: (n) => prepared.weight(n), baked: layout.baked }));
       const session = new ForwardSession(await ort.InferenceSession.create(join(dir, 'decode.onnx')), spec, 'fp32', full.length);
       return { session, layout };
     },
