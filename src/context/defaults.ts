@@ -70,7 +70,7 @@ const LOCKFILES = new Set([
 const GENERATED_NAME = /\.min\.(?:js|mjs|cjs|css)$|\.map$|\.(?:bundle|chunk)\.(?:js|mjs)$/i;
 
 /** Lines this long are machine output (minified code, inlined data), not something to read. */
-export const MAX_LINE_CHARS = 2000;
+const MAX_LINE_CHARS = 2000;
 const GENERATED_MARKER = /^\/\/ Code generated .* DO NOT EDIT\.$|@generated\b/m;
 
 export function defaultDirVerdict(name: string): Verdict | undefined {

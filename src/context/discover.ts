@@ -28,10 +28,21 @@ interface DiscoverOptions {
 export async function discover(rootAbs: string, o: DiscoverOptions): Promise<Discovery> {
   if (o.mode !== 'walk') {
     const top = await gitTopLevel(rootAbs, o.signal);
-    if (top) return discoverGit(rootAbs, o);
-    if (o.mode === 'git') throw new Error(`${rootAbs} is not inside a git work tree (or git is not installed)`);
+    if (o.mode === 'git' && !top) throw new Error(`${rootAbs} is not inside a git work tree (or git is not installed)`);
+    // A folder the enclosing repository ignores (a package opened inside node_modules) would list nothing.
+    if (top && (o.mode === 'git' || !(await isIgnoredByGit(rootAbs, o.signal)))) return discoverGit(rootAbs, o);
   }
   return discoverWalk(rootAbs, o);
+}
+
+async function isIgnoredByGit(rootAbs: string, signal?: AbortSignal): Promise<boolean> {
+  try {
+    await git(rootAbs, ['check-ignore', '-q', '.'], signal);
+    return true;
+  } catch {
+    signal?.throwIfAborted();
+    return false; // Exit status 1: not ignored.
+  }
 }
 
 /** Applies path rules to one file; true when it stays a candidate. */

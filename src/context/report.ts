@@ -1,7 +1,7 @@
 // The omission report: every file left out, with why. A folder left out whole is one entry with a count,
 // so node_modules does not drown the rest.
 import type { Verdict } from './defaults.ts';
-import type { OmittedFile } from './types.ts';
+import type { BuiltContext, ContextStats, OmittedFile } from './types.ts';
 
 export class Omissions {
   private readonly files: OmittedFile[] = [];
@@ -33,4 +33,21 @@ export class Omissions {
     }));
     return [...dirs, ...this.files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
+}
+
+export interface ContextReport {
+  totalTokens: number;
+  stats: ContextStats;
+  included: { path: string; tokens: number; bytes: number; note?: string }[];
+  omitted: OmittedFile[];
+}
+
+/** What `build --json` shows: the context without its text and ids. */
+export function contextReport(ctx: BuiltContext): ContextReport {
+  return {
+    totalTokens: ctx.totalTokens,
+    stats: ctx.stats,
+    included: ctx.files.map((f) => ({ path: f.path, tokens: f.tokenEnd - f.tokenStart, bytes: f.bytes, ...(f.note ? { note: f.note } : {}) })),
+    omitted: ctx.omitted,
+  };
 }

@@ -2,7 +2,7 @@
 // with its token count; the rendered text, token ids and per-file ranges agree with each other.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildContext, header } from '../../src/context/index.ts';
+import { buildContext, contextReport, header } from '../../src/context/index.ts';
 import { charEncode, tempDir, write } from './context-fixtures.ts';
 
 test('segments: header + content, ids are the per-file encodings concatenated, ranges match', async (t) => {
@@ -65,4 +65,18 @@ test('a huge tree over a tiny budget stops reading early and says so', async (t)
   assert.ok(unread.length > 200, `${unread.length} not read`);
   assert.ok(unread.every((o) => o.reason === 'budget' && o.tokens === undefined && o.bytes! > 0));
   assert.equal(ctx.omitted.length + ctx.files.length, 300);
+});
+
+test('contextReport: included files with tokens, omitted with reasons, no text', async (t) => {
+  const root = tempDir(t);
+  write(root, { 'a.ts': 'aaaa\n', 'big.ts': 'b'.repeat(500) + '\n', 'yarn.lock': 'x' });
+  const ctx = await buildContext(root, { encode: charEncode, maxTokens: 100 });
+  const report = JSON.parse(JSON.stringify(contextReport(ctx)));
+  assert.deepEqual(report.included, [{ path: 'a.ts', tokens: header('a.ts').length + 5, bytes: 5 }]);
+  assert.deepEqual(
+    report.omitted.map((o: { path: string; reason: string; tokens?: number }) => [o.path, o.reason, o.tokens]),
+    [['big.ts', 'budget', header('big.ts').length + 501], ['yarn.lock', 'lockfile', undefined]],
+  );
+  assert.equal(report.totalTokens, ctx.totalTokens);
+  assert.equal('text' in report, false);
 });

@@ -82,3 +82,19 @@ test('two builds of the same tree are identical', async (t) => {
   assert.deepEqual(a.tokenIds, b.tokenIds);
   assert.deepEqual(a.fingerprint, b.fingerprint);
 });
+
+test('a subfolder of a repository: paths, history and dirty state relative to it; an ignored subfolder is walked', async (t) => {
+  const root = tempDir(t);
+  gitInit(root);
+  write(root, { 'outside.ts': 'o', 'sub/a.ts': '1', 'sub/b.ts': '1', '.gitignore': 'deps/\n', 'deps/pkg/index.ts': 'p' });
+  commit(root, 1);
+  write(root, { 'sub/a.ts': '2' });
+  commit(root, 2, ['sub/a.ts']);
+  write(root, { 'sub/b.ts': 'dirty' });
+  const sub = await buildContext(join(root, 'sub'), { encode: charEncode });
+  assert.equal(sub.stats.discovery, 'git');
+  assert.deepEqual(paths(sub), ['a.ts', 'b.ts']); // b.ts has fewer commits but is dirty
+  const deps = await buildContext(join(root, 'deps', 'pkg'), { encode: charEncode });
+  assert.equal(deps.stats.discovery, 'walk');
+  assert.deepEqual(paths(deps), ['index.ts']);
+});
