@@ -2,12 +2,13 @@
 // node_modules with the real Qwen tokenizer; the same walk with a free encoder (what discovery, reading and
 // filtering cost alone); whether per-file encoding equals encoding the whole text; and what per-line number
 // markers would cost in tokens. Writes bench/results/context.json.
-import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { buildContext, type BuiltContext, type ContextOptions } from '../src/context/index.ts';
+import { buildContext, planRefresh, type BuiltContext, type ContextOptions } from '../src/context/index.ts';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tree = join(repo, 'node_modules');
@@ -67,6 +68,41 @@ for (let i = 0; i < ctx.files.length && sampled < 4_000_000; i += 7) {
   sampled += content.length;
 }
 
+// Refresh plan on a ~8K-token workspace (this builder's own sources in a fresh git repository): edit the
+// file last in the order and see what share of the context must be prefilled again.
+const ws = mkdtempSync(join(tmpdir(), 'kvzip-ctx-bench-'));
+const sh = (...args: string[]): string =>
+  execFileSync('git', ['-c', 'user.name=b', '-c', 'user.email=b@b', ...args], { cwd: ws, encoding: 'utf8' });
+let refresh;
+try {
+  sh('init', '-q', '--template=');
+  const sources = readdirSync(join(repo, 'src', 'context')).sort();
+  let chars = 0;
+  for (const f of sources) {
+    if (chars > 30_000) break; // about 8K tokens of TypeScript
+    cpSync(join(repo, 'src', 'context', f), join(ws, f));
+    chars += readFileSync(join(ws, f), 'utf8').length;
+  }
+  sh('add', '.');
+  sh('commit', '-q', '-m', 'init');
+  const before = await buildContext(ws, { encode });
+  const last = before.files.at(-1)!;
+  writeFileSync(join(ws, last.path), readFileSync(join(ws, last.path), 'utf8') + '// edited\n');
+  const after = await buildContext(ws, { encode });
+  const plan = planRefresh(before.fingerprint, after);
+  refresh = {
+    files: after.files.length,
+    totalTokens: after.totalTokens,
+    edited: last.path,
+    firstToken: plan.firstToken,
+    prefillTokens: plan.prefillTokens,
+    prefillShare: +(plan.prefillTokens / after.totalTokens).toFixed(3),
+    prefixIdsUnchanged: after.tokenIds.slice(0, plan.firstToken).every((id, i) => id === before.tokenIds[i]),
+  };
+} finally {
+  rmSync(ws, { recursive: true, force: true });
+}
+
 const results = {
   date: new Date().toISOString(),
   machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version },
@@ -87,6 +123,7 @@ const results = {
     mbPerSecond: +(bytes / 1e6 / free.s).toFixed(2),
   },
   perFileEncodingEqualsWholeText: { files: sample.length, tokens: whole.length, exact: boundaryExact },
+  refreshEditLastFile: refresh,
   lineMarkers: {
     sampleChars: sampled,
     sampleLines: lines,
@@ -110,6 +147,7 @@ console.log(
     row('with Qwen tokenizer', `${real.s.toFixed(1)} s, ${results.filesPerSecond} files/s, ${results.tokensPerSecond} tokens/s`),
     row('without tokenizer', `${free.s.toFixed(1)} s, ${results.withoutTokenizer.filesPerSecond} files/s`),
     row('per-file ids == whole-text ids', `${boundaryExact} (${sample.length} files)`),
+    row('refresh after editing the last file', `${refresh.prefillTokens} of ${refresh.totalTokens} tokens (${(refresh.prefillShare * 100).toFixed(1)}%)`),
     row('line markers, every line', `+${(results.lineMarkers.overheadEveryLine * 100).toFixed(1)}% tokens`),
     row('line markers, every 10th line', `+${(results.lineMarkers.overheadEvery10thLine * 100).toFixed(1)}% tokens`),
   ].join('\n'),
