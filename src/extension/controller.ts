@@ -29,7 +29,7 @@ const PHASE_LABEL: Record<Phase, string> = {
   'load-cache': 'Loading cache',
   answer: 'Answering',
 };
-const ALWAYS_EXCLUDED = ['.git/', 'node_modules/'];
+const ALWAYS_EXCLUDED = ['.git', 'node_modules'];
 const BUILD_RECORD = 'kvzipCode.lastBuild';
 
 /** What a finished build looked like, kept per workspace so a restart knows a cache exists without starting the engine. */
@@ -58,6 +58,8 @@ export function describeError(err: unknown): string {
 
 export class Controller implements vscode.Disposable {
   readonly turns: Turn[] = [];
+  /** The engine's figures for the last finished answer (from the cache or not, timings). */
+  lastAsk: AskResult | undefined;
   private status: ViewStatus;
   private nextTurn = 1;
   private building: RunningRequest<BuildResult> | undefined;
@@ -184,6 +186,7 @@ export class Controller implements vscode.Disposable {
     this.update({ busy: true });
     try {
       const r = await req.result;
+      this.lastAsk = r;
       const state = before === 'stale' ? 'stale' : 'fresh';
       this.update({ state, device: r.device, deviceReason: r.deviceReason, percent: undefined, phase: undefined });
       if (r.answer && !turn.answer) turn.answer = r.answer;

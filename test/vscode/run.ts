@@ -1,0 +1,64 @@
+// `npm run test:vscode`: runs the extension-host suite inside code-server. The workbench calls
+// window.codeAutomationExit(code) when the suite ends; we expose it before loading the page.
+import { build } from 'esbuild';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { ROOT, launchBrowser, startCodeServer, workbenchUrl, MODEL } from './codeServer.ts';
+
+const TIMEOUT_MS = 10 * 60_000;
+
+/** Bundles the suite to CommonJS, which the extension host loads with require. */
+export async function bundleSuite(): Promise<string> {
+  const out = path.join(ROOT, 'test/.tmp/vscode/index.cjs');
+  mkdirSync(path.dirname(out), { recursive: true });
+  await build({
+    entryPoints: [path.join(ROOT, 'test/vscode/suite/index.ts')],
+    outfile: out,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    external: ['vscode', 'mocha'],
+    logLevel: 'warning',
+  });
+  return out;
+}
+
+async function main(): Promise<number> {
+  if (!existsSync(path.join(MODEL, 'config.json'))) throw new Error(`the test model is missing: ${MODEL} (set KVZIP_TEST_MODEL)`);
+  const started = Date.now();
+  const suite = await bundleSuite();
+  const logFile = path.join(ROOT, 'test/.tmp/vscode/results.log');
+  rmSync(logFile, { force: true });
+  const cs = await startCodeServer({ env: { KVZIP_TEST_LOG: logFile } });
+  const { browser, page } = await launchBrowser();
+  let printed = 0;
+  const tail = setInterval(() => {
+    if (!existsSync(logFile)) return;
+    const text = readFileSync(logFile, 'utf8');
+    process.stdout.write(text.slice(printed));
+    printed = text.length;
+  }, 500);
+  try {
+    const exit = new Promise<number>((resolve) => void page.exposeFunction('codeAutomationExit', (code: number) => resolve(code)));
+    page.on('pageerror', (e) => console.error(`[page] ${e.message}`));
+    await page.goto(workbenchUrl(cs, suite));
+    const code = await Promise.race([exit, new Promise<number>((r) => setTimeout(() => r(124), TIMEOUT_MS).unref())]);
+    clearInterval(tail);
+    const text = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
+    process.stdout.write(text.slice(printed));
+    if (code !== 0 || !text) console.error(`code-server log:\n${cs.log().slice(-6000)}`);
+    if (!text) console.log('0 passed, 1 failed');
+    console.error(`test:vscode: exit ${code} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return code;
+  } finally {
+    clearInterval(tail);
+    await browser.close();
+    await cs.stop();
+  }
+}
+
+process.exitCode = await main().catch((err: unknown) => {
+  console.error(err);
+  return 1;
+});

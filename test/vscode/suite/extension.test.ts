@@ -1,0 +1,152 @@
+// Extension-host tests: the real extension in a real VS Code, with the real engine on the stories260K model.
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { KvzipApi } from '../../../src/extension/extension.ts';
+import type { BuildResult, CacheEntryInfo } from '../../../src/engine/protocol.ts';
+
+const EXTENSION_ID = 'kvzip-code.kvzip-code';
+
+async function until(what: string, f: () => boolean, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!f()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function folder(): string {
+  const f = vscode.workspace.workspaceFolders?.[0];
+  assert.ok(f, 'the test workspace is open');
+  return f.uri.fsPath;
+}
+
+let api: KvzipApi;
+
+suite('KVzip Code extension', () => {
+  suiteSetup(async () => {
+    const ext = vscode.extensions.getExtension<KvzipApi>(EXTENSION_ID);
+    assert.ok(ext, `${EXTENSION_ID} is installed`);
+    api = await ext.activate();
+  });
+
+  test('activates with a status bar state and the cache in global storage', () => {
+    assert.equal(vscode.extensions.getExtension(EXTENSION_ID)?.isActive, true);
+    assert.equal(api.controller.current.workspace, true);
+    assert.ok(['none', 'fresh', 'stale'].includes(api.controller.current.state));
+    assert.ok(!api.cacheDir.startsWith(folder()), 'the cache is never inside the repository');
+  });
+
+  test('registers every contributed command', async () => {
+    const pkg = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON as { contributes: { commands: { command: string }[] } };
+    const all = new Set(await vscode.commands.getCommands(true));
+    for (const { command } of pkg.contributes.commands) assert.ok(all.has(command), `${command} is registered`);
+  });
+
+  test('build → ask answers from the persisted cache on stories260K', async () => {
+    const built = (await vscode.commands.executeCommand<BuildResult | undefined>('kvzipCode.build'))!;
+    assert.ok(built, 'the build returns its result');
+    assert.ok(built.contextTokens > 0);
+    assert.ok(built.kvBytesCompressed < built.kvBytesFull, 'KVzip kept less than the full cache');
+    assert.equal(api.controller.current.state, 'fresh');
+    assert.equal(api.controller.current.device, built.device);
+
+    const turn = await api.controller.ask('Who is Lily?');
+    assert.equal(turn.error, undefined, turn.error);
+    assert.ok(turn.done && turn.answer.trim().length > 0, 'an answer streamed in');
+    assert.equal(api.controller.lastAsk?.fromCache, true, 'the answer came from the cache, no context prefill');
+
+    const again = (await vscode.commands.executeCommand<BuildResult | undefined>('kvzipCode.build'))!;
+    assert.equal(again.fromCache, true, 'a second build with no change reuses the cache');
+  });
+
+  test('a change to an included file marks the cache stale; an excluded one does not', async () => {
+    if (api.controller.current.state !== 'fresh') await vscode.commands.executeCommand('kvzipCode.build');
+    assert.equal(api.controller.current.state, 'fresh');
+    mkdirSync(path.join(folder(), 'node_modules', 'pkg'), { recursive: true });
+    writeFileSync(path.join(folder(), 'node_modules', 'pkg', 'index.js'), 'module.exports = 1;\n');
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(api.controller.current.state, 'fresh', 'node_modules is not part of the context');
+    appendFileSync(path.join(folder(), 'lily.txt'), 'The next day, Lily and the dog went to the park again.\n');
+    await until('the cache to go stale', () => api.controller.current.state === 'stale');
+    const turn = await api.controller.ask('What did Lily do?');
+    assert.equal(turn.error, undefined, 'a stale cache still answers');
+    assert.equal(api.controller.current.state, 'stale', 'answering does not refresh by itself');
+    await vscode.commands.executeCommand('kvzipCode.build');
+    assert.equal(api.controller.current.state, 'fresh', 'refresh is one command');
+  });
+
+  test('Explain This File and Ask About Selection ask through the sidebar', async () => {
+    const doc = await vscode.workspace.openTextDocument(path.join(folder(), 'tom.txt'));
+    const editor = await vscode.window.showTextDocument(doc);
+    const before = api.controller.turns.length;
+    await vscode.commands.executeCommand('kvzipCode.explainFile');
+    assert.equal(api.controller.turns.length, before + 1);
+    assert.match(api.controller.turns.at(-1)!.question, /tom\.txt/);
+    assert.equal(api.controller.turns.at(-1)!.error, undefined);
+
+    editor.selection = new vscode.Selection(0, 0, 1, 10);
+    const asked = vscode.commands.executeCommand('kvzipCode.askSelection');
+    // The command asks for the question in an input box: accept its default.
+    await new Promise((r) => setTimeout(r, 700));
+    await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+    await asked;
+    const last = api.controller.turns.at(-1)!;
+    assert.equal(api.controller.turns.length, before + 2);
+    assert.match(last.question, /tom\.txt:1-2/);
+    assert.match(last.question, /Tom had a small boat/);
+  });
+
+  test('Show Cache Info, Choose Model, Stop and the status bar action run', async () => {
+    const entries = await vscode.commands.executeCommand<CacheEntryInfo[] | undefined>('kvzipCode.showInfo');
+    assert.ok(Array.isArray(entries) && entries.length >= 1, 'the built entry is listed');
+    assert.equal(entries[0]!.workspace, folder());
+
+    const picked = vscode.commands.executeCommand('kvzipCode.chooseModel');
+    await new Promise((r) => setTimeout(r, 700));
+    await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+    assert.equal(await picked, undefined, 'dismissing the pick changes nothing');
+
+    await vscode.commands.executeCommand('kvzipCode.stop');
+    await vscode.commands.executeCommand('kvzipCode.statusBarClick');
+  });
+
+  test('stop ends a running answer', async () => {
+    const config = vscode.workspace.getConfiguration('kvzipCode');
+    await config.update('maxAnswerTokens', 100_000, vscode.ConfigurationTarget.Global);
+    try {
+      const asking = api.controller.ask('Tell me a long story about Tom and his boat.');
+      await until('the answer to stream', () => (api.controller.turns.at(-1)?.answer.length ?? 0) > 0);
+      await vscode.commands.executeCommand('kvzipCode.stop');
+      const turn = await asking;
+      assert.equal(turn.error, undefined, turn.error);
+      assert.equal(turn.cancelled, true, 'the turn says it was stopped');
+      assert.equal(api.controller.busy, false);
+    } finally {
+      await config.update('maxAnswerTokens', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
+  test('the engine restarts after a crash and says what happened', async () => {
+    await api.controller.ask('Who is Tom?');
+    const children = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)]).toString();
+    const engine = children.split('\n').find((l) => l.includes('engine.js'));
+    assert.ok(engine, `the engine runs as a child of the extension host:\n${children}`);
+    const crashed = new Promise<string>((r) => api.engine.onCrash(r));
+    process.kill(Number(engine.trim().split(/\s+/)[0]), 'SIGKILL');
+    assert.match(await crashed, /killed by SIGKILL/);
+    const turn = await api.controller.ask('Who is Tom?');
+    assert.equal(turn.error, undefined, 'the next request starts a new engine');
+    assert.ok(turn.answer.length > 0);
+  });
+
+  test('Clear Workspace Cache removes the entry and resets the state', async () => {
+    const removed = await vscode.commands.executeCommand<number>('kvzipCode.clear');
+    assert.ok(removed >= 1);
+    assert.equal(api.controller.current.state, 'none');
+    const entries = await vscode.commands.executeCommand<CacheEntryInfo[]>('kvzipCode.showInfo');
+    assert.equal(entries.filter((e) => e.workspace === folder()).length, 0);
+  });
+});
