@@ -68,8 +68,12 @@ function renderTable(t: Table): string {
 }
 function renderFile(name: string, data: Record<string, unknown>): string {
   const parts = [`## ${name}`];
-  const m = data.machine as { cpuModel?: string; cores?: number; memoryGiB?: number; node?: string; onnxruntime?: string } | undefined;
-  if (m) parts.push(`Machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB; Node ${m.node}; onnxruntime-node ${m.onnxruntime}.`);
+  // Result files differ in how they describe the machine: print what each one has.
+  const m = data.machine as { cpuModel?: string; cpu?: string; cores?: number; memoryGiB?: number; node?: string; onnxruntime?: string } | undefined;
+  if (m) {
+    const bits = [m.cpuModel ?? m.cpu, m.cores && `${m.cores} cores`, m.memoryGiB && `${m.memoryGiB} GiB`, m.node && `Node ${m.node}`, m.onnxruntime && `onnxruntime-node ${m.onnxruntime}`];
+    parts.push(`Machine: ${bits.filter(Boolean).join(', ')}.`);
+  }
   const when = [data.startedAt && `run ${String(data.startedAt)}`, typeof data.totalSeconds === 'number' && `${Math.round(data.totalSeconds)} s`].filter(Boolean);
   if (when.length) parts.push(`(${when.join(', ')})`);
   const tables = data.tables as Table[] | undefined;
