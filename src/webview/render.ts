@@ -38,7 +38,7 @@ const SOURCE_EXT = new Set(
   'ts tsx js jsx mjs cjs json md txt py rs go java kt c h cc cpp hpp cs rb php swift sh yml yaml toml css scss html vue svelte sql lua zig'.split(' '),
 );
 /** A path-looking word, optionally with `:line`, `:line:col` or `:line-line`. */
-const PATH_RE = /(?<![\w/.@-])((?:\.{1,2}\/)?(?:[\w@-][\w.@-]*\/)*[\w@-][\w.@-]*\.([A-Za-z][A-Za-z0-9]{0,7}))(?::(\d{1,7})(?:[-:]\d{1,7})?)?(?![\w/])/g;
+const PATH_RE = /(?<![\w/.@-])((?:\.{1,2}\/)*(?:[\w@-][\w.@-]*\/)*[\w@-][\w.@-]*\.([A-Za-z][A-Za-z0-9]{0,7}))(?::(\d{1,7})(?:[-:]\d{1,7})?)?(?![\w/])/g;
 
 export interface PathMatch {
   index: number;

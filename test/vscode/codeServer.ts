@@ -16,6 +16,8 @@ const CHROMIUM = process.env.KVZIP_CHROMIUM ?? '/usr/bin/chromium';
 
 export interface CodeServer {
   url: string;
+  /** Process group of code-server and everything under it (extension host, engine). */
+  pgid: number;
   workspace: string;
   userDataDir: string;
   /** The extension's global storage, where the cache lives. */
@@ -60,14 +62,26 @@ function userSettings(extra: Record<string, unknown>): Record<string, unknown> {
   };
 }
 
-export async function startCodeServer(opts: { env?: Record<string, string>; settings?: Record<string, unknown> } = {}): Promise<CodeServer> {
-  const bin = installCodeServer();
-  const base = mkdtempSync(path.join(tmpdir(), 'kvzip-cs-'));
+export interface Profile {
+  base: string;
+  workspace: string;
+  userDataDir: string;
+}
+
+/** A temporary copy of the story workspace and a fresh user profile holding the test settings. */
+export function prepareProfile(settings: Record<string, unknown> = {}): Profile {
+  const base = mkdtempSync(path.join(tmpdir(), 'kvzip-vscode-'));
   const workspace = path.join(base, 'stories');
   cpSync(STORIES, workspace, { recursive: true });
   const userDataDir = path.join(base, 'user-data');
   mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
-  writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(userSettings(opts.settings ?? {}), null, 2));
+  writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(userSettings(settings), null, 2));
+  return { base, workspace, userDataDir };
+}
+
+export async function startCodeServer(opts: { env?: Record<string, string>; settings?: Record<string, unknown> } = {}): Promise<CodeServer> {
+  const bin = installCodeServer();
+  const { base, workspace, userDataDir } = prepareProfile(opts.settings);
   const xdg = Object.fromEntries(['XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_CACHE_HOME', 'XDG_STATE_HOME'].map((k) => [k, path.join(base, k.toLowerCase())]));
   for (const d of Object.values(xdg)) mkdirSync(d, { recursive: true });
   const port = await freePort();
@@ -102,6 +116,7 @@ export async function startCodeServer(opts: { env?: Record<string, string>; sett
   }
   return {
     url,
+    pgid: child.pid!,
     workspace,
     userDataDir,
     cacheDir: path.join(userDataDir, 'User', 'globalStorage', 'kvzip-code.kvzip-code'),
@@ -150,3 +165,4 @@ export async function launchBrowser(): Promise<{ browser: Browser; page: Page }>
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   return { browser, page };
 }
+

@@ -1,28 +1,11 @@
 // `npm run test:vscode`: runs the extension-host suite inside code-server. The workbench calls
 // window.codeAutomationExit(code) when the suite ends; we expose it before loading the page.
-import { build } from 'esbuild';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { ROOT, launchBrowser, startCodeServer, workbenchUrl, MODEL } from './codeServer.ts';
+import { bundleSuite } from './bundle.ts';
 
 const TIMEOUT_MS = 10 * 60_000;
-
-/** Bundles the suite to CommonJS, which the extension host loads with require. */
-export async function bundleSuite(): Promise<string> {
-  const out = path.join(ROOT, 'test/.tmp/vscode/index.cjs');
-  mkdirSync(path.dirname(out), { recursive: true });
-  await build({
-    entryPoints: [path.join(ROOT, 'test/vscode/suite/index.ts')],
-    outfile: out,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    external: ['vscode', 'mocha'],
-    logLevel: 'warning',
-  });
-  return out;
-}
 
 async function main(): Promise<number> {
   if (!existsSync(path.join(MODEL, 'config.json'))) throw new Error(`the test model is missing: ${MODEL} (set KVZIP_TEST_MODEL)`);

@@ -1,0 +1,188 @@
+// UI tests: a person's clicks through the KVzip sidebar in code-server, in Debian's chromium, with the real engine
+// on stories260K. Screenshots of what they see go to bench/results/screenshots.
+import { after, before, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Browser, Frame, FrameLocator, Page } from 'playwright-core';
+import { ROOT, launchBrowser, startCodeServer, workbenchUrl, type CodeServer } from '../vscode/codeServer.ts';
+
+const SHOTS = path.join(ROOT, 'bench/results/screenshots');
+
+let cs: CodeServer;
+let browser: Browser;
+let page: Page;
+let view: FrameLocator;
+
+async function shot(name: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+}
+
+/** The sidebar's own document: VS Code puts it in an iframe (#active-frame) inside the webview host iframe. */
+async function viewFrame(): Promise<Frame> {
+  for (let i = 0; i < 100; i++) {
+    for (const f of page.frames()) {
+      if (!f.parentFrame()?.url().includes('/webview/browser/pre/index.html')) continue;
+      if (await f.locator('#question').count().catch(() => 0)) return f;
+    }
+    await page.waitForTimeout(200);
+  }
+  throw new Error('the KVzip sidebar webview did not load');
+}
+
+/** Posts a message into the sidebar the way the extension host does, from the webview host frame. */
+async function postFromHost(message: unknown): Promise<void> {
+  const inner = await viewFrame();
+  const outer = inner.parentFrame()!;
+  await outer.evaluate((m) => {
+    const frame = document.getElementById('active-frame') as HTMLIFrameElement;
+    frame.contentWindow!.postMessage(m, '*');
+  }, message);
+}
+
+async function ask(question: string): Promise<void> {
+  await view.locator('#question').fill(question);
+  await view.locator('#question').press('Enter');
+}
+
+describe('KVzip sidebar in code-server', { timeout: 300_000 }, () => {
+  before(async () => {
+    // The stories workspace is tiny; smaller scoring chunks stretch the build enough to be seen in progress.
+    cs = await startCodeServer({ env: { KVZIP_SCORE_CHUNK: '8' }, settings: { 'kvzipCode.maxAnswerTokens': 400 } });
+    ({ browser, page } = await launchBrowser());
+    await page.goto(workbenchUrl(cs));
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    await page.locator('.statusbar-item', { hasText: 'KVzip' }).first().waitFor({ timeout: 60_000 });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await cs?.stop();
+  });
+
+  it('opens the view from the activity bar and shows the empty state', async () => {
+    await page.locator('.activitybar [aria-label^="KVzip Code"]').first().click();
+    await viewFrame();
+    view = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+    await view.locator('.badge', { hasText: 'No cache' }).waitFor();
+    await view.getByText('Ask about this repository').waitFor();
+    await shot('empty');
+  });
+
+  it('builds the cache with progress and shows the compression figures', async () => {
+    await view.locator('#build').click();
+    await view.locator('.badge.building').waitFor({ timeout: 30_000 });
+    // Catch it past 0% when the tiny build allows; the build may also finish first.
+    await view.locator('.badge.building', { hasText: /Building [1-9]/ }).waitFor({ timeout: 10_000 }).catch(() => undefined);
+    await page.locator('.notifications-toasts', { hasText: 'building the workspace cache' }).waitFor({ timeout: 30_000 }).catch(() => undefined);
+    await shot('building');
+    await view.locator('.badge.fresh').waitFor({ timeout: 120_000 });
+    const details = await view.locator('.details').innerText();
+    assert.match(details, /KV cache\s+[\d.]+ MiB of [\d.]+ MiB \(\d+%\)/);
+    assert.match(details, /Device\s+cpu/i);
+    assert.match(details, /Context\s+[\d,]+ tokens/);
+    assert.match(await page.locator('.statusbar-item', { hasText: 'KVzip' }).first().innerText(), /KVzip/);
+  });
+
+  it('asks, and the answer streams in token by token', async () => {
+    const frame = await viewFrame();
+    await frame.evaluate(() => {
+      const w = window as unknown as { tokens: number };
+      w.tokens = 0;
+      window.addEventListener('message', (e) => (e.data?.type === 'token' ? w.tokens++ : undefined));
+    });
+    await ask('Who is Lily?');
+    await view.locator('.turn').first().waitFor();
+    assert.match(await view.locator('.turn .question').first().innerText(), /Who is Lily\?/);
+    await view.locator('.turn:not(.streaming) .stats').first().waitFor({ timeout: 60_000 });
+    const answer = await view.locator('.turn .answer').first().innerText();
+    assert.ok(answer.trim().length > 0, 'the answer has text');
+    const tokens = await frame.evaluate(() => (window as unknown as { tokens: number }).tokens);
+    assert.ok(tokens > 1, `the answer arrived as a stream (${tokens} token messages)`);
+  });
+
+  it('a file link in an answer opens the file at the line', async () => {
+    // stories260K writes stories, not paths: this answer is delivered as the host delivers model text.
+    await postFromHost({
+      type: 'turn',
+      turn: { id: 9001, question: 'Where does Lily meet the dog?', answer: 'Lily meets the dog in `lily.txt:3`; Tom sails in tom.txt.', done: true, stats: 'example' },
+    });
+    const link = view.locator('.turn[data-id="9001"] a.file-link', { hasText: 'lily.txt:3' });
+    await link.waitFor();
+    await shot('answer-with-link');
+    await link.click();
+    await page.locator('.tabs-container .tab.active', { hasText: 'lily.txt' }).waitFor({ timeout: 15_000 });
+    await page.locator('.statusbar-item', { hasText: /Ln 3, Col 1/ }).waitFor({ timeout: 15_000 });
+  });
+
+  it('a link that leaves the workspace does not open anything', async () => {
+    writeFileSync(path.join(cs.workspace, '..', 'outside.txt'), 'not part of the workspace\n');
+    await postFromHost({ type: 'turn', turn: { id: 9002, question: 'q', answer: 'See ../outside.txt:1 now.', done: true } });
+    await view.locator('.turn[data-id="9002"] a.file-link', { hasText: '../outside.txt:1' }).click();
+    await page.locator('.notifications-toasts', { hasText: 'is not a file in this workspace' }).waitFor({ timeout: 15_000 });
+    assert.equal(await page.locator('.tabs-container .tab', { hasText: 'outside.txt' }).count(), 0);
+  });
+
+  it('the stop button stops an answer', async () => {
+    await ask('Tell me a long story about Tom and his boat.');
+    await view.locator('#stop').click({ timeout: 10_000 });
+    await view.locator('.turn:last-child', { hasText: 'Stopped.' }).waitFor({ timeout: 30_000 });
+    await view.locator('#stop').waitFor({ state: 'hidden' });
+  });
+
+  it('model output with <script>, <img onerror> and javascript: links renders inert', async () => {
+    const frame = await viewFrame();
+    const hostile = [
+      'Hostile answer: <script>window.pwned = "script"</script>',
+      '<img src=x onerror="window.pwned = \'img\'">',
+      '[click me](javascript:window.pwned="md-link") and <a href="javascript:window.pwned=\'a\'">raw link</a>',
+      '<iframe srcdoc="<script>parent.pwned=1</script>"></iframe> <svg onload="window.pwned=\'svg\'"></svg>',
+      '[cmd](command:workbench.action.quit) [data](data:text/html,<script>alert(1)</script>)',
+    ].join('\n\n');
+    await postFromHost({ type: 'turn', turn: { id: 9003, question: 'hostile', answer: hostile, done: true } });
+    const answer = view.locator('.turn[data-id="9003"] .answer');
+    await answer.getByText('Hostile answer').waitFor();
+    for (const a of await answer.locator('a').all()) await a.click();
+    await page.waitForTimeout(500);
+    const found = await frame.evaluate(() => {
+      const root = document.querySelector('.turn[data-id="9003"] .answer')!;
+      return {
+        pwned: (window as unknown as { pwned?: unknown }).pwned,
+        active: root.querySelectorAll('script, img, iframe, svg, object, embed, [onerror], [onload]').length,
+        hrefs: Array.from(root.querySelectorAll("a[href]")).map((a) => a.getAttribute('href')),
+        text: (root as HTMLElement).innerText,
+      };
+    });
+    assert.equal(found.pwned, undefined, 'no hostile code ran');
+    assert.equal(found.active, 0, 'no active elements were created');
+    assert.ok(found.hrefs.every((h) => h === '#' || /^https?:/.test(h ?? '')), `only safe hrefs: ${found.hrefs.join(', ')}`);
+    assert.match(found.text, /<script>window\.pwned/, 'raw HTML shows as text');
+    await shot('hostile-output');
+  });
+
+  it('shows what happened when the engine dies mid-answer, and recovers', async () => {
+    await ask('Tell me a long story about Lily and the dog.');
+    await view.locator('#stop').waitFor();
+    const ps = execFileSync('ps', ['-e', '-o', 'pid=,pgid=,args=']).toString().split('\n');
+    const engine = ps.map((l) => l.trim().split(/\s+/)).find((f) => Number(f[1]) === cs.pgid && f.some((a) => a.endsWith('dist/engine.js')));
+    assert.ok(engine, 'the engine runs under this code-server');
+    process.kill(Number(engine[0]), 'SIGKILL');
+    const error = view.locator('.turn:last-child .error-text');
+    await error.waitFor({ timeout: 30_000 });
+    assert.match(await error.innerText(), /engine killed by SIGKILL[\s\S]*restarts on the next request/);
+    await shot('error');
+    await ask('Who is Tom?');
+    await view.locator('.turn:last-child:not(.streaming) .stats').waitFor({ timeout: 60_000 });
+  });
+
+  it('keeps the conversation when the view is hidden and shown again', async () => {
+    const before = await view.locator('.turn').count();
+    await page.locator('.activitybar [aria-label^="Explorer"]').first().click();
+    await page.locator('.activitybar [aria-label^="KVzip Code"]').first().click();
+    view = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+    await view.locator('.turn').nth(before - 1).waitFor();
+    assert.equal(await view.locator('.turn').count(), before);
+  });
+});
