@@ -1,0 +1,28 @@
+// `npm run package` builds the .vsix; its file list must hold the bundles and the runtime only.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+import { ROOT } from '../vscode/codeServer.ts';
+
+test('the .vsix leaves out tests, sources and dev files', { timeout: 180_000 }, () => {
+  execFileSync('npm', ['run', 'package'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const vsix = path.join(ROOT, 'dist/kvzip-code-linux-x64.vsix');
+  const listing = execFileSync('python3', ['-m', 'zipfile', '-l', vsix]).toString();
+  const files = listing
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(/\s{2,}/)[0]!.trim())
+    .filter((f) => f.startsWith('extension/') && !f.endsWith('/'))
+    .map((f) => f.slice('extension/'.length));
+  for (const must of ['package.json', 'dist/extension.cjs', 'dist/webview.js', 'dist/engine.js', 'media/sidebar.css', 'media/icon.svg']) {
+    assert.ok(files.includes(must), `${must} is packaged`);
+  }
+  assert.ok(files.some((f) => f.startsWith('node_modules/onnxruntime-node/bin/napi-v6/linux/x64/')), 'the onnxruntime binding is packaged');
+  const allowed = /^(package\.json|readme\.md|changelog\.md|license(\.txt|\.md)?|dist\/[\w.-]+\.(c?js)|media\/[\w.-]+\.(svg|css|png)|node_modules\/onnxruntime-(node|common)\/.+)$/i;
+  const unexpected = files.filter((f) => !allowed.test(f));
+  assert.deepEqual(unexpected, [], 'only bundles, media and the onnxruntime runtime are packaged');
+  const dev = files.filter((f) => /(^|\/)(src|test|bench|native|\.ci)\//.test(f.replace(/^node_modules\/[^/]+\//, '')) || /\.(ts|map)$/.test(f.replace(/\.d\.ts$/, '')) || /tsconfig|esbuild\.mjs|package-lock/.test(f));
+  assert.deepEqual(dev, [], 'no sources, tests, source maps or build files');
+  assert.ok(!files.some((f) => f.endsWith('.vsix')), 'no earlier package inside');
+});

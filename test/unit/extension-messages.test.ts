@@ -1,0 +1,52 @@
+// The extension host's checks on what the sidebar webview sends: the webview renders model output, so it is untrusted.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync, realpathSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { parseViewMessage } from '../../src/webview/messages.ts';
+import { resolveWorkspaceFile } from '../../src/extension/links.ts';
+
+test('parseViewMessage accepts exactly the known shapes', () => {
+  assert.deepEqual(parseViewMessage({ type: 'ready' }), { type: 'ready' });
+  assert.deepEqual(parseViewMessage({ type: 'ask', question: 'why?' }), { type: 'ask', question: 'why?' });
+  assert.deepEqual(parseViewMessage({ type: 'openFile', path: 'a.ts', line: 3 }), { type: 'openFile', path: 'a.ts', line: 3 });
+  assert.deepEqual(parseViewMessage({ type: 'openLink', href: 'https://example.com/x' }), { type: 'openLink', href: 'https://example.com/x' });
+  for (const bad of [
+    null,
+    'ask',
+    [],
+    { type: 'eval', code: '1' },
+    { type: 'ready', extra: 1 },
+    { type: 'ask', question: '   ' },
+    { type: 'ask', question: 'x'.repeat(20_001) },
+    { type: 'ask', question: 42 },
+    { type: 'openFile', path: 'a.ts', line: 0 },
+    { type: 'openFile', path: 'a.ts', line: 1.5 },
+    { type: 'openFile', path: 'a\0b' },
+    { type: 'openFile', path: '' },
+    { type: 'openLink', href: 'javascript:alert(1)' },
+    { type: 'openLink', href: 'command:workbench.action.quit' },
+    { type: 'openLink', href: 'file:///etc/passwd' },
+  ]) {
+    assert.equal(parseViewMessage(bad), undefined, JSON.stringify(bad));
+  }
+});
+
+test('resolveWorkspaceFile keeps links inside the workspace, symlinks included', async () => {
+  const base = realpathSync(mkdtempSync(path.join(tmpdir(), 'kvzip-links-')));
+  const ws = path.join(base, 'ws');
+  mkdirSync(path.join(ws, 'src'), { recursive: true });
+  writeFileSync(path.join(ws, 'src', 'a.ts'), 'x');
+  writeFileSync(path.join(base, 'outside.txt'), 'secret');
+  symlinkSync(path.join(base, 'outside.txt'), path.join(ws, 'link.txt'));
+  assert.equal(await resolveWorkspaceFile([ws], 'src/a.ts'), path.join(ws, 'src', 'a.ts'));
+  assert.equal(await resolveWorkspaceFile([ws], './src/a.ts'), path.join(ws, 'src', 'a.ts'));
+  assert.equal(await resolveWorkspaceFile([ws], path.join(ws, 'src', 'a.ts')), path.join(ws, 'src', 'a.ts'));
+  assert.equal(await resolveWorkspaceFile([ws], '../outside.txt'), undefined);
+  assert.equal(await resolveWorkspaceFile([ws], path.join(base, 'outside.txt')), undefined);
+  assert.equal(await resolveWorkspaceFile([ws], 'link.txt'), undefined, 'a symlink out of the workspace');
+  assert.equal(await resolveWorkspaceFile([ws], 'src'), undefined, 'a folder is not a file');
+  assert.equal(await resolveWorkspaceFile([ws], 'missing.ts'), undefined);
+  assert.equal(await resolveWorkspaceFile([ws], 'file:///etc/passwd'), undefined);
+});
