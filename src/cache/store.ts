@@ -3,7 +3,18 @@
 // crash mid-write (even kill -9) leaves the previous good generation in use, and two builders racing leave one
 // complete generation. Every file is checksummed in the manifest and verified before it is trusted.
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { FORMAT_VERSION, type Manifest } from './manifest.ts';
 
@@ -29,7 +40,11 @@ export class CacheStore {
   }
 
   /** Checksums the files, writes the manifest, and atomically points the entry at this generation. */
-  async commit(genDir: string, manifest: Omit<Manifest, 'files' | 'formatVersion'>, fileNames: string[]): Promise<{ dir: string; manifest: Manifest }> {
+  async commit(
+    genDir: string,
+    manifest: Omit<Manifest, 'files' | 'formatVersion'>,
+    fileNames: string[],
+  ): Promise<{ dir: string; manifest: Manifest }> {
     const files: Manifest['files'] = {};
     for (const f of fileNames) files[f] = { bytes: statSync(join(genDir, f)).size, sha256: await sha256File(join(genDir, f)) };
     const full: Manifest = { formatVersion: FORMAT_VERSION, ...manifest, files };

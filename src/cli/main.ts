@@ -137,14 +137,26 @@ async function main(argv: string[]): Promise<number> {
 
 function human(command: string, r: unknown): string {
   if (command === 'build') {
-    const b = r as { fromCache: boolean; contextTokens: number; kvBytesFull: number; kvBytesCompressed: number; entry: string; device: string };
+    const b = r as {
+      fromCache: boolean;
+      contextTokens: number;
+      kvBytesFull: number;
+      kvBytesCompressed: number;
+      entry: string;
+      device: string;
+    };
     const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
     return `${b.fromCache ? 'Cache is fresh' : 'Built the cache'}: ${b.contextTokens} tokens, KV ${mb(b.kvBytesFull)} → ${mb(b.kvBytesCompressed)} (${((100 * b.kvBytesCompressed) / b.kvBytesFull).toFixed(1)}%) on ${b.device}\n${b.entry}`;
   }
   if (command === 'info') {
     const list = r as { workspace: string; model: string; contextTokens: number; bytes: number; ratio: number; lastUsedAt: string }[];
     if (list.length === 0) return 'No cache entries.';
-    return list.map((e) => `${e.workspace}\n  model ${e.model}\n  ${e.contextTokens} tokens, ratio ${e.ratio}, ${(e.bytes / 1048576).toFixed(1)} MB, last used ${e.lastUsedAt}`).join('\n');
+    return list
+      .map(
+        (e) =>
+          `${e.workspace}\n  model ${e.model}\n  ${e.contextTokens} tokens, ratio ${e.ratio}, ${(e.bytes / 1048576).toFixed(1)} MB, last used ${e.lastUsedAt}`,
+      )
+      .join('\n');
   }
   return JSON.stringify(r);
 }

@@ -96,26 +96,51 @@ export class Engine {
     });
   }
 
-  async build(s: CacheSettings & { force?: boolean }, progress?: ProgressFn, signal?: AbortSignal): Promise<BuildResult & { manifest: Manifest; context: BuiltContext }> {
+  async build(
+    s: CacheSettings & { force?: boolean },
+    progress?: ProgressFn,
+    signal?: AbortSignal,
+  ): Promise<BuildResult & { manifest: Manifest; context: BuiltContext }> {
     const t0 = performance.now();
     const m = await this.model(s.model, s.device, s.cacheDir, s.int4, progress, signal);
     const store = new CacheStore(s.cacheDir);
     const key = this.entryKey(s, m);
     const ctx = await this.context(s, m, signal, progress);
     if (ctx.tokenIds.length === 0) {
-      throw new UserError(`No files of ${s.workspace} could go into the context (${ctx.omitted.length} omitted). Check the include/exclude settings.`, 'empty-context');
+      throw new UserError(
+        `No files of ${s.workspace} could go into the context (${ctx.omitted.length} omitted). Check the include/exclude settings.`,
+        'empty-context',
+      );
     }
     const prefixIds = m.tokenizer.prefixIds(m.tokenizer.layout());
     const ids = [...prefixIds, ...ctx.tokenIds];
     const existing = s.force ? undefined : await store.open(key);
     const plan = existing && 'manifest' in existing ? planRefresh(existing.manifest.fingerprint, ctx) : undefined;
     if (existing && 'manifest' in existing && plan?.upToDate) {
-      return { ...this.summary(existing.manifest, existing.dir, m, true, 0, performance.now() - t0), manifest: existing.manifest, context: ctx };
+      return {
+        ...this.summary(existing.manifest, existing.dir, m, true, 0, performance.now() - t0),
+        manifest: existing.manifest,
+        context: ctx,
+      };
     }
 
     const gen = store.begin(key);
     try {
-      return await this.write(s, m, store, key, gen, ctx, ids, prefixIds.length, existing && 'manifest' in existing ? existing : undefined, plan, t0, progress, signal);
+      return await this.write(
+        s,
+        m,
+        store,
+        key,
+        gen,
+        ctx,
+        ids,
+        prefixIds.length,
+        existing && 'manifest' in existing ? existing : undefined,
+        plan,
+        t0,
+        progress,
+        signal,
+      );
     } catch (e) {
       rmSync(gen, { recursive: true, force: true });
       throw e;
@@ -148,7 +173,12 @@ export class Engine {
     let threshold: number | undefined;
     let refreshedTokens: number | undefined;
     if (existing && plan && !plan.fullRebuild && plan.firstToken > 0 && existing.manifest.files[KEEP_FILE]) {
-      const r = await refreshCompressed(m, existing, prefixLen + plan.firstToken, ids, gen, { chunk, prefillChunk: PREFILL_CHUNK, signal, progress });
+      const r = await refreshCompressed(m, existing, prefixLen + plan.firstToken, ids, gen, {
+        chunk,
+        prefillChunk: PREFILL_CHUNK,
+        signal,
+        progress,
+      });
       ({ layout: compact, prefillMs, scoreMs, prefillTokens } = r);
       threshold = existing.manifest.threshold;
       refreshedTokens = prefillTokens;
@@ -161,7 +191,8 @@ export class Engine {
 
       const tScore = performance.now();
       const chunks = scoreSchedule(m.tokenizer, m.tokenizer.layout(), ids, prefixLen, chunk);
-      const scores = s.ratio >= 1 ? undefined : await scoreContext(dense, full, prefixLen, chunks, signal, (d, t) => progress?.('score', d, t));
+      const scores =
+        s.ratio >= 1 ? undefined : await scoreContext(dense, full, prefixLen, chunks, signal, (d, t) => progress?.('score', d, t));
       scoreMs = performance.now() - tScore;
 
       progress?.('compress', 0, 1);
@@ -177,7 +208,13 @@ export class Engine {
       {
         key,
         workspace: resolve(s.workspace),
-        model: { dir: m.dir, weightsHash: m.prepared.weightsHash, tokenizerHash: m.tokenizerHash, dtype: m.prepared.dtype, int4: m.prepared.int4 },
+        model: {
+          dir: m.dir,
+          weightsHash: m.prepared.weightsHash,
+          tokenizerHash: m.tokenizerHash,
+          dtype: m.prepared.dtype,
+          int4: m.prepared.int4,
+        },
         ratio: s.ratio,
         level: s.level,
         threshold,
@@ -370,7 +407,12 @@ function compressedBytes(m: Manifest): number {
 }
 
 function trustedFor(manifest: Manifest, m: LoadedModel): boolean {
-  return manifest.model?.weightsHash === m.prepared.weightsHash && manifest.model?.tokenizerHash === m.tokenizerHash && manifest.model?.dtype === m.prepared.dtype && manifest.model?.int4 === m.prepared.int4;
+  return (
+    manifest.model?.weightsHash === m.prepared.weightsHash &&
+    manifest.model?.tokenizerHash === m.tokenizerHash &&
+    manifest.model?.dtype === m.prepared.dtype &&
+    manifest.model?.int4 === m.prepared.int4
+  );
 }
 
 /** The lowest score among kept context pairs: the global threshold pair selection applied. */
@@ -393,4 +435,3 @@ function linkOrCopy(from: string, to: string): void {
     copyFileSync(from, to);
   }
 }
-

@@ -52,7 +52,8 @@ export async function loadModel(o: LoadOptions): Promise<LoadedModel> {
   const rope = ropeFrequencies(spec);
   const denseFile = (p: PreparedModel) => {
     const f = join(p.dir, 'dense.onnx');
-    if (!existsSync(f)) writeFileSync(f, buildGraph({ spec, rope, dtype: p.dtype, int4: p.int4, weight: (n) => p.weight(n) }), { mode: 0o600 });
+    if (!existsSync(f))
+      writeFileSync(f, buildGraph({ spec, rope, dtype: p.dtype, int4: p.int4, weight: (n) => p.weight(n) }), { mode: 0o600 });
     return f;
   };
   const fallbackToCpu = () => {

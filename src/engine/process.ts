@@ -2,6 +2,7 @@
 // Inference blocks this process's thread, never the client's.
 import type { CacheSettings, Event, Phase, Request } from './protocol.ts';
 import { Engine } from './engine.ts';
+import { contextReport } from '../context/index.ts';
 import { CancelledError, UserError } from '../model/errors.ts';
 
 if (!process.send) {
@@ -18,7 +19,8 @@ const send = (e: Event) => process.send!(e);
 function settings(r: CacheSettings): CacheSettings {
   const ratio = Number(r.ratio);
   if (!(ratio > 0 && ratio <= 1)) throw new UserError(`ratio must be in (0, 1], got ${r.ratio}`, 'bad-request');
-  if (!['pair', 'pair-uniform', 'head'].includes(r.level)) throw new UserError(`level must be pair, pair-uniform or head, got ${r.level}`, 'bad-request');
+  if (!['pair', 'pair-uniform', 'head'].includes(r.level))
+    throw new UserError(`level must be pair, pair-uniform or head, got ${r.level}`, 'bad-request');
   for (const k of ['workspace', 'model', 'cacheDir'] as const) {
     if (typeof r[k] !== 'string' || !r[k]) throw new UserError(`${k} is required`, 'bad-request');
   }
@@ -31,10 +33,15 @@ async function handle(r: Request, signal: AbortSignal): Promise<unknown> {
   switch (r.type) {
     case 'build': {
       const { manifest: _m, context, ...result } = await engine.build({ ...settings(r), force: r.force }, progress, signal);
-      return { ...result, report: { included: context.files.map((f) => ({ path: f.path, tokens: f.tokenEnd - f.tokenStart })), omitted: context.omitted } };
+      return { ...result, report: contextReport(context) };
     }
     case 'ask':
-      return engine.ask({ ...settings(r), question: String(r.question ?? ''), maxTokens: r.maxTokens }, (text) => send({ id: r.id, type: 'token', text }), progress, signal);
+      return engine.ask(
+        { ...settings(r), question: String(r.question ?? ''), maxTokens: r.maxTokens },
+        (text) => send({ id: r.id, type: 'token', text }),
+        progress,
+        signal,
+      );
     case 'generate':
       return engine.generate(r, (text) => send({ id: r.id, type: 'token', text }), progress, signal);
     case 'info':

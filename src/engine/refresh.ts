@@ -59,7 +59,15 @@ export async function refreshCompressed(
     } catch {
       copyFileSync(join(m.prepared.dir, WEIGHTS_FILE), join(work, WEIGHTS_FILE));
     }
-    const graph = buildGraph({ spec, rope: m.rope, dtype: m.prepared.dtype, int4: m.prepared.int4, weight: (n) => m.prepared.weight(n), baked: baseLayout.baked, scorePrefix: prefixLen });
+    const graph = buildGraph({
+      spec,
+      rope: m.rope,
+      dtype: m.prepared.dtype,
+      int4: m.prepared.int4,
+      weight: (n) => m.prepared.weight(n),
+      baked: baseLayout.baked,
+      scorePrefix: prefixLen,
+    });
     writeFileSync(join(work, 'refresh.onnx'), graph);
     const opened = await openSession(join(work, 'refresh.onnx'), { device: m.device, reason: m.deviceReason }, () => {
       throw new Error('CUDA failed during refresh; rebuild with --device cpu');
@@ -68,7 +76,8 @@ export async function refreshCompressed(
 
     const suffix = ids.slice(from);
     const t0 = performance.now();
-    const tail = (await session.prefill(suffix, session.empty(), o.prefillChunk, o.signal, (d, t) => o.progress?.('prefill', d, t))).present;
+    const tail = (await session.prefill(suffix, session.empty(), o.prefillChunk, o.signal, (d, t) => o.progress?.('prefill', d, t)))
+      .present;
     const prefillMs = performance.now() - t0;
 
     const t1 = performance.now();

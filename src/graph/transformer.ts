@@ -139,7 +139,11 @@ export function buildGraph(o: GraphOptions): Uint8Array {
   if (scoring) {
     const M = g.op('Gather', [g.op('Shape', ['score_index']), scalarI64(0)], { axis: 0 });
     const own = causal(S, zero, S);
-    const pastPart = g.op('ConstantOfShape', [g.op('Concat', [g.op('Unsqueeze', [S, i64([0])]), g.op('Unsqueeze', [M, i64([0])])], { axis: 0 })], {});
+    const pastPart = g.op(
+      'ConstantOfShape',
+      [g.op('Concat', [g.op('Unsqueeze', [S, i64([0])]), g.op('Unsqueeze', [M, i64([0])])], { axis: 0 })],
+      {},
+    );
     scoreMask = tileRows(g.op('Concat', [pastPart, own], { axis: 1 }));
   }
   const scoreLayers: string[] = [];

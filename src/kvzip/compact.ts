@@ -117,7 +117,13 @@ export function writeCompacted(file: string, kv: KvCache, prefixLen: number, kee
 }
 
 /** Reads a written generation back into per-head pairs (for refresh). */
-export function readHeads(dir: string, baked: BakedHead[][], headDim: number, sequenceLength: number, dtype: 'fp32' | 'fp16'): HeadPairs[][] {
+export function readHeads(
+  dir: string,
+  baked: BakedHead[][],
+  headDim: number,
+  sequenceLength: number,
+  dtype: 'fp32' | 'fp16',
+): HeadPairs[][] {
   const blob = readFileSync(join(dir, KV_FILE));
   const bitmap = readFileSync(join(dir, KEEP_FILE));
   const stride = Math.ceil(sequenceLength / 8);

@@ -62,7 +62,7 @@ export function headScoresOf(s: PairScores): Float32Array {
 /** Baseline: uniformly random pairs, r·N in all. */
 export function selectRandom(layers: number, kvHeads: number, n: number, ratio: number, seed: number): KeepSets {
   let a = seed >>> 0 || 1;
-  const rand = () => ((a = (Math.imul(a, 1664525) + 1013904223) >>> 0) / 4294967296);
+  const rand = () => (a = (Math.imul(a, 1664525) + 1013904223) >>> 0) / 4294967296;
   const s = new PairScores(layers, kvHeads, n);
   for (let i = 0; i < s.data.length; i++) s.data[i] = rand();
   return selectPair(s, ratio);
@@ -72,7 +72,9 @@ export function selectRandom(layers: number, kvHeads: number, n: number, ratio: 
 export function selectRecency(layers: number, kvHeads: number, n: number, ratio: number, sinks: number): KeepSets {
   const k = Math.round(ratio * n);
   const first = Math.min(sinks, k);
-  const idx = Int32Array.from(new Set([...Array.from({ length: first }, (_, i) => i), ...Array.from({ length: k - first }, (_, i) => n - (k - first) + i)]));
+  const idx = Int32Array.from(
+    new Set([...Array.from({ length: first }, (_, i) => i), ...Array.from({ length: k - first }, (_, i) => n - (k - first) + i)]),
+  );
   return perHead(layers, kvHeads, () => idx);
 }
 

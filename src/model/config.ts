@@ -169,8 +169,7 @@ function parseRopeScaling(raw: unknown, maxPositions: number, file: string): Rop
         factor,
         lowFreqFactor: typeof r.low_freq_factor === 'number' ? r.low_freq_factor : 1,
         highFreqFactor: typeof r.high_freq_factor === 'number' ? r.high_freq_factor : 4,
-        originalMaxPositions:
-          typeof r.original_max_position_embeddings === 'number' ? r.original_max_position_embeddings : 8192,
+        originalMaxPositions: typeof r.original_max_position_embeddings === 'number' ? r.original_max_position_embeddings : 8192,
       };
     case 'yarn': {
       needFactor();
@@ -184,8 +183,7 @@ function parseRopeScaling(raw: unknown, maxPositions: number, file: string): Rop
       return {
         type: 'yarn',
         factor,
-        originalMaxPositions:
-          typeof r.original_max_position_embeddings === 'number' ? r.original_max_position_embeddings : maxPositions,
+        originalMaxPositions: typeof r.original_max_position_embeddings === 'number' ? r.original_max_position_embeddings : maxPositions,
         betaFast: typeof r.beta_fast === 'number' ? r.beta_fast : 32,
         betaSlow: typeof r.beta_slow === 'number' ? r.beta_slow : 1,
         attentionFactor,

@@ -2,7 +2,18 @@
 // graph of the model references, and reuses it while the checkpoint is unchanged. With int4, every Linear weight
 // (and the LM head) is stored as MatMulNBits blocks; norms and the embedding table stay in the float dtype.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadModelSpec, type ModelSpec } from './config.ts';
 import { throwIfAborted } from './errors.ts';
@@ -80,7 +91,13 @@ export function prepareModel(o: PrepareOptions): PreparedModel {
     try {
       const index = JSON.parse(readFileSync(indexFile, 'utf8')) as WeightsIndex;
       const size = statSync(join(dir, WEIGHTS_FILE)).size;
-      if (index.version === INDEX_VERSION && index.source === weightsHash && index.dtype === o.dtype && index.int4 === int4 && size === index.bytes) {
+      if (
+        index.version === INDEX_VERSION &&
+        index.source === weightsHash &&
+        index.dtype === o.dtype &&
+        index.int4 === int4 &&
+        size === index.bytes
+      ) {
         return make(index);
       }
     } catch {

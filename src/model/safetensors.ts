@@ -84,11 +84,16 @@ function readHeader(file: string): TensorInfo[] {
     let end = dataStart;
     for (const t of [...out].sort((a, b) => a.offset - b.offset)) {
       if (t.offset !== end) {
-        throw new ModelError(file, `tensor "${t.name}" starts at byte ${t.offset - dataStart}, not where the previous tensor ends; the header lies about offsets`, redownload);
+        throw new ModelError(
+          file,
+          `tensor "${t.name}" starts at byte ${t.offset - dataStart}, not where the previous tensor ends; the header lies about offsets`,
+          redownload,
+        );
       }
       end += t.byteLength;
     }
-    if (end !== size) throw new ModelError(file, `has ${size - end} bytes after the last tensor; the header lies about offsets`, redownload);
+    if (end !== size)
+      throw new ModelError(file, `has ${size - end} bytes after the last tensor; the header lies about offsets`, redownload);
     return out;
   } finally {
     closeSync(fd);

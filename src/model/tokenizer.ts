@@ -124,7 +124,8 @@ export class ModelTokenizer {
     );
     const c = text.indexOf(CONTEXT_MARK);
     const q = text.indexOf(QUESTION_MARK);
-    if (c < 0 || q < c) throw new ModelError('tokenizer_config.json', 'chat template drops the user message', 'Use a model with a standard chat template');
+    if (c < 0 || q < c)
+      throw new ModelError('tokenizer_config.json', 'chat template drops the user message', 'Use a model with a standard chat template');
     return {
       prefix: text.slice(0, c),
       beforeQuestion: text.slice(c + CONTEXT_MARK.length, q),

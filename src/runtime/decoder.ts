@@ -53,13 +53,18 @@ export class ForwardSession {
     const start = this.basePosition + past.length;
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, S]),
-      position_ids: new ort.Tensor('int64', BigInt64Array.from({ length: S }, (_, i) => BigInt(start + i)), [1, S]),
+      position_ids: new ort.Tensor(
+        'int64',
+        BigInt64Array.from({ length: S }, (_, i) => BigInt(start + i)),
+        [1, S],
+      ),
     };
     for (let l = 0; l < this.spec.numLayers; l++) {
       feeds[names.pastKey(l)] = past.keys[l];
       feeds[names.pastValue(l)] = past.values[l];
     }
-    if (this.scoring) feeds.score_index = new ort.Tensor('int64', BigInt64Array.from(o.scoreIndex ?? [0], BigInt), [o.scoreIndex?.length ?? 1]);
+    if (this.scoring)
+      feeds.score_index = new ort.Tensor('int64', BigInt64Array.from(o.scoreIndex ?? [0], BigInt), [o.scoreIndex?.length ?? 1]);
     const keep = o.keepPresent ?? true;
     const fetches = ['top_values', 'top_indices'];
     if (keep) for (let l = 0; l < this.spec.numLayers; l++) fetches.push(names.presentKey(l), names.presentValue(l));
@@ -69,10 +74,10 @@ export class ForwardSession {
     const present: KvCache = !keep
       ? past
       : {
-      keys: Array.from({ length: this.spec.numLayers }, (_, l) => out[names.presentKey(l)]),
-      values: Array.from({ length: this.spec.numLayers }, (_, l) => out[names.presentValue(l)]),
-      length: past.length + S,
-    };
+          keys: Array.from({ length: this.spec.numLayers }, (_, l) => out[names.presentKey(l)]),
+          values: Array.from({ length: this.spec.numLayers }, (_, l) => out[names.presentValue(l)]),
+          length: past.length + S,
+        };
     let bytesMoved = kvBytes(past) + (keep ? kvBytes(present) : 0) + 16 * S;
     for (const name of fetches) if (!name.startsWith('present_')) bytesMoved += (out[name].data as ArrayBufferView).byteLength;
     return {

@@ -53,5 +53,7 @@ export async function openSession(
 }
 
 function firstLine(e: unknown): string {
-  return String((e as Error)?.message ?? e).split('\n')[0].slice(0, 300);
+  return String((e as Error)?.message ?? e)
+    .split('\n')[0]
+    .slice(0, 300);
 }

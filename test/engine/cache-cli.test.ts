@@ -10,7 +10,11 @@ import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const MODEL = fileURLToPath(new URL('../../../shared/models/stories260K', import.meta.url));
-const skip = !existsSync(MODEL) ? `${MODEL} not found: the shared stories260K model is needed` : !existsSync(CLI) ? 'dist/cli.js missing: run npm run build' : false;
+const skip = !existsSync(MODEL)
+  ? `${MODEL} not found: the shared stories260K model is needed`
+  : !existsSync(CLI)
+    ? 'dist/cli.js missing: run npm run build'
+    : false;
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -35,8 +39,14 @@ interface Ask {
 
 function workspace(): string {
   const ws = mkdtempSync(join(tmpdir(), 'kvzip-ws-'));
-  writeFileSync(join(ws, 'cat.txt'), 'Once upon a time, there was a little cat named Tom. Tom liked to play with his red ball in the garden. One day, the ball rolled into the pond. Tom was sad.\n');
-  writeFileSync(join(ws, 'dog.txt'), 'His friend, a big dog named Max, jumped into the water and got the ball. Tom was very happy and said thank you to Max. From that day on, Tom and Max were best friends.\n');
+  writeFileSync(
+    join(ws, 'cat.txt'),
+    'Once upon a time, there was a little cat named Tom. Tom liked to play with his red ball in the garden. One day, the ball rolled into the pond. Tom was sad.\n',
+  );
+  writeFileSync(
+    join(ws, 'dog.txt'),
+    'His friend, a big dog named Max, jumped into the water and got the ball. Tom was very happy and said thank you to Max. From that day on, Tom and Max were best friends.\n',
+  );
   return ws;
 }
 
@@ -72,7 +82,11 @@ test('persisted cache', { skip, concurrency: false }, async (t) => {
   });
 
   await t.test('build reports real savings at ratio 0.3', async () => {
-    const b = await json<{ fromCache: boolean; kvBytesFull: number; kvBytesCompressed: number; report: { included: unknown[] } }>(['build', ws, ...common]);
+    const b = await json<{ fromCache: boolean; kvBytesFull: number; kvBytesCompressed: number; report: { included: unknown[] } }>([
+      'build',
+      ws,
+      ...common,
+    ]);
     assert.equal(b.fromCache, true, 'an unchanged workspace is served by the fresh entry');
     assert.ok(b.kvBytesCompressed <= 0.32 * b.kvBytesFull, `${b.kvBytesCompressed} <= 0.32 × ${b.kvBytesFull}`);
     assert.equal(b.report.included.length, 2);
@@ -176,11 +190,18 @@ test('editing the last file refreshes only the suffix; at ratio 1 the refresh is
   const first = await build(cache);
   await build(cache, '1');
   assert.deepEqual(first.report.included.map((f) => f.path).at(-1), 'zbird.txt');
-  writeFileSync(join(ws, 'zbird.txt'), 'The next day, Tom found a small bird in the tree. The bird could not fly. Tom and Max helped it.\n');
+  writeFileSync(
+    join(ws, 'zbird.txt'),
+    'The next day, Tom found a small bird in the tree. The bird could not fly. Tom and Max helped it.\n',
+  );
   const refreshed = await build(cache);
   assert.equal(refreshed.fromCache, false);
-  assert.ok(refreshed.prefillTokens > 0 && refreshed.prefillTokens < refreshed.contextTokens / 2, `refresh prefilled ${refreshed.prefillTokens} of ${refreshed.contextTokens} tokens`);
-  const ask = (dir: string, ratio: string) => json<Ask>(['ask', ws, QUESTION, '--model', MODEL, '--cache-dir', dir, '--ratio', ratio, '--max-tokens', '24']);
+  assert.ok(
+    refreshed.prefillTokens > 0 && refreshed.prefillTokens < refreshed.contextTokens / 2,
+    `refresh prefilled ${refreshed.prefillTokens} of ${refreshed.contextTokens} tokens`,
+  );
+  const ask = (dir: string, ratio: string) =>
+    json<Ask>(['ask', ws, QUESTION, '--model', MODEL, '--cache-dir', dir, '--ratio', ratio, '--max-tokens', '24']);
   const approx = await ask(cache, '0.3');
   assert.equal(approx.fromCache, true);
   assert.ok(approx.answer.length > 10);
@@ -196,7 +217,15 @@ test('the CLI reproduces stories260K greedy ids and explains bad usage', { skip 
   const cache = mkdtempSync(join(tmpdir(), 'kvzip-cache-'));
   const expected = JSON.parse(readFileSync(join(MODEL, 'expected-greedy.json'), 'utf8')) as { greedy_ids: number[] };
   const r = await json<{ ids: number[]; text: string; device: string; prefillMs: number; decodeMsPerToken: number }>([
-    'generate', '--model', MODEL, '--prompt-ids', '1', '--max-tokens', '255', '--cache-dir', cache,
+    'generate',
+    '--model',
+    MODEL,
+    '--prompt-ids',
+    '1',
+    '--max-tokens',
+    '255',
+    '--cache-dir',
+    cache,
   ]);
   assert.deepEqual(r.ids, expected.greedy_ids);
   assert.equal(r.device, 'cpu');

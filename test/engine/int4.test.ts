@@ -27,34 +27,40 @@ function logSoftmaxAt(row: Float32Array, id: number): number {
 
 const argmax = (row: Float32Array) => row.indexOf(Math.max(...row));
 
-test('int4 on the CPU: top-1 agrees with fp32 on >= 85% of positions, perplexity rises <= 20%', { skip: !existsSync(STORIES) && `${STORIES} not found` }, async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'kvzip-int4-'));
-  t.after(() => rmSync(root, { recursive: true, force: true }));
-  const fp32 = await openModel(STORIES, join(root, 'a'));
-  const int4 = await openModel(STORIES, join(root, 'b'), true);
-  const tok = ModelTokenizer.load(STORIES);
-  const V = fp32.prepared.spec.vocabSize;
-  let agree = 0;
-  let positions = 0;
-  let nll32 = 0;
-  let nll4 = 0;
-  for (const text of TEXTS) {
-    const ids = tok.encodePrompt(text);
-    const a = (await fp32.dense.forward(ids, fp32.dense.empty(), { allLogits: true })).logitsAll!;
-    const b = (await int4.dense.forward(ids, int4.dense.empty(), { allLogits: true })).logitsAll!;
-    for (let s = 0; s + 1 < ids.length; s++) {
-      const ra = a.subarray(s * V, (s + 1) * V);
-      const rb = b.subarray(s * V, (s + 1) * V);
-      if (argmax(ra) === argmax(rb)) agree++;
-      nll32 -= logSoftmaxAt(ra, ids[s + 1]);
-      nll4 -= logSoftmaxAt(rb, ids[s + 1]);
-      positions++;
+test(
+  'int4 on the CPU: top-1 agrees with fp32 on >= 85% of positions, perplexity rises <= 20%',
+  { skip: !existsSync(STORIES) && `${STORIES} not found` },
+  async (t) => {
+    const root = mkdtempSync(join(tmpdir(), 'kvzip-int4-'));
+    t.after(() => rmSync(root, { recursive: true, force: true }));
+    const fp32 = await openModel(STORIES, join(root, 'a'));
+    const int4 = await openModel(STORIES, join(root, 'b'), true);
+    const tok = ModelTokenizer.load(STORIES);
+    const V = fp32.prepared.spec.vocabSize;
+    let agree = 0;
+    let positions = 0;
+    let nll32 = 0;
+    let nll4 = 0;
+    for (const text of TEXTS) {
+      const ids = tok.encodePrompt(text);
+      const a = (await fp32.dense.forward(ids, fp32.dense.empty(), { allLogits: true })).logitsAll!;
+      const b = (await int4.dense.forward(ids, int4.dense.empty(), { allLogits: true })).logitsAll!;
+      for (let s = 0; s + 1 < ids.length; s++) {
+        const ra = a.subarray(s * V, (s + 1) * V);
+        const rb = b.subarray(s * V, (s + 1) * V);
+        if (argmax(ra) === argmax(rb)) agree++;
+        nll32 -= logSoftmaxAt(ra, ids[s + 1]);
+        nll4 -= logSoftmaxAt(rb, ids[s + 1]);
+        positions++;
+      }
     }
-  }
-  const agreement = agree / positions;
-  const rise = Math.exp((nll4 - nll32) / positions) - 1;
-  t.diagnostic(`int4 top-1 agreement ${(100 * agreement).toFixed(1)}% over ${positions} positions; perplexity ${Math.exp(nll32 / positions).toFixed(3)} → ${Math.exp(nll4 / positions).toFixed(3)} (+${(100 * rise).toFixed(1)}%)`);
-  assert.ok(agreement >= 0.85, `agreement ${agreement}`);
-  assert.ok(rise <= 0.2, `perplexity rise ${rise}`);
-  assert.ok(rise > 0, 'int4 really quantized something');
-});
+    const agreement = agree / positions;
+    const rise = Math.exp((nll4 - nll32) / positions) - 1;
+    t.diagnostic(
+      `int4 top-1 agreement ${(100 * agreement).toFixed(1)}% over ${positions} positions; perplexity ${Math.exp(nll32 / positions).toFixed(3)} → ${Math.exp(nll4 / positions).toFixed(3)} (+${(100 * rise).toFixed(1)}%)`,
+    );
+    assert.ok(agreement >= 0.85, `agreement ${agreement}`);
+    assert.ok(rise <= 0.2, `perplexity rise ${rise}`);
+    assert.ok(rise > 0, 'int4 really quantized something');
+  },
+);

@@ -72,7 +72,12 @@ test('compaction at 0.3 holds at most 0.32 of the full KV, counting metadata', a
 test('stories260K: ratio 1.0 answers with identical greedy text', { skip: !existsSync(STORIES) && `${STORIES} not found` }, async () => {
   const m = await openModel(STORIES);
   const tok = ModelTokenizer.load(STORIES, m.prepared.spec.eosTokenIds);
-  const ctx = [1, ...tok.encode('Once upon a time, there was a little cat named Tom. Tom liked to play with his red ball in the garden. One day, the ball rolled into the pond. Tom was sad.')];
+  const ctx = [
+    1,
+    ...tok.encode(
+      'Once upon a time, there was a little cat named Tom. Tom liked to play with his red ball in the garden. One day, the ball rolled into the pond. Tom was sad.',
+    ),
+  ];
   const full = (await m.dense.prefill(ctx, m.dense.empty(), 32)).present;
   const scores = new PairScores(m.prepared.spec.numLayers, m.prepared.spec.numKvHeads, full.length - 1);
   const { session } = await m.compressed(full, 1, selectPair(scores, 1));

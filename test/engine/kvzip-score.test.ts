@@ -37,7 +37,10 @@ test('score graph equals the KVzip formula for every layer, head and key (GQA 4,
     const seq = [...ids, ...c.input];
     const T = ids.length;
     const R = c.input.length;
-    const keysScored = [...Array.from({ length: prefixLen }, (_, i) => i), ...Array.from({ length: c.end - c.start }, (_, i) => c.start + i)];
+    const keysScored = [
+      ...Array.from({ length: prefixLen }, (_, i) => i),
+      ...Array.from({ length: c.end - c.start }, (_, i) => c.start + i),
+    ];
     referenceForward(spec, ropeFrequencies(spec), weights, seq, (l, q, k) => {
       for (let h = 0; h < Hkv; h++) {
         const best = new Float64Array(keysScored.length);

@@ -32,7 +32,10 @@ export async function openModel(modelDir: string, root = mkdtempSync(join(tmpdir
       const dir = mkdtempSync(join(root, 'entry-'));
       const layout = writeCompacted(join(dir, 'kv.bin'), full, prefixLen, keep, spec.headDim);
       linkSync(join(prepared.dir, WEIGHTS_FILE), join(dir, WEIGHTS_FILE));
-      writeFileSync(join(dir, 'decode.onnx'), buildGraph({ spec, rope, dtype: 'fp32', int4, weight: (n) => prepared.weight(n), baked: layout.baked }));
+      writeFileSync(
+        join(dir, 'decode.onnx'),
+        buildGraph({ spec, rope, dtype: 'fp32', int4, weight: (n) => prepared.weight(n), baked: layout.baked }),
+      );
       const session = new ForwardSession(await ort.InferenceSession.create(join(dir, 'decode.onnx')), spec, 'fp32', full.length);
       return { session, layout };
     },

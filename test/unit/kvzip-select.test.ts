@@ -2,7 +2,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PairScores } from '../../src/kvzip/scores.ts';
-import { keptPairs, selectHeads, selectPair, selectPairUniform, selectRandom, selectRecency, selectSnapKv, headScoresOf } from '../../src/kvzip/select.ts';
+import {
+  keptPairs,
+  selectHeads,
+  selectPair,
+  selectPairUniform,
+  selectRandom,
+  selectRecency,
+  selectSnapKv,
+  headScoresOf,
+} from '../../src/kvzip/select.ts';
 
 function scores(layers: number, heads: number, n: number, f: (l: number, h: number, i: number) => number): PairScores {
   const s = new PairScores(layers, heads, n);
@@ -17,7 +26,12 @@ test('pair keeps the global top r·N, so budgets follow the scores across heads 
   assert.equal(keptPairs(keep), 10);
   assert.equal(keep[0][0].length, 10);
   assert.equal(keep[1][1].length, 0);
-  for (const head of keep.flat()) assert.deepEqual(Array.from(head), [...head].sort((a, b) => a - b), 'sorted positions');
+  for (const head of keep.flat())
+    assert.deepEqual(
+      Array.from(head),
+      [...head].sort((a, b) => a - b),
+      'sorted positions',
+    );
 });
 
 test('pair resolves ties deterministically and exactly meets the budget', () => {
@@ -38,9 +52,15 @@ test('pair-uniform keeps the top r·n in every head', () => {
 test('head level keeps whole heads by context-independent head scores', () => {
   const s = scores(2, 2, 8, (l, h) => (l * 2 + h) / 10);
   const heads = headScoresOf(s);
-  assert.deepEqual(Array.from(heads).map((x) => Math.round(x * 10)), [0, 1, 2, 3]);
+  assert.deepEqual(
+    Array.from(heads).map((x) => Math.round(x * 10)),
+    [0, 1, 2, 3],
+  );
   const keep = selectHeads(heads, 2, 2, 8, 0.5);
-  assert.deepEqual(keep.flat().map((h) => h.length), [0, 0, 8, 8]);
+  assert.deepEqual(
+    keep.flat().map((h) => h.length),
+    [0, 0, 8, 8],
+  );
 });
 
 test('baselines: random keeps r·N, recency keeps sinks plus the newest, snapkv pools neighbours', () => {
@@ -56,5 +76,8 @@ test('scores of a chunk land at its context positions; the prefix columns are sk
   const s = new PairScores(1, 2, 6);
   // Graph output [L=1, Hkv=2, M=3]: one prefix column, then two chunk keys.
   s.addChunk(Float32Array.from([9, 0.1, 0.2, 9, 0.3, 0.4]), 3, 2, 2);
-  assert.deepEqual(Array.from(s.data).map((x) => Math.round(x * 10) / 10), [0, 0, 0.1, 0.2, 0, 0, 0, 0, 0.3, 0.4, 0, 0]);
+  assert.deepEqual(
+    Array.from(s.data).map((x) => Math.round(x * 10) / 10),
+    [0, 0, 0.1, 0.2, 0, 0, 0, 0, 0.3, 0.4, 0, 0],
+  );
 });
