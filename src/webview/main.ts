@@ -60,6 +60,8 @@ app.append(header, log, form);
 let status: ViewStatus | undefined;
 const turns = new Map<number, { turn: Turn; answer: HTMLElement; foot: HTMLElement; root: HTMLElement }>();
 const dirty = new Set<number>();
+/** A new turn always scrolls into view; streaming only follows when the reader is already at the bottom. */
+let scrollToEnd = false;
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(b < 10 * 2 ** 20 ? 2 : 1)} MiB`;
 
@@ -102,6 +104,7 @@ function addTurn(turn: Turn): void {
   root.append(q, answer, foot);
   log.append(root);
   turns.set(turn.id, { turn, answer, foot, root });
+  scrollToEnd = true;
   updateTurn(turn);
 }
 
@@ -126,7 +129,8 @@ function schedule(id: number): void {
 }
 
 function flush(): void {
-  const stick = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  const stick = scrollToEnd || log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  scrollToEnd = false;
   for (const id of dirty) {
     const t = turns.get(id);
     if (t) t.answer.innerHTML = renderMarkdown(t.turn.answer);
