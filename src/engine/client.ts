@@ -106,7 +106,7 @@ export class EngineClient {
     });
     child.on('message', (m) => this.onMessage(m));
     child.on('error', (err) => this.onExit(child, `could not run: ${err.message}`));
-    child.on('exit', (code, signal) => this.onExit(child, signal ? `killed by ${signal}` : `exited with code ${code}`));
+    child.on('exit', (code, signal) => this.onExit(child, signal ? `was killed by ${signal}` : `exited with code ${code}`));
     this.child = child;
     return child;
   }

@@ -3,6 +3,8 @@ import { linkSync, copyFileSync, writeFileSync, readFileSync, existsSync, rmSync
 import { join, resolve } from 'node:path';
 import type { AskResult, BuildResult, CacheEntryInfo, CacheSettings, GenerateRequest, GenerateResult, Phase } from './protocol.ts';
 import { loadModel, type LoadedModel } from './model.ts';
+import { resolveModel } from './resolveModel.ts';
+import { memoryVerdict } from '../model/memory.ts';
 import { buildContext } from '../context/index.ts';
 import type { BuiltContext } from '../context/types.ts';
 import { CacheStore } from '../cache/store.ts';
@@ -38,27 +40,32 @@ export class Engine {
   constructor(private readonly o: EngineOptions = {}) {}
 
   async model(
-    dir: string,
-    device: CacheSettings['device'],
-    cacheDir: string,
-    int4 = false,
+    r: { model: string; device: CacheSettings['device']; cacheDir: string; int4?: boolean; hfToken?: string },
     progress?: ProgressFn,
     signal?: AbortSignal,
   ): Promise<LoadedModel> {
-    const key = `${resolve(dir)}\0${device}\0${int4}`;
+    const dir = await resolveModel(r.model, r.cacheDir, { token: r.hfToken, signal, progress });
+    const key = `${dir}\0${r.device}\0${r.int4 ?? false}`;
     let m = this.models.get(key);
     if (!m) {
       m = await loadModel({
         modelDir: dir,
-        device,
-        int4,
-        preparedRoot: join(cacheDir, 'models'),
+        device: r.device,
+        int4: r.int4,
+        preparedRoot: join(r.cacheDir, 'models'),
         signal,
         onProgress: (d, t) => progress?.('load-model', d, t),
       });
       this.models.set(key, m);
     }
     return m;
+  }
+
+  /** Refuses, with numbers and proposals, a context that would not fit in memory, before prefilling it. */
+  private checkMemory(m: LoadedModel, tokens: number): void {
+    if (m.device !== 'cpu') return;
+    const v = memoryVerdict({ shape: m.prepared.spec, device: 'cpu', weights: m.prepared.int4 ? 'int4' : m.prepared.dtype, contextTokens: tokens });
+    if (!v.fits) throw new UserError(v.message, 'memory');
   }
 
   private entryKey(s: CacheSettings, m: LoadedModel): string {
@@ -102,7 +109,7 @@ export class Engine {
     signal?: AbortSignal,
   ): Promise<BuildResult & { manifest: Manifest; context: BuiltContext }> {
     const t0 = performance.now();
-    const m = await this.model(s.model, s.device, s.cacheDir, s.int4, progress, signal);
+    const m = await this.model(s, progress, signal);
     const store = new CacheStore(s.cacheDir);
     const key = this.entryKey(s, m);
     const ctx = await this.context(s, m, signal, progress);
@@ -124,6 +131,7 @@ export class Engine {
       };
     }
 
+    this.checkMemory(m, ids.length);
     const gen = store.begin(key);
     try {
       return await this.write(
@@ -284,7 +292,7 @@ export class Engine {
     signal?: AbortSignal,
   ): Promise<AskResult> {
     const t0 = performance.now();
-    const m = await this.model(s.model, s.device, s.cacheDir, s.int4, progress, signal);
+    const m = await this.model(s, progress, signal);
     const store = new CacheStore(s.cacheDir);
     const key = this.entryKey(s, m);
     let opened = await store.open(key);
@@ -341,7 +349,7 @@ export class Engine {
 
   /** Plain generation from a prompt (no context cache): the engine-core check and the `generate` command. */
   async generate(r: GenerateRequest, onText: (t: string) => void, progress?: ProgressFn, signal?: AbortSignal): Promise<GenerateResult> {
-    const m = await this.model(r.model, r.device, r.cacheDir, r.int4, progress, signal);
+    const m = await this.model(r, progress, signal);
     const dense = await m.dense();
     const ids = r.promptIds?.length ? r.promptIds : m.tokenizer.encodePrompt(r.prompt ?? '');
     if (ids.length === 0) throw new UserError('The prompt is empty: give --prompt or --prompt-ids', 'bad-request');

@@ -14,6 +14,8 @@ export interface CacheSettings {
   level: Level;
   /** Linear weights as int4 blocks (MatMulNBits) instead of fp32/fp16. */
   int4?: boolean;
+  /** Hugging Face token for gated presets; kept in the editor's secret storage, never logged. */
+  hfToken?: string;
   maxContextTokens?: number;
   includeSecrets?: boolean;
   include?: string[];
@@ -36,6 +38,7 @@ export interface GenerateRequest {
   cacheDir: string;
   device: Device;
   int4?: boolean;
+  hfToken?: string;
   prompt?: string;
   promptIds?: number[];
   maxTokens?: number;
@@ -54,7 +57,7 @@ export interface GenerateResult {
   bytesPerStep: number;
 }
 
-export type Phase = 'context' | 'load-model' | 'prefill' | 'score' | 'compress' | 'write' | 'load-cache' | 'answer';
+export type Phase = 'download' | 'context' | 'load-model' | 'prefill' | 'score' | 'compress' | 'write' | 'load-cache' | 'answer';
 
 export interface BuildResult {
   entry: string;

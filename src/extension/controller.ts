@@ -9,6 +9,8 @@ import { cacheSettings, readSettings } from './settings.ts';
 
 /** Rough share of a build's time per phase, so one bar can move through all of them. */
 const PHASE_WEIGHT: Record<Phase, number> = {
+  // A first download can take far longer than everything else: it reports its own bytes in the label.
+  download: 0,
   context: 5,
   'load-model': 10,
   prefill: 35,
@@ -18,8 +20,9 @@ const PHASE_WEIGHT: Record<Phase, number> = {
   'load-cache': 0,
   answer: 0,
 };
-const PHASE_ORDER: Phase[] = ['context', 'load-model', 'prefill', 'score', 'compress', 'write'];
+const PHASE_ORDER: Phase[] = ['download', 'context', 'load-model', 'prefill', 'score', 'compress', 'write'];
 const PHASE_LABEL: Record<Phase, string> = {
+  download: 'Downloading model',
   context: 'Reading workspace',
   'load-model': 'Loading model',
   prefill: 'Prefilling context',

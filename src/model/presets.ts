@@ -90,8 +90,10 @@ export const LOCAL_PRESET: LocalPreset = { id: 'local', label: 'Local folder…'
 
 export const PRESETS: readonly Preset[] = [...HUB_PRESETS, LOCAL_PRESET];
 
+/** By id, by Hub repo, or by the repo's model name alone (as people write it: Qwen2.5-Coder-1.5B-Instruct). */
 export function findPreset(id: string): Preset | undefined {
-  return PRESETS.find((p) => p.id === id || ('repo' in p && p.repo === id));
+  const lower = id.toLowerCase();
+  return PRESETS.find((p) => p.id === lower || ('repo' in p && (p.repo.toLowerCase() === lower || p.repo.split('/')[1].toLowerCase() === lower)));
 }
 
 /** Parameters implied by a shape, split the way quantisation treats them. */

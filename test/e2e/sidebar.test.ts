@@ -193,7 +193,7 @@ describe('KVzip sidebar in code-server', { timeout: 300_000 }, () => {
     await ask('Tell me a long story about Lily and the dog.');
     const error = view.locator('.turn:last-child .error-text');
     await error.waitFor({ timeout: 30_000 });
-    assert.match(await error.innerText(), /engine killed by SIGKILL[\s\S]*restarts on the next request/);
+    assert.match(await error.innerText(), /engine was killed by SIGKILL[\s\S]*restarts on the next request/);
     await shot('error');
     await ask('Who is Tom?');
     await view.locator('.turn:last-child:not(.streaming) .stats').waitFor({ timeout: 60_000 });
