@@ -11,7 +11,7 @@ import { CacheStore } from '../cache/store.ts';
 import { FORMAT_VERSION, type Manifest } from '../cache/manifest.ts';
 import { UserError } from '../model/errors.ts';
 import { WEIGHTS_FILE } from '../model/prepare.ts';
-import { scoreSchedule, DEFAULT_CHUNK } from '../kvzip/schedule.ts';
+import { scoreSchedule, DEFAULT_CHUNK, fittingChunk } from '../kvzip/schedule.ts';
 import { scoreContext } from '../kvzip/score.ts';
 import { headScoresOf, selectHeads, selectPair, selectPairUniform, type KeepSets } from '../kvzip/select.ts';
 import { KEEP_FILE, KV_FILE, fullKvBytes, layoutBytes, writeCompacted, type CompactLayout } from '../kvzip/compact.ts';
@@ -172,7 +172,8 @@ export class Engine {
     signal?: AbortSignal,
   ): Promise<BuildResult & { manifest: Manifest; context: BuiltContext }> {
     const spec = m.prepared.spec;
-    const chunk = this.o.scoreChunk ?? DEFAULT_CHUNK;
+    const window = Math.min(spec.maxPositions, spec.slidingWindow ?? Infinity);
+    const chunk = fittingChunk(this.o.scoreChunk ?? DEFAULT_CHUNK, ids.length, window);
     const elem = m.prepared.dtype === 'fp16' ? 2 : 4;
     let compact: CompactLayout;
     let prefillMs: number;

@@ -5,6 +5,16 @@ import type { ModelTokenizer, PromptLayout } from '../model/tokenizer.ts';
 export const DEFAULT_CHUNK = 2000;
 /** Tokens of the previous chunk quoted in a later chunk's prompt. */
 const OVERLAP = 8;
+/** Room kept for a repeat prompt (instruction, quoted tokens, chat markers) in front of the chunk. */
+const PROMPT_ROOM = 64;
+
+/**
+ * The chunk size to score with: m, capped so every repeat input stays inside the model's trained positions
+ * (repeat inputs sit after the whole cached sequence; past the window RoPE extrapolates and scores degrade).
+ */
+export function fittingChunk(requested: number, sequenceLength: number, maxPositions: number): number {
+  return Math.max(16, Math.min(requested, maxPositions - sequenceLength - PROMPT_ROOM));
+}
 
 export interface ScoreChunk {
   /** Absolute positions [start, end) of the chunk's context keys. */
