@@ -4,7 +4,7 @@
 //
 //   node --import tsx bench/run.ts [--only NAME] [--summary-only] [-- ARGS passed to each benchmark]
 //
-// NAME is a file's base name without extension or ".bench" (engine, quality, context, convert).
+// NAME is a file's base name without extension or ".bench" (engine, quality, context, convert, refresh, ...).
 //
 // Summary convention: a results JSON may hold `tables: [{ title, columns, rows, notes? }]`; each is rendered
 // as a markdown table. Files without `tables` get their top-level numbers and strings listed.
@@ -13,7 +13,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DIR, RESULTS_DIR } from './randomQwen.ts';
 
-const BENCHES = ['engine.bench.ts', 'quality.ts', 'context.bench.ts', 'convert.bench.ts'];
+// The named order first, then any other bench/*.bench.ts (so a new benchmark joins without editing this file).
+const ORDER = ['engine.bench.ts', 'quality.ts', 'context.bench.ts', 'convert.bench.ts'];
+const BENCHES = [...ORDER, ...readdirSync(BENCH_DIR).filter((f) => f.endsWith('.bench.ts') && !ORDER.includes(f)).sort()];
 const shortName = (f: string) => f.replace(/\.ts$/, '').replace(/\.bench$/, '');
 
 const argv = process.argv.slice(2);
@@ -23,7 +25,7 @@ const passThrough = sep < 0 ? [] : argv.slice(sep + 1);
 const onlyAt = own.indexOf('--only');
 const only = onlyAt >= 0 ? own[onlyAt + 1] : undefined;
 const summaryOnly = own.includes('--summary-only');
-if (onlyAt >= 0 && !only) throw new Error('--only needs a NAME (engine, quality, context, convert)');
+if (onlyAt >= 0 && !only) throw new Error(`--only needs a NAME (${BENCHES.map(shortName).join(', ')})`);
 if (only && !BENCHES.some((f) => shortName(f) === only)) {
   console.error(`bench: unknown --only ${only}; known: ${BENCHES.map(shortName).join(', ')}`);
   process.exit(2);
