@@ -1,7 +1,7 @@
 // A model made ready for one device: prepared weights, tokenizer, and the dense session (opened lazily,
 // since answering from a cache never needs it).
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Device } from './protocol.ts';
 import { loadModelSpec } from '../model/config.ts';
@@ -51,9 +51,14 @@ export async function loadModel(o: LoadOptions): Promise<LoadedModel> {
   let prepared = prepare(choice.device === 'cuda' ? 'fp16' : 'fp32');
   const rope = ropeFrequencies(spec);
   const denseFile = (p: PreparedModel) => {
+    // Built each time (milliseconds) so a graph from an older version of this code is never reused.
     const f = join(p.dir, 'dense.onnx');
-    if (!existsSync(f))
-      writeFileSync(f, buildGraph({ spec, rope, dtype: p.dtype, int4: p.int4, weight: (n) => p.weight(n) }), { mode: 0o600 });
+    const bytes = buildGraph({ spec, rope, dtype: p.dtype, int4: p.int4, weight: (n) => p.weight(n) });
+    if (!existsSync(f) || !readFileSync(f).equals(bytes)) {
+      const tmp = `${f}.${process.pid}.tmp`;
+      writeFileSync(tmp, bytes, { mode: 0o600 });
+      renameSync(tmp, f);
+    }
     return f;
   };
   const fallbackToCpu = () => {

@@ -35,6 +35,11 @@ export interface GraphOptions {
   /** TopK candidates returned for the last position (keeps per-step output small). */
   topK?: number;
   /**
+   * Also output logits of every new position ([1, S, vocab]); evaluation only. onnxruntime runs every node of a
+   * graph whatever outputs are fetched, so the engine's graphs leave this LM-head pass out.
+   */
+  allLogits?: boolean;
+  /**
    * Compressed graphs only: add KVzip scoring of tail keys (a refresh scores the re-prefilled suffix this way).
    * The first `scorePrefix` baked pairs of every head are the system prefix, the sink kept in the softmax.
    */
@@ -135,8 +140,9 @@ export function buildGraph(o: GraphOptions): Uint8Array {
   const qScale = g.constFloat([1 / Math.sqrt(D)], [], T);
 
   // KVzip scoring: keys scored against are [score_index keys of the past] ++ [the new tokens' own keys, causal].
+  // The dense graph takes them from its main logits; the compressed graph's per-head branch needs this mask.
   let scoreMask = '';
-  if (scoring) {
+  if (scoring && compressed) {
     const M = g.op('Gather', [g.op('Shape', ['score_index']), scalarI64(0)], { axis: 0 });
     const own = causal(S, zero, S);
     const pastPart = g.op(
@@ -179,9 +185,11 @@ export function buildGraph(o: GraphOptions): Uint8Array {
       const scores = g.op('Add', [toF32(g.op('MatMul', [qs, g.op('Transpose', [K], { perm: [0, 2, 1] })])), mask]);
       attn = g.op('MatMul', [fromF32(g.op('Softmax', [scores], { axis: -1 })), V]);
       if (scoring) {
-        const picked = g.op('Gather', [K, 'score_index'], { axis: 1 });
-        const kBar = g.op('Concat', [picked, kNew], { axis: 1 });
-        const s = g.op('Add', [toF32(g.op('MatMul', [qs, g.op('Transpose', [kBar], { perm: [0, 2, 1] })])), scoreMask]);
+        // The scored logits are columns of the main attention's masked logits: the score_index keys (past, all
+        // visible) and the new tokens' own keys (the last S columns, already causal). No second Q·Kᵀ.
+        const picked = g.op('Gather', [scores, 'score_index'], { axis: 2 });
+        const own = g.op('Slice', [scores, g.op('Neg', [g.op('Unsqueeze', [S, i64([0])])]), i64([END]), i64([2])]);
+        const s = g.op('Concat', [picked, own], { axis: 2 });
         const best = g.op('ReduceMax', [g.op('Softmax', [s], { axis: -1 }), i64([1])], { keepdims: 0 });
         const M = g.op('Shape', ['score_index']);
         const pastScores = g.op('Slice', [best, i64([0]), M, i64([1])]);
@@ -237,12 +245,12 @@ export function buildGraph(o: GraphOptions): Uint8Array {
   const last = g.op('Slice', [xf, i64([-1]), i64([END]), i64([0])]);
   const logitsLast = toF32(lmHead(last));
   g.alias(logitsLast, 'logits_last');
-  g.alias(g.op('Unsqueeze', [toF32(lmHead(xf)), i64([0])]), 'logits_all');
+  if (o.allLogits) g.alias(g.op('Unsqueeze', [toF32(lmHead(xf)), i64([0])]), 'logits_all');
   const topK = Math.min(o.topK ?? 64, spec.vocabSize);
   g.node('TopK', [logitsLast, i64([topK])], { axis: -1 }, 2, '', ['top_values', 'top_indices']);
 
   g.output('logits_last', DataType.FLOAT, [1, spec.vocabSize]);
-  g.output('logits_all', DataType.FLOAT, [1, 'S', spec.vocabSize]);
+  if (o.allLogits) g.output('logits_all', DataType.FLOAT, [1, 'S', spec.vocabSize]);
   g.output('top_values', DataType.FLOAT, [1, topK]);
   g.output('top_indices', DataType.INT64, [1, topK]);
   for (let l = 0; l < spec.numLayers; l++) {

@@ -1,5 +1,6 @@
 // Runs a forward graph (dense or compressed) over a growing sequence: each call feeds new tokens after the
 // ones already in the cache and returns the next-token candidates.
+import { setImmediate } from 'node:timers/promises';
 import * as ort from 'onnxruntime-node';
 import type { ModelSpec } from '../model/config.ts';
 import { names, type GraphDtype } from '../graph/transformer.ts';
@@ -68,8 +69,14 @@ export class ForwardSession {
     const keep = o.keepPresent ?? true;
     const fetches = ['top_values', 'top_indices'];
     if (keep) for (let l = 0; l < this.spec.numLayers; l++) fetches.push(names.presentKey(l), names.presentValue(l));
-    if (o.allLogits) fetches.push('logits_all');
+    if (o.allLogits) {
+      if (!this.session.outputNames.includes('logits_all')) throw new Error('internal: this graph was built without allLogits');
+      fetches.push('logits_all');
+    }
     if (o.scoreIndex) fetches.push('scores');
+    // Let the event loop breathe between runs: a run blocks this thread, so cancel and disconnect messages are
+    // only seen between runs.
+    await setImmediate();
     const out = await this.session.run(feeds, fetches);
     const present: KvCache = !keep
       ? past

@@ -10,7 +10,7 @@ import { ForwardSession } from '../../src/runtime/decoder.ts';
 
 export async function openDense(modelDir: string, root: string): Promise<{ pm: PreparedModel; fs: ForwardSession }> {
   const pm = prepareModel({ modelDir, dtype: 'fp32', root });
-  const bytes = buildGraph({ spec: pm.spec, rope: ropeFrequencies(pm.spec), dtype: 'fp32', weight: (n) => pm.weight(n) });
+  const bytes = buildGraph({ spec: pm.spec, rope: ropeFrequencies(pm.spec), dtype: 'fp32', allLogits: true, weight: (n) => pm.weight(n) });
   const path = join(pm.dir, 'dense.onnx');
   writeFileSync(path, bytes);
   const session = await ort.InferenceSession.create(path, { executionProviders: ['cpu'], logSeverityLevel: 3 });

@@ -23,7 +23,7 @@ export async function openModel(modelDir: string, root = mkdtempSync(join(tmpdir
   const spec = prepared.spec;
   const rope = ropeFrequencies(spec);
   const densePath = join(prepared.dir, 'dense.onnx');
-  writeFileSync(densePath, buildGraph({ spec, rope, dtype: 'fp32', int4, weight: (n) => prepared.weight(n) }));
+  writeFileSync(densePath, buildGraph({ spec, rope, dtype: 'fp32', int4, allLogits: true, weight: (n) => prepared.weight(n) }));
   const dense = new ForwardSession(await ort.InferenceSession.create(densePath), spec, 'fp32');
   return {
     prepared,
@@ -34,7 +34,7 @@ export async function openModel(modelDir: string, root = mkdtempSync(join(tmpdir
       linkSync(join(prepared.dir, WEIGHTS_FILE), join(dir, WEIGHTS_FILE));
       writeFileSync(
         join(dir, 'decode.onnx'),
-        buildGraph({ spec, rope, dtype: 'fp32', int4, weight: (n) => prepared.weight(n), baked: layout.baked }),
+        buildGraph({ spec, rope, dtype: 'fp32', int4, allLogits: true, weight: (n) => prepared.weight(n), baked: layout.baked }),
       );
       const session = new ForwardSession(await ort.InferenceSession.create(join(dir, 'decode.onnx')), spec, 'fp32', full.length);
       return { session, layout };
