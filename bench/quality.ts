@@ -2,6 +2,10 @@
 // follows the full one, KVzip (pair, pair-uniform) against cheap baselines (random, recency window with sinks,
 // SnapKV-style made for another question), at several ratios, averaged over several model-written stories.
 //
+// KVzip-pair-demote-<f>: the same pair selection after punctuation/whitespace-only tokens' scores are multiplied
+// by f (src/kvzip/demote.ts; KVZIP.md: kvpress found reconstruction scoring over-values them). Measured at the
+// ratios <= 0.5 (and 1.0, free), against kvzip-pair with paired per-context differences.
+//
 // Run: node --import tsx bench/quality.ts
 // Writes bench/results/quality-stories260k.json and .svg, prints a table.
 import { existsSync, linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,9 +22,10 @@ import { generate, pick } from '../src/runtime/generate.ts';
 import type { KvCache } from '../src/runtime/kv.ts';
 import { scoreSchedule, type ScoreChunk } from '../src/kvzip/schedule.ts';
 import { questionScores, scoreContext } from '../src/kvzip/score.ts';
-import type { PairScores } from '../src/kvzip/scores.ts';
+import { PairScores } from '../src/kvzip/scores.ts';
 import { keptPairs, selectPair, selectPairUniform, selectRandom, selectRecency, selectSnapKv, type KeepSets } from '../src/kvzip/select.ts';
 import { writeCompacted } from '../src/kvzip/compact.ts';
+import { applyMultipliers, demoteMultipliers } from '../src/kvzip/demote.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MODEL_DIR = resolve(process.env.STORIES260K ?? join(here, '../../shared/models/stories260K'));
@@ -29,9 +34,16 @@ const OUT_JSON = join(RESULTS, 'quality-stories260k.json');
 const OUT_SVG = join(RESULTS, 'quality-stories260k.svg');
 
 const RATIOS = [0.1, 0.2, 0.3, 0.5, 0.7, 1.0];
-const METHODS = ['kvzip-pair', 'kvzip-uniform', 'random', 'recency', 'snapkv'] as const;
-type Method = (typeof METHODS)[number];
+const DEMOTE_FACTORS = [0.75, 0.5, 0.25] as const;
+type DemoteMethod = `kvzip-pair-demote-${(typeof DEMOTE_FACTORS)[number]}`;
+const DEMOTE_METHODS = DEMOTE_FACTORS.map((f) => `kvzip-pair-demote-${f}` as DemoteMethod);
+const METHODS = ['kvzip-pair', ...DEMOTE_METHODS, 'kvzip-uniform', 'random', 'recency', 'snapkv'] as const;
+type Method = 'kvzip-pair' | DemoteMethod | 'kvzip-uniform' | 'random' | 'recency' | 'snapkv';
 const BASELINES: Method[] = ['random', 'recency', 'snapkv'];
+const isDemote = (m: Method): m is DemoteMethod => m.startsWith('kvzip-pair-demote-');
+const demoteFactor = (m: DemoteMethod) => Number(m.slice('kvzip-pair-demote-'.length));
+/** The demote variants skip 0.7 (runtime); 1.0 keeps everything, so it costs nothing. */
+const ratiosOf = (m: Method) => (isDemote(m) ? RATIOS.filter((r) => r !== 0.7) : RATIOS);
 
 const MAX_POSITIONS = 512; // stories260K's window: prefix + context + probe + continuation must fit
 const CONTEXTS = 16; // greedy agreement is all-or-nothing per near-tie: few contexts make it noisy
@@ -224,8 +236,6 @@ function fittingChunks(tok: ModelTokenizer, ids: number[]): { chunk: number; chu
   throw new Error('no scoring chunk fits the window');
 }
 
-const PUNCT = /^[\s\p{P}]*$/u;
-
 async function main(): Promise<void> {
   if (!existsSync(join(MODEL_DIR, 'config.json'))) {
     console.error(`stories260K not found at ${MODEL_DIR} (set STORIES260K)`);
@@ -243,10 +253,10 @@ async function main(): Promise<void> {
   const dense = new ForwardSession(await ort.InferenceSession.create(denseFile, sessionOptions), spec, 'fp32');
   const newline = tok.encode('\n').at(-1)!;
 
-  const results: Record<Method, Record<string, Measure[]>> = Object.fromEntries(METHODS.map((m) => [m, Object.fromEntries(RATIOS.map((r) => [r, []]))])) as never;
+  const results: Record<Method, Record<string, Measure[]>> = Object.fromEntries(METHODS.map((m) => [m, Object.fromEntries(ratiosOf(m).map((r) => [r, []]))])) as never;
   const contexts: unknown[] = [];
   const fullRef: { heldOutNll: number; factNll: number }[] = [];
-  const punct: { ratio: number; keptShare: number }[][] = [];
+  const punct: Record<string, { ratio: number; keptShare: number }[]>[] = [];
   const timing = { prefillMs: 0, scoreMs: 0, sessionsMs: 0, sessions: 0 };
 
   for (let c = 0; c < CONTEXTS; c++) {
@@ -288,16 +298,25 @@ async function main(): Promise<void> {
     });
 
     // Reconstruction scoring's bias toward punctuation/whitespace (KVZIP.md): their share of kept pairs.
-    const isPunct = ctx.map((id) => PUNCT.test(tok.decode([id])));
+    // The demote variants select on a copy of the scores with those positions multiplied by f.
+    const demoted = new Map<DemoteMethod, PairScores>();
+    for (const m of DEMOTE_METHODS) {
+      const copy = new PairScores(scores.layers, scores.kvHeads, scores.n);
+      copy.data.set(scores.data);
+      demoted.set(m, applyMultipliers(copy, demoteMultipliers(tok, ctx, demoteFactor(m))));
+    }
+    const isPunct = Array.from(demoteMultipliers(tok, ctx, 0.5), (x) => x < 1);
     const punctShare = isPunct.filter(Boolean).length / ctx.length;
-    punct.push(
-      RATIOS.filter((r) => r < 1).map((ratio) => {
-        const keep = selectPair(scores, ratio);
-        let p = 0;
-        for (const layer of keep) for (const head of layer) for (const i of head) if (isPunct[i]) p++;
-        return { ratio, keptShare: p / keptPairs(keep) };
-      }),
-    );
+    const shareOf = (s: PairScores, m: Method) =>
+      ratiosOf(m)
+        .filter((r) => r < 1)
+        .map((ratio) => {
+          const keep = selectPair(s, ratio);
+          let p = 0;
+          for (const layer of keep) for (const head of layer) for (const i of head) if (isPunct[i]) p++;
+          return { ratio, keptShare: p / keptPairs(keep) };
+        });
+    punct.push(Object.fromEntries([['kvzip-pair', shareOf(scores, 'kvzip-pair')], ...DEMOTE_METHODS.map((m) => [m, shareOf(demoted.get(m)!, m)])]));
     contexts.push({
       index: c,
       opening: OPENINGS[c] || '(BOS only)',
@@ -327,12 +346,14 @@ async function main(): Promise<void> {
           return selectRecency(L, H, n, r, SINKS);
         case 'snapkv':
           return selectSnapKv(snapScores, r);
+        default:
+          return selectPair(demoted.get(m)!, r);
       }
     };
 
     let whole: Measure | undefined;
     for (const m of METHODS) {
-      for (const r of RATIOS) {
+      for (const r of ratiosOf(m)) {
         t = performance.now();
         const keep = select(m, r);
         // Every method keeps every pair at 1.0: measure that cache once per context.
@@ -395,7 +416,7 @@ async function main(): Promise<void> {
   const avg: Record<Method, Record<string, Record<keyof Measure, number>>> = {} as never;
   for (const m of METHODS) {
     avg[m] = {};
-    for (const r of RATIOS) {
+    for (const r of ratiosOf(m)) {
       const rows = results[m][r];
       avg[m][r] = Object.fromEntries((['kept', ...METRICS] as (keyof Measure)[]).map((k) => [k, mean(rows.map((x) => x[k]))])) as Record<keyof Measure, number>;
     }
@@ -430,6 +451,12 @@ async function main(): Promise<void> {
     endOfContext: END_METRICS,
     kvzipPair: pairVerdict,
     kvzipUniform: verdictFor('kvzip-uniform'),
+    demote: Object.fromEntries(
+      DEMOTE_METHODS.map((m) => {
+        const v = verdictFor(m);
+        return [m, { mainProbesPass: MAIN_METRICS.every((k) => v[k].pass), endOfContextPass: END_METRICS.every((k) => v[k].pass), perMetric: v }];
+      }),
+    ),
     notes: [
       'mainProbes point back into the context (retelling cues, facts of the first half): what the product needs.',
       'endOfContext (plain continuation, true continuation) depends mostly on the last sentences, which recency keeps.',
@@ -439,7 +466,32 @@ async function main(): Promise<void> {
   };
   const seconds = (performance.now() - t0) / 1000;
 
-  const punctAvg = RATIOS.filter((r) => r < 1).map((ratio, i) => ({ ratio, keptShare: mean(punct.map((p) => p[i].keptShare)) }));
+  const punctOf = (m: Method) => ratiosOf(m).filter((r) => r < 1).map((ratio, i) => ({ ratio, keptShare: mean(punct.map((p) => p[m][i].keptShare)) }));
+  const punctAvg = punctOf('kvzip-pair');
+
+  // Demotion against plain kvzip-pair, paired per context (same contexts, same probes): mean difference (variant −
+  // pair, sign-adjusted so > 0 is better), its standard error, and per-context wins/ties/losses.
+  const DEMOTE_METRICS: (keyof Measure)[] = ['retellMatch', 'retellFirstDiv', 'retellKl', 'retellTop1', 'factKl', 'factNllGap', 'contMatch', 'contKl', 'contTop1', 'heldOutKl'];
+  const demoteVsPair = Object.fromEntries(
+    DEMOTE_METHODS.map((m) => [
+      m,
+      Object.fromEntries(
+        RATIOS.filter((r) => r <= 0.5).map((r) => [
+          r,
+          Object.fromEntries(
+            DEMOTE_METRICS.map((k) => {
+              const sign = lowerIsBetter(k) ? -1 : 1;
+              const d = results[m][r].map((x, c) => sign * (x[k] - results['kvzip-pair'][r][c][k]));
+              const mu = mean(d);
+              const se = Math.sqrt(d.reduce((a, x) => a + (x - mu) ** 2, 0) / (d.length - 1) / d.length);
+              const eps = 1e-9;
+              return [k, { better: mu, se, wins: d.filter((x) => x > eps).length, ties: d.filter((x) => Math.abs(x) <= eps).length, losses: d.filter((x) => x < -eps).length }];
+            }),
+          ),
+        ]),
+      ),
+    ]),
+  );
   const json = {
     model: 'stories260K',
     date: new Date().toISOString(),
@@ -478,7 +530,17 @@ async function main(): Promise<void> {
     full: fullAvg,
     averages: avg,
     verdict,
-    punctuation: { contextShare: mean(contexts.map((c) => (c as { punctuationShare: number }).punctuationShare)), keptShareKvzipPair: punctAvg },
+    punctuation: {
+      rule: "token's text (decoded after an anchor word) is whitespace and/or \\p{P} only (src/kvzip/demote.ts)",
+      contextShare: mean(contexts.map((c) => (c as { punctuationShare: number }).punctuationShare)),
+      keptShareKvzipPair: punctAvg,
+      keptShareDemote: Object.fromEntries(DEMOTE_METHODS.map((m) => [m, punctOf(m)])),
+    },
+    demoteVsPair: {
+      rule: "per context: variant minus kvzip-pair, sign-adjusted so > 0 is better; better = mean over contexts, se = its standard error, wins/ties/losses = contexts",
+      factors: DEMOTE_FACTORS,
+      byMethod: demoteVsPair,
+    },
     perContext: results,
     fullPerContext: fullRef,
     contexts,
@@ -510,7 +572,7 @@ async function main(): Promise<void> {
   console.log(`stories260K, ${CONTEXTS} contexts x ${CONTEXT_TOKENS} tokens; full cache: held-out NLL ${fullAvg.heldOutNll.toFixed(3)}, fact NLL ${fullAvg.factNll.toFixed(3)}`);
   console.log(pad('ratio', 5) + ' ' + 'method'.padEnd(14) + cols.map(([, h]) => pad(h, 10)).join(''));
   for (const r of RATIOS) {
-    for (const m of METHODS) {
+    for (const m of METHODS.filter((x) => ratiosOf(x).includes(r))) {
       const a = avg[m][r];
       console.log(pad(String(r), 5) + ' ' + m.padEnd(14) + cols.map(([k, , d]) => pad(a[k].toFixed(d), 10)).join(''));
     }
@@ -522,10 +584,32 @@ async function main(): Promise<void> {
     const v = pairVerdict[m];
     console.log(`  ${m.padEnd(15)} ${v.pass ? 'pass' : 'FAIL  ' + v.failures.join('; ')}`);
   }
+  for (const m of DEMOTE_METHODS) {
+    const v = verdict.demote[m];
+    const fails = METRICS.filter((k) => !v.perMetric[k].pass);
+    console.log(`verdict ${m} >= every baseline: main ${v.mainProbesPass ? 'PASS' : 'FAIL'}, end ${v.endOfContextPass ? 'PASS' : 'FAIL'}${fails.length ? '  (' + fails.map((k) => `${k}: ${v.perMetric[k].failures.join('; ')}`).join(' | ') + ')' : ''}`);
+  }
+  console.log('\ndemote vs kvzip-pair, paired over contexts: better = mean(variant - pair), sign-adjusted (> 0 = closer to full) ± se [wins/ties/losses]');
+  console.log(pad('ratio', 5) + ' ' + 'method'.padEnd(24) + DEMOTE_METRICS.map((k) => pad(k, 22)).join(''));
+  for (const r of RATIOS.filter((x) => x <= 0.5)) {
+    for (const m of DEMOTE_METHODS) {
+      const row = demoteVsPair[m][r];
+      console.log(
+        pad(String(r), 5) + ' ' + m.padEnd(24) +
+          DEMOTE_METRICS.map((k) => {
+            const x = row[k];
+            const d = k.endsWith('Kl') || k.endsWith('Gap') ? 4 : k.endsWith('FirstDiv') ? 2 : 3;
+            return pad(`${x.better >= 0 ? '+' : ''}${x.better.toFixed(d)}±${x.se.toFixed(d)} ${x.wins}/${x.ties}/${x.losses}`, 22);
+          }).join(''),
+      );
+    }
+  }
   console.log(
     `punctuation/whitespace: ${(json.punctuation.contextShare * 100).toFixed(1)}% of context tokens; share of kvzip-pair kept pairs: ` +
       punctAvg.map((p) => `r=${p.ratio} ${(p.keptShare * 100).toFixed(1)}%`).join(', '),
   );
+  for (const m of DEMOTE_METHODS)
+    console.log(`  ${m}: ` + punctOf(m).map((p) => `r=${p.ratio} ${(p.keptShare * 100).toFixed(1)}%`).join(', '));
   console.log(
     `prefill ${timing.prefillMs.toFixed(0)} ms, scoring ${timing.scoreMs.toFixed(0)} ms (all contexts); ${timing.sessions} compressed sessions in ${(timing.sessionsMs / 1000).toFixed(1)} s; total ${seconds.toFixed(1)} s`,
   );
@@ -534,6 +618,9 @@ async function main(): Promise<void> {
 
 const COLORS: Record<Method, string> = {
   'kvzip-pair': '#d62728',
+  'kvzip-pair-demote-0.75': '#8c564b',
+  'kvzip-pair-demote-0.5': '#9467bd',
+  'kvzip-pair-demote-0.25': '#e377c2',
   'kvzip-uniform': '#ff7f0e',
   random: '#7f7f7f',
   recency: '#1f77b4',
@@ -554,7 +641,7 @@ function svg(avg: Record<Method, Record<string, Record<keyof Measure, number>>>,
   const W = 340;
   const Hh = 250;
   const m = { l: 48, r: 12, t: 28, b: 38 };
-  const legendH = 30;
+  const legendH = 48;
   const total = { w: cols * W, h: Math.ceil(panels.length / cols) * Hh + legendH };
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${total.w}" height="${total.h}" viewBox="0 0 ${total.w} ${total.h}" font-family="sans-serif" font-size="11">`);
@@ -564,7 +651,7 @@ function svg(avg: Record<Method, Record<string, Record<keyof Measure, number>>>,
     const oy = legendH + Math.floor(i / cols) * Hh;
     const log = p.key.endsWith('Kl');
     const f = (v: number) => (log ? Math.log10(Math.max(v, 1e-6)) : v);
-    const values = METHODS.flatMap((k) => RATIOS.filter((r) => !log || r < 1).map((r) => f(avg[k][r][p.key])));
+    const values = METHODS.flatMap((k) => ratiosOf(k).filter((r) => !log || r < 1).map((r) => f(avg[k][r][p.key])));
     if (p.full !== undefined) values.push(p.full);
     let lo = Math.min(...values);
     let hi = Math.max(...values);
@@ -599,8 +686,9 @@ function svg(avg: Record<Method, Record<string, Record<keyof Measure, number>>>,
     }
     for (const k of METHODS) {
       // KL is 0 at ratio 1.0 (no log): those panels stop at 0.7.
-      const pts = RATIOS.filter((r) => !log || r < 1).map((r) => `${px(r).toFixed(1)},${py(f(avg[k][r][p.key])).toFixed(1)}`);
-      out.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="${COLORS[k]}" stroke-width="${k === 'kvzip-pair' ? 2.5 : 1.5}"/>`);
+      const pts = ratiosOf(k).filter((r) => !log || r < 1).map((r) => `${px(r).toFixed(1)},${py(f(avg[k][r][p.key])).toFixed(1)}`);
+      const dash = isDemote(k) ? ' stroke-dasharray="5 2"' : '';
+      out.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="${COLORS[k]}" stroke-width="${k === 'kvzip-pair' ? 2.5 : 1.5}"${dash}/>`);
       for (const pt of pts) {
         const [x, y] = pt.split(',');
         out.push(`<circle cx="${x}" cy="${y}" r="2.5" fill="${COLORS[k]}"/>`);
@@ -608,9 +696,11 @@ function svg(avg: Record<Method, Record<string, Record<keyof Measure, number>>>,
     }
   });
   METHODS.forEach((k, i) => {
-    const x = 20 + i * 200;
-    out.push(`<line x1="${x}" x2="${x + 24}" y1="15" y2="15" stroke="${COLORS[k]}" stroke-width="${k === 'kvzip-pair' ? 2.5 : 1.5}"/>`);
-    out.push(`<text x="${x + 30}" y="19">${k === 'snapkv' ? 'snapkv (made for another cue)' : k === 'recency' ? `recency + ${SINKS} sinks` : k}</text>`);
+    const x = 20 + (i % 4) * 250;
+    const y = 15 + Math.floor(i / 4) * 18;
+    const dash = isDemote(k) ? ' stroke-dasharray="5 2"' : '';
+    out.push(`<line x1="${x}" x2="${x + 24}" y1="${y}" y2="${y}" stroke="${COLORS[k]}" stroke-width="${k === 'kvzip-pair' ? 2.5 : 1.5}"${dash}/>`);
+    out.push(`<text x="${x + 30}" y="${y + 4}">${k === 'snapkv' ? 'snapkv (made for another cue)' : k === 'recency' ? `recency + ${SINKS} sinks` : k}</text>`);
   });
   out.push('</svg>');
   return out.join('\n') + '\n';
