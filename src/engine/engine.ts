@@ -12,6 +12,7 @@ import { FORMAT_VERSION, type Manifest } from '../cache/manifest.ts';
 import { UserError } from '../model/errors.ts';
 import { WEIGHTS_FILE } from '../model/prepare.ts';
 import { scoreSchedule, DEFAULT_CHUNK, fittingChunk } from '../kvzip/schedule.ts';
+import { demoteScores, PUNCT_DEMOTE } from '../kvzip/demote.ts';
 import { scoreContext } from '../kvzip/score.ts';
 import { headScoresOf, selectHeads, selectPair, selectPairUniform, type KeepSets } from '../kvzip/select.ts';
 import { KEEP_FILE, KV_FILE, fullKvBytes, layoutBytes, writeCompacted, type CompactLayout } from '../kvzip/compact.ts';
@@ -64,7 +65,12 @@ export class Engine {
   /** Refuses, with numbers and proposals, a context that would not fit in memory, before prefilling it. */
   private checkMemory(m: LoadedModel, tokens: number): void {
     if (m.device !== 'cpu') return;
-    const v = memoryVerdict({ shape: m.prepared.spec, device: 'cpu', weights: m.prepared.int4 ? 'int4' : m.prepared.dtype, contextTokens: tokens });
+    const v = memoryVerdict({
+      shape: m.prepared.spec,
+      device: 'cpu',
+      weights: m.prepared.int4 ? 'int4' : m.prepared.dtype,
+      contextTokens: tokens,
+    });
     if (!v.fits) throw new UserError(v.message, 'memory');
   }
 
@@ -79,6 +85,7 @@ export class Engine {
       ratio: s.ratio,
       level: s.level,
       chunk: this.o.scoreChunk ?? DEFAULT_CHUNK,
+      demote: s.level === 'pair' ? PUNCT_DEMOTE : 1,
       maxContextTokens: s.maxContextTokens ?? null,
       includeSecrets: s.includeSecrets ?? false,
       include: s.include ?? [],
@@ -203,6 +210,7 @@ export class Engine {
       const scores =
         s.ratio >= 1 ? undefined : await scoreContext(dense, full, prefixLen, chunks, signal, (d, t) => progress?.('score', d, t));
       scoreMs = performance.now() - tScore;
+      if (scores && s.level === 'pair') demoteScores(scores, m.tokenizer, ids.slice(prefixLen), PUNCT_DEMOTE);
 
       progress?.('compress', 0, 1);
       const keep = scores ? this.select(s, m, scores) : allKept(spec.numLayers, spec.numKvHeads, ids.length - prefixLen);

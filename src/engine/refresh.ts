@@ -17,6 +17,7 @@ import { throwIfAborted } from '../model/errors.ts';
 import { gatherRows, readHeads, writeHeads, type CompactLayout, type Elems, type HeadPairs } from '../kvzip/compact.ts';
 import { scoreSchedule } from '../kvzip/schedule.ts';
 import { PairScores } from '../kvzip/scores.ts';
+import { demoteScores, PUNCT_DEMOTE } from '../kvzip/demote.ts';
 import type { LoadedModel } from './model.ts';
 import type { ProgressFn } from './engine.ts';
 
@@ -93,6 +94,8 @@ export async function refreshCompressed(
     }
     const scoreMs = performance.now() - t1;
 
+    // The same demotion the stored threshold was computed with.
+    if (old.manifest.level === 'pair') demoteScores(scores, m.tokenizer, suffix, PUNCT_DEMOTE);
     const keepSuffix = suffixSelection(old.manifest, scores, prefixLen);
     const merged: HeadPairs[][] = reused.map((layer, l) =>
       layer.map((h, j) => {
