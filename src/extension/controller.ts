@@ -6,6 +6,7 @@ import type { AskResult, BuildResult, CacheEntryInfo, Event, Phase } from '../en
 import type { HostMessage, Turn, ViewStatus } from '../webview/messages.ts';
 import { EngineClient, EngineError, type RunningRequest } from '../engine/client.ts';
 import { cacheSettings, readSettings } from './settings.ts';
+import { HF_TOKEN_SECRET } from './models.ts';
 
 /** Rough share of a build's time per phase, so one bar can move through all of them. */
 const PHASE_WEIGHT: Record<Phase, number> = {
@@ -80,6 +81,8 @@ export class Controller implements vscode.Disposable {
     private readonly cacheDir: string,
     private readonly memento: vscode.Memento,
     private readonly log: (line: string) => void,
+    /** Holds the Hugging Face token for gated models; it goes to the engine with each request, never to logs. */
+    private readonly secrets?: vscode.SecretStorage,
   ) {
     this.status = { state: 'none', model: readSettings().model, busy: false, workspace: !!this.folder };
     const record = this.memento.get<BuildRecord>(BUILD_RECORD);
@@ -97,9 +100,9 @@ export class Controller implements vscode.Disposable {
       vscode.workspace.onDidChangeWorkspaceFolders(() => this.update({ workspace: !!this.folder })),
       engine.onCrash((message) => {
         this.log(message);
-        void vscode.window.showErrorMessage(`${message.split('\n')[0]} It restarts on the next request.`, 'Show Output').then(
-          (pick) => pick && vscode.commands.executeCommand('kvzipCode.showOutput'),
-        );
+        void vscode.window
+          .showErrorMessage(`${message.split('\n')[0]} It restarts on the next request.`, 'Show Output')
+          .then((pick) => pick && vscode.commands.executeCommand('kvzipCode.showOutput'));
       }),
       this.statusEmitter,
       this.messageEmitter,
@@ -132,19 +135,17 @@ export class Controller implements vscode.Disposable {
     force = false,
   ): Promise<BuildResult | undefined> {
     const folder = this.requireFolder();
+    const hfToken = await this.secrets?.get(HF_TOKEN_SECRET);
     if (this.building) return this.building.result;
     const before = this.status.state;
     let reported = 0;
-    const req = this.engine.request<BuildResult>(
-      { type: 'build', force, ...cacheSettings(folder, this.cacheDir) },
-      (e) => {
-        const p = this.onProgress(e);
-        if (p !== undefined && progress) {
-          progress.report({ message: `${PHASE_LABEL[(e as { phase: Phase }).phase]} (${p}%)`, increment: p - reported });
-          reported = p;
-        }
-      },
-    );
+    const req = this.engine.request<BuildResult>({ type: 'build', force, ...cacheSettings(folder, this.cacheDir), hfToken }, (e) => {
+      const p = this.onProgress(e);
+      if (p !== undefined && progress) {
+        progress.report({ message: `${PHASE_LABEL[(e as { phase: Phase }).phase]} (${p}%)`, increment: p - reported });
+        reported = p;
+      }
+    });
     this.building = req;
     const sub = token?.onCancellationRequested(() => req.cancel());
     this.update({ state: 'building', percent: 0, phase: undefined, busy: true });
@@ -173,8 +174,9 @@ export class Controller implements vscode.Disposable {
     if (!folder) return this.finishTurn(turn, { error: 'Open a folder first: answers come from the workspace cache.' });
     if (this.busy) return this.finishTurn(turn, { error: 'KVzip is busy with another request. Press stop or wait for it.' });
     const before = this.status.state;
+    const hfToken = await this.secrets?.get(HF_TOKEN_SECRET);
     const req = this.engine.request<AskResult>(
-      { type: 'ask', question, maxTokens: readSettings().maxAnswerTokens, ...cacheSettings(folder, this.cacheDir) },
+      { type: 'ask', question, maxTokens: readSettings().maxAnswerTokens, ...cacheSettings(folder, this.cacheDir), hfToken },
       (e) => {
         if (e.type === 'token') {
           turn.answer += e.text;
@@ -213,9 +215,17 @@ export class Controller implements vscode.Disposable {
 
   async clear(): Promise<number> {
     const folder = this.requireFolder();
-    const r = await this.engine.request<{ removed: number }>({ type: 'clear', cacheDir: this.cacheDir, workspace: folder.uri.fsPath }).result;
+    const r = await this.engine.request<{ removed: number }>({ type: 'clear', cacheDir: this.cacheDir, workspace: folder.uri.fsPath })
+      .result;
     await this.memento.update(BUILD_RECORD, undefined);
-    this.update({ state: 'none', contextTokens: undefined, kvBytesFull: undefined, kvBytesCompressed: undefined, ratio: undefined, level: undefined });
+    this.update({
+      state: 'none',
+      contextTokens: undefined,
+      kvBytesFull: undefined,
+      kvBytesCompressed: undefined,
+      ratio: undefined,
+      level: undefined,
+    });
     return r.removed;
   }
 
@@ -272,7 +282,16 @@ export class Controller implements vscode.Disposable {
     const model = readSettings(this.folder?.uri).model;
     if (this.building) return void this.update({ model });
     if (record && record.key === this.settingsKey()) this.applyBuild(record.result, 'fresh');
-    else this.update({ state: 'none', model, device: undefined, deviceReason: undefined, contextTokens: undefined, kvBytesFull: undefined, kvBytesCompressed: undefined });
+    else
+      this.update({
+        state: 'none',
+        model,
+        device: undefined,
+        deviceReason: undefined,
+        contextTokens: undefined,
+        kvBytesFull: undefined,
+        kvBytesCompressed: undefined,
+      });
   }
 
   /** Settings that change the cache's bytes; a different key means the recorded build is not this cache. */

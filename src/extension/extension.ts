@@ -7,7 +7,7 @@ import { EngineClient } from '../engine/client.ts';
 import { SECTION, readSettings } from './settings.ts';
 import { SidebarProvider, VIEW_ID } from './viewProvider.ts';
 import { StatusBar } from './statusBar.ts';
-import { MODEL_PRESETS } from './models.ts';
+import { HF_TOKEN_SECRET, MODEL_PRESETS } from './models.ts';
 
 /** What activate returns, so extension-host tests can reach the live objects. */
 export interface KvzipApi {
@@ -26,19 +26,21 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
   await mkdir(cacheDir, { recursive: true });
 
   engine = new EngineClient(path.join(context.extensionPath, 'dist', 'engine.js'), log);
-  const controller = new Controller(engine, cacheDir, context.workspaceState, log);
+  const controller = new Controller(engine, cacheDir, context.workspaceState, log, context.secrets);
   const sidebar = new SidebarProvider(context.extensionUri, controller, log);
   const statusBar = new StatusBar();
   statusBar.update(controller.current);
 
-  const withFolder = <T>(f: (folder: vscode.WorkspaceFolder) => Thenable<T>) => async (): Promise<T | undefined> => {
-    const folder = controller.folder;
-    if (!folder) {
-      void vscode.window.showWarningMessage('KVzip: open a folder first. The cache is built from the workspace.');
-      return undefined;
-    }
-    return f(folder);
-  };
+  const withFolder =
+    <T>(f: (folder: vscode.WorkspaceFolder) => Thenable<T>) =>
+    async (): Promise<T | undefined> => {
+      const folder = controller.folder;
+      if (!folder) {
+        void vscode.window.showWarningMessage('KVzip: open a folder first. The cache is built from the workspace.');
+        return undefined;
+      }
+      return f(folder);
+    };
 
   const build = withFolder(() =>
     vscode.window.withProgress(
@@ -81,7 +83,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
   const clear = withFolder(async () => {
     try {
       const removed = await controller.clear();
-      void vscode.window.showInformationMessage(`KVzip: removed ${removed} cache ${removed === 1 ? 'entry' : 'entries'} for this workspace.`);
+      void vscode.window.showInformationMessage(
+        `KVzip: removed ${removed} cache ${removed === 1 ? 'entry' : 'entries'} for this workspace.`,
+      );
       return removed;
     } catch (err) {
       void vscode.window.showErrorMessage(`KVzip: could not clear the cache. ${describeError(err)}`);
@@ -104,6 +108,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
       if (!uris?.[0]) return undefined;
       model = uris[0].fsPath;
     }
+    if (MODEL_PRESETS.find((p) => p.id === model)?.gated && !(await context.secrets.get(HF_TOKEN_SECRET))) {
+      const token = await vscode.window.showInputBox({
+        title: `KVzip: ${model} is gated on the Hugging Face Hub`,
+        prompt: "Accept its license on huggingface.co, then paste an access token. It is kept in VS Code's secret storage.",
+        password: true,
+        ignoreFocusOut: true,
+      });
+      if (token) await context.secrets.store(HF_TOKEN_SECRET, token.trim());
+    }
     await vscode.workspace.getConfiguration(SECTION).update('model', model, vscode.ConfigurationTarget.Global);
     return model;
   };
@@ -112,7 +125,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
     try {
       const entries = await controller.info();
       const s = controller.current;
-      output.appendLine(`KVzip cache: state ${s.state}, model ${s.model}, device ${s.device ?? 'not started'}${s.deviceReason ? ` (${s.deviceReason})` : ''}`);
+      output.appendLine(
+        `KVzip cache: state ${s.state}, model ${s.model}, device ${s.device ?? 'not started'}${s.deviceReason ? ` (${s.deviceReason})` : ''}`,
+      );
       output.appendLine(`Cache directory: ${cacheDir}`);
       for (const e of entries) {
         output.appendLine(
