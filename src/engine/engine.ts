@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import type { AskResult, BuildResult, CacheEntryInfo, CacheSettings, GenerateRequest, GenerateResult, Phase } from './protocol.ts';
 import { loadModel, type LoadedModel } from './model.ts';
 import { resolveModel } from './resolveModel.ts';
+import { attentionWindow } from '../model/config.ts';
 import { memoryVerdict } from '../model/memory.ts';
 import { buildContext } from '../context/index.ts';
 import type { BuiltContext } from '../context/types.ts';
@@ -95,7 +96,7 @@ export class Engine {
 
   async context(s: CacheSettings, m: LoadedModel, signal?: AbortSignal, progress?: ProgressFn): Promise<BuiltContext> {
     const spec = m.prepared.spec;
-    const window = Math.min(spec.maxPositions, spec.slidingWindow ?? Infinity, s.maxContextTokens ?? Infinity);
+    const window = Math.min(attentionWindow(spec), s.maxContextTokens ?? Infinity);
     const prefix = m.tokenizer.prefixIds(m.tokenizer.layout()).length;
     const reserve = Math.min(ANSWER_RESERVE, Math.floor(window / 4));
     return buildContext(s.workspace, {
@@ -179,7 +180,7 @@ export class Engine {
     signal?: AbortSignal,
   ): Promise<BuildResult & { manifest: Manifest; context: BuiltContext }> {
     const spec = m.prepared.spec;
-    const window = Math.min(spec.maxPositions, spec.slidingWindow ?? Infinity);
+    const window = attentionWindow(spec);
     const chunk = fittingChunk(this.o.scoreChunk ?? DEFAULT_CHUNK, ids.length, window);
     const elem = m.prepared.dtype === 'fp16' ? 2 : 4;
     let compact: CompactLayout;
@@ -325,7 +326,7 @@ export class Engine {
     }
     const layout = m.tokenizer.layout();
     const q = m.tokenizer.questionIds(layout, s.question);
-    const window = Math.min(m.prepared.spec.maxPositions, m.prepared.spec.slidingWindow ?? Infinity);
+    const window = attentionWindow(m.prepared.spec);
     let ttftMs = 0;
     const r = await generate(
       session,
@@ -362,6 +363,13 @@ export class Engine {
     const dense = await m.dense();
     const ids = r.promptIds?.length ? r.promptIds : m.tokenizer.encodePrompt(r.prompt ?? '');
     if (ids.length === 0) throw new UserError('The prompt is empty: give --prompt or --prompt-ids', 'bad-request');
+    const window = attentionWindow(m.prepared.spec);
+    if (ids.length >= window) {
+      throw new UserError(
+        `The prompt is ${ids.length} tokens; this model attends over ${window} positions. Shorten the prompt.`,
+        'bad-request',
+      );
+    }
     const out = await generate(
       dense,
       ids,
@@ -369,7 +377,7 @@ export class Engine {
       { maxTokens: r.maxTokens ?? 128, temperature: r.temperature, topP: r.topP, stopStrings: r.stop, stopIds: m.tokenizer.eosIds, signal },
       { decode: (x) => m.tokenizer.decode(x), onText },
       PREFILL_CHUNK,
-      m.prepared.spec.maxPositions,
+      window,
     );
     return {
       ids: [...ids, ...out.ids],

@@ -74,7 +74,10 @@ export function buildGraph(o: GraphOptions): Uint8Array {
     g.input(names.pastValue(l), T, [1, Hkv, 'P', D]);
   }
   const scoring = !compressed || o.scorePrefix !== undefined;
-  if (scoring) g.input('score_index', DataType.INT64, ['M']);
+  // Dense scoring takes two runs of past keys, [a0, a1) ++ [b0, b1) (the system prefix and the chunk), so the
+  // columns are copied as contiguous slices; the compressed graph's tail scoring takes arbitrary indices.
+  if (scoring && !compressed) g.input('score_spans', DataType.INT64, [4]);
+  if (scoring && compressed) g.input('score_index', DataType.INT64, ['M']);
 
   const W = (name: string, dims: number[]) => g.external(name, T, dims, o.weight(name));
   const cast = (x: string, to: DataTypeCode) => (to === T ? x : g.op('Cast', [x], { to }));
@@ -142,8 +145,12 @@ export function buildGraph(o: GraphOptions): Uint8Array {
   // KVzip scoring: keys scored against are [score_index keys of the past] ++ [the new tokens' own keys, causal].
   // The dense graph takes them from its main logits; the compressed graph's per-head branch needs this mask.
   let scoreMask = '';
-  if (scoring && compressed) {
-    const M = g.op('Gather', [g.op('Shape', ['score_index']), scalarI64(0)], { axis: 0 });
+  const spanAt = (i: number) => g.op('Slice', ['score_spans', i64([i]), i64([i + 1])]);
+  const negS = g.op('Neg', [g.op('Unsqueeze', [S, i64([0])])]);
+  if (scoring) {
+    const M = compressed
+      ? g.op('Gather', [g.op('Shape', ['score_index']), scalarI64(0)], { axis: 0 })
+      : g.op('Squeeze', [g.op('Add', [g.op('Sub', [spanAt(1), spanAt(0)]), g.op('Sub', [spanAt(3), spanAt(2)])])]);
     const own = causal(S, zero, S);
     const pastPart = g.op(
       'ConstantOfShape',
@@ -185,14 +192,13 @@ export function buildGraph(o: GraphOptions): Uint8Array {
       const scores = g.op('Add', [toF32(g.op('MatMul', [qs, g.op('Transpose', [K], { perm: [0, 2, 1] })])), mask]);
       attn = g.op('MatMul', [fromF32(g.op('Softmax', [scores], { axis: -1 })), V]);
       if (scoring) {
-        // The scored logits are columns of the main attention's masked logits: the score_index keys (past, all
-        // visible) and the new tokens' own keys (the last S columns, already causal). No second Q·Kᵀ.
-        const picked = g.op('Gather', [scores, 'score_index'], { axis: 2 });
-        const own = g.op('Slice', [scores, g.op('Neg', [g.op('Unsqueeze', [S, i64([0])])]), i64([END]), i64([2])]);
-        const s = g.op('Concat', [picked, own], { axis: 2 });
+        // Scored keys: the two spans of past keys (prefix and chunk, sliced as contiguous rows) and the new
+        // tokens' own keys. A second, small Q·K̄ᵀ measured faster here than slicing the main [G*S, T] logits.
+        const span = (from: number) => g.op('Slice', [K, spanAt(from), spanAt(from + 1), i64([1])]);
+        const kBar = g.op('Concat', [span(0), span(2), kNew], { axis: 1 });
+        const s = g.op('Add', [toF32(g.op('MatMul', [qs, g.op('Transpose', [kBar], { perm: [0, 2, 1] })])), scoreMask]);
         const best = g.op('ReduceMax', [g.op('Softmax', [s], { axis: -1 }), i64([1])], { keepdims: 0 });
-        const M = g.op('Shape', ['score_index']);
-        const pastScores = g.op('Slice', [best, i64([0]), M, i64([1])]);
+        const pastScores = g.op('Slice', [best, i64([0]), negS, i64([1])]);
         scoreLayers.push(g.op('Unsqueeze', [pastScores, i64([0])]));
       }
     } else {

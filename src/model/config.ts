@@ -193,3 +193,8 @@ function parseRopeScaling(raw: unknown, maxPositions: number, file: string): Rop
       throw new ModelError(file, `rope_scaling type ${JSON.stringify(type)} is not supported`, 'Supported: linear, llama3, yarn');
   }
 }
+
+/** Positions the model can attend over: its trained window, or the sliding window when that is shorter. */
+export function attentionWindow(spec: ModelSpec): number {
+  return Math.min(spec.maxPositions, spec.slidingWindow ?? Infinity);
+}

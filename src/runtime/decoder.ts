@@ -34,6 +34,7 @@ export interface ForwardResult {
 
 export class ForwardSession {
   private readonly scoring: boolean;
+  private readonly spans: boolean;
 
   constructor(
     readonly session: ort.InferenceSession,
@@ -42,7 +43,8 @@ export class ForwardSession {
     /** First position of the sequence this session's past starts at (the context length for a compressed graph). */
     readonly basePosition = 0,
   ) {
-    this.scoring = session.inputNames.includes('score_index');
+    this.spans = session.inputNames.includes('score_spans');
+    this.scoring = this.spans || session.inputNames.includes('score_index');
   }
 
   empty(): KvCache {
@@ -64,8 +66,9 @@ export class ForwardSession {
       feeds[names.pastKey(l)] = past.keys[l];
       feeds[names.pastValue(l)] = past.values[l];
     }
-    if (this.scoring)
-      feeds.score_index = new ort.Tensor('int64', BigInt64Array.from(o.scoreIndex ?? [0], BigInt), [o.scoreIndex?.length ?? 1]);
+    const index = o.scoreIndex ?? [0];
+    if (this.spans) feeds.score_spans = new ort.Tensor('int64', BigInt64Array.from(twoRuns(index), BigInt), [4]);
+    else if (this.scoring) feeds.score_index = new ort.Tensor('int64', BigInt64Array.from(index, BigInt), [index.length]);
     const keep = o.keepPresent ?? true;
     const fetches = ['top_values', 'top_indices'];
     if (keep) for (let l = 0; l < this.spec.numLayers; l++) fetches.push(names.presentKey(l), names.presentValue(l));
@@ -118,4 +121,14 @@ export class ForwardSession {
     }
     return result!;
   }
+}
+
+/** [a0, a1, b0, b1]: `index` as at most two ascending runs of consecutive positions (prefix, then a chunk). */
+function twoRuns(index: number[]): number[] {
+  const cut = index.findIndex((v, i) => i > 0 && v !== index[i - 1] + 1);
+  const first = cut < 0 ? index : index.slice(0, cut);
+  const second = cut < 0 ? [] : index.slice(cut);
+  if (second.some((v, i) => i > 0 && v !== second[i - 1] + 1)) throw new Error('internal: dense scoring takes two runs of positions');
+  const run = (r: number[]) => (r.length ? [r[0], r[r.length - 1] + 1] : [first[first.length - 1] + 1, first[first.length - 1] + 1]);
+  return [...run(first), ...run(second)];
 }
