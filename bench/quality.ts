@@ -26,6 +26,7 @@ import { PairScores } from '../src/kvzip/scores.ts';
 import { keptPairs, selectPair, selectPairUniform, selectRandom, selectRecency, selectSnapKv, type KeepSets } from '../src/kvzip/select.ts';
 import { writeCompacted } from '../src/kvzip/compact.ts';
 import { applyMultipliers, demoteMultipliers } from '../src/kvzip/demote.ts';
+import { mulberry32 as rng } from '../src/runtime/random.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MODEL_DIR = resolve(process.env.STORIES260K ?? join(here, '../../shared/models/stories260K'));
@@ -70,18 +71,6 @@ const sessionOptions: ort.InferenceSession.SessionOptions = {
   intraOpNumThreads: 1, // tiny matrices: threading costs more than it saves on 2 shared cores
   interOpNumThreads: 1,
 };
-
-/** Mulberry32, seeded (the same family generate.ts uses). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Drops special ids (unk, BOS, EOS) from the candidates, so one continuous story fills the whole context. */
 function plainCandidates(c: Candidates): Candidates {
@@ -209,8 +198,21 @@ interface Measure {
   snapProbeMatch: number;
 }
 const METRICS: (keyof Measure)[] = [
-  'retellMatch', 'retellFirstDiv', 'retellKl', 'retellTop1', 'factNll', 'factNllGap', 'factKl',
-  'contMatch', 'contFirstDiv', 'contKl', 'contTop1', 'heldOutNll', 'heldOutNllGap', 'heldOutKl', 'snapProbeMatch',
+  'retellMatch',
+  'retellFirstDiv',
+  'retellKl',
+  'retellTop1',
+  'factNll',
+  'factNllGap',
+  'factKl',
+  'contMatch',
+  'contFirstDiv',
+  'contKl',
+  'contTop1',
+  'heldOutNll',
+  'heldOutNllGap',
+  'heldOutKl',
+  'snapProbeMatch',
 ];
 /** The probes that point back into the context (KVZIP.md: the main ones). */
 const MAIN_METRICS: (keyof Measure)[] = ['retellMatch', 'retellFirstDiv', 'retellKl', 'retellTop1', 'factNll', 'factNllGap', 'factKl'];
@@ -253,7 +255,9 @@ async function main(): Promise<void> {
   const dense = new ForwardSession(await ort.InferenceSession.create(denseFile, sessionOptions), spec, 'fp32');
   const newline = tok.encode('\n').at(-1)!;
 
-  const results: Record<Method, Record<string, Measure[]>> = Object.fromEntries(METHODS.map((m) => [m, Object.fromEntries(ratiosOf(m).map((r) => [r, []]))])) as never;
+  const results: Record<Method, Record<string, Measure[]>> = Object.fromEntries(
+    METHODS.map((m) => [m, Object.fromEntries(ratiosOf(m).map((r) => [r, []]))]),
+  ) as never;
   const contexts: unknown[] = [];
   const fullRef: { heldOutNll: number; factNll: number }[] = [];
   const punct: Record<string, { ratio: number; keptShare: number }[]>[] = [];
@@ -285,7 +289,11 @@ async function main(): Promise<void> {
     for (const p of probes) refProbe.push(await greedy(dense, full, p.cue, tok));
     const forced = {
       cont: { input: [heldOut[0], ...refCont.slice(0, -1)], from: 0, targets: refCont } as Forced,
-      retell: evalProbes.map((p, i): Forced => ({ input: [...p.cue, ...refProbe[i].slice(0, -1)], from: p.cue.length - 1, targets: refProbe[i] })),
+      retell: evalProbes.map((p, i): Forced => ({
+        input: [...p.cue, ...refProbe[i].slice(0, -1)],
+        from: p.cue.length - 1,
+        targets: refProbe[i],
+      })),
       // The held-out's first token is fed, not scored: the last context position's logits come from the prefill.
       heldOut: { input: heldOut, from: 0, targets: heldOut.slice(1) } as Forced,
       fact: evalProbes.map((p): Forced => ({ input: [...p.cue, ...p.answer], from: p.cue.length - 1, targets: p.answer })),
@@ -316,7 +324,9 @@ async function main(): Promise<void> {
           for (const layer of keep) for (const head of layer) for (const i of head) if (isPunct[i]) p++;
           return { ratio, keptShare: p / keptPairs(keep) };
         });
-    punct.push(Object.fromEntries([['kvzip-pair', shareOf(scores, 'kvzip-pair')], ...DEMOTE_METHODS.map((m) => [m, shareOf(demoted.get(m)!, m)])]));
+    punct.push(
+      Object.fromEntries([['kvzip-pair', shareOf(scores, 'kvzip-pair')], ...DEMOTE_METHODS.map((m) => [m, shareOf(demoted.get(m)!, m)])]),
+    );
     contexts.push({
       index: c,
       opening: OPENINGS[c] || '(BOS only)',
@@ -327,7 +337,12 @@ async function main(): Promise<void> {
       punctuationShare: punctShare,
       text: tok.decode(ctx),
       heldOut: tok.decode(heldOut),
-      probes: probes.map((p, i) => ({ sentence: p.text, cue: tok.decode(p.cue), role: i === SNAP_PROBE ? 'snapkv-question' : 'eval', fullGreedy: tok.decode(refProbe[i]) })),
+      probes: probes.map((p, i) => ({
+        sentence: p.text,
+        cue: tok.decode(p.cue),
+        role: i === SNAP_PROBE ? 'snapkv-question' : 'eval',
+        fullGreedy: tok.decode(refProbe[i]),
+      })),
       fullContinuation: tok.decode(refCont),
     });
 
@@ -418,7 +433,10 @@ async function main(): Promise<void> {
     avg[m] = {};
     for (const r of ratiosOf(m)) {
       const rows = results[m][r];
-      avg[m][r] = Object.fromEntries((['kept', ...METRICS] as (keyof Measure)[]).map((k) => [k, mean(rows.map((x) => x[k]))])) as Record<keyof Measure, number>;
+      avg[m][r] = Object.fromEntries((['kept', ...METRICS] as (keyof Measure)[]).map((k) => [k, mean(rows.map((x) => x[k]))])) as Record<
+        keyof Measure,
+        number
+      >;
     }
   }
   const fullAvg = { heldOutNll: mean(fullRef.map((f) => f.heldOutNll)), factNll: mean(fullRef.map((f) => f.factNll)) };
@@ -454,7 +472,10 @@ async function main(): Promise<void> {
     demote: Object.fromEntries(
       DEMOTE_METHODS.map((m) => {
         const v = verdictFor(m);
-        return [m, { mainProbesPass: MAIN_METRICS.every((k) => v[k].pass), endOfContextPass: END_METRICS.every((k) => v[k].pass), perMetric: v }];
+        return [
+          m,
+          { mainProbesPass: MAIN_METRICS.every((k) => v[k].pass), endOfContextPass: END_METRICS.every((k) => v[k].pass), perMetric: v },
+        ];
       }),
     ),
     notes: [
@@ -466,12 +487,26 @@ async function main(): Promise<void> {
   };
   const seconds = (performance.now() - t0) / 1000;
 
-  const punctOf = (m: Method) => ratiosOf(m).filter((r) => r < 1).map((ratio, i) => ({ ratio, keptShare: mean(punct.map((p) => p[m][i].keptShare)) }));
+  const punctOf = (m: Method) =>
+    ratiosOf(m)
+      .filter((r) => r < 1)
+      .map((ratio, i) => ({ ratio, keptShare: mean(punct.map((p) => p[m][i].keptShare)) }));
   const punctAvg = punctOf('kvzip-pair');
 
   // Demotion against plain kvzip-pair, paired per context (same contexts, same probes): mean difference (variant −
   // pair, sign-adjusted so > 0 is better), its standard error, and per-context wins/ties/losses.
-  const DEMOTE_METRICS: (keyof Measure)[] = ['retellMatch', 'retellFirstDiv', 'retellKl', 'retellTop1', 'factKl', 'factNllGap', 'contMatch', 'contKl', 'contTop1', 'heldOutKl'];
+  const DEMOTE_METRICS: (keyof Measure)[] = [
+    'retellMatch',
+    'retellFirstDiv',
+    'retellKl',
+    'retellTop1',
+    'factKl',
+    'factNllGap',
+    'contMatch',
+    'contKl',
+    'contTop1',
+    'heldOutKl',
+  ];
   const demoteVsPair = Object.fromEntries(
     DEMOTE_METHODS.map((m) => [
       m,
@@ -485,7 +520,16 @@ async function main(): Promise<void> {
               const mu = mean(d);
               const se = Math.sqrt(d.reduce((a, x) => a + (x - mu) ** 2, 0) / (d.length - 1) / d.length);
               const eps = 1e-9;
-              return [k, { better: mu, se, wins: d.filter((x) => x > eps).length, ties: d.filter((x) => Math.abs(x) <= eps).length, losses: d.filter((x) => x < -eps).length }];
+              return [
+                k,
+                {
+                  better: mu,
+                  se,
+                  wins: d.filter((x) => x > eps).length,
+                  ties: d.filter((x) => Math.abs(x) <= eps).length,
+                  losses: d.filter((x) => x < -eps).length,
+                },
+              ];
             }),
           ),
         ]),
@@ -505,7 +549,8 @@ async function main(): Promise<void> {
       ratios: RATIOS,
       methods: METHODS,
       recencySinks: SINKS,
-      probes: 'early sentences (start in the first half, >= 8 tokens): cue = "\\n" + first half; probes 0..2 evaluate, probe 3 is the question SnapKV is made for',
+      probes:
+        'early sentences (start in the first half, >= 8 tokens): cue = "\\n" + first half; probes 0..2 evaluate, probe 3 is the question SnapKV is made for',
       metrics: {
         retellMatch: 'retelling cues (probes 0..2): greedy 64 after the cue; fraction of positions equal to the full cache',
         retellFirstDiv: 'retelling cues: first differing position (64 = none), mean',
@@ -537,7 +582,7 @@ async function main(): Promise<void> {
       keptShareDemote: Object.fromEntries(DEMOTE_METHODS.map((m) => [m, punctOf(m)])),
     },
     demoteVsPair: {
-      rule: "per context: variant minus kvzip-pair, sign-adjusted so > 0 is better; better = mean over contexts, se = its standard error, wins/ties/losses = contexts",
+      rule: 'per context: variant minus kvzip-pair, sign-adjusted so > 0 is better; better = mean over contexts, se = its standard error, wins/ties/losses = contexts',
       factors: DEMOTE_FACTORS,
       byMethod: demoteVsPair,
     },
@@ -547,7 +592,10 @@ async function main(): Promise<void> {
   };
   mkdirSync(RESULTS, { recursive: true });
   // Five significant digits are plenty and keep the file small.
-  writeFileSync(OUT_JSON, JSON.stringify(json, (_, v) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(5)) : v), 1) + '\n');
+  writeFileSync(
+    OUT_JSON,
+    JSON.stringify(json, (_, v) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(5)) : v), 1) + '\n',
+  );
   writeFileSync(OUT_SVG, svg(avg, fullAvg));
 
   // Table.
@@ -569,7 +617,9 @@ async function main(): Promise<void> {
     ['snapProbeMatch', 'snapQ', 3],
   ];
   const pad = (s: string, w: number) => s.padStart(w);
-  console.log(`stories260K, ${CONTEXTS} contexts x ${CONTEXT_TOKENS} tokens; full cache: held-out NLL ${fullAvg.heldOutNll.toFixed(3)}, fact NLL ${fullAvg.factNll.toFixed(3)}`);
+  console.log(
+    `stories260K, ${CONTEXTS} contexts x ${CONTEXT_TOKENS} tokens; full cache: held-out NLL ${fullAvg.heldOutNll.toFixed(3)}, fact NLL ${fullAvg.factNll.toFixed(3)}`,
+  );
   console.log(pad('ratio', 5) + ' ' + 'method'.padEnd(14) + cols.map(([, h]) => pad(h, 10)).join(''));
   for (const r of RATIOS) {
     for (const m of METHODS.filter((x) => ratiosOf(x).includes(r))) {
@@ -578,8 +628,12 @@ async function main(): Promise<void> {
     }
   }
   console.log('|dN| = |NLL - full-cache NLL|; KL = KL(full || compressed), teacher-forced; top1 = argmax agreement, teacher-forced');
-  console.log('rt = retelling cues (probes 0..2), fact = early sentence 2nd half after its cue, ct = plain continuation, ho = held-out true continuation, snapQ = the probe SnapKV was made for');
-  console.log(`\nverdict (kvzip-pair >= every baseline at r <= 0.5): main probes ${verdict.mainProbesPass ? 'PASS' : 'FAIL'}, end of context ${verdict.endOfContextPass ? 'PASS' : 'FAIL'}`);
+  console.log(
+    'rt = retelling cues (probes 0..2), fact = early sentence 2nd half after its cue, ct = plain continuation, ho = held-out true continuation, snapQ = the probe SnapKV was made for',
+  );
+  console.log(
+    `\nverdict (kvzip-pair >= every baseline at r <= 0.5): main probes ${verdict.mainProbesPass ? 'PASS' : 'FAIL'}, end of context ${verdict.endOfContextPass ? 'PASS' : 'FAIL'}`,
+  );
   for (const m of METRICS) {
     const v = pairVerdict[m];
     console.log(`  ${m.padEnd(15)} ${v.pass ? 'pass' : 'FAIL  ' + v.failures.join('; ')}`);
@@ -587,15 +641,21 @@ async function main(): Promise<void> {
   for (const m of DEMOTE_METHODS) {
     const v = verdict.demote[m];
     const fails = METRICS.filter((k) => !v.perMetric[k].pass);
-    console.log(`verdict ${m} >= every baseline: main ${v.mainProbesPass ? 'PASS' : 'FAIL'}, end ${v.endOfContextPass ? 'PASS' : 'FAIL'}${fails.length ? '  (' + fails.map((k) => `${k}: ${v.perMetric[k].failures.join('; ')}`).join(' | ') + ')' : ''}`);
+    console.log(
+      `verdict ${m} >= every baseline: main ${v.mainProbesPass ? 'PASS' : 'FAIL'}, end ${v.endOfContextPass ? 'PASS' : 'FAIL'}${fails.length ? '  (' + fails.map((k) => `${k}: ${v.perMetric[k].failures.join('; ')}`).join(' | ') + ')' : ''}`,
+    );
   }
-  console.log('\ndemote vs kvzip-pair, paired over contexts: better = mean(variant - pair), sign-adjusted (> 0 = closer to full) ± se [wins/ties/losses]');
+  console.log(
+    '\ndemote vs kvzip-pair, paired over contexts: better = mean(variant - pair), sign-adjusted (> 0 = closer to full) ± se [wins/ties/losses]',
+  );
   console.log(pad('ratio', 5) + ' ' + 'method'.padEnd(24) + DEMOTE_METRICS.map((k) => pad(k, 22)).join(''));
   for (const r of RATIOS.filter((x) => x <= 0.5)) {
     for (const m of DEMOTE_METHODS) {
       const row = demoteVsPair[m][r];
       console.log(
-        pad(String(r), 5) + ' ' + m.padEnd(24) +
+        pad(String(r), 5) +
+          ' ' +
+          m.padEnd(24) +
           DEMOTE_METRICS.map((k) => {
             const x = row[k];
             const d = k.endsWith('Kl') || k.endsWith('Gap') ? 4 : k.endsWith('FirstDiv') ? 2 : 3;
@@ -609,7 +669,12 @@ async function main(): Promise<void> {
       punctAvg.map((p) => `r=${p.ratio} ${(p.keptShare * 100).toFixed(1)}%`).join(', '),
   );
   for (const m of DEMOTE_METHODS)
-    console.log(`  ${m}: ` + punctOf(m).map((p) => `r=${p.ratio} ${(p.keptShare * 100).toFixed(1)}%`).join(', '));
+    console.log(
+      `  ${m}: ` +
+        punctOf(m)
+          .map((p) => `r=${p.ratio} ${(p.keptShare * 100).toFixed(1)}%`)
+          .join(', '),
+    );
   console.log(
     `prefill ${timing.prefillMs.toFixed(0)} ms, scoring ${timing.scoreMs.toFixed(0)} ms (all contexts); ${timing.sessions} compressed sessions in ${(timing.sessionsMs / 1000).toFixed(1)} s; total ${seconds.toFixed(1)} s`,
   );
@@ -644,14 +709,20 @@ function svg(avg: Record<Method, Record<string, Record<keyof Measure, number>>>,
   const legendH = 48;
   const total = { w: cols * W, h: Math.ceil(panels.length / cols) * Hh + legendH };
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${total.w}" height="${total.h}" viewBox="0 0 ${total.w} ${total.h}" font-family="sans-serif" font-size="11">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${total.w}" height="${total.h}" viewBox="0 0 ${total.w} ${total.h}" font-family="sans-serif" font-size="11">`,
+  );
   out.push(`<rect width="100%" height="100%" fill="white"/>`);
   panels.forEach((p, i) => {
     const ox = (i % cols) * W;
     const oy = legendH + Math.floor(i / cols) * Hh;
     const log = p.key.endsWith('Kl');
     const f = (v: number) => (log ? Math.log10(Math.max(v, 1e-6)) : v);
-    const values = METHODS.flatMap((k) => ratiosOf(k).filter((r) => !log || r < 1).map((r) => f(avg[k][r][p.key])));
+    const values = METHODS.flatMap((k) =>
+      ratiosOf(k)
+        .filter((r) => !log || r < 1)
+        .map((r) => f(avg[k][r][p.key])),
+    );
     if (p.full !== undefined) values.push(p.full);
     let lo = Math.min(...values);
     let hi = Math.max(...values);
@@ -686,9 +757,13 @@ function svg(avg: Record<Method, Record<string, Record<keyof Measure, number>>>,
     }
     for (const k of METHODS) {
       // KL is 0 at ratio 1.0 (no log): those panels stop at 0.7.
-      const pts = ratiosOf(k).filter((r) => !log || r < 1).map((r) => `${px(r).toFixed(1)},${py(f(avg[k][r][p.key])).toFixed(1)}`);
+      const pts = ratiosOf(k)
+        .filter((r) => !log || r < 1)
+        .map((r) => `${px(r).toFixed(1)},${py(f(avg[k][r][p.key])).toFixed(1)}`);
       const dash = isDemote(k) ? ' stroke-dasharray="5 2"' : '';
-      out.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="${COLORS[k]}" stroke-width="${k === 'kvzip-pair' ? 2.5 : 1.5}"${dash}/>`);
+      out.push(
+        `<polyline points="${pts.join(' ')}" fill="none" stroke="${COLORS[k]}" stroke-width="${k === 'kvzip-pair' ? 2.5 : 1.5}"${dash}/>`,
+      );
       for (const pt of pts) {
         const [x, y] = pt.split(',');
         out.push(`<circle cx="${x}" cy="${y}" r="2.5" fill="${COLORS[k]}"/>`);
@@ -699,8 +774,12 @@ function svg(avg: Record<Method, Record<string, Record<keyof Measure, number>>>,
     const x = 20 + (i % 4) * 250;
     const y = 15 + Math.floor(i / 4) * 18;
     const dash = isDemote(k) ? ' stroke-dasharray="5 2"' : '';
-    out.push(`<line x1="${x}" x2="${x + 24}" y1="${y}" y2="${y}" stroke="${COLORS[k]}" stroke-width="${k === 'kvzip-pair' ? 2.5 : 1.5}"${dash}/>`);
-    out.push(`<text x="${x + 30}" y="${y + 4}">${k === 'snapkv' ? 'snapkv (made for another cue)' : k === 'recency' ? `recency + ${SINKS} sinks` : k}</text>`);
+    out.push(
+      `<line x1="${x}" x2="${x + 24}" y1="${y}" y2="${y}" stroke="${COLORS[k]}" stroke-width="${k === 'kvzip-pair' ? 2.5 : 1.5}"${dash}/>`,
+    );
+    out.push(
+      `<text x="${x + 30}" y="${y + 4}">${k === 'snapkv' ? 'snapkv (made for another cue)' : k === 'recency' ? `recency + ${SINKS} sinks` : k}</text>`,
+    );
   });
   out.push('</svg>');
   return out.join('\n') + '\n';

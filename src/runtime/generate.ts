@@ -2,6 +2,7 @@
 // stop strings or max tokens, streaming and cancellation.
 import type { Candidates, ForwardSession } from './decoder.ts';
 import type { KvCache } from './kv.ts';
+import { mulberry32 } from './random.ts';
 
 export interface SamplingOptions {
   maxTokens: number;
@@ -30,18 +31,6 @@ export interface GenerateResult {
   decodeMsPerToken: number;
   bytesPerStep: number;
   kv: KvCache;
-}
-
-/** Mulberry32: small, seedable, good enough for sampling. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function pick(c: Candidates, temperature: number, topP: number, random: () => number): number {
@@ -74,7 +63,7 @@ export async function generate(
   prefillChunk = 512,
   maxPositions = Infinity,
 ): Promise<GenerateResult> {
-  const random = rng(o.seed ?? 0);
+  const random = mulberry32(o.seed ?? 0);
   const stopIds = new Set(o.stopIds ?? []);
   const holdBack = Math.max(0, ...(o.stopStrings ?? []).map((s) => s.length - 1));
   const t0 = performance.now();

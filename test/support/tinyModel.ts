@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parseModelSpec, type ModelSpec } from '../../src/model/config.ts';
 import type { SafetensorsDtype } from '../../src/model/safetensors.ts';
 import { requiredWeights } from '../../src/model/weights.ts';
+import { mulberry32 } from '../../src/runtime/random.ts';
 import { writeSafetensors, writeShardedSafetensors, type TensorData } from './safetensorsWriter.ts';
 
 export type Architecture = ModelSpec['architecture'];
@@ -44,21 +45,16 @@ export interface TinyModel {
 
 /** Mulberry32 with a Box-Muller normal: deterministic across runs and platforms. */
 export function prng(seed: number): { uniform: () => number; normal: () => number } {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uniform = mulberry32(seed);
   const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
   return { uniform, normal };
 }
 
 export function tinyConfig(o: TinyModelOptions = {}): Record<string, unknown> {
   const architecture = o.architecture ?? 'LlamaForCausalLM';
-  const modelType = { LlamaForCausalLM: 'llama', Qwen2ForCausalLM: 'qwen2', Qwen3ForCausalLM: 'qwen3', MistralForCausalLM: 'mistral' }[architecture];
+  const modelType = { LlamaForCausalLM: 'llama', Qwen2ForCausalLM: 'qwen2', Qwen3ForCausalLM: 'qwen3', MistralForCausalLM: 'mistral' }[
+    architecture
+  ];
   const config: Record<string, unknown> = {
     architectures: [architecture],
     model_type: modelType,
@@ -103,7 +99,15 @@ export function randomWeights(spec: ModelSpec, seed: number, dtype: SafetensorsD
 export function tinyTokenizerFiles(vocabSize: number): { tokenizer: object; tokenizerConfig: object } {
   const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2 };
   for (let c = 32; c < 127 && Object.keys(vocab).length < vocabSize; c++) vocab[String.fromCharCode(c)] = Object.keys(vocab).length;
-  const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const special = (id: number, content: string) => ({
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  });
   return {
     tokenizer: {
       version: '1.0',
@@ -114,9 +118,26 @@ export function tinyTokenizerFiles(vocabSize: number): { tokenizer: object; toke
       pre_tokenizer: null,
       post_processor: null,
       decoder: { type: 'Fuse' },
-      model: { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, vocab, merges: [] },
+      model: {
+        type: 'BPE',
+        dropout: null,
+        unk_token: '<unk>',
+        continuing_subword_prefix: null,
+        end_of_word_suffix: null,
+        fuse_unk: false,
+        byte_fallback: false,
+        vocab,
+        merges: [],
+      },
     },
-    tokenizerConfig: { bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', add_bos_token: true, add_eos_token: false, clean_up_tokenization_spaces: false },
+    tokenizerConfig: {
+      bos_token: '<s>',
+      eos_token: '</s>',
+      unk_token: '<unk>',
+      add_bos_token: true,
+      add_eos_token: false,
+      clean_up_tokenization_spaces: false,
+    },
   };
 }
 

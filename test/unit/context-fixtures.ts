@@ -22,7 +22,13 @@ export function write(root: string, files: Record<string, string | Uint8Array>):
 }
 
 export function git(root: string, args: string[], env: Record<string, string> = {}, input?: string): string {
-  return execFileSync('git', args, { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, input, stdio: ['pipe', 'pipe', 'pipe'] });
+  return execFileSync('git', args, {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    input,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
 }
 
 export function gitInit(root: string): void {
@@ -41,14 +47,5 @@ export function commit(root: string, seconds: number, paths: string[] = []): voi
   git(root, ['commit', '-q', '-m', `c${seconds}`], { GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date });
 }
 
-/** Small seeded PRNG (mulberry32), so generated cases reproduce from their seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Small seeded PRNG, so generated cases reproduce from their seed. */
+export { mulberry32 as rng } from '../../src/runtime/random.ts';

@@ -14,44 +14,72 @@ import {
   type Int4Weight,
 } from '../../src/model/convert.ts';
 import { nativeConverter, nativeLoadError, typescriptConverter } from '../../src/model/native.ts';
+import { mulberry32 as rng } from '../../src/runtime/random.ts';
 
 const f32Bits = (x: number) => new Uint32Array(new Float32Array([x]).buffer)[0]!;
-
-/** A seeded generator so failures reproduce. */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random fp32 bit patterns plus every class of edge value. */
 function edgeAndRandomF32Bits(count: number): Uint32Array {
   const r = rng(1);
   const edges = [
-    0x00000000, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0xffc00000, 0x7f800001, 0x7fbfffff, 0xff812345, 0x7f802000,
-    0x00000001, 0x807fffff, 0x00400000, 0x7f7fffff, 0xff7fffff, 0x00800000, 0x80800000,
-    f32Bits(65504), f32Bits(65519.99), f32Bits(65520), f32Bits(-65520), f32Bits(2 ** -24), f32Bits(2 ** -25), f32Bits(3 * 2 ** -26),
-    f32Bits(2 ** -14), f32Bits(2 ** -14 - 2 ** -25), f32Bits(1 + 2 ** -11), f32Bits(1 + 3 * 2 ** -11), f32Bits(2 ** -25 + 2 ** -40),
+    0x00000000,
+    0x80000000,
+    0x7f800000,
+    0xff800000,
+    0x7fc00000,
+    0xffc00000,
+    0x7f800001,
+    0x7fbfffff,
+    0xff812345,
+    0x7f802000,
+    0x00000001,
+    0x807fffff,
+    0x00400000,
+    0x7f7fffff,
+    0xff7fffff,
+    0x00800000,
+    0x80800000,
+    f32Bits(65504),
+    f32Bits(65519.99),
+    f32Bits(65520),
+    f32Bits(-65520),
+    f32Bits(2 ** -24),
+    f32Bits(2 ** -25),
+    f32Bits(3 * 2 ** -26),
+    f32Bits(2 ** -14),
+    f32Bits(2 ** -14 - 2 ** -25),
+    f32Bits(1 + 2 ** -11),
+    f32Bits(1 + 3 * 2 ** -11),
+    f32Bits(2 ** -25 + 2 ** -40),
   ];
   const out = new Uint32Array(count);
   out.set(edges);
   for (let i = edges.length; i < count; i++) out[i] = Math.floor(r() * 4294967296);
   // Dense coverage near the fp16 range, where rounding is interesting.
-  for (let i = edges.length; i < count; i += 3) out[i] = ((Math.floor(r() * 2) << 31) | ((100 + Math.floor(r() * 45)) << 23) | Math.floor(r() * 0x800000)) >>> 0;
+  for (let i = edges.length; i < count; i += 3)
+    out[i] = ((Math.floor(r() * 2) << 31) | ((100 + Math.floor(r() * 45)) << 23) | Math.floor(r() * 0x800000)) >>> 0;
   return out;
 }
 
 describe('conversion reference (TypeScript)', () => {
   test('fp32 → fp16 rounds to nearest even, saturates to inf, keeps NaN and subnormals', () => {
     const cases: [number, number][] = [
-      [1, 0x3c00], [-2, 0xc000], [65504, 0x7bff], [65519.99, 0x7bff], [65520, 0x7c00], [1e10, 0x7c00], [-Infinity, 0xfc00],
-      [2 ** -24, 0x0001], [2 ** -25, 0x0000], [3 * 2 ** -26, 0x0001], [3 * 2 ** -25, 0x0002], [2 ** -14, 0x0400],
-      [1 + 2 ** -11, 0x3c00], [1 + 3 * 2 ** -11, 0x3c02], [-0, 0x8000], [0.1, 0x2e66],
+      [1, 0x3c00],
+      [-2, 0xc000],
+      [65504, 0x7bff],
+      [65519.99, 0x7bff],
+      [65520, 0x7c00],
+      [1e10, 0x7c00],
+      [-Infinity, 0xfc00],
+      [2 ** -24, 0x0001],
+      [2 ** -25, 0x0000],
+      [3 * 2 ** -26, 0x0001],
+      [3 * 2 ** -25, 0x0002],
+      [2 ** -14, 0x0400],
+      [1 + 2 ** -11, 0x3c00],
+      [1 + 3 * 2 ** -11, 0x3c02],
+      [-0, 0x8000],
+      [0.1, 0x2e66],
     ];
     for (const [x, h] of cases) assert.equal(f32BitsToF16Bits(f32Bits(x)), h, `${x}`);
     assert.equal(f32BitsToF16Bits(0x7fc00000), 0x7e00);
@@ -131,7 +159,9 @@ describe('conversion reference (TypeScript)', () => {
   });
 });
 
-const skip = nativeConverter ? false : `native addon not built (run npm run build:native)${nativeLoadError ? `; load error: ${nativeLoadError}` : ''}`;
+const skip = nativeConverter
+  ? false
+  : `native addon not built (run npm run build:native)${nativeLoadError ? `; load error: ${nativeLoadError}` : ''}`;
 
 describe('native addon against the TypeScript reference', { skip }, () => {
   const native = nativeConverter!;
@@ -171,19 +201,28 @@ describe('native addon against the TypeScript reference', { skip }, () => {
   test('int4: identical B, scales and zero points on random, skewed, tiny, subnormal and partial blocks', () => {
     const r = rng(11);
     const shapes: [number, number, number, boolean][] = [
-      [8, 256, 32, true], [5, 100, 32, true], [4, 96, 64, false], [3, 33, 16, true], [2, 64, 32, false],
+      [8, 256, 32, true],
+      [5, 100, 32, true],
+      [4, 96, 64, false],
+      [3, 33, 16, true],
+      [2, 64, 32, false],
     ];
     for (const [n, k, bs, clip] of shapes) {
       const w = new Float32Array(n * k);
       for (let i = 0; i < w.length; i++) {
         const kind = i % 7;
         w[i] =
-          kind === 0 ? (r() - 0.5) * 2 :
-          kind === 1 ? r() * 1e-3 : // all-positive stretches
-          kind === 2 ? -r() * 3e38 : // near the fp32 max
-          kind === 3 ? (r() - 0.5) * 1e-40 : // subnormals
-          kind === 4 ? 0 :
-          (r() - 0.3) * 0.05;
+          kind === 0
+            ? (r() - 0.5) * 2
+            : kind === 1
+              ? r() * 1e-3 // all-positive stretches
+              : kind === 2
+                ? -r() * 3e38 // near the fp32 max
+                : kind === 3
+                  ? (r() - 0.5) * 1e-40 // subnormals
+                  : kind === 4
+                    ? 0
+                    : (r() - 0.3) * 0.05;
       }
       // Whole blocks of one kind too: constant, all zero, all subnormal.
       w.fill(0.5, 0, Math.min(bs, k));
