@@ -3,10 +3,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync, cpSync, utimesSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+  cpSync,
+  utimesSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { prng, writeTinyModel } from '../support/tinyModel.ts';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const MODEL = fileURLToPath(new URL('../../../shared/models/stories260K', import.meta.url));
@@ -170,6 +182,39 @@ test('persisted cache', { skip, concurrency: false }, async (t) => {
     assert.ok(before.answer.length > 0);
     rmSync(model, { recursive: true, force: true });
   });
+});
+
+test('a random model over a longer context: built in one process, answered identically from the cache in another', async (t) => {
+  if (!existsSync(CLI)) return t.skip('dist/cli.js missing: run npm run build');
+  const root = mkdtempSync(join(tmpdir(), 'kvzip-long-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  // One character per token: ~3,000 context tokens, scored in several chunks capped to the 4,096-position window.
+  writeTinyModel(join(root, 'model'), { maxPositions: 4096, numHeads: 8, numKvHeads: 2, seed: 3 });
+  const ws = join(root, 'ws');
+  mkdirSync(ws);
+  const rand = prng(8);
+  const words = ['engine', 'cache', 'graph', 'token', 'layer', 'head', 'score', 'build', 'ask', 'file'];
+  for (const name of ['a.ts', 'b.ts', 'c.ts']) {
+    writeFileSync(join(ws, name), Array.from({ length: 160 }, () => words[Math.floor(rand.uniform() * words.length)]).join(' '));
+  }
+  const args = [
+    'ask',
+    ws,
+    'where is the cache built?',
+    '--model',
+    join(root, 'model'),
+    '--cache-dir',
+    join(root, 'cache'),
+    '--max-tokens',
+    '32',
+  ];
+  const first = await json<Ask>(args);
+  assert.equal(first.fromCache, false);
+  assert.ok(first.prefillTokens > 2500, `prefilled ${first.prefillTokens} tokens`);
+  const again = await json<Ask>(args);
+  assert.equal(again.fromCache, true);
+  assert.equal(again.prefillTokens, 0);
+  assert.equal(again.answer, first.answer);
 });
 
 test('editing the last file refreshes only the suffix; at ratio 1 the refresh is exact', { skip }, async (t) => {
