@@ -1,5 +1,5 @@
 // The engine: owns models and the cache store, and runs build / ask / generate for its clients.
-import { linkSync, copyFileSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AskResult, BuildResult, CacheEntryInfo, CacheSettings, GenerateRequest, GenerateResult, Phase } from './protocol.ts';
 import { loadModel, type LoadedModel } from './model.ts';
@@ -11,7 +11,6 @@ import type { BuiltContext } from '../context/types.ts';
 import { CacheStore } from '../cache/store.ts';
 import { FORMAT_VERSION, type Manifest } from '../cache/manifest.ts';
 import { UserError } from '../model/errors.ts';
-import { WEIGHTS_FILE } from '../model/prepare.ts';
 import { scoreSchedule, DEFAULT_CHUNK, fittingChunk } from '../kvzip/schedule.ts';
 import { demoteScores, PUNCT_DEMOTE } from '../kvzip/demote.ts';
 import { scoreContext } from '../kvzip/score.ts';
@@ -219,7 +218,7 @@ export class Engine {
       progress?.('write', 0, 1);
       compact = writeCompacted(join(gen, KV_FILE), full, prefixLen, keep, spec.headDim);
     }
-    linkOrCopy(join(m.prepared.dir, WEIGHTS_FILE), join(gen, WEIGHTS_FILE));
+    m.linkWeights(gen);
     writeFileSync(join(gen, DECODE_FILE), m.buildCompressedGraph(compact.baked), { mode: 0o600 });
     const { dir, manifest } = await store.commit(
       gen,
@@ -450,13 +449,4 @@ function minKept(scores: PairScores, keep: KeepSets): number {
 function allKept(layers: number, kvHeads: number, n: number): KeepSets {
   const all = Int32Array.from({ length: n }, (_, i) => i);
   return Array.from({ length: layers }, () => Array.from({ length: kvHeads }, () => all));
-}
-
-function linkOrCopy(from: string, to: string): void {
-  try {
-    linkSync(from, to);
-  } catch {
-    // Another filesystem: onnxruntime refuses external data outside the model's folder, so copy.
-    copyFileSync(from, to);
-  }
 }

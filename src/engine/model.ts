@@ -1,11 +1,11 @@
 // A model made ready for one device: prepared weights, tokenizer, and the dense session (opened lazily,
 // since answering from a cache never needs it).
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Device } from './protocol.ts';
 import { loadModelSpec } from '../model/config.ts';
-import { prepareModel, type PreparedModel } from '../model/prepare.ts';
+import { prepareModel, WEIGHTS_FILE, type PreparedModel } from '../model/prepare.ts';
 import { ropeFrequencies, type Rope } from '../model/rope.ts';
 import { ModelTokenizer } from '../model/tokenizer.ts';
 import { buildGraph, type BakedHead } from '../graph/transformer.ts';
@@ -24,6 +24,8 @@ export interface LoadedModel {
   /** Opens a compressed decode session for a cache generation folder (which holds kv.bin and decode.onnx). */
   compressed(genDir: string, sequenceLength: number): Promise<ForwardSession>;
   buildCompressedGraph(baked: BakedHead[][]): Uint8Array;
+  /** Puts the prepared weights into `dir`: onnxruntime refuses external data outside a model's own folder. */
+  linkWeights(dir: string): void;
 }
 
 export interface LoadOptions {
@@ -93,6 +95,15 @@ export async function loadModel(o: LoadOptions): Promise<LoadedModel> {
         throw new Error('CUDA failed for a cache built for CUDA; rebuild the cache on the CPU with --device cpu');
       });
       return new ForwardSession(opened.session, spec, prepared.dtype, sequenceLength);
+    },
+    linkWeights(target) {
+      const from = join(prepared.dir, WEIGHTS_FILE);
+      try {
+        linkSync(from, join(target, WEIGHTS_FILE));
+      } catch {
+        // Another filesystem: a hard link is impossible, so copy.
+        copyFileSync(from, join(target, WEIGHTS_FILE));
+      }
     },
     buildCompressedGraph(baked) {
       return buildGraph({ spec, rope, dtype: prepared.dtype, int4: prepared.int4, weight: (n) => prepared.weight(n), baked });

@@ -6,10 +6,9 @@
 // Approximate: (1) the suffix is prefilled and scored attending to the *compressed* prefix, not the full one;
 // (2) the prefix's selection is kept as it was, and the suffix is selected with the previous build's global
 // score threshold (pair), per-head top r (pair-uniform) or the same kept heads (head).
-import { linkSync, mkdirSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Manifest } from '../cache/manifest.ts';
-import { WEIGHTS_FILE } from '../model/prepare.ts';
 import { buildGraph } from '../graph/transformer.ts';
 import { openSession } from '../runtime/session.ts';
 import { ForwardSession } from '../runtime/decoder.ts';
@@ -55,11 +54,7 @@ export async function refreshCompressed(
   mkdirSync(work, { recursive: true });
   try {
     const baseLayout = writeHeads(work, reused, D, from);
-    try {
-      linkSync(join(m.prepared.dir, WEIGHTS_FILE), join(work, WEIGHTS_FILE));
-    } catch {
-      copyFileSync(join(m.prepared.dir, WEIGHTS_FILE), join(work, WEIGHTS_FILE));
-    }
+    m.linkWeights(work);
     const graph = buildGraph({
       spec,
       rope: m.rope,

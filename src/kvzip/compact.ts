@@ -51,7 +51,7 @@ export function gatherRows(data: Elems, h: number, length: number, headDim: numb
 }
 
 /** Positions [0, prefixLen) (the system prefix, the attention sink) plus each head's kept context positions. */
-export function pairsFromFull(kv: KvCache, prefixLen: number, keep: KeepSets, headDim: number): HeadPairs[][] {
+function pairsFromFull(kv: KvCache, prefixLen: number, keep: KeepSets, headDim: number): HeadPairs[][] {
   return keep.map((layer, l) =>
     layer.map((kept, h) => {
       const positions = new Int32Array(prefixLen + kept.length);
