@@ -2,6 +2,8 @@
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { findPreset } from '../model/presets.ts';
 import { EngineClient, EngineError, type RequestBody } from '../engine/client.ts';
 import type { Device, Event, Level } from '../engine/protocol.ts';
 import { defaultCacheDir } from './paths.ts';
@@ -9,12 +11,13 @@ import { defaultCacheDir } from './paths.ts';
 const USAGE = `kvzip-code — ask questions about a repository to a local model, from a KVzip-compressed KV cache
 
   kvzip-code generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--temperature T] [--top-p P] [--stop STR] [--device auto|cuda|cpu] [--int4] [--json]
-  kvzip-code build WORKSPACE --model DIR [--ratio 0.3] [--level pair|pair-uniform|head] [--force] [--int4] [--cache-dir D] [--device D] [--json]
+  kvzip-code build WORKSPACE --model DIR [--ratio 0.3] [--level pair|pair-uniform|head] [--force] [--int4] [--max-context-tokens N] [--cache-dir D] [--device D] [--json]
   kvzip-code ask WORKSPACE "QUESTION" --model DIR [--ratio R] [--level L] [--max-tokens N] [--int4] [--cache-dir D] [--device D] [--json]
   kvzip-code info [--cache-dir D] [--json]
   kvzip-code clear [WORKSPACE] [--cache-dir D]
 
-Progress goes to stderr; answers stream to stdout.`;
+--model is a Hugging Face checkpoint folder or a preset id (qwen2.5-coder-1.5b, qwen2.5-coder-7b, qwen3-4b,
+qwen3-8b, llama-3.1-8b), downloaded once. Progress goes to stderr; answers stream to stdout.`;
 
 class UsageError extends Error {}
 
@@ -59,7 +62,11 @@ async function main(argv: string[]): Promise<number> {
   const device = o.device as Device;
   if (!['auto', 'cuda', 'cpu'].includes(device)) throw new UsageError(`--device must be auto, cuda or cpu, got "${o.device}"`);
   const cacheDir = resolve(o['cache-dir'] ?? defaultCacheDir());
-  const model = () => resolve(need(o.model, '--model DIR'));
+  // A preset id goes to the engine as is (it downloads the model); anything else is a folder.
+  const model = () => {
+    const m = need(o.model, '--model DIR');
+    return findPreset(m) && !existsSync(m) ? m : resolve(m);
+  };
   const settings = () => ({
     workspace: resolve(need(rest[0], 'WORKSPACE')),
     model: model(),
