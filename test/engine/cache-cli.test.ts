@@ -28,9 +28,9 @@ const skip = !existsSync(MODEL)
     ? 'dist/cli.js missing: run npm run build'
     : false;
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 120_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 120_000, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -282,5 +282,11 @@ test('the CLI reproduces stories260K greedy ids and explains bad usage', { skip 
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /config\.json: not found\. Point --model at a Hugging Face checkpoint folder/);
   assert.doesNotMatch(missing.stderr, /\bat .*\.js:\d+/, 'no stack trace');
+  // A preset id is downloaded by the engine; with the Hub unreachable the user is told what to do.
+  const offline = await cli(['generate', '--model', 'qwen3-4b', '--prompt', 'hi', '--cache-dir', cache], {
+    HF_ENDPOINT: 'http://127.0.0.1:9',
+  });
+  assert.equal(offline.code, 1);
+  assert.match(offline.stderr, /cannot reach http:\/\/127\.0\.0\.1:9.*choose a local model folder/);
   rmSync(cache, { recursive: true, force: true });
 });
