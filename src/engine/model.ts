@@ -91,9 +91,14 @@ export async function loadModel(o: LoadOptions): Promise<LoadedModel> {
       return dense;
     },
     async compressed(genDir, sequenceLength) {
-      const opened = await openSession(join(genDir, 'decode.onnx'), choice, () => {
-        throw new Error('CUDA failed for a cache built for CUDA; rebuild the cache on the CPU with --device cpu');
-      });
+      const opened = await openSession(
+        join(genDir, 'decode.onnx'),
+        choice,
+        () => {
+          throw new Error('CUDA failed for a cache built for CUDA; rebuild the cache on the CPU with --device cpu');
+        },
+        'answer',
+      );
       return new ForwardSession(opened.session, spec, prepared.dtype, sequenceLength);
     },
     linkWeights(target) {

@@ -24,11 +24,16 @@ export interface OpenedSession {
   reason?: string;
 }
 
-function options(device: 'cuda' | 'cpu'): ort.InferenceSession.SessionOptions {
+export type SessionUse = 'prefill' | 'answer';
+
+function options(device: 'cuda' | 'cpu', use: SessionUse): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: device === 'cuda' ? [{ name: 'cuda', deviceId: 0 }] : ['cpu'],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
+    // Answering sessions skip the CPU's weight prepacking: on the 0.5B shapes it made opening a cache 9× faster
+    // (3.5 s → 0.37 s) and used 0.5 GiB less, for 4% slower decode steps; building keeps it (13% faster prefill).
+    ...(use === 'answer' ? { extra: { session: { disable_prepacking: '1' } } } : {}),
   };
 }
 
@@ -40,16 +45,17 @@ export async function openSession(
   modelPath: string,
   choice: DeviceChoice,
   fallback: () => Promise<string> | string,
+  use: SessionUse = 'prefill',
 ): Promise<OpenedSession> {
   if (choice.device === 'cuda') {
     try {
-      return { session: await ort.InferenceSession.create(modelPath, options('cuda')), device: 'cuda' };
+      return { session: await ort.InferenceSession.create(modelPath, options('cuda', use)), device: 'cuda' };
     } catch (e) {
       const reason = `CUDA session failed (${firstLine(e)}); running on the CPU`;
-      return { session: await ort.InferenceSession.create(await fallback(), options('cpu')), device: 'cpu', reason };
+      return { session: await ort.InferenceSession.create(await fallback(), options('cpu', use)), device: 'cpu', reason };
     }
   }
-  return { session: await ort.InferenceSession.create(modelPath, options('cpu')), device: 'cpu', reason: choice.reason };
+  return { session: await ort.InferenceSession.create(modelPath, options('cpu', use)), device: 'cpu', reason: choice.reason };
 }
 
 function firstLine(e: unknown): string {
