@@ -126,6 +126,8 @@ export function buildGraph(o: GraphOptions): Uint8Array {
   // Rows of the stacked-GQA score matrix are (group, query) pairs: tile the [S, T] mask G times.
   const tileRows = (m: string) => (G === 1 ? m : g.op('Tile', [m, i64([G, 1])]));
   const mask = tileRows(causal(Tk, P, Tk));
+  const seqlensK = g.op('Cast', [g.op('Reshape', [g.op('Sub', [Tk, one]), i64([1])])], { to: DataType.INT32 });
+  const totalLength = g.op('Cast', [Tk], { to: DataType.INT32 });
 
   // Rotary embedding: angles from position ids at run time (no table bounded by max positions).
   const pos = g.op('Cast', [g.op('Reshape', ['position_ids', i64([-1, 1])])], { to: DataType.FLOAT });
@@ -180,17 +182,39 @@ export function buildGraph(o: GraphOptions): Uint8Array {
     const qs = g.op('Mul', [g.op('Reshape', [g.op('Transpose', [q], { perm: [1, 0, 2] }), i64([Hkv, -1, D])]), qScale]);
     const kNew = g.op('Transpose', [k], { perm: [1, 0, 2] });
     const vNew = g.op('Transpose', [v], { perm: [1, 0, 2] });
-    const presentK = g.op('Concat', [names.pastKey(l), g.op('Unsqueeze', [kNew, i64([0])])], { axis: 2 });
-    const presentV = g.op('Concat', [names.pastValue(l), g.op('Unsqueeze', [vNew, i64([0])])], { axis: 2 });
+    let presentK: string;
+    let presentV: string;
+    let gqaOut = '';
+    if (!compressed) {
+      // Fused causal attention over past ++ new (onnxruntime's GroupQueryAttention, fp32 on the CPU, fp16 on
+      // CUDA): no [G*S, T] logits tensor is materialised for the hidden states.
+      [gqaOut, presentK, presentV] = g.node(
+        'GroupQueryAttention',
+        [
+          g.op('Reshape', [q, i64([1, -1, H * D])]),
+          g.op('Reshape', [k, i64([1, -1, Hkv * D])]),
+          g.op('Reshape', [v, i64([1, -1, Hkv * D])]),
+          names.pastKey(l),
+          names.pastValue(l),
+          seqlensK,
+          totalLength,
+        ],
+        { num_heads: H, kv_num_heads: Hkv },
+        3,
+        'com.microsoft',
+      );
+    } else {
+      presentK = g.op('Concat', [names.pastKey(l), g.op('Unsqueeze', [kNew, i64([0])])], { axis: 2 });
+      presentV = g.op('Concat', [names.pastValue(l), g.op('Unsqueeze', [vNew, i64([0])])], { axis: 2 });
+    }
     g.alias(presentK, names.presentKey(l));
     g.alias(presentV, names.presentValue(l));
     const K = g.op('Reshape', [presentK, i64([Hkv, -1, D])]);
     const V = g.op('Reshape', [presentV, i64([Hkv, -1, D])]);
 
-    let attn: string;
+    let merged: string;
     if (!compressed) {
-      const scores = g.op('Add', [toF32(g.op('MatMul', [qs, g.op('Transpose', [K], { perm: [0, 2, 1] })])), mask]);
-      attn = g.op('MatMul', [fromF32(g.op('Softmax', [scores], { axis: -1 })), V]);
+      merged = g.op('Reshape', [gqaOut, i64([-1, H * D])]);
       if (scoring) {
         // Scored keys: the two spans of past keys (prefix and chunk, sliced as contiguous rows) and the new
         // tokens' own keys. A second, small Q·K̄ᵀ measured faster here than slicing the main [G*S, T] logits.
@@ -231,10 +255,10 @@ export function buildGraph(o: GraphOptions): Uint8Array {
         }
       }
       if (scoring) scoreLayers.push(g.op('Unsqueeze', [g.op('Concat', headScores, { axis: 0 }), i64([0])]));
-      attn = Hkv === 1 ? heads[0] : g.op('Concat', heads, { axis: 0 });
+      const attn = Hkv === 1 ? heads[0] : g.op('Concat', heads, { axis: 0 });
+      // [Hkv, G*S, D] → [H, S, D] → [S, H*D]
+      merged = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [attn, i64([H, -1, D])])], { perm: [1, 0, 2] }), i64([-1, H * D])]);
     }
-    // [Hkv, G*S, D] → [H, S, D] → [S, H*D]
-    const merged = g.op('Reshape', [g.op('Transpose', [g.op('Reshape', [attn, i64([H, -1, D])])], { perm: [1, 0, 2] }), i64([-1, H * D])]);
     x = g.op('Add', [x, linear(merged, `${p}self_attn.o_proj.weight`, [h, H * D], spec.oBias ? `${p}self_attn.o_proj.bias` : undefined)]);
     const xn2 = rms(x, W(`${p}post_attention_layernorm.weight`, [h]));
     const mb = (n: string) => (spec.mlpBias ? `${p}mlp.${n}_proj.bias` : undefined);
