@@ -125,7 +125,8 @@ export function buildGraph(o: GraphOptions): Uint8Array {
   };
   // Rows of the stacked-GQA score matrix are (group, query) pairs: tile the [S, T] mask G times.
   const tileRows = (m: string) => (G === 1 ? m : g.op('Tile', [m, i64([G, 1])]));
-  const mask = tileRows(causal(Tk, P, Tk));
+  // Only the compressed graph's explicit tail attention needs the mask (GroupQueryAttention is causal itself).
+  const mask = compressed ? tileRows(causal(Tk, P, Tk)) : '';
   const seqlensK = g.op('Cast', [g.op('Reshape', [g.op('Sub', [Tk, one]), i64([1])])], { to: DataType.INT32 });
   const totalLength = g.op('Cast', [Tk], { to: DataType.INT32 });
 
@@ -181,7 +182,6 @@ export function buildGraph(o: GraphOptions): Uint8Array {
     // [S, H, D] → [H, S, D] → [Hkv, G*S, D], pre-scaled by 1/sqrt(D).
     const qs = g.op('Mul', [g.op('Reshape', [g.op('Transpose', [q], { perm: [1, 0, 2] }), i64([Hkv, -1, D])]), qScale]);
     const kNew = g.op('Transpose', [k], { perm: [1, 0, 2] });
-    const vNew = g.op('Transpose', [v], { perm: [1, 0, 2] });
     let presentK: string;
     let presentV: string;
     let gqaOut = '';
@@ -205,12 +205,12 @@ export function buildGraph(o: GraphOptions): Uint8Array {
       );
     } else {
       presentK = g.op('Concat', [names.pastKey(l), g.op('Unsqueeze', [kNew, i64([0])])], { axis: 2 });
+      const vNew = g.op('Transpose', [v], { perm: [1, 0, 2] });
       presentV = g.op('Concat', [names.pastValue(l), g.op('Unsqueeze', [vNew, i64([0])])], { axis: 2 });
     }
     g.alias(presentK, names.presentKey(l));
     g.alias(presentV, names.presentValue(l));
     const K = g.op('Reshape', [presentK, i64([Hkv, -1, D])]);
-    const V = g.op('Reshape', [presentV, i64([Hkv, -1, D])]);
 
     let merged: string;
     if (!compressed) {
@@ -229,6 +229,7 @@ export function buildGraph(o: GraphOptions): Uint8Array {
       // Per KV head: baked context keys (no padding, no mask) then the causal tail.
       const qh = g.node('Split', [qs], { axis: 0, num_outputs: Hkv }, Hkv);
       const kh = Hkv === 1 ? [K] : g.node('Split', [K], { axis: 0, num_outputs: Hkv }, Hkv);
+      const V = g.op('Reshape', [presentV, i64([Hkv, -1, D])]);
       const vh = Hkv === 1 ? [V] : g.node('Split', [V], { axis: 0, num_outputs: Hkv }, Hkv);
       const heads: string[] = [];
       const headScores: string[] = [];
