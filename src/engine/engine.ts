@@ -36,7 +36,8 @@ export interface EngineOptions {
 
 export class Engine {
   private readonly models = new Map<string, LoadedModel>();
-  private readonly sessions = new Map<string, ForwardSession>();
+  /** The open answering session: one cache generation at a time, so memory holds one copy of the weights. */
+  private answering?: { dir: string; session: ForwardSession };
 
   constructor(private readonly o: EngineOptions = {}) {}
 
@@ -315,14 +316,12 @@ export class Engine {
       if (!('manifest' in opened)) throw new UserError(`The cache just built cannot be read back: ${opened.problem}`, 'cache');
     }
     const { dir, manifest } = opened;
-    let session = this.sessions.get(dir);
-    if (!session) {
+    if (this.answering?.dir !== dir) {
       progress?.('load-cache', 0, 1);
-      session = await m.compressed(dir, manifest.sequenceLength);
-      this.sessions.clear();
-      this.sessions.set(dir, session);
+      this.answering = { dir, session: await m.compressed(dir, manifest.sequenceLength) };
       progress?.('load-cache', 1, 1);
     }
+    const { session } = this.answering;
     const layout = m.tokenizer.layout();
     const q = m.tokenizer.questionIds(layout, s.question);
     const window = attentionWindow(m.prepared.spec);
@@ -420,7 +419,7 @@ export class Engine {
       store.remove(e.key);
       removed++;
     }
-    this.sessions.clear();
+    this.answering = undefined;
     return { removed };
   }
 }

@@ -1,7 +1,6 @@
 // config.json → the architecture spec every graph and reference is built from.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ModelError } from './errors.ts';
+import { ModelError, readModelJson } from './errors.ts';
 
 export type RopeScaling =
   | { type: 'none' }
@@ -44,18 +43,7 @@ const SUPPORTED = ['LlamaForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM', '
 
 export function loadModelSpec(dir: string): ModelSpec {
   const file = join(dir, 'config.json');
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    throw new ModelError(file, 'not found', 'Point --model at a Hugging Face checkpoint folder that holds config.json');
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new ModelError(file, `is not valid JSON (${(e as Error).message})`, 'Download the file again');
-  }
+  const raw = readModelJson(file, 'Point --model at a Hugging Face checkpoint folder that holds config.json');
   return parseModelSpec(raw, file);
 }
 

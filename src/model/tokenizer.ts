@@ -1,10 +1,9 @@
 // The model's own tokenizer and chat template, and the prompt layout KVzip caches:
 // [chat prefix + system instruction][context] | [question + assistant prefix][answer].
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
-import { ModelError } from './errors.ts';
+import { ModelError, readModelJson } from './errors.ts';
 
 export const SYSTEM_INSTRUCTION = 'Given the context, answer to the following question or request without explanation.';
 const CONTEXT_MARK = '\u0000KVZIP_CONTEXT\u0000';
@@ -18,19 +17,7 @@ interface TokenizerConfig {
   clean_up_tokenization_spaces?: boolean;
 }
 
-function readJson(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    throw new ModelError(file, 'not found', 'The model folder needs the tokenizer files from the Hugging Face repository');
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new ModelError(file, `is not valid JSON (${(e as Error).message})`, 'Download the file again');
-  }
-}
+const TOKENIZER_MISSING = 'The model folder needs the tokenizer files from the Hugging Face repository';
 
 const tokenText = (t: TokenizerConfig['bos_token']) => (t == null ? undefined : typeof t === 'string' ? t : t.content);
 
@@ -66,8 +53,8 @@ export class ModelTokenizer {
   }
 
   static load(dir: string, configEos: number[] = []): ModelTokenizer {
-    const json = readJson(join(dir, 'tokenizer.json'));
-    const config = readJson(join(dir, 'tokenizer_config.json')) as TokenizerConfig;
+    const json = readModelJson(join(dir, 'tokenizer.json'), TOKENIZER_MISSING);
+    const config = readModelJson(join(dir, 'tokenizer_config.json'), TOKENIZER_MISSING) as TokenizerConfig;
     let tok: Tokenizer;
     try {
       tok = new Tokenizer(json as object, config as object);
