@@ -1,7 +1,9 @@
 // The persisted compressed cache. One entry per (workspace, model, settings) under <root>/entries/<key>/.
 // Each build writes a new generation folder and then atomically replaces the entry's `current` pointer, so a
 // crash mid-write (even kill -9) leaves the previous good generation in use, and two builders racing leave one
-// complete generation. Every file is checksummed in the manifest and verified before it is trusted.
+// complete generation. The switch itself (finish the folder, move the pointer, remove old generations) runs under
+// a short per-entry lock, so one builder's clean-up never deletes another's generation before it becomes current.
+// Every file is checksummed in the manifest and verified before it is trusted.
 import { createHash, randomBytes } from 'node:crypto';
 import {
   createReadStream,
@@ -20,6 +22,7 @@ import { FORMAT_VERSION, type Manifest } from './manifest.ts';
 
 export const MANIFEST = 'manifest.json';
 const CURRENT = 'current';
+const LOCK = 'commit.lock';
 
 export class CacheStore {
   readonly entriesDir: string;
@@ -50,12 +53,14 @@ export class CacheStore {
     const full: Manifest = { formatVersion: FORMAT_VERSION, ...manifest, files };
     writeFileSync(join(genDir, MANIFEST), JSON.stringify(full, null, 1), { mode: 0o600 });
     const finalDir = genDir.replace(/\.tmp$/, '');
-    renameSync(genDir, finalDir);
     const entry = join(this.entriesDir, manifest.key);
-    const tmp = join(entry, `${CURRENT}.${process.pid}.${randomBytes(3).toString('hex')}`);
-    writeFileSync(tmp, finalDir.slice(entry.length + 1), { mode: 0o600 });
-    renameSync(tmp, join(entry, CURRENT));
-    this.collect(manifest.key);
+    await withLock(join(entry, LOCK), () => {
+      renameSync(genDir, finalDir);
+      const tmp = join(entry, `${CURRENT}.${process.pid}.${randomBytes(3).toString('hex')}`);
+      writeFileSync(tmp, finalDir.slice(entry.length + 1), { mode: 0o600 });
+      renameSync(tmp, join(entry, CURRENT));
+      this.collect(manifest.key);
+    });
     return { dir: finalDir, manifest: full };
   }
 
@@ -65,9 +70,9 @@ export class CacheStore {
     const current = this.currentName(key);
     const hourAgo = Date.now() - 3600_000;
     for (const name of readdirSync(entry)) {
-      if (name === CURRENT || name === current) continue;
+      if (name === CURRENT || name === current || name === LOCK) continue;
       const p = join(entry, name);
-      const abandoned = name.endsWith('.tmp') ? statSync(p).mtimeMs < hourAgo || !pidAlive(name) : true;
+      const abandoned = name.endsWith('.tmp') ? !pidAlive(name) || modifiedBefore(p, hourAgo) : true;
       if (abandoned) rmSync(p, { recursive: true, force: true });
     }
   }
@@ -86,7 +91,18 @@ export class CacheStore {
    * recorded size and checksum. Returns the reason when it cannot be trusted.
    */
   async open(key: string): Promise<{ dir: string; manifest: Manifest } | { problem: string }> {
-    const name = this.currentName(key);
+    // Another builder may switch generations (and remove the one being read) meanwhile: follow the pointer until
+    // it holds still, so a reader never reports a complete cache as broken.
+    let name = this.currentName(key);
+    for (;;) {
+      const opened = await this.verify(key, name);
+      const now = this.currentName(key);
+      if (!('problem' in opened) || now === name) return opened;
+      name = now;
+    }
+  }
+
+  private async verify(key: string, name: string | undefined): Promise<{ dir: string; manifest: Manifest } | { problem: string }> {
     if (!name) return { problem: 'no cache yet' };
     const dir = join(this.entriesDir, key, name);
     let manifest: Manifest;
@@ -101,11 +117,16 @@ export class CacheStore {
     if (manifest.key !== key || typeof manifest.files !== 'object') return { problem: 'the manifest is corrupt' };
     for (const [f, want] of Object.entries(manifest.files)) {
       const p = join(dir, f);
-      if (!existsSync(p) || statSync(p).size !== want.bytes) return { problem: `${f} is truncated or missing` };
-      if ((await sha256File(p)) !== want.sha256) return { problem: `${f} fails its checksum` };
+      if (sizeOf(p) !== want.bytes) return { problem: `${f} is truncated or missing` };
+      const sum = await sha256File(p).catch(() => undefined);
+      if (sum !== want.sha256) return { problem: `${f} fails its checksum or was removed while being read` };
     }
-    const now = new Date();
-    utimesSync(join(dir, MANIFEST), now, now);
+    try {
+      const now = new Date();
+      utimesSync(join(dir, MANIFEST), now, now);
+    } catch {
+      return { problem: 'the generation was removed while being read' };
+    }
     return { dir, manifest };
   }
 
@@ -123,7 +144,12 @@ export class CacheStore {
       } catch {
         manifest = undefined;
       }
-      const bytes = existsSync(dir) ? readdirSync(dir).reduce((n, f) => n + (f === 'weights.bin' ? 0 : statSync(join(dir, f)).size), 0) : 0;
+      let bytes = 0;
+      try {
+        for (const f of readdirSync(dir)) if (f !== 'weights.bin') bytes += sizeOf(join(dir, f)) ?? 0;
+      } catch {
+        // The generation is gone (cleared or replaced meanwhile): it holds nothing.
+      }
       return [{ key, dir, manifest, bytes, lastUsedMs }];
     });
   }
@@ -148,8 +174,61 @@ export class CacheStore {
   }
 }
 
+/**
+ * Runs `body` holding a lock folder (mkdir is atomic). A lock left by a dead process, or older than a minute
+ * (the body takes milliseconds), is broken.
+ */
+async function withLock(lock: string, body: () => void): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      mkdirSync(lock, { mode: 0o700 });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (attempt > 0 && attempt % 20 === 0 && lockStale(lock)) rmSync(lock, { recursive: true, force: true });
+      await new Promise((r) => setTimeout(r, 10 + Math.random() * 20));
+    }
+  }
+  try {
+    writeFileSync(join(lock, 'pid'), String(process.pid));
+    body();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function lockStale(lock: string): boolean {
+  try {
+    const pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+    return !isAlive(pid) || modifiedBefore(lock, Date.now() - 60_000);
+  } catch {
+    // No pid yet: the owner is between mkdir and writing it, unless that was long ago.
+    return modifiedBefore(lock, Date.now() - 60_000);
+  }
+}
+
+function sizeOf(path: string): number | undefined {
+  try {
+    return statSync(path).size;
+  } catch {
+    return undefined;
+  }
+}
+
+/** False when the path is gone (another process removed or renamed it meanwhile). */
+function modifiedBefore(path: string, ms: number): boolean {
+  try {
+    return statSync(path).mtimeMs < ms;
+  } catch {
+    return false;
+  }
+}
+
 function pidAlive(genName: string): boolean {
-  const pid = Number(genName.split('-')[2]);
+  return isAlive(Number(genName.split('-')[2]));
+}
+
+function isAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
