@@ -148,19 +148,29 @@ export function buildGraph(o: GraphOptions): Uint8Array {
   // KVzip scoring: keys scored against are [score_index keys of the past] ++ [the new tokens' own keys, causal].
   // The dense graph takes them from its main logits; the compressed graph's per-head branch needs this mask.
   let scoreMask = '';
+  let headsApart = '';
   const spanAt = (i: number) => g.op('Slice', ['score_spans', i64([i]), i64([i + 1])]);
-  const negS = g.op('Neg', [g.op('Unsqueeze', [S, i64([0])])]);
+  let scoredEnd = '';
+  let ownEnd = '';
   if (scoring) {
     const M = compressed
       ? g.op('Gather', [g.op('Shape', ['score_index']), scalarI64(0)], { axis: 0 })
       : g.op('Squeeze', [g.op('Add', [g.op('Sub', [spanAt(1), spanAt(0)]), g.op('Sub', [spanAt(3), spanAt(2)])])]);
-    const own = causal(S, zero, S);
+    // A dense run that scores nothing (prefill, decode) leaves out the new tokens' own keys too, so its score
+    // branch works on empty tensors and costs nothing.
+    const ownLen = compressed ? S : g.op('Mul', [S, g.op('Min', [M, one])]);
+    scoredEnd = g.op('Unsqueeze', [M, i64([0])]);
+    ownEnd = g.op('Unsqueeze', [ownLen, i64([0])]);
+    const own = causal(ownLen, zero, S);
     const pastPart = g.op(
       'ConstantOfShape',
       [g.op('Concat', [g.op('Unsqueeze', [S, i64([0])]), g.op('Unsqueeze', [M, i64([0])])], { axis: 0 })],
       {},
     );
-    scoreMask = tileRows(g.op('Concat', [pastPart, own], { axis: 1 }));
+    const rows = g.op('Concat', [pastPart, own], { axis: 1 });
+    headsApart = g.op('Concat', [i64([H]), g.op('Unsqueeze', [S, i64([0])]), i64([-1])], { axis: 0 });
+    // The dense branch broadcasts [S, M+S] over its (KV head, group) axes; the compressed one stacks groups as rows.
+    scoreMask = compressed ? tileRows(rows) : rows;
   }
   const scoreLayers: string[] = [];
 
@@ -219,10 +229,14 @@ export function buildGraph(o: GraphOptions): Uint8Array {
         // Scored keys: the two spans of past keys (prefix and chunk, sliced as contiguous rows) and the new
         // tokens' own keys. A second, small Q·K̄ᵀ measured faster here than slicing the main [G*S, T] logits.
         const span = (from: number) => g.op('Slice', [K, spanAt(from), spanAt(from + 1), i64([1])]);
-        const kBar = g.op('Concat', [span(0), span(2), kNew], { axis: 1 });
-        const s = g.op('Add', [toF32(g.op('MatMul', [qs, g.op('Transpose', [kBar], { perm: [0, 2, 1] })])), scoreMask]);
-        const best = g.op('ReduceMax', [g.op('Softmax', [s], { axis: -1 }), i64([1])], { keepdims: 0 });
-        const pastScores = g.op('Slice', [best, i64([0]), negS, i64([1])]);
+        const kBar = g.op('Concat', [span(0), span(2), g.op('Slice', [kNew, i64([0]), ownEnd, i64([1])])], { axis: 1 });
+        const qk = g.op('Reshape', [toF32(g.op('MatMul', [qs, g.op('Transpose', [kBar], { perm: [0, 2, 1] })])), headsApart]);
+        const probs = g.op('Softmax', [g.op('Add', [qk, scoreMask])], { axis: -1 });
+        // Max over queries, then over the group: onnxruntime reduces a [H, S, keys] middle axis several times
+        // faster than the merged [Hkv, G*S, keys] one.
+        const perHead = g.op('ReduceMax', [probs, i64([1])], { keepdims: 0 });
+        const best = g.op('ReduceMax', [g.op('Reshape', [perHead, i64([Hkv, G, -1])]), i64([1])], { keepdims: 0 });
+        const pastScores = g.op('Slice', [best, i64([0]), scoredEnd, i64([1])]);
         scoreLayers.push(g.op('Unsqueeze', [pastScores, i64([0])]));
       }
     } else {

@@ -66,9 +66,11 @@ export class ForwardSession {
       feeds[names.pastKey(l)] = past.keys[l];
       feeds[names.pastValue(l)] = past.values[l];
     }
-    const index = o.scoreIndex ?? [0];
-    if (this.spans) feeds.score_spans = new ort.Tensor('int64', BigInt64Array.from(twoRuns(index), BigInt), [4]);
-    else if (this.scoring) feeds.score_index = new ort.Tensor('int64', BigInt64Array.from(index, BigInt), [index.length]);
+    if (this.spans) feeds.score_spans = new ort.Tensor('int64', BigInt64Array.from(twoRuns(o.scoreIndex ?? []), BigInt), [4]);
+    else if (this.scoring) {
+      const index = o.scoreIndex ?? [0];
+      feeds.score_index = new ort.Tensor('int64', BigInt64Array.from(index, BigInt), [index.length]);
+    }
     const keep = o.keepPresent ?? true;
     const fetches = ['top_values', 'top_indices'];
     if (keep) for (let l = 0; l < this.spec.numLayers; l++) fetches.push(names.presentKey(l), names.presentValue(l));
@@ -125,6 +127,7 @@ export class ForwardSession {
 
 /** [a0, a1, b0, b1]: `index` as at most two ascending runs of consecutive positions (prefix, then a chunk). */
 function twoRuns(index: number[]): number[] {
+  if (!index.length) return [0, 0, 0, 0];
   const cut = index.findIndex((v, i) => i > 0 && v !== index[i - 1] + 1);
   const first = cut < 0 ? index : index.slice(0, cut);
   const second = cut < 0 ? [] : index.slice(cut);
