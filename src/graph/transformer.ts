@@ -117,11 +117,16 @@ export function buildGraph(o: GraphOptions): Uint8Array {
   const Tk = g.op('Add', [P, S]);
   const one = scalarI64(1);
   const zero = scalarI64(0);
+  // -inf strictly above the diagonal shifted by queriesFrom: query q (position queriesFrom + row) sees keys <= q.
   const causal = (keys: string, queriesFrom: string, queriesTo: string) => {
-    const k = g.op('Unsqueeze', [g.op('Range', [zero, keys, one]), i64([0])]);
-    const q = g.op('Unsqueeze', [g.op('Range', [queriesFrom, queriesTo, one]), i64([1])]);
-    const visible = g.op('LessOrEqual', [k, q]);
-    return g.op('Where', [visible, g.constFloat([0], []), g.constFloat([NEG_INF], [])]);
+    const shape = g.op(
+      'Concat',
+      [g.op('Unsqueeze', [g.op('Sub', [queriesTo, queriesFrom]), i64([0])]), g.op('Unsqueeze', [keys, i64([0])])],
+      {
+        axis: 0,
+      },
+    );
+    return g.op('Trilu', [g.op('Expand', [g.constFloat([NEG_INF], []), shape]), g.op('Add', [queriesFrom, one])], { upper: 1 });
   };
   // Rows of the stacked-GQA score matrix are (group, query) pairs: tile the [S, T] mask G times.
   const tileRows = (m: string) => (G === 1 ? m : g.op('Tile', [m, i64([G, 1])]));
