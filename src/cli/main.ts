@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { findPreset } from '../model/presets.ts';
 import { EngineClient, EngineError, type RequestBody } from '../engine/client.ts';
+import type { BuildResult } from '../engine/protocol.ts';
 import type { Device, Event, Level } from '../engine/protocol.ts';
 import { defaultCacheDir } from './paths.ts';
 
@@ -144,16 +145,10 @@ async function main(argv: string[]): Promise<number> {
 
 function human(command: string, r: unknown): string {
   if (command === 'build') {
-    const b = r as {
-      fromCache: boolean;
-      contextTokens: number;
-      kvBytesFull: number;
-      kvBytesCompressed: number;
-      entry: string;
-      device: string;
-    };
+    const b = r as BuildResult;
     const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
-    return `${b.fromCache ? 'Cache is fresh' : 'Built the cache'}: ${b.contextTokens} tokens, KV ${mb(b.kvBytesFull)} → ${mb(b.kvBytesCompressed)} (${((100 * b.kvBytesCompressed) / b.kvBytesFull).toFixed(1)}%) on ${b.device}\n${b.entry}`;
+    const memory = b.memoryEstimateBytes ? `; peak memory ${mb(b.peakRssBytes)} (estimated ${mb(b.memoryEstimateBytes)})` : '';
+    return `${b.fromCache ? 'Cache is fresh' : 'Built the cache'}: ${b.contextTokens} tokens, KV ${mb(b.kvBytesFull)} → ${mb(b.kvBytesCompressed)} (${((100 * b.kvBytesCompressed) / b.kvBytesFull).toFixed(1)}%) on ${b.device}${memory}\n${b.entry}`;
   }
   if (command === 'info') {
     const list = r as { workspace: string; model: string; contextTokens: number; bytes: number; ratio: number; lastUsedAt: string }[];

@@ -63,16 +63,22 @@ export class Engine {
     return m;
   }
 
-  /** Refuses, with numbers and proposals, a context that would not fit in memory, before prefilling it. */
-  private checkMemory(m: LoadedModel, tokens: number): void {
-    if (m.device !== 'cpu') return;
+  /**
+   * Refuses, with numbers and proposals, a context that would not fit in memory, before prefilling it. Returns
+   * the estimate (CPU only: the GPU's free memory is not known here).
+   */
+  private checkMemory(m: LoadedModel, tokens: number): number | undefined {
+    if (m.device !== 'cpu') return undefined;
     const v = memoryVerdict({
       shape: m.prepared.spec,
       device: 'cpu',
       weights: m.prepared.int4 ? 'int4' : m.prepared.dtype,
       contextTokens: tokens,
+      chunkTokens: PREFILL_CHUNK,
+      scoreChunkTokens: fittingChunk(this.o.scoreChunk ?? DEFAULT_CHUNK, tokens, attentionWindow(m.prepared.spec)),
     });
     if (!v.fits) throw new UserError(v.message, 'memory');
+    return v.estimate.totalBytes;
   }
 
   private entryKey(s: CacheSettings, m: LoadedModel): string {
@@ -139,10 +145,10 @@ export class Engine {
       };
     }
 
-    this.checkMemory(m, ids.length);
+    const memoryEstimateBytes = this.checkMemory(m, ids.length);
     const gen = store.begin(key);
     try {
-      return await this.write(
+      const built = await this.write(
         s,
         m,
         store,
@@ -157,6 +163,7 @@ export class Engine {
         progress,
         signal,
       );
+      return { ...built, memoryEstimateBytes };
     } catch (e) {
       rmSync(gen, { recursive: true, force: true });
       throw e;
@@ -292,6 +299,7 @@ export class Engine {
       device: m.device,
       deviceReason: m.deviceReason,
       buildMs: ms,
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
     };
   }
 

@@ -71,6 +71,10 @@ export interface BuildResult {
   device: string;
   deviceReason?: string;
   buildMs: number;
+  /** The engine process's peak resident size so far (its whole life, so a fresh process measures one build). */
+  peakRssBytes: number;
+  /** What the memory check estimated before prefilling (CPU builds that prefilled). */
+  memoryEstimateBytes?: number;
 }
 
 export interface AskResult {

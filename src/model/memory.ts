@@ -11,8 +11,10 @@ export interface EstimateInput {
   device: MemoryDevice;
   weights: WeightFormat;
   contextTokens: number;
-  /** Tokens per prefill/scoring chunk: it sizes the activations. */
+  /** Tokens per prefill chunk. */
   chunkTokens?: number;
+  /** KVzip's scoring chunk m: its repeat pass holds the largest activations of a build. */
+  scoreChunkTokens?: number;
   /** int4 also for lm_head (the embedding table stays float: Gather reads it). */
   quantizeLmHead?: boolean;
   blockSize?: number;
@@ -26,10 +28,10 @@ export interface MemoryEstimate {
   totalBytes: number;
 }
 
-/** onnxruntime + Node on the CPU; the CUDA context and cuBLAS/cuDNN workspaces on the GPU. */
-const RUNTIME_BYTES: Record<MemoryDevice, number> = { cpu: 350 * 2 ** 20, cuda: 800 * 2 ** 20 };
-/** The allocator arena keeps freed activation blocks around; observed peaks run above the live sum. */
-const ARENA_FACTOR = 1.5;
+/** Node, onnxruntime, the tokenizer and the engine's own state; the CUDA context and library workspaces on the GPU. */
+const RUNTIME_BYTES: Record<MemoryDevice, number> = { cpu: 160 * 2 ** 20, cuda: 800 * 2 ** 20 };
+/** A typical repeat prompt in front of a scoring chunk (src/kvzip/schedule.ts allows up to 64). */
+const PROMPT_TOKENS = 24;
 /** Leave this share of the available memory for the editor, the OS and the page cache. */
 export const SAFETY = 0.9;
 
@@ -44,7 +46,12 @@ export function int4Bytes(n: number, k: number, blockSize: number, scaleBytes: n
   return n * (blocks * (blockSize / 2) + blocks * scaleBytes + Math.ceil(blocks / 2));
 }
 
-export function weightsBytes(shape: ModelShape, device: MemoryDevice, weights: WeightFormat, opts: { quantizeLmHead?: boolean; blockSize?: number } = {}): number {
+export function weightsBytes(
+  shape: ModelShape,
+  device: MemoryDevice,
+  weights: WeightFormat,
+  opts: { quantizeLmHead?: boolean; blockSize?: number } = {},
+): number {
   const p = parameterCounts(shape);
   const fb = weights === 'fp32' ? 4 : weights === 'fp16' ? 2 : floatBytes(device);
   if (weights !== 'int4') return p.total * fb;
@@ -68,21 +75,43 @@ export function kvBytes(shape: ModelShape, tokens: number, bytesPerElement: numb
   return 2 * shape.numLayers * shape.numKvHeads * shape.headDim * tokens * bytesPerElement;
 }
 
+/**
+ * The peak of a build: the session's weights, the context's KV, and the larger of the two phases' working sets.
+ * Calibrated against measured peak resident sizes (bench/results/engine.json, CLI builds of the 0.5B shapes).
+ */
 export function estimateMemory(input: EstimateInput): MemoryEstimate {
-  const { shape: s, device, contextTokens } = input;
+  const { shape: s, device, contextTokens: n } = input;
   const fb = floatBytes(device);
-  const chunk = Math.min(input.chunkTokens ?? 512, contextTokens);
   const w = weightsBytes(s, device, input.weights, input);
-  const kv = kvBytes(s, contextTokens, fb);
-  // Live at the peak of one layer in a chunk: residual stream and norms, q/k/v/o, the MLP's three wide tensors,
-  // the chunk's attention scores against the whole context (KVzip scoring reads them), and the last logits.
-  const live =
-    chunk * (4 * s.hiddenSize + 2 * (s.numHeads + 2 * s.numKvHeads) * s.headDim + 3 * s.intermediateSize) * fb +
-    s.numHeads * chunk * contextTokens * 4 +
-    chunk * s.vocabSize * 4;
-  const activation = Math.round(live * ARENA_FACTOR);
+  // The CPU provider prepacks the tied LM head (the embedding, transposed) into its own copy; the table itself
+  // stays for the token lookup. Untied heads and int4 ones are prepacked in place of the original.
+  const tiedCopy = device === 'cpu' && s.tieWordEmbeddings && input.weights !== 'int4' ? s.vocabSize * s.hiddenSize * fb : 0;
+  const kv = kvBytes(s, n, fb);
+  const mlp = (tokens: number) =>
+    tokens * (4 * s.hiddenSize + 2 * (s.numHeads + 2 * s.numKvHeads) * s.headDim + 3 * s.intermediateSize) * fb;
+  // The CPU's GroupQueryAttention materialises fp32 probabilities [heads, new tokens, all keys]; CUDA's is fused.
+  const attention = (tokens: number, keys: number) => (device === 'cpu' ? s.numHeads * tokens * keys * 4 : 0);
+  // Prefill: a chunk over the whole past, with past and present KV both alive at the last chunk.
+  const c = Math.min(input.chunkTokens ?? 512, n);
+  const prefill = kv + attention(c, n) + mlp(c);
+  // Scoring: the repeat pass of m tokens attends over all n + m keys, then the score branch holds three
+  // [heads, m, ~2m] fp32 tensors (logits, masked logits, probabilities). The allocator's arena keeps the
+  // attention's block once freed and carves as many branch tensors out of it as fit; the rest need new blocks.
+  const m = Math.min(input.scoreChunkTokens ?? 2000, n) + PROMPT_TOKENS;
+  const branch = s.numHeads * m * 2 * m * 4;
+  const a = attention(m, n + m);
+  const arena = a + Math.max(0, 3 - Math.floor(a / branch)) * branch;
+  const scoring = kvBytes(s, n + m, fb) + arena + mlp(m);
+  const activation = Math.max(prefill, scoring);
   const runtime = RUNTIME_BYTES[device];
-  return { weightsBytes: w, kvBytes: kv, activationBytes: activation, runtimeBytes: runtime, totalBytes: w + kv + activation + runtime };
+  const weights = w + tiedCopy;
+  return {
+    weightsBytes: weights,
+    kvBytes: kv,
+    activationBytes: activation,
+    runtimeBytes: runtime,
+    totalBytes: weights + kv + activation + runtime,
+  };
 }
 
 export type Proposal =
@@ -139,12 +168,19 @@ export function memoryVerdict(input: VerdictInput): MemoryVerdict {
   const need = `${formatBytes(estimate.totalBytes)} (weights ${formatBytes(estimate.weightsBytes)}, KV cache ${formatBytes(estimate.kvBytes)} for ${input.contextTokens} tokens, working memory ${formatBytes(estimate.activationBytes + estimate.runtimeBytes)})`;
   const where = input.device === 'cuda' ? 'GPU memory' : 'RAM';
   if (estimate.totalBytes <= budget) {
-    return { fits: true, estimate, availableBytes: available, proposals: [], message: `Needs ${need}; ${formatBytes(available)} of ${where} is free.` };
+    return {
+      fits: true,
+      estimate,
+      availableBytes: available,
+      proposals: [],
+      message: `Needs ${need}; ${formatBytes(available)} of ${where} is free.`,
+    };
   }
   const proposals: Proposal[] = [];
   const minCtx = input.minContextTokens ?? 2048;
   const ctx = largestContext(input, budget, minCtx);
-  if (ctx !== undefined) proposals.push({ kind: 'context', contextTokens: ctx, totalBytes: estimateMemory({ ...input, contextTokens: ctx }).totalBytes });
+  if (ctx !== undefined)
+    proposals.push({ kind: 'context', contextTokens: ctx, totalBytes: estimateMemory({ ...input, contextTokens: ctx }).totalBytes });
   if (input.weights !== 'int4') {
     const t = estimateMemory({ ...input, weights: 'int4' }).totalBytes;
     if (t <= budget) proposals.push({ kind: 'int4', totalBytes: t });
@@ -159,7 +195,14 @@ export function memoryVerdict(input: VerdictInput): MemoryVerdict {
     const totalBytes = estimateMemory({ ...input, shape: p.shape, contextTokens }).totalBytes;
     if (totalBytes <= budget) best = { preset: p, params, contextTokens, totalBytes };
   }
-  if (best) proposals.push({ kind: 'model', presetId: best.preset.id, label: best.preset.label, contextTokens: best.contextTokens, totalBytes: best.totalBytes });
+  if (best)
+    proposals.push({
+      kind: 'model',
+      presetId: best.preset.id,
+      label: best.preset.label,
+      contextTokens: best.contextTokens,
+      totalBytes: best.totalBytes,
+    });
   if (input.device === 'cuda') {
     const cpuAvail = input.cpuAvailableBytes ?? freemem();
     const weights: WeightFormat = input.weights === 'fp16' ? 'fp32' : input.weights;

@@ -9,7 +9,10 @@ const preset = (id: string) => findPreset(id) as HubPreset;
 
 describe('presets', () => {
   test('the five models plus a local folder; shapes give the published parameter counts (±1%)', () => {
-    assert.deepEqual(PRESETS.map((p) => p.id), ['qwen2.5-coder-1.5b', 'qwen2.5-coder-7b', 'qwen3-4b', 'qwen3-8b', 'llama-3.1-8b', 'local']);
+    assert.deepEqual(
+      PRESETS.map((p) => p.id),
+      ['qwen2.5-coder-1.5b', 'qwen2.5-coder-7b', 'qwen3-4b', 'qwen3-8b', 'llama-3.1-8b', 'local'],
+    );
     for (const p of HUB_PRESETS) {
       const total = parameterCounts(p.shape).total;
       assert.ok(Math.abs(total / p.params - 1) < 0.01, `${p.id}: ${total} vs ${p.params}`);
@@ -54,7 +57,13 @@ describe('memory estimate', () => {
 
 describe('memory verdict', () => {
   test('fits: says how much is needed and free', () => {
-    const v = memoryVerdict({ shape: preset('qwen2.5-coder-1.5b').shape, device: 'cuda', weights: 'fp16', contextTokens: 8192, availableBytes: 24 * GiB });
+    const v = memoryVerdict({
+      shape: preset('qwen2.5-coder-1.5b').shape,
+      device: 'cuda',
+      weights: 'fp16',
+      contextTokens: 8192,
+      availableBytes: 24 * GiB,
+    });
     assert.equal(v.fits, true);
     assert.match(v.message, /^Needs \d+\.\d GiB .*24\.0 GiB of GPU memory is free/);
   });
@@ -73,24 +82,55 @@ describe('memory verdict', () => {
     assert.ok(ctx && ctx.contextTokens < 32768 && ctx.contextTokens % 1024 === 0);
     assert.ok(ctx.totalBytes <= 16 * GiB * 0.9);
     // One step more does not fit: the proposal is the largest.
-    assert.ok(estimateMemory({ shape: preset('qwen3-8b').shape, device: 'cuda', weights: 'int4', contextTokens: ctx.contextTokens + 1024 }).totalBytes > 16 * GiB * 0.9);
+    assert.ok(
+      estimateMemory({ shape: preset('qwen3-8b').shape, device: 'cuda', weights: 'int4', contextTokens: ctx.contextTokens + 1024 })
+        .totalBytes >
+        16 * GiB * 0.9,
+    );
+    // The model proposed is the largest clearly smaller preset (≤ 3/4 of the parameters) that fits.
     const model = v.proposals.find((p) => p.kind === 'model');
-    assert.equal(model?.kind === 'model' && model.presetId, 'qwen3-4b');
+    assert.ok(model?.kind === 'model');
+    const need = (p: HubPreset) =>
+      estimateMemory({ shape: p.shape, device: 'cuda', weights: 'int4', contextTokens: Math.min(32768, p.contextWindow) }).totalBytes;
+    const eightB = parameterCounts(preset('qwen3-8b').shape).total;
+    const smaller = HUB_PRESETS.filter((p) => parameterCounts(p.shape).total <= 0.75 * eightB);
+    const proposed = preset(model.presetId);
+    assert.ok(need(proposed) <= 16 * GiB * 0.9);
+    for (const p of smaller)
+      if (parameterCounts(p.shape).total > parameterCounts(proposed.shape).total) assert.ok(need(p) > 16 * GiB * 0.9, p.id);
     const cpu = v.proposals.find((p) => p.kind === 'cpu');
     assert.equal(cpu?.kind === 'cpu' && cpu.weights, 'int4');
-    assert.match(v.message, /^Not enough GPU memory: needs \d+\.\d GiB \(weights .*KV cache .* for 32768 tokens.*only 16\.0 GiB is free\. Try a context of \d+ tokens \(\d+\.\d GiB\), or Qwen3 4B .*, or the CPU with int4 weights/);
+    assert.match(
+      v.message,
+      /^Not enough GPU memory: needs \d+\.\d GiB \(weights .*KV cache .* for 32768 tokens.*only 16\.0 GiB is free\. Try a context of \d+ tokens \(\d+\.\d GiB\), or Qwen.* \(\d+\.\d GiB at \d+ tokens\), or the CPU with int4 weights/,
+    );
   });
 
   test('fp32 on a small CPU proposes int4; nothing fits says so', () => {
-    const v = memoryVerdict({ shape: preset('qwen2.5-coder-1.5b').shape, device: 'cpu', weights: 'fp32', contextTokens: 4096, availableBytes: 6 * GiB });
+    const v = memoryVerdict({
+      shape: preset('qwen2.5-coder-1.5b').shape,
+      device: 'cpu',
+      weights: 'fp32',
+      contextTokens: 4096,
+      availableBytes: 6 * GiB,
+    });
     assert.equal(v.fits, false);
     assert.ok(v.proposals.some((p) => p.kind === 'int4'));
-    const none = memoryVerdict({ shape: preset('qwen2.5-coder-1.5b').shape, device: 'cpu', weights: 'int4', contextTokens: 4096, availableBytes: 0.5 * GiB });
+    const none = memoryVerdict({
+      shape: preset('qwen2.5-coder-1.5b').shape,
+      device: 'cpu',
+      weights: 'int4',
+      contextTokens: 4096,
+      availableBytes: 0.5 * GiB,
+    });
     assert.deepEqual(none.proposals, []);
     assert.match(none.message, /No smaller setting fits/);
   });
 
   test('CUDA needs the caller to give the free GPU memory', () => {
-    assert.throws(() => memoryVerdict({ shape: preset('qwen3-4b').shape, device: 'cuda', weights: 'fp16', contextTokens: 1024 }), /free GPU memory must be given/);
+    assert.throws(
+      () => memoryVerdict({ shape: preset('qwen3-4b').shape, device: 'cuda', weights: 'fp16', contextTokens: 1024 }),
+      /free GPU memory must be given/,
+    );
   });
 });
