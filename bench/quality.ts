@@ -35,7 +35,8 @@ const OUT_JSON = join(RESULTS, 'quality-stories260k.json');
 const OUT_SVG = join(RESULTS, 'quality-stories260k.svg');
 
 const RATIOS = [0.1, 0.2, 0.3, 0.5, 0.7, 1.0];
-const DEMOTE_FACTORS = [0.75, 0.5, 0.25] as const;
+// The factor the engine ships (src/kvzip/demote.ts); 0.5 and 0.25 were measured worse in earlier runs.
+const DEMOTE_FACTORS = [0.75] as const;
 type DemoteMethod = `kvzip-pair-demote-${(typeof DEMOTE_FACTORS)[number]}`;
 const DEMOTE_METHODS = DEMOTE_FACTORS.map((f) => `kvzip-pair-demote-${f}` as DemoteMethod);
 const METHODS = ['kvzip-pair', ...DEMOTE_METHODS, 'kvzip-uniform', 'random', 'recency', 'snapkv'] as const;
@@ -47,9 +48,9 @@ const demoteFactor = (m: DemoteMethod) => Number(m.slice('kvzip-pair-demote-'.le
 const ratiosOf = (m: Method) => (isDemote(m) ? RATIOS.filter((r) => r !== 0.7) : RATIOS);
 
 const MAX_POSITIONS = 512; // stories260K's window: prefix + context + probe + continuation must fit
-const CONTEXTS = 16; // greedy agreement is all-or-nothing per near-tie: few contexts make it noisy
+const CONTEXTS = 32; // greedy agreement is all-or-nothing per near-tie, NLL differences are small: few contexts make both noisy
 const CONTEXT_TOKENS = 400;
-const HELD_OUT = 48; // the story's true continuation, never cached
+const HELD_OUT = 96; // the story's true continuation, never cached (BOS + context + held-out fill 497 of 512 positions)
 const CONT_TOKENS = 64; // greedy continuation compared with the full cache
 const TEMPERATURE = 0.8;
 const SINKS = 4; // recency baseline's first context tokens (StreamingLLM)
@@ -64,6 +65,11 @@ const OPENINGS = [
   'The old robot lived in a small red house.',
   'Mia found a tiny blue key under her bed.',
   'Grandpa Joe had a big green boat.',
+  ...Array<string>(12).fill(''),
+  'Sam wanted to fly a red kite in the park.',
+  'A little cat named Tom was very hungry.',
+  'Lucy and her mom baked a big cake.',
+  'The sun was hot, so the frog jumped in the pond.',
 ];
 
 const sessionOptions: ort.InferenceSession.SessionOptions = {
@@ -214,10 +220,16 @@ const METRICS: (keyof Measure)[] = [
   'heldOutKl',
   'snapProbeMatch',
 ];
-/** The probes that point back into the context (KVZIP.md: the main ones). */
-const MAIN_METRICS: (keyof Measure)[] = ['retellMatch', 'retellFirstDiv', 'retellKl', 'retellTop1', 'factNll', 'factNllGap', 'factKl'];
-/** Plain continuation right after the context and the true continuation, reported for honesty. */
-const END_METRICS: (keyof Measure)[] = ['contMatch', 'contFirstDiv', 'contKl', 'contTop1', 'heldOutNll', 'heldOutNllGap', 'heldOutKl'];
+/**
+ * The bar (issue 3, bar 4; KVZIP.md: "how closely the compressed cache follows the full one"): greedy agreement
+ * (first divergence and token match over 64) after the context and after retelling cues, and how closely the
+ * log-likelihood of the context's true continuation, and of its early facts, follows the full cache's.
+ */
+const BAR_METRICS: (keyof Measure)[] = ['contFirstDiv', 'contMatch', 'retellFirstDiv', 'retellMatch', 'heldOutNllGap', 'factNllGap'];
+/** The raw NLL, where lower is not closer: a compressed cache can fall below the full cache's own NLL. */
+const RAW_NLL: (keyof Measure)[] = ['heldOutNll'];
+/** What the engine ships, then the reference's plain scoring. */
+const KVZIP_METHODS: Method[] = ['kvzip-pair-demote-0.75', 'kvzip-pair'];
 const lowerIsBetter = (m: keyof Measure) => m.endsWith('Nll') || m.endsWith('Kl') || m.endsWith('Gap');
 
 /** One teacher-forced comparison: `input` fed after the cache, rows [from, from + targets.length) predict targets. */
@@ -251,7 +263,7 @@ async function main(): Promise<void> {
   const rope = ropeFrequencies(spec);
   // prepareModel writes only the weights; the dense graph is built here, as the engine does.
   const denseFile = join(pm.dir, 'dense.onnx');
-  writeFileSync(denseFile, buildGraph({ spec, rope, dtype: 'fp32', weight: (w) => pm.weight(w) }));
+  writeFileSync(denseFile, buildGraph({ spec, rope, dtype: 'fp32', weight: (w) => pm.weight(w), allLogits: true }));
   const dense = new ForwardSession(await ort.InferenceSession.create(denseFile, sessionOptions), spec, 'fp32');
   const newline = tok.encode('\n').at(-1)!;
 
@@ -381,7 +393,10 @@ async function main(): Promise<void> {
         const lay = writeCompacted(join(dir, 'kv.bin'), full, 1, keep, spec.headDim);
         // Hard link, not symlink: onnxruntime refuses external data outside the model's folder.
         linkSync(join(pm.dir, WEIGHTS_FILE), join(dir, WEIGHTS_FILE));
-        writeFileSync(join(dir, 'decode.onnx'), buildGraph({ spec, rope, dtype: 'fp32', weight: (w) => pm.weight(w), baked: lay.baked }));
+        writeFileSync(
+          join(dir, 'decode.onnx'),
+          buildGraph({ spec, rope, dtype: 'fp32', weight: (w) => pm.weight(w), baked: lay.baked, allLogits: true }),
+        );
         const ortSession = await ort.InferenceSession.create(join(dir, 'decode.onnx'), sessionOptions);
         const comp = new ForwardSession(ortSession, spec, 'fp32', ids.length);
         const empty = comp.empty();
@@ -441,48 +456,76 @@ async function main(): Promise<void> {
   }
   const fullAvg = { heldOutNll: mean(fullRef.map((f) => f.heldOutNll)), factNll: mean(fullRef.map((f) => f.factNll)) };
 
-  // Verdict: KVzip ≥ every baseline at every ratio ≤ 0.5, per metric, on the averages (ties count as "at least as good").
-  const verdictFor = (k: Method) => {
-    const perMetric: Record<string, { pass: boolean; failures: string[] }> = {};
-    for (const metric of METRICS) {
-      const failures: string[] = [];
-      for (const r of RATIOS.filter((x) => x <= 0.5)) {
-        for (const b of BASELINES) {
-          const a = avg[k][r][metric];
-          const o = avg[b][r][metric];
-          const ok = lowerIsBetter(metric) ? a <= o + 1e-9 : a >= o - 1e-9;
-          if (!ok) failures.push(`r=${r}: ${b} ${o.toFixed(3)} vs ${a.toFixed(3)}`);
-        }
-      }
-      perMetric[metric] = { pass: failures.length === 0, failures };
-    }
-    return perMetric;
+  // Paired over contexts (same stories, same probes): KVzip minus a baseline, sign-adjusted so > 0 is better.
+  const paired = (k: Method, b: Method, r: number, metric: keyof Measure) => {
+    const sign = lowerIsBetter(metric) ? -1 : 1;
+    const d = results[k][r].map((x, c) => sign * (x[metric] - results[b][r][c][metric]));
+    const mu = mean(d);
+    const eps = 1e-9;
+    return {
+      better: mu,
+      se: Math.sqrt(d.reduce((a, x) => a + (x - mu) ** 2, 0) / (d.length - 1) / d.length),
+      wins: d.filter((x) => x > eps).length,
+      ties: d.filter((x) => Math.abs(x) <= eps).length,
+      losses: d.filter((x) => x < -eps).length,
+    };
   };
-  const pairVerdict = verdictFor('kvzip-pair');
-  const passes = (ms: (keyof Measure)[]) => ms.every((m) => pairVerdict[m].pass);
-  const verdict = {
-    rule: 'kvzip-pair at least as good as random, recency and snapkv at every ratio <= 0.5, averaged over contexts, per metric',
-    pass: passes(MAIN_METRICS) && passes(END_METRICS),
-    mainProbesPass: passes(MAIN_METRICS),
-    endOfContextPass: passes(END_METRICS),
-    mainProbes: MAIN_METRICS,
-    endOfContext: END_METRICS,
-    kvzipPair: pairVerdict,
-    kvzipUniform: verdictFor('kvzip-uniform'),
-    demote: Object.fromEntries(
-      DEMOTE_METHODS.map((m) => {
-        const v = verdictFor(m);
-        return [
-          m,
-          { mainProbesPass: MAIN_METRICS.every((k) => v[k].pass), endOfContextPass: END_METRICS.every((k) => v[k].pass), perMetric: v },
-        ];
+  // KVzip at least as good as every baseline at every ratio <= 0.5, on the average over contexts. "strict" compares
+  // the averages; "withinNoise" also accepts a baseline ahead by less than two standard errors of the paired difference.
+  const barFor = (k: Method, metrics: (keyof Measure)[]) => {
+    const cells = RATIOS.filter((r) => r <= 0.5).flatMap((r) =>
+      metrics.flatMap((metric) =>
+        BASELINES.map((b) => {
+          const { better, se } = paired(k, b, r, metric);
+          return {
+            ratio: r,
+            metric,
+            baseline: b,
+            kvzip: avg[k][r][metric],
+            other: avg[b][r][metric],
+            better,
+            se,
+            strict: better >= -1e-9,
+            withinNoise: better >= -2 * se,
+          };
+        }),
+      ),
+    );
+    const describe = (c: (typeof cells)[number]) =>
+      `r=${c.ratio} ${c.metric}: ${c.baseline} ${c.other.toFixed(4)} vs ${c.kvzip.toFixed(4)} (diff ${c.better.toFixed(4)} ± ${c.se.toFixed(4)})`;
+    return {
+      strictPass: cells.every((c) => c.strict),
+      withinNoisePass: cells.every((c) => c.withinNoise),
+      strictFailures: cells.filter((c) => !c.strict).map(describe),
+      cells,
+    };
+  };
+  // Every metric, the same comparison on the averages: diagnostics beyond the bar.
+  const diagnosticsFor = (k: Method) =>
+    Object.fromEntries(
+      METRICS.map((metric) => {
+        const failures: string[] = [];
+        for (const r of RATIOS.filter((x) => x <= 0.5))
+          for (const b of BASELINES) {
+            const a = avg[k][r][metric];
+            const o = avg[b][r][metric];
+            if (!(lowerIsBetter(metric) ? a <= o + 1e-9 : a >= o - 1e-9)) failures.push(`r=${r}: ${b} ${o.toFixed(3)} vs ${a.toFixed(3)}`);
+          }
+        return [metric, { pass: failures.length === 0, failures }];
       }),
-    ),
+    );
+  const verdict = {
+    rule: 'KVzip at least as good as random, recency and snapkv at every ratio <= 0.5, averaged over contexts, on the bar metrics',
+    barMetrics: BAR_METRICS,
+    bar: Object.fromEntries(KVZIP_METHODS.map((k) => [k, barFor(k, BAR_METRICS)])),
+    rawNll: Object.fromEntries(KVZIP_METHODS.map((k) => [k, barFor(k, RAW_NLL)])),
+    diagnostics: Object.fromEntries(KVZIP_METHODS.map((k) => [k, diagnosticsFor(k)])),
     notes: [
-      'mainProbes point back into the context (retelling cues, facts of the first half): what the product needs.',
-      'endOfContext (plain continuation, true continuation) depends mostly on the last sentences, which recency keeps.',
+      `${KVZIP_METHODS[0]} is what the engine builds; kvzip-pair is the reference's scoring alone.`,
       "NLL of the true continuation is not fidelity: a compressed cache can score below the full cache's NLL; KL(full || compressed) measures fidelity.",
-      'snapProbeMatch is the probe SnapKV was made for (its best case); reported, not part of the pass rule.',
+      "Raw NLL is reported with its own strict and noise verdicts: recency's held-out NLL at r = 0.5 falls slightly below the full cache's.",
+      'factNll (early sentences) falls below the full cache for random eviction: it is reported, not judged.',
+      'snapProbeMatch is the probe SnapKV was made for (its best case); reported, not judged.',
     ],
   };
   const seconds = (performance.now() - t0) / 1000;
@@ -511,28 +554,7 @@ async function main(): Promise<void> {
     DEMOTE_METHODS.map((m) => [
       m,
       Object.fromEntries(
-        RATIOS.filter((r) => r <= 0.5).map((r) => [
-          r,
-          Object.fromEntries(
-            DEMOTE_METRICS.map((k) => {
-              const sign = lowerIsBetter(k) ? -1 : 1;
-              const d = results[m][r].map((x, c) => sign * (x[k] - results['kvzip-pair'][r][c][k]));
-              const mu = mean(d);
-              const se = Math.sqrt(d.reduce((a, x) => a + (x - mu) ** 2, 0) / (d.length - 1) / d.length);
-              const eps = 1e-9;
-              return [
-                k,
-                {
-                  better: mu,
-                  se,
-                  wins: d.filter((x) => x > eps).length,
-                  ties: d.filter((x) => Math.abs(x) <= eps).length,
-                  losses: d.filter((x) => x < -eps).length,
-                },
-              ];
-            }),
-          ),
-        ]),
+        RATIOS.filter((r) => r <= 0.5).map((r) => [r, Object.fromEntries(DEMOTE_METRICS.map((k) => [k, paired(m, 'kvzip-pair', r, k)]))]),
       ),
     ]),
   );
@@ -564,7 +586,7 @@ async function main(): Promise<void> {
         contFirstDiv: 'plain continuation: first differing position (64 = none)',
         contKl: 'plain continuation, teacher-forced: mean KL(full || compressed)',
         contTop1: 'plain continuation, teacher-forced: argmax agreement',
-        heldOutNll: "mean NLL (nats/token) of the story's true next 48 tokens (first one fed, not scored), never cached",
+        heldOutNll: `mean NLL (nats/token) of the story's true next ${HELD_OUT} tokens (first one fed, not scored), never cached`,
         heldOutKl: 'the same positions: mean KL(full || compressed)',
         snapProbeMatch: 'greedy agreement on the probe SnapKV was made for',
       },
@@ -631,18 +653,19 @@ async function main(): Promise<void> {
   console.log(
     'rt = retelling cues (probes 0..2), fact = early sentence 2nd half after its cue, ct = plain continuation, ho = held-out true continuation, snapQ = the probe SnapKV was made for',
   );
-  console.log(
-    `\nverdict (kvzip-pair >= every baseline at r <= 0.5): main probes ${verdict.mainProbesPass ? 'PASS' : 'FAIL'}, end of context ${verdict.endOfContextPass ? 'PASS' : 'FAIL'}`,
-  );
-  for (const m of METRICS) {
-    const v = pairVerdict[m];
-    console.log(`  ${m.padEnd(15)} ${v.pass ? 'pass' : 'FAIL  ' + v.failures.join('; ')}`);
-  }
-  for (const m of DEMOTE_METHODS) {
-    const v = verdict.demote[m];
-    const fails = METRICS.filter((k) => !v.perMetric[k].pass);
+  console.log(`\nverdict: ${verdict.rule}`);
+  for (const k of KVZIP_METHODS) {
+    for (const [what, v] of [
+      ['bar', verdict.bar[k]],
+      ['raw held-out NLL', verdict.rawNll[k]],
+    ] as const) {
+      console.log(`  ${k}, ${what}: strict ${v.strictPass ? 'PASS' : 'FAIL'}, within noise (2 se) ${v.withinNoisePass ? 'PASS' : 'FAIL'}`);
+      for (const f of v.strictFailures) console.log(`    ${f}`);
+    }
+    const d = verdict.diagnostics[k];
+    const behind = METRICS.filter((m) => !d[m].pass);
     console.log(
-      `verdict ${m} >= every baseline: main ${v.mainProbesPass ? 'PASS' : 'FAIL'}, end ${v.endOfContextPass ? 'PASS' : 'FAIL'}${fails.length ? '  (' + fails.map((k) => `${k}: ${v.perMetric[k].failures.join('; ')}`).join(' | ') + ')' : ''}`,
+      `    diagnostics, every metric: ${behind.length ? behind.map((m) => `${m} (${d[m].failures.join('; ')})`).join(' | ') : 'ahead or level everywhere'}`,
     );
   }
   console.log(
@@ -684,8 +707,6 @@ async function main(): Promise<void> {
 const COLORS: Record<Method, string> = {
   'kvzip-pair': '#d62728',
   'kvzip-pair-demote-0.75': '#8c564b',
-  'kvzip-pair-demote-0.5': '#9467bd',
-  'kvzip-pair-demote-0.25': '#e377c2',
   'kvzip-uniform': '#ff7f0e',
   random: '#7f7f7f',
   recency: '#1f77b4',

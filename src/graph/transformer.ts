@@ -119,13 +119,8 @@ export function buildGraph(o: GraphOptions): Uint8Array {
   const zero = scalarI64(0);
   // -inf strictly above the diagonal shifted by queriesFrom: query q (position queriesFrom + row) sees keys <= q.
   const causal = (keys: string, queriesFrom: string, queriesTo: string) => {
-    const shape = g.op(
-      'Concat',
-      [g.op('Unsqueeze', [g.op('Sub', [queriesTo, queriesFrom]), i64([0])]), g.op('Unsqueeze', [keys, i64([0])])],
-      {
-        axis: 0,
-      },
-    );
+    const dims = [g.op('Sub', [queriesTo, queriesFrom]), keys].map((d) => g.op('Unsqueeze', [d, i64([0])]));
+    const shape = g.op('Concat', dims, { axis: 0 });
     return g.op('Trilu', [g.op('Expand', [g.constFloat([NEG_INF], []), shape]), g.op('Add', [queriesFrom, one])], { upper: 1 });
   };
   // Rows of the stacked-GQA score matrix are (group, query) pairs: tile the [S, T] mask G times.
@@ -150,8 +145,8 @@ export function buildGraph(o: GraphOptions): Uint8Array {
   };
   const qScale = g.constFloat([1 / Math.sqrt(D)], [], T);
 
-  // KVzip scoring: keys scored against are [score_index keys of the past] ++ [the new tokens' own keys, causal].
-  // The dense graph takes them from its main logits; the compressed graph's per-head branch needs this mask.
+  // KVzip scoring: keys scored against are [scored keys of the past] ++ [the new tokens' own keys, causal]; the
+  // mask is zero over the past part and causal over the own part.
   let scoreMask = '';
   let headsApart = '';
   const spanAt = (i: number) => g.op('Slice', ['score_spans', i64([i]), i64([i + 1])]);
@@ -232,7 +227,7 @@ export function buildGraph(o: GraphOptions): Uint8Array {
       merged = g.op('Reshape', [gqaOut, i64([-1, H * D])]);
       if (scoring) {
         // Scored keys: the two spans of past keys (prefix and chunk, sliced as contiguous rows) and the new
-        // tokens' own keys. A second, small Q·K̄ᵀ measured faster here than slicing the main [G*S, T] logits.
+        // tokens' own keys, in an explicit attention of its own (the fused main attention exposes no probabilities).
         const span = (from: number) => g.op('Slice', [K, spanAt(from), spanAt(from + 1), i64([1])]);
         const kBar = g.op('Concat', [span(0), span(2), g.op('Slice', [kNew, i64([0]), ownEnd, i64([1])])], { axis: 1 });
         const qk = g.op('Reshape', [toF32(g.op('MatMul', [qs, g.op('Transpose', [kBar], { perm: [0, 2, 1] })])), headsApart]);
