@@ -7,7 +7,6 @@ type INodeProto = onnxProto.onnx.INodeProto;
 type ITensorProto = onnxProto.onnx.ITensorProto;
 type IValueInfoProto = onnxProto.onnx.IValueInfoProto;
 type IAttributeProto = onnxProto.onnx.IAttributeProto;
-type IGraphProto = onnxProto.onnx.IGraphProto;
 
 export const DataType = {
   FLOAT: 1,
@@ -19,7 +18,7 @@ export const DataType = {
 } as const;
 export type DataTypeCode = (typeof DataType)[keyof typeof DataType];
 
-export type Attr = number | number[] | string | { float: number } | { floats: number[] } | { graph: GraphBuilder };
+export type Attr = number | number[] | string | { float: number } | { floats: number[] };
 export type Dim = number | string;
 
 export interface ExternalRef {
@@ -37,16 +36,7 @@ export class GraphBuilder {
   private readonly constCache = new Map<string, string>();
   private readonly externals = new Set<string>();
 
-  /** `root`: set for a subgraph, which shares its root's names, constants and external initializers. */
-  constructor(private readonly root?: GraphBuilder) {}
-
-  /** A body for Loop/If/Scan: its own nodes, inputs and outputs; it may read any value of the enclosing graph. */
-  subgraph(): GraphBuilder {
-    return new GraphBuilder(this.root ?? this);
-  }
-
   fresh(prefix: string): string {
-    if (this.root) return this.root.fresh(prefix);
     return `${prefix}_${this.counter++}`;
   }
 
@@ -83,7 +73,6 @@ export class GraphBuilder {
   }
 
   constInt64(values: number[], dims: number[] = [values.length]): string {
-    if (this.root) return this.root.constInt64(values, dims);
     const key = `i64:${dims}:${values}`;
     const hit = this.constCache.get(key);
     if (hit) return hit;
@@ -94,7 +83,6 @@ export class GraphBuilder {
   }
 
   constFloat(values: ArrayLike<number>, dims: number[], type: DataTypeCode = DataType.FLOAT): string {
-    if (this.root) return this.root.constFloat(values, dims, type);
     const key = `f${type}:${dims}:${Array.from(values).join(',')}`;
     const hit = this.constCache.get(key);
     if (hit) return hit;
@@ -113,7 +101,6 @@ export class GraphBuilder {
 
   /** An initializer whose bytes live in an external file, referenced by offset. */
   external(name: string, type: DataTypeCode, dims: number[], ref: ExternalRef): string {
-    if (this.root) return this.root.external(name, type, dims, ref);
     if (this.externals.has(name)) return name;
     this.externals.add(name);
     this.initializers.push({
@@ -138,13 +125,15 @@ export class GraphBuilder {
         { domain: '', version: 21 },
         { domain: 'com.microsoft', version: 1 },
       ],
-      graph: this.graph(graphName),
+      graph: {
+        name: graphName,
+        node: this.nodes,
+        initializer: this.initializers,
+        input: this.inputs,
+        output: this.outputs,
+      },
     });
     return onnx.ModelProto.encode(model).finish();
-  }
-
-  graph(name: string): IGraphProto {
-    return { name, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs };
   }
 }
 
@@ -165,7 +154,6 @@ function attribute(name: string, v: Attr): IAttributeProto {
   if (typeof v === 'number') return { name, type: T.INT, i: v };
   if (typeof v === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(v) };
   if (Array.isArray(v)) return { name, type: T.INTS, ints: v };
-  if ('graph' in v) return { name, type: T.GRAPH, g: v.graph.graph(name) };
   if ('float' in v) return { name, type: T.FLOAT, f: v.float };
   return { name, type: T.FLOATS, floats: v.floats };
 }

@@ -94,11 +94,14 @@ export function estimateMemory(input: EstimateInput): MemoryEstimate {
   // Prefill: a chunk over the whole past, with past and present KV both alive at the last chunk.
   const c = Math.min(input.chunkTokens ?? 512, n);
   const prefill = kv + attention(c, n) + mlp(c);
-  // Scoring: the repeat pass of m tokens over all n + m keys, with its presents. The attention's and the score
-  // branch's working sets (the branch walks its queries in cache-sized blocks) measured at about one
-  // [heads, m, 2m] fp32 tensor on the 0.5B shapes at 2K-8K tokens.
+  // Scoring: the repeat pass of m tokens attends over all n + m keys, then the score branch holds three
+  // [heads, m, ~2m] fp32 tensors (logits, masked logits, probabilities). The allocator's arena keeps the
+  // attention's block once freed and carves as many branch tensors out of it as fit; the rest need new blocks.
   const m = Math.min(input.scoreChunkTokens ?? 2000, n) + PROMPT_TOKENS;
-  const scoring = kvBytes(s, n + m, fb) + s.numHeads * m * 2 * m * 4 + mlp(m);
+  const branch = s.numHeads * m * 2 * m * 4;
+  const a = attention(m, n + m);
+  const arena = a + Math.max(0, 3 - Math.floor(a / branch)) * branch;
+  const scoring = kvBytes(s, n + m, fb) + arena + mlp(m);
   const activation = Math.max(prefill, scoring);
   const runtime = RUNTIME_BYTES[device];
   const weights = w + tiedCopy;
