@@ -5,8 +5,7 @@ import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { findPreset } from '../model/presets.ts';
 import { EngineClient, EngineError, type RequestBody } from '../engine/client.ts';
-import type { BuildResult } from '../engine/protocol.ts';
-import type { Device, Event, Level } from '../engine/protocol.ts';
+import type { BuildResult, Device, Event, Level } from '../engine/protocol.ts';
 import { defaultCacheDir } from './paths.ts';
 
 const USAGE = `kvzip-code — ask questions about a repository to a local model, from a KVzip-compressed KV cache
