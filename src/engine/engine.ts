@@ -75,10 +75,15 @@ export class Engine {
       weights: m.prepared.int4 ? 'int4' : m.prepared.dtype,
       contextTokens: tokens,
       chunkTokens: PREFILL_CHUNK,
-      scoreChunkTokens: fittingChunk(this.o.scoreChunk ?? DEFAULT_CHUNK, tokens, attentionWindow(m.prepared.spec)),
+      scoreChunkTokens: this.scoreChunk(m, tokens),
     });
     if (!v.fits) throw new UserError(v.message, 'memory');
     return v.estimate.totalBytes;
+  }
+
+  /** KVzip's chunk m for a sequence of `tokens`, capped so repeat inputs stay inside the model's window. */
+  private scoreChunk(m: LoadedModel, tokens: number): number {
+    return fittingChunk(this.o.scoreChunk ?? DEFAULT_CHUNK, tokens, attentionWindow(m.prepared.spec));
   }
 
   private entryKey(s: CacheSettings, m: LoadedModel): string {
@@ -187,8 +192,7 @@ export class Engine {
     signal?: AbortSignal,
   ): Promise<BuildResult & { manifest: Manifest; context: BuiltContext }> {
     const spec = m.prepared.spec;
-    const window = attentionWindow(spec);
-    const chunk = fittingChunk(this.o.scoreChunk ?? DEFAULT_CHUNK, ids.length, window);
+    const chunk = this.scoreChunk(m, ids.length);
     const elem = m.prepared.dtype === 'fp16' ? 2 : 4;
     let compact: CompactLayout;
     let prefillMs: number;
