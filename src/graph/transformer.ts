@@ -159,8 +159,6 @@ export function buildGraph(o: GraphOptions): Uint8Array {
     // A dense run that scores nothing (prefill, decode) leaves out the new tokens' own keys too, so its score
     // branch works on empty tensors and costs nothing.
     const ownLen = compressed ? S : g.op('Mul', [S, g.op('Min', [M, one])]);
-    scoredEnd = g.op('Unsqueeze', [M, i64([0])]);
-    ownEnd = g.op('Unsqueeze', [ownLen, i64([0])]);
     const own = causal(ownLen, zero, S);
     const pastPart = g.op(
       'ConstantOfShape',
@@ -168,9 +166,13 @@ export function buildGraph(o: GraphOptions): Uint8Array {
       {},
     );
     const rows = g.op('Concat', [pastPart, own], { axis: 1 });
-    headsApart = g.op('Concat', [i64([H]), g.op('Unsqueeze', [S, i64([0])]), i64([-1])], { axis: 0 });
-    // The dense branch broadcasts [S, M+S] over its (KV head, group) axes; the compressed one stacks groups as rows.
+    // The dense branch broadcasts [S, M+S] over its heads; the compressed one stacks groups as rows.
     scoreMask = compressed ? tileRows(rows) : rows;
+    if (!compressed) {
+      scoredEnd = g.op('Unsqueeze', [M, i64([0])]);
+      ownEnd = g.op('Unsqueeze', [ownLen, i64([0])]);
+      headsApart = g.op('Concat', [i64([H]), g.op('Unsqueeze', [S, i64([0])]), i64([-1])], { axis: 0 });
+    }
   }
   const scoreLayers: string[] = [];
 
