@@ -500,18 +500,12 @@ async function main(): Promise<void> {
       cells,
     };
   };
-  // Every metric, the same comparison on the averages: diagnostics beyond the bar.
+  // Every metric, the same strict comparison: diagnostics beyond the bar.
   const diagnosticsFor = (k: Method) =>
     Object.fromEntries(
       METRICS.map((metric) => {
-        const failures: string[] = [];
-        for (const r of RATIOS.filter((x) => x <= 0.5))
-          for (const b of BASELINES) {
-            const a = avg[k][r][metric];
-            const o = avg[b][r][metric];
-            if (!(lowerIsBetter(metric) ? a <= o + 1e-9 : a >= o - 1e-9)) failures.push(`r=${r}: ${b} ${o.toFixed(3)} vs ${a.toFixed(3)}`);
-          }
-        return [metric, { pass: failures.length === 0, failures }];
+        const v = barFor(k, [metric]);
+        return [metric, { pass: v.strictPass, failures: v.strictFailures }];
       }),
     );
   const verdict = {
