@@ -9,7 +9,8 @@ import { prepareModel, WEIGHTS_FILE, type PreparedModel } from '../model/prepare
 import { ropeFrequencies, type Rope } from '../model/rope.ts';
 import { ModelTokenizer } from '../model/tokenizer.ts';
 import { buildGraph, type BakedHead } from '../graph/transformer.ts';
-import { chooseDevice, openSession, type DeviceChoice } from '../runtime/session.ts';
+import { chooseDevice, openSession, weightDtype, type Backend, type DeviceChoice } from '../runtime/session.ts';
+import type { WebGpuAdapter } from '../runtime/webgpu.ts';
 import { ForwardSession } from '../runtime/decoder.ts';
 
 export interface LoadedModel {
@@ -18,8 +19,10 @@ export interface LoadedModel {
   tokenizer: ModelTokenizer;
   tokenizerHash: string;
   rope: Rope;
-  device: 'cuda' | 'cpu';
+  device: Backend;
   deviceReason?: string;
+  /** The WebGPU adapter, when the device is WebGPU. */
+  adapter?: WebGpuAdapter;
   dense(): Promise<ForwardSession>;
   /** Opens a compressed decode session for a cache generation folder (which holds kv.bin and decode.onnx). */
   compressed(genDir: string, sequenceLength: number): Promise<ForwardSession>;
@@ -50,7 +53,7 @@ export async function loadModel(o: LoadOptions): Promise<LoadedModel> {
   let choice: DeviceChoice = chooseDevice(o.device);
   const prepare = (dtype: 'fp32' | 'fp16') =>
     prepareModel({ modelDir: dir, dtype, int4: o.int4, root: o.preparedRoot, signal: o.signal, onProgress: o.onProgress });
-  let prepared = prepare(choice.device === 'cuda' ? 'fp16' : 'fp32');
+  let prepared = prepare(weightDtype(choice));
   const rope = ropeFrequencies(spec);
   const denseFile = (p: PreparedModel) => {
     // Built each time (milliseconds) so a graph from an older version of this code is never reused.
@@ -82,10 +85,13 @@ export async function loadModel(o: LoadOptions): Promise<LoadedModel> {
     get deviceReason() {
       return choice.reason;
     },
+    get adapter() {
+      return choice.adapter;
+    },
     async dense() {
       if (!dense) {
         const opened = await openSession(denseFile(prepared), choice, fallbackToCpu);
-        choice = { device: opened.device, reason: opened.reason };
+        choice = { device: opened.device, reason: opened.reason, adapter: opened.device === 'webgpu' ? choice.adapter : undefined };
         dense = new ForwardSession(opened.session, spec, prepared.dtype);
       }
       return dense;
@@ -95,7 +101,7 @@ export async function loadModel(o: LoadOptions): Promise<LoadedModel> {
         join(genDir, 'decode.onnx'),
         choice,
         () => {
-          throw new Error('CUDA failed for a cache built for CUDA; rebuild the cache on the CPU with --device cpu');
+          throw new Error(`${choice.device === 'cuda' ? 'CUDA' : 'WebGPU'} failed for a cache built for it; rebuild the cache on the CPU with --device cpu`);
         },
         'answer',
       );

@@ -1,7 +1,7 @@
 // The typed message protocol between a client (CLI, extension) and the engine process.
 // Only JSON crosses it: binary KV stays inside the engine and on disk.
 
-export type Device = 'auto' | 'cuda' | 'cpu';
+export type Device = 'auto' | 'cuda' | 'webgpu' | 'cpu';
 export type Level = 'pair' | 'pair-uniform' | 'head';
 
 /** Settings that decide which cache entry a workspace maps to. */

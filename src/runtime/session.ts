@@ -1,34 +1,64 @@
-// onnxruntime sessions with the execution-provider choice: CUDA when asked for (or when `auto` finds it
-// usable), else the CPU, always with the reason stated. onnxruntime-node does not fall back by itself.
+// onnxruntime sessions with the execution-provider choice, always with the reason stated when it is the CPU:
+// `auto` takes CUDA when its provider libraries load, then WebGPU on a hardware adapter, then the CPU;
+// `webgpu` forces WebGPU even on a software adapter. onnxruntime-node does not fall back by itself.
 import * as ort from 'onnxruntime-node';
 import type { Device } from '../engine/protocol.ts';
+import type { GraphDtype } from '../graph/transformer.ts';
 import { cudaStatus } from './cudaProvider.ts';
+import { adapterName, probeWebGpu, type WebGpuAdapter } from './webgpu.ts';
+
+export type Backend = 'cuda' | 'webgpu' | 'cpu';
 
 export interface DeviceChoice {
-  device: 'cuda' | 'cpu';
+  device: Backend;
   /** Why the CPU was chosen, when it was. */
   reason?: string;
+  /** The adapter, when the device is WebGPU. */
+  adapter?: WebGpuAdapter;
 }
 
 /** Decides the device before any weights are prepared, since the dtype depends on it. */
 export function chooseDevice(requested: Device): DeviceChoice {
   if (requested === 'cpu') return { device: 'cpu', reason: 'CPU requested' };
+  if (requested === 'webgpu') {
+    const probe = probeWebGpu();
+    if (probe.adapter) return { device: 'webgpu', adapter: probe.adapter };
+    return { device: 'cpu', reason: `WebGPU unavailable: ${probe.reason}` };
+  }
   const status = cudaStatus();
   if (status.usable) return { device: 'cuda' };
-  return { device: 'cpu', reason: status.reason };
+  if (requested === 'cuda') return { device: 'cpu', reason: status.reason };
+  const probe = probeWebGpu();
+  if (probe.adapter && !probe.adapter.software) return { device: 'webgpu', adapter: probe.adapter };
+  const webgpu = probe.adapter
+    ? `WebGPU has only a software adapter, ${adapterName(probe.adapter)}, which auto never picks (--device webgpu forces it)`
+    : `WebGPU unavailable: ${probe.reason}`;
+  return { device: 'cpu', reason: `${status.reason}; ${webgpu}` };
+}
+
+/** fp16 on CUDA and on WebGPU adapters with shader-f16; fp32 elsewhere (the CPU runs fp16 as fp32 anyway). */
+export function weightDtype(choice: DeviceChoice): GraphDtype {
+  if (choice.device === 'cuda') return 'fp16';
+  if (choice.device === 'webgpu' && choice.adapter?.shaderF16) return 'fp16';
+  return 'fp32';
 }
 
 export interface OpenedSession {
   session: ort.InferenceSession;
-  device: 'cuda' | 'cpu';
+  device: Backend;
   reason?: string;
 }
 
 export type SessionUse = 'prefill' | 'answer';
 
-function options(device: 'cuda' | 'cpu', use: SessionUse): ort.InferenceSession.SessionOptions {
+function options(device: Backend, use: SessionUse): ort.InferenceSession.SessionOptions {
+  const providers: Record<Backend, ort.InferenceSession.ExecutionProviderConfig[]> = {
+    cuda: [{ name: 'cuda', deviceId: 0 }],
+    webgpu: ['webgpu'],
+    cpu: ['cpu'],
+  };
   return {
-    executionProviders: device === 'cuda' ? [{ name: 'cuda', deviceId: 0 }] : ['cpu'],
+    executionProviders: providers[device],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
     // Answering sessions skip the CPU's weight prepacking: on the 0.5B shapes it made opening a cache 9× faster
@@ -38,8 +68,8 @@ function options(device: 'cuda' | 'cpu', use: SessionUse): ort.InferenceSession.
 }
 
 /**
- * Opens `modelPath` on the chosen device. If CUDA fails, `fallback` is asked for a CPU model path (the CPU
- * needs fp32 weights) and the failure becomes the stated reason.
+ * Opens `modelPath` on the chosen device. If the GPU provider fails, `fallback` is asked for a CPU model path (the
+ * CPU needs fp32 weights) and the failure becomes the stated reason.
  */
 export async function openSession(
   modelPath: string,
@@ -47,11 +77,11 @@ export async function openSession(
   fallback: () => Promise<string> | string,
   use: SessionUse = 'prefill',
 ): Promise<OpenedSession> {
-  if (choice.device === 'cuda') {
+  if (choice.device !== 'cpu') {
     try {
-      return { session: await ort.InferenceSession.create(modelPath, options('cuda', use)), device: 'cuda' };
+      return { session: await ort.InferenceSession.create(modelPath, options(choice.device, use)), device: choice.device };
     } catch (e) {
-      const reason = `CUDA session failed (${firstLine(e)}); running on the CPU`;
+      const reason = `${choice.device === 'cuda' ? 'CUDA' : 'WebGPU'} session failed (${firstLine(e)}); running on the CPU`;
       return { session: await ort.InferenceSession.create(await fallback(), options('cpu', use)), device: 'cpu', reason };
     }
   }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs code-server 4.100.3 (the last release for Node 20) offline from npm into its own folder, outside the
-# project's node_modules, plus Debian's chromium for the UI tests. Idempotent: returns at once when installed.
+# project's node_modules, plus Debian's chromium for the UI tests (its SwiftShader Vulkan driver, with the Vulkan
+# loader libvulkan1, is also the WebGPU adapter of the WebGPU suites). Idempotent: returns at once when installed.
 # Folder: $KVZIP_CODE_SERVER_DIR, default ~/.cache/kvzip-code/code-server. Prints the code-server binary path last.
 set -euo pipefail
 
@@ -10,7 +11,7 @@ BIN="$DIR/node_modules/.bin/code-server"
 STAMP="$DIR/.installed-$VERSION"
 
 need_apt=()
-for pkg in libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev pkg-config ripgrep chromium build-essential python3; do
+for pkg in libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev pkg-config ripgrep chromium libvulkan1 build-essential python3; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
