@@ -103,7 +103,7 @@ export async function loadModel(o: LoadOptions): Promise<LoadedModel> {
         () => {
           throw new Error(`${choice.device === 'cuda' ? 'CUDA' : 'WebGPU'} failed for a cache built for it; rebuild the cache on the CPU with --device cpu`);
         },
-        'answer',
+        { use: 'answer', int4: prepared.int4 },
       );
       return new ForwardSession(opened.session, spec, prepared.dtype, sequenceLength);
     },
