@@ -5,19 +5,21 @@ import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { findPreset } from '../model/presets.ts';
 import { EngineClient, EngineError, type RequestBody } from '../engine/client.ts';
-import type { BuildResult, Device, Event, Level } from '../engine/protocol.ts';
+import type { AskResult, BuildResult, Device, Event, Level } from '../engine/protocol.ts';
 import { defaultCacheDir } from './paths.ts';
 
 const USAGE = `kvzip-code — ask questions about a repository to a local model, from a KVzip-compressed KV cache
 
   kvzip-code generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--temperature T] [--top-p P] [--stop STR] [--device auto|cuda|cpu] [--int4] [--json]
   kvzip-code build WORKSPACE --model DIR [--ratio 0.3] [--level pair|pair-uniform|head] [--force] [--int4] [--max-context-tokens N] [--cache-dir D] [--device D] [--json]
-  kvzip-code ask WORKSPACE "QUESTION" --model DIR [--ratio R] [--level L] [--max-tokens N] [--int4] [--cache-dir D] [--device D] [--json]
+  kvzip-code ask WORKSPACE "QUESTION" --model DIR [--session NAME [--new]] [--conversation-budget N] [--ratio R] [--level L] [--max-tokens N] [--int4] [--cache-dir D] [--device D] [--json]
   kvzip-code info [--cache-dir D] [--json]
   kvzip-code clear [WORKSPACE] [--cache-dir D]
 
 --model is a Hugging Face checkpoint folder or a preset id (qwen2.5-coder-1.5b, qwen2.5-coder-7b, qwen3-4b,
-qwen3-8b, llama-3.1-8b), downloaded once. Progress goes to stderr; answers stream to stdout.`;
+qwen3-8b, llama-3.1-8b), downloaded once. Progress goes to stderr; answers stream to stdout.
+ask --session NAME keeps a conversation: each answer reads the session's earlier turns after the cached context
+(kept under the cache folder; --new starts it over). Oldest turns drop when the conversation budget is full.`;
 
 class UsageError extends Error {}
 
@@ -34,6 +36,9 @@ const options = {
   level: { type: 'string', default: 'pair' },
   'cache-dir': { type: 'string' },
   'max-context-tokens': { type: 'string' },
+  session: { type: 'string' },
+  new: { type: 'boolean', default: false },
+  'conversation-budget': { type: 'string' },
   force: { type: 'boolean', default: false },
   int4: { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
@@ -104,7 +109,16 @@ async function main(argv: string[]): Promise<number> {
       body = { type: 'build', ...settings(), force: o.force };
       break;
     case 'ask':
-      body = { type: 'ask', ...settings(), question: need(rest[1], 'QUESTION'), maxTokens: num(o['max-tokens'], 'max-tokens') };
+      if (o.new && !o.session) throw new UsageError('--new starts a session over: give --session NAME');
+      body = {
+        type: 'ask',
+        ...settings(),
+        question: need(rest[1], 'QUESTION'),
+        maxTokens: num(o['max-tokens'], 'max-tokens'),
+        session: o.session,
+        newConversation: o.new,
+        conversationBudget: num(o['conversation-budget'], 'conversation-budget'),
+      };
       break;
     case 'info':
       body = { type: 'info', cacheDir };
@@ -133,13 +147,29 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', () => running.cancel());
   try {
     const result = await running.result;
-    if (o.json) console.log(JSON.stringify(result, null, 1));
-    else if (streams) process.stdout.write('\n');
-    else console.log(human(command, result));
+    // The answer's token ids are for clients that keep a conversation themselves; --session keeps it here.
+    if (o.json) console.log(JSON.stringify(body.type === 'ask' ? withoutIds(result as AskResult) : result, null, 1));
+    else if (streams) {
+      process.stdout.write('\n');
+      if (body.type === 'ask') for (const line of askNotes(result as AskResult)) process.stderr.write(`${line}\n`);
+    } else console.log(human(command, result));
     return 0;
   } finally {
     client.dispose();
   }
+}
+
+function withoutIds({ answerIds: _ids, ...rest }: AskResult): Omit<AskResult, 'answerIds'> {
+  return rest;
+}
+
+/** What a reader of the streamed answer must know about how it was made or why it ended. */
+function askNotes(r: AskResult): string[] {
+  const notes: string[] = [];
+  if (r.turnsDropped)
+    notes.push(`${r.turnsDropped} oldest turn${r.turnsDropped === 1 ? '' : 's'} dropped: the conversation budget is full`);
+  if (r.stopped === 'conversation-budget') notes.push('stopped: conversation budget');
+  return notes;
 }
 
 function human(command: string, r: unknown): string {

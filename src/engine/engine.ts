@@ -1,7 +1,16 @@
 // The engine: owns models and the cache store, and runs build / ask / generate for its clients.
 import { writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { AskResult, BuildResult, CacheEntryInfo, CacheSettings, GenerateRequest, GenerateResult, Phase } from './protocol.ts';
+import type {
+  AskRequest,
+  AskResult,
+  BuildResult,
+  CacheEntryInfo,
+  CacheSettings,
+  GenerateRequest,
+  GenerateResult,
+  Phase,
+} from './protocol.ts';
 import { loadModel, type LoadedModel } from './model.ts';
 import { resolveModel } from './resolveModel.ts';
 import { attentionWindow } from '../model/config.ts';
@@ -21,6 +30,8 @@ import { planRefresh, type RefreshPlan } from '../context/index.ts';
 import type { PairScores } from '../kvzip/scores.ts';
 import { generate, type SamplingOptions } from '../runtime/generate.ts';
 import type { ForwardSession } from '../runtime/decoder.ts';
+import { TailKv, conversationBudget, planTail } from './conversation.ts';
+import { SessionStore } from './sessions.ts';
 
 export type ProgressFn = (phase: Phase, done: number, total: number, message?: string) => void;
 
@@ -38,6 +49,8 @@ export class Engine {
   private readonly models = new Map<string, LoadedModel>();
   /** The open answering session: one cache generation at a time, so memory holds one copy of the weights. */
   private answering?: { dir: string; session: ForwardSession };
+  /** The last answer's tail KV, so a follow-up feeds only its own tokens. */
+  private readonly tail = new TailKv();
 
   constructor(private readonly o: EngineOptions = {}) {}
 
@@ -308,7 +321,7 @@ export class Engine {
   }
 
   async ask(
-    s: CacheSettings & { question: string; maxTokens?: number; sampling?: Partial<SamplingOptions> },
+    s: CacheSettings & AskRequest & { sampling?: Partial<SamplingOptions> },
     onText: (t: string) => void,
     progress?: ProgressFn,
     signal?: AbortSignal,
@@ -335,14 +348,27 @@ export class Engine {
     }
     const { session } = this.answering;
     const layout = m.tokenizer.layout();
-    const q = m.tokenizer.questionIds(layout, s.question);
-    const window = attentionWindow(m.prepared.spec);
+    const maxTokens = s.maxTokens ?? 256;
+    const sessions = s.session ? new SessionStore(s.cacheDir) : undefined;
+    if (sessions && s.newConversation) sessions.remove(key, s.session!);
+    const earlier = sessions ? sessions.load(key, s.session!) : (s.history ?? []);
+    if (earlier.some((t) => t.answerIds.some((v) => v >= m.prepared.spec.vocabSize)))
+      throw new UserError('The conversation holds tokens of another model. Start a new conversation.', 'bad-request');
+    const budget = conversationBudget(s.conversationBudget, attentionWindow(m.prepared.spec), manifest.sequenceLength);
+    const plan = planTail(m.tokenizer, layout, earlier, s.question, budget, maxTokens);
+    if (plan.ids.length >= budget) {
+      throw new UserError(
+        `The question is ${plan.ids.length} tokens, and the conversation budget after the context is ${budget}. Shorten the question or raise the budget.`,
+        'bad-request',
+      );
+    }
+    const { past, feed } = this.tail.resume(dir, plan.ids, () => session.empty());
     let ttftMs = 0;
     const r = await generate(
       session,
-      q,
-      session.empty(),
-      { maxTokens: s.maxTokens ?? 256, stopIds: m.tokenizer.eosIds, signal, ...s.sampling },
+      feed,
+      past,
+      { maxTokens, stopIds: m.tokenizer.eosIds, signal, ...s.sampling },
       {
         decode: (ids) => m.tokenizer.decode(ids),
         onText: (t) => {
@@ -351,19 +377,27 @@ export class Engine {
         },
       },
       PREFILL_CHUNK,
-      window,
+      // Every token of the tail, the answer's last included, keeps a position inside the budget.
+      manifest.sequenceLength + budget - 1,
     );
+    this.tail.keep(dir, [...plan.ids, ...r.ids], r.kv);
+    const cancelled = r.stopReason === 'cancelled';
+    if (sessions && !cancelled) sessions.save(key, s.session!, [...plan.kept, { question: s.question, answer: r.text, answerIds: r.ids }]);
     return {
       answer: r.text,
       fromCache: prefillTokens === 0,
       prefillTokens,
-      questionTokens: q.length,
+      questionTokens: plan.questionTokens,
       answerTokens: r.ids.length,
       ttftMs: ttftMs || performance.now() - t0,
       decodeMsPerToken: r.decodeMsPerToken,
       device: m.device,
       deviceReason: m.deviceReason,
-      cancelled: r.stopReason === 'cancelled',
+      cancelled,
+      ...(r.stopReason === 'context-full' ? { stopped: 'conversation-budget' as const } : {}),
+      turnsUsed: plan.kept.length,
+      turnsDropped: plan.dropped,
+      answerIds: r.ids,
     };
   }
 
@@ -432,6 +466,7 @@ export class Engine {
       removed++;
     }
     this.answering = undefined;
+    this.tail.forget();
     return { removed };
   }
 }

@@ -1,6 +1,6 @@
 // The engine process: forked by the extension or the CLI, it answers protocol requests over IPC.
 // Inference blocks this process's thread, never the client's.
-import type { CacheSettings, Event, Phase, Request } from './protocol.ts';
+import type { AskRequest, CacheSettings, Event, Phase, Request } from './protocol.ts';
 import { Engine } from './engine.ts';
 import { contextReport } from '../context/index.ts';
 import { CancelledError, UserError } from '../model/errors.ts';
@@ -27,6 +27,26 @@ function settings(r: CacheSettings): CacheSettings {
   return r;
 }
 
+/** The conversation part of an ask, checked: it comes from a client and ends up as token ids in a graph. */
+function conversation(r: AskRequest): Pick<AskRequest, 'session' | 'newConversation' | 'history' | 'conversationBudget'> {
+  if (r.session !== undefined && typeof r.session !== 'string') throw new UserError('session must be a name', 'bad-request');
+  const history = r.history ?? [];
+  const ok =
+    Array.isArray(history) &&
+    history.every(
+      (t) =>
+        typeof t?.question === 'string' &&
+        typeof t.answer === 'string' &&
+        Array.isArray(t.answerIds) &&
+        t.answerIds.every((v) => Number.isInteger(v) && v >= 0),
+    );
+  if (!ok) throw new UserError('history must be a list of {question, answer, answerIds} turns', 'bad-request');
+  const budget = r.conversationBudget;
+  if (budget !== undefined && !(Number.isInteger(budget) && budget > 0))
+    throw new UserError(`conversationBudget must be a positive number of tokens, got ${budget}`, 'bad-request');
+  return { session: r.session, newConversation: r.newConversation === true, history, conversationBudget: budget };
+}
+
 async function handle(r: Request, signal: AbortSignal): Promise<unknown> {
   const progress = (phase: Phase, done: number, total: number, message?: string) =>
     send({ id: r.id, type: 'progress', phase, done, total, message });
@@ -37,7 +57,7 @@ async function handle(r: Request, signal: AbortSignal): Promise<unknown> {
     }
     case 'ask':
       return engine.ask(
-        { ...settings(r), question: String(r.question ?? ''), maxTokens: r.maxTokens },
+        { ...settings(r), ...conversation(r), question: String(r.question ?? ''), maxTokens: r.maxTokens },
         (text) => send({ id: r.id, type: 'token', text }),
         progress,
         signal,

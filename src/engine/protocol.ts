@@ -26,11 +26,32 @@ export interface CacheSettings {
 
 export type Request =
   | ({ id: number; type: 'build'; force?: boolean } & CacheSettings)
-  | ({ id: number; type: 'ask'; question: string; maxTokens?: number } & CacheSettings)
+  | ({ id: number; type: 'ask' } & AskRequest & CacheSettings)
   | ({ id: number; type: 'generate' } & GenerateRequest)
   | { id: number; type: 'info'; cacheDir: string }
   | { id: number; type: 'clear'; cacheDir: string; workspace?: string }
   | { id: number; type: 'cancel'; target: number };
+
+/** A question over the cache; with a conversation, earlier turns are kept after the context as tail KV. */
+export interface AskRequest {
+  question: string;
+  maxTokens?: number;
+  /** A named conversation persisted under the cache folder (the CLI's --session). */
+  session?: string;
+  /** Start the named session over from the bare cache. */
+  newConversation?: boolean;
+  /** Earlier turns held by the client (the extension), oldest first; ignored when `session` is given. */
+  history?: ConversationTurn[];
+  /** Tail positions (earlier turns, question and answer) a conversation may take; default all after the context. */
+  conversationBudget?: number;
+}
+
+/** One finished exchange; the answer's own token ids make the follow-up's tail exact. */
+export interface ConversationTurn {
+  question: string;
+  answer: string;
+  answerIds: number[];
+}
 
 /** Plain generation from a prompt, with no context cache. */
 export interface GenerateRequest {
@@ -88,6 +109,13 @@ export interface AskResult {
   device: string;
   deviceReason?: string;
   cancelled: boolean;
+  /** Set when the answer ran into the conversation budget (or the model's window) and was cut there. */
+  stopped?: 'conversation-budget';
+  /** Earlier turns read with this question, and the oldest ones dropped to fit the budget. */
+  turnsUsed: number;
+  turnsDropped: number;
+  /** The answer's token ids, for a client that keeps the conversation itself. */
+  answerIds: number[];
 }
 
 export interface CacheEntryInfo {

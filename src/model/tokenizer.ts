@@ -8,6 +8,8 @@ import { ModelError, readModelJson } from './errors.ts';
 export const SYSTEM_INSTRUCTION = 'Given the context, answer to the following question or request without explanation.';
 const CONTEXT_MARK = '\u0000KVZIP_CONTEXT\u0000';
 const QUESTION_MARK = '\u0000KVZIP_QUESTION\u0000';
+const ANSWER_MARK = '\u0000KVZIP_ANSWER\u0000';
+const FOLLOW_UP_MARK = '\u0000KVZIP_FOLLOW_UP\u0000';
 
 interface TokenizerConfig {
   add_bos_token?: boolean;
@@ -29,6 +31,8 @@ export interface PromptLayout {
   beforeQuestion: string;
   /** Text after the question: end of the user turn and the assistant prefix. */
   afterQuestion: string;
+  /** Text between an answer and a follow-up question: end of the assistant turn and the next user prefix. */
+  betweenTurns: string;
 }
 
 export class ModelTokenizer {
@@ -100,7 +104,7 @@ export class ModelTokenizer {
    */
   layout(instruction = SYSTEM_INSTRUCTION): PromptLayout {
     if (!this.chatTemplate) {
-      return { prefix: '', beforeQuestion: '\n\n', afterQuestion: '\n' };
+      return { prefix: '', beforeQuestion: '\n\n', afterQuestion: '\n', betweenTurns: '\n\n' };
     }
     const text = this.renderChat(
       [
@@ -113,10 +117,25 @@ export class ModelTokenizer {
     const q = text.indexOf(QUESTION_MARK);
     if (c < 0 || q < c)
       throw new ModelError('tokenizer_config.json', 'chat template drops the user message', 'Use a model with a standard chat template');
+    // A second render with an answer and a follow-up gives the text that closes one turn and opens the next.
+    const turns = this.renderChat(
+      [
+        { role: 'system', content: instruction },
+        { role: 'user', content: `${CONTEXT_MARK}\n\n${QUESTION_MARK}` },
+        { role: 'assistant', content: ANSWER_MARK },
+        { role: 'user', content: FOLLOW_UP_MARK },
+      ],
+      true,
+    );
+    const a = turns.indexOf(ANSWER_MARK);
+    const f = turns.indexOf(FOLLOW_UP_MARK);
+    if (a < 0 || f < a)
+      throw new ModelError('tokenizer_config.json', 'chat template drops earlier turns', 'Use a model with a standard chat template');
     return {
       prefix: text.slice(0, c),
       beforeQuestion: text.slice(c + CONTEXT_MARK.length, q),
       afterQuestion: text.slice(q + QUESTION_MARK.length),
+      betweenTurns: turns.slice(a + ANSWER_MARK.length, f),
     };
   }
 
@@ -129,5 +148,10 @@ export class ModelTokenizer {
   /** Token ids of a question turn that follows the cached context. */
   questionIds(layout: PromptLayout, question: string): number[] {
     return this.encode(layout.beforeQuestion + question + layout.afterQuestion);
+  }
+
+  /** Token ids of a follow-up: they close the previous answer's turn, then ask `question`. */
+  followUpIds(layout: PromptLayout, question: string): number[] {
+    return this.encode(layout.betweenTurns + question + layout.afterQuestion);
   }
 }
