@@ -176,7 +176,11 @@ function human(command: string, r: unknown): string {
   if (command === 'build') {
     const b = r as BuildResult;
     const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
-    const memory = b.memoryEstimateBytes ? `; peak memory ${mb(b.peakRssBytes)} (estimated ${mb(b.memoryEstimateBytes)})` : '';
+    const memory = !b.memoryEstimateBytes
+      ? ''
+      : b.device === 'cpu'
+        ? `; peak memory ${mb(b.peakRssBytes)} (estimated ${mb(b.memoryEstimateBytes)})`
+        : `; GPU memory estimated ${mb(b.memoryEstimateBytes)}`;
     return `${b.fromCache ? 'Cache is fresh' : 'Built the cache'}: ${b.contextTokens} tokens, KV ${mb(b.kvBytesFull)} → ${mb(b.kvBytesCompressed)} (${((100 * b.kvBytesCompressed) / b.kvBytesFull).toFixed(1)}%) on ${b.device}${memory}\n${b.entry}`;
   }
   if (command === 'info') {

@@ -15,6 +15,7 @@ import { loadModel, type LoadedModel } from './model.ts';
 import { resolveModel } from './resolveModel.ts';
 import { attentionWindow } from '../model/config.ts';
 import { memoryVerdict } from '../model/memory.ts';
+import { cudaFreeBytes } from '../runtime/cudaProvider.ts';
 import { buildContext } from '../context/index.ts';
 import type { BuiltContext } from '../context/types.ts';
 import { CacheStore } from '../cache/store.ts';
@@ -78,17 +79,20 @@ export class Engine {
 
   /**
    * Refuses, with numbers and proposals, a context that would not fit in memory, before prefilling it. Returns
-   * the estimate (CPU only: the GPU's free memory is not known here).
+   * the estimate: on the CPU against free RAM, on CUDA against the driver's free memory (none when nvidia-smi
+   * cannot tell).
    */
   private checkMemory(m: LoadedModel, tokens: number): number | undefined {
-    if (m.device !== 'cpu') return undefined;
+    const availableBytes = m.device === 'cuda' ? cudaFreeBytes() : undefined;
+    if (m.device === 'cuda' && availableBytes === undefined) return undefined;
     const v = memoryVerdict({
       shape: m.prepared.spec,
-      device: 'cpu',
+      device: m.device,
       weights: m.prepared.int4 ? 'int4' : m.prepared.dtype,
       contextTokens: tokens,
       chunkTokens: PREFILL_CHUNK,
       scoreChunkTokens: this.scoreChunk(m, tokens),
+      availableBytes,
     });
     if (!v.fits) throw new UserError(v.message, 'memory');
     return v.estimate.totalBytes;

@@ -94,7 +94,7 @@ export interface BuildResult {
   buildMs: number;
   /** The engine process's peak resident size so far (its whole life, so a fresh process measures one build). */
   peakRssBytes: number;
-  /** What the memory check estimated before prefilling (CPU builds that prefilled). */
+  /** What the memory check estimated before prefilling: RAM on the CPU, GPU memory on CUDA (builds that prefilled). */
   memoryEstimateBytes?: number;
 }
 

@@ -103,6 +103,24 @@ function queryGpus(nvidiaSmi: string): GpuInfo[] | undefined {
   }
 }
 
+/**
+ * The driver's free memory on one GPU, in bytes (`nvidia-smi --query-gpu=memory.free`), or undefined when
+ * nvidia-smi cannot tell. Asked right before a build, since other processes' use changes it.
+ */
+export function cudaFreeBytes(deviceId = 0, nvidiaSmi = 'nvidia-smi'): number | undefined {
+  try {
+    const out = execFileSync(nvidiaSmi, ['--query-gpu=memory.free', '--format=csv,noheader,nounits', `--id=${deviceId}`], {
+      encoding: 'utf8',
+      timeout: 5000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const mib = Number(out.trim().split('\n')[0]);
+    return Number.isFinite(mib) && mib >= 0 ? mib * 2 ** 20 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function findSystemLibs(names: string[], dirs: string[]): string[] {
   let cache = '';
   try {
