@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { findPreset } from '../model/presets.ts';
 import { EngineClient, EngineError, type RequestBody } from '../engine/client.ts';
-import type { AskResult, BuildResult, Device, Event, Level } from '../engine/protocol.ts';
+import type { AskResult, BuildResult, CudaSetupResult, Device, Event, Level } from '../engine/protocol.ts';
 import { defaultCacheDir } from './paths.ts';
 
 const USAGE = `kvzip-code — ask questions about a repository to a local model, from a KVzip-compressed KV cache
@@ -15,11 +15,14 @@ const USAGE = `kvzip-code — ask questions about a repository to a local model,
   kvzip-code ask WORKSPACE "QUESTION" --model DIR [--session NAME [--new]] [--conversation-budget N] [--ratio R] [--level L] [--max-tokens N] [--int4] [--cache-dir D] [--device D] [--json]
   kvzip-code info [--cache-dir D] [--json]
   kvzip-code clear [WORKSPACE] [--cache-dir D]
+  kvzip-code setup-cuda [--force] [--json]
 
 --model is a Hugging Face checkpoint folder or a preset id (qwen2.5-coder-1.5b, qwen2.5-coder-7b, qwen3-4b,
 qwen3-8b, llama-3.1-8b), downloaded once. Progress goes to stderr; answers stream to stdout.
 ask --session NAME keeps a conversation: each answer reads the session's earlier turns after the cached context
-(kept under the cache folder; --new starts it over). Oldest turns drop when the conversation budget is full.`;
+(kept under the cache folder; --new starts it over). Oldest turns drop when the conversation budget is full.
+setup-cuda fetches onnxruntime's CUDA provider libraries where an NVIDIA driver is present; CUDA 12 and cuDNN 9
+must be installed on the system (--force installs without a driver, for a GPU machine later).`;
 
 class UsageError extends Error {}
 
@@ -126,6 +129,9 @@ async function main(argv: string[]): Promise<number> {
     case 'clear':
       body = { type: 'clear', cacheDir, workspace: rest[0] && resolve(rest[0]) };
       break;
+    case 'setup-cuda':
+      body = { type: 'cuda-setup', force: o.force };
+      break;
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -182,6 +188,11 @@ function human(command: string, r: unknown): string {
         ? `; peak memory ${mb(b.peakRssBytes)} (estimated ${mb(b.memoryEstimateBytes)})`
         : `; GPU memory estimated ${mb(b.memoryEstimateBytes)}`;
     return `${b.fromCache ? 'Cache is fresh' : 'Built the cache'}: ${b.contextTokens} tokens, KV ${mb(b.kvBytesFull)} → ${mb(b.kvBytesCompressed)} (${((100 * b.kvBytesCompressed) / b.kvBytesFull).toFixed(1)}%) on ${b.device}${memory}\n${b.entry}`;
+  }
+  if (command === 'setup-cuda') {
+    const c = r as CudaSetupResult;
+    const done = c.installed.length ? `Installed onnxruntime's CUDA provider:\n${c.installed.map((f) => `  ${f}`).join('\n')}\n` : "onnxruntime's CUDA provider is already installed.\n";
+    return done + (c.usable ? `CUDA is ready: ${c.reason}.` : `CUDA is not usable yet: ${c.reason}.\n${c.needs}`);
   }
   if (command === 'info') {
     const list = r as { workspace: string; model: string; contextTokens: number; bytes: number; ratio: number; lastUsedAt: string }[];

@@ -2,6 +2,7 @@
 // Inference blocks this process's thread, never the client's.
 import type { AskRequest, CacheSettings, Event, Phase, Request } from './protocol.ts';
 import { Engine } from './engine.ts';
+import { cudaSetupStatus, setupCuda } from './cudaSetup.ts';
 import { contextReport } from '../context/index.ts';
 import { CancelledError, UserError } from '../model/errors.ts';
 
@@ -68,6 +69,10 @@ async function handle(r: Request, signal: AbortSignal): Promise<unknown> {
       return engine.info(r.cacheDir);
     case 'clear':
       return engine.clear(r.cacheDir, r.workspace);
+    case 'cuda-status':
+      return cudaSetupStatus();
+    case 'cuda-setup':
+      return setupCuda(progress, signal, r.force === true);
     default:
       throw new UserError(`unknown request type ${JSON.stringify((r as { type?: unknown }).type)}`, 'bad-request');
   }

@@ -30,6 +30,9 @@ export type Request =
   | ({ id: number; type: 'generate' } & GenerateRequest)
   | { id: number; type: 'info'; cacheDir: string }
   | { id: number; type: 'clear'; cacheDir: string; workspace?: string }
+  | { id: number; type: 'cuda-status' }
+  /** `force` installs even where no NVIDIA driver is seen (preparing an install for a GPU machine). */
+  | { id: number; type: 'cuda-setup'; force?: boolean }
   | { id: number; type: 'cancel'; target: number };
 
 /** A question over the cache; with a conversation, earlier turns are kept after the context as tail KV. */
@@ -132,8 +135,27 @@ export interface CacheEntryInfo {
   lastUsedAt: string;
 }
 
+/** Whether CUDA can run here and, if not, whether the CUDA setup (fetching the provider libraries) would help. */
+export interface CudaSetupStatus {
+  /** An NVIDIA driver is loaded. */
+  driver: boolean;
+  usable: boolean;
+  /** onnxruntime's CUDA provider libraries are missing: the setup fetches them. */
+  providerMissing: boolean;
+  reason: string;
+  /** CUDA 12 / cuDNN 9 libraries not found on the system: the user installs those. */
+  missingSystemLibs?: string[];
+  /** What the GPU path needs from the system, in words. */
+  needs: string;
+}
+
+export interface CudaSetupResult extends CudaSetupStatus {
+  /** Paths of the provider libraries installed by this call (empty when they were there already). */
+  installed: string[];
+}
+
 export type Event =
   | { id: number; type: 'progress'; phase: Phase; done: number; total: number; message?: string }
   | { id: number; type: 'token'; text: string }
-  | { id: number; type: 'result'; result: BuildResult | AskResult | GenerateResult | CacheEntryInfo[] | { removed: number } }
+  | { id: number; type: 'result'; result: BuildResult | AskResult | GenerateResult | CacheEntryInfo[] | { removed: number } | CudaSetupStatus | CudaSetupResult }
   | { id: number; type: 'error'; code: string; message: string };

@@ -8,6 +8,7 @@ import { SECTION, readSettings } from './settings.ts';
 import { SidebarProvider, VIEW_ID } from './viewProvider.ts';
 import { StatusBar } from './statusBar.ts';
 import { HF_TOKEN_SECRET, MODEL_PRESETS } from './models.ts';
+import { registerCudaSetup } from './cudaSetup.ts';
 
 /** What activate returns, so extension-host tests can reach the live objects. */
 export interface KvzipApi {
@@ -160,6 +161,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
     vscode.commands.registerCommand('kvzipCode.showInfo', showInfo),
     vscode.commands.registerCommand('kvzipCode.stop', () => controller.stop()),
     vscode.commands.registerCommand('kvzipCode.showOutput', () => output.show(true)),
+    registerCudaSetup(engine, log),
     vscode.commands.registerCommand('kvzipCode.statusBarClick', () =>
       ['none', 'stale'].includes(controller.current.state) ? build() : vscode.commands.executeCommand(`${VIEW_ID}.focus`),
     ),

@@ -17,7 +17,7 @@ const PATH_IN_PACKAGE = 'runtimes/linux-x64/native/';
 /** What onnxruntime-node's installer extracts for linux/x64:cuda12. */
 export const PROVIDER_FILES = ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so', 'libonnxruntime_providers_tensorrt.so'];
 /** Without these two the CUDA EP cannot load; TensorRT's is optional for us. */
-const REQUIRED_PROVIDER_FILES = PROVIDER_FILES.slice(0, 2);
+export const REQUIRED_PROVIDER_FILES = PROVIDER_FILES.slice(0, 2);
 /** The CUDA 12 + cuDNN 9 libraries the CUDA EP of onnxruntime 1.2x/1.3x dlopens. */
 export const CUDA_SYSTEM_LIBS = ['libcudart.so.12', 'libcublas.so.12', 'libcublasLt.so.12', 'libcufft.so.11', 'libcudnn.so.9'];
 
@@ -151,7 +151,7 @@ export function cudaStatus(opts: DetectOptions = {}): CudaStatus {
   if (missingProviderFiles.length) {
     return {
       usable: false,
-      reason: `CUDA provider libraries not installed (${missingProviderFiles.join(', ')} missing in ${providerDir}); install them to use the GPU`,
+      reason: `CUDA provider libraries not installed (${missingProviderFiles.join(', ')} missing in ${providerDir}); fetch them with "KVzip: Set Up CUDA" or kvzip-code setup-cuda`,
       driverVersion,
       gpus,
       providerDir,
