@@ -10,7 +10,7 @@ import { defaultCacheDir } from './paths.ts';
 
 const USAGE = `kvzip-code — ask questions about a repository to a local model, from a KVzip-compressed KV cache
 
-  kvzip-code generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--temperature T] [--top-p P] [--stop STR] [--device auto|cuda|cpu] [--int4] [--json]
+  kvzip-code generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--temperature T] [--top-p P] [--stop STR] [--device auto|cuda|webgpu|cpu] [--int4] [--json]
   kvzip-code build WORKSPACE --model DIR [--ratio 0.3] [--level pair|pair-uniform|head] [--force] [--int4] [--max-context-tokens N] [--cache-dir D] [--device D] [--json]
   kvzip-code ask WORKSPACE "QUESTION" --model DIR [--session NAME [--new]] [--conversation-budget N] [--ratio R] [--level L] [--max-tokens N] [--int4] [--cache-dir D] [--device D] [--json]
   kvzip-code info [--cache-dir D] [--json]
@@ -22,7 +22,9 @@ qwen3-8b, llama-3.1-8b), downloaded once. Progress goes to stderr; answers strea
 ask --session NAME keeps a conversation: each answer reads the session's earlier turns after the cached context
 (kept under the cache folder; --new starts it over). Oldest turns drop when the conversation budget is full.
 setup-cuda fetches onnxruntime's CUDA provider libraries where an NVIDIA driver is present; CUDA 12 and cuDNN 9
-must be installed on the system (--force installs without a driver, for a GPU machine later).`;
+must be installed on the system (--force installs without a driver, for a GPU machine later).
+--device auto takes CUDA when its provider libraries load, then WebGPU on a hardware adapter, then the CPU (and
+says why); --device webgpu also takes a software adapter such as SwiftShader.`;
 
 class UsageError extends Error {}
 
@@ -68,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
     return command || o.help ? 0 : 2;
   }
   const device = o.device as Device;
-  if (!['auto', 'cuda', 'cpu'].includes(device)) throw new UsageError(`--device must be auto, cuda or cpu, got "${o.device}"`);
+  if (!['auto', 'cuda', 'webgpu', 'cpu'].includes(device)) throw new UsageError(`--device must be auto, cuda, webgpu or cpu, got "${o.device}"`);
   const cacheDir = resolve(o['cache-dir'] ?? defaultCacheDir());
   // A preset id goes to the engine as is (it downloads the model); anything else is a folder.
   const model = () => {
@@ -158,6 +160,8 @@ async function main(argv: string[]): Promise<number> {
     else if (streams) {
       process.stdout.write('\n');
       if (body.type === 'ask') for (const line of askNotes(result as AskResult)) process.stderr.write(`${line}\n`);
+      // The answer owns stdout; where it ran goes with the progress on stderr.
+      process.stderr.write(`on ${deviceText(result as Ran)}\n`);
     } else console.log(human(command, result));
     return 0;
   } finally {
@@ -178,6 +182,18 @@ function askNotes(r: AskResult): string[] {
   return notes;
 }
 
+interface Ran {
+  device: string;
+  deviceReason?: string;
+  adapter?: string;
+}
+
+/** "webgpu (NVIDIA ...)", or "cpu (why the CPU)". */
+function deviceText(r: Ran): string {
+  const detail = r.adapter ?? r.deviceReason;
+  return detail ? `${r.device} (${detail})` : r.device;
+}
+
 function human(command: string, r: unknown): string {
   if (command === 'build') {
     const b = r as BuildResult;
@@ -187,7 +203,7 @@ function human(command: string, r: unknown): string {
       : b.device === 'cpu'
         ? `; peak memory ${mb(b.peakRssBytes)} (estimated ${mb(b.memoryEstimateBytes)})`
         : `; GPU memory estimated ${mb(b.memoryEstimateBytes)}`;
-    return `${b.fromCache ? 'Cache is fresh' : 'Built the cache'}: ${b.contextTokens} tokens, KV ${mb(b.kvBytesFull)} → ${mb(b.kvBytesCompressed)} (${((100 * b.kvBytesCompressed) / b.kvBytesFull).toFixed(1)}%) on ${b.device}${memory}\n${b.entry}`;
+    return `${b.fromCache ? 'Cache is fresh' : 'Built the cache'}: ${b.contextTokens} tokens, KV ${mb(b.kvBytesFull)} → ${mb(b.kvBytesCompressed)} (${((100 * b.kvBytesCompressed) / b.kvBytesFull).toFixed(1)}%) on ${deviceText(b)}${memory}\n${b.entry}`;
   }
   if (command === 'setup-cuda') {
     const c = r as CudaSetupResult;

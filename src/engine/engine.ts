@@ -1,5 +1,6 @@
 // The engine: owns models and the cache store, and runs build / ask / generate for its clients.
 import { writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { freemem } from 'node:os';
 import { join, resolve } from 'node:path';
 import type {
   AskRequest,
@@ -15,7 +16,9 @@ import { loadModel, type LoadedModel } from './model.ts';
 import { resolveModel } from './resolveModel.ts';
 import { attentionWindow } from '../model/config.ts';
 import { memoryVerdict } from '../model/memory.ts';
+import { bufferLimitsVerdict } from '../model/bufferLimits.ts';
 import { cudaFreeBytes } from '../runtime/cudaProvider.ts';
+import { adapterName } from '../runtime/webgpu.ts';
 import { buildContext } from '../context/index.ts';
 import type { BuiltContext } from '../context/types.ts';
 import { CacheStore } from '../cache/store.ts';
@@ -78,20 +81,38 @@ export class Engine {
   }
 
   /**
-   * Refuses, with numbers and proposals, a context that would not fit in memory, before prefilling it. Returns
-   * the estimate: on the CPU against free RAM, on CUDA against the driver's free memory (none when nvidia-smi
-   * cannot tell).
+   * Refuses, with numbers and proposals, a context that would not fit, before prefilling it: on the CPU against
+   * free RAM, on CUDA against the driver's free memory, on WebGPU against the adapter's buffer limits (an adapter
+   * does not tell its free memory). Returns the estimate where there is one.
    */
   private checkMemory(m: LoadedModel, tokens: number): number | undefined {
+    const shape = m.prepared.spec;
+    const weights = m.prepared.int4 ? 'int4' : m.prepared.dtype;
+    const scoreChunkTokens = this.scoreChunk(m, tokens);
+    if (m.device === 'webgpu') {
+      if (!m.adapter) return undefined;
+      const v = bufferLimitsVerdict({
+        shape,
+        weights,
+        floatBytes: m.prepared.dtype === 'fp16' ? 2 : 4,
+        contextTokens: tokens,
+        scoreChunkTokens,
+        limits: m.adapter,
+        adapterName: adapterName(m.adapter),
+        cpuAvailableBytes: freemem(),
+      });
+      if (!v.fits) throw new UserError(v.message, 'memory');
+      return undefined;
+    }
     const availableBytes = m.device === 'cuda' ? cudaFreeBytes() : undefined;
     if (m.device === 'cuda' && availableBytes === undefined) return undefined;
     const v = memoryVerdict({
-      shape: m.prepared.spec,
+      shape,
       device: m.device,
-      weights: m.prepared.int4 ? 'int4' : m.prepared.dtype,
+      weights,
       contextTokens: tokens,
       chunkTokens: PREFILL_CHUNK,
-      scoreChunkTokens: this.scoreChunk(m, tokens),
+      scoreChunkTokens,
       availableBytes,
     });
     if (!v.fits) throw new UserError(v.message, 'memory');
@@ -317,8 +338,7 @@ export class Engine {
       kvBytesCompressed: compressedBytes(manifest),
       ratio: manifest.ratio,
       level: manifest.level,
-      device: m.device,
-      deviceReason: m.deviceReason,
+      ...deviceOf(m),
       buildMs: ms,
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
     };
@@ -395,8 +415,7 @@ export class Engine {
       answerTokens: r.ids.length,
       ttftMs: ttftMs || performance.now() - t0,
       decodeMsPerToken: r.decodeMsPerToken,
-      device: m.device,
-      deviceReason: m.deviceReason,
+      ...deviceOf(m),
       cancelled,
       ...(r.stopReason === 'context-full' ? { stopped: 'conversation-budget' as const } : {}),
       turnsUsed: plan.kept.length,
@@ -430,8 +449,7 @@ export class Engine {
     return {
       ids: [...ids, ...out.ids],
       text: out.text,
-      device: m.device,
-      deviceReason: m.deviceReason,
+      ...deviceOf(m),
       prefillMs: out.firstTokenMs,
       decodeMsPerToken: out.decodeMsPerToken,
       bytesPerStep: out.bytesPerStep,
@@ -473,6 +491,11 @@ export class Engine {
     this.tail.forget();
     return { removed };
   }
+}
+
+/** The device a result reports: its name, the adapter's on WebGPU, and why, when it is the CPU. */
+function deviceOf(m: LoadedModel): { device: string; deviceReason?: string; adapter?: string } {
+  return { device: m.device, deviceReason: m.deviceReason, ...(m.adapter ? { adapter: adapterName(m.adapter) } : {}) };
 }
 
 /** Compressed bytes held: the KV blob (no padding) plus the per-head counts that describe it. */

@@ -76,6 +76,8 @@ export interface GenerateResult {
   text: string;
   device: string;
   deviceReason?: string;
+  /** The WebGPU adapter's name, when the device is WebGPU. */
+  adapter?: string;
   prefillMs: number;
   decodeMsPerToken: number;
   bytesPerStep: number;
@@ -94,6 +96,8 @@ export interface BuildResult {
   level: Level;
   device: string;
   deviceReason?: string;
+  /** The WebGPU adapter's name, when the device is WebGPU. */
+  adapter?: string;
   buildMs: number;
   /** The engine process's peak resident size so far (its whole life, so a fresh process measures one build). */
   peakRssBytes: number;
@@ -111,6 +115,8 @@ export interface AskResult {
   decodeMsPerToken: number;
   device: string;
   deviceReason?: string;
+  /** The WebGPU adapter's name, when the device is WebGPU. */
+  adapter?: string;
   cancelled: boolean;
   /** Set when the answer ran into the conversation budget (or the model's window) and was cut there. */
   stopped?: 'conversation-budget';

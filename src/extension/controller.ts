@@ -193,7 +193,7 @@ export class Controller implements vscode.Disposable {
       const r = await req.result;
       this.lastAsk = r;
       const state = before === 'stale' ? 'stale' : 'fresh';
-      this.update({ state, device: r.device, deviceReason: r.deviceReason, percent: undefined, phase: undefined });
+      this.update({ state, device: r.device, deviceReason: r.deviceReason, adapter: r.adapter, percent: undefined, phase: undefined });
       if (r.answer && !turn.answer) turn.answer = r.answer;
       const stats = `${r.answerTokens} tokens · first token ${Math.round(r.ttftMs)} ms · ${r.decodeMsPerToken.toFixed(1)} ms/token · ${r.device}`;
       return this.finishTurn(turn, { cancelled: r.cancelled, stats });
@@ -288,6 +288,7 @@ export class Controller implements vscode.Disposable {
         model,
         device: undefined,
         deviceReason: undefined,
+        adapter: undefined,
         contextTokens: undefined,
         kvBytesFull: undefined,
         kvBytesCompressed: undefined,
@@ -315,6 +316,7 @@ export class Controller implements vscode.Disposable {
       model: readSettings(this.folder?.uri).model,
       device: r.device,
       deviceReason: r.deviceReason,
+      adapter: r.adapter,
       contextTokens: r.contextTokens,
       kvBytesFull: r.kvBytesFull,
       kvBytesCompressed: r.kvBytesCompressed,

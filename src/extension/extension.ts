@@ -127,7 +127,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
       const entries = await controller.info();
       const s = controller.current;
       output.appendLine(
-        `KVzip cache: state ${s.state}, model ${s.model}, device ${s.device ?? 'not started'}${s.deviceReason ? ` (${s.deviceReason})` : ''}`,
+        `KVzip cache: state ${s.state}, model ${s.model}, device ${s.device ?? 'not started'}${s.adapter || s.deviceReason ? ` (${s.adapter ?? s.deviceReason})` : ''}`,
       );
       output.appendLine(`Cache directory: ${cacheDir}`);
       for (const e of entries) {

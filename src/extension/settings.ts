@@ -5,7 +5,7 @@ import type { CacheSettings, Device, Level } from '../engine/protocol.ts';
 export const SECTION = 'kvzipCode';
 export const DEFAULT_MODEL = 'Qwen2.5-Coder-1.5B-Instruct';
 
-const DEVICES: readonly Device[] = ['auto', 'cuda', 'cpu'];
+const DEVICES: readonly Device[] = ['auto', 'cuda', 'webgpu', 'cpu'];
 const LEVELS: readonly Level[] = ['pair', 'pair-uniform', 'head'];
 
 export interface ExtensionSettings {

@@ -84,7 +84,10 @@ function drawStatus(s: ViewStatus): void {
   };
   if (s.state === 'building' && s.phase) row('Step', s.phase);
   row('Model', s.model);
-  if (s.device) row('Device', s.deviceReason ? `${s.device} — ${s.deviceReason}` : s.device);
+  if (s.device) {
+    const detail = s.adapter ?? s.deviceReason;
+    row('Device', detail ? `${s.device} — ${detail}` : s.device);
+  }
   if (s.kvBytesFull && s.kvBytesCompressed !== undefined) {
     const pct = Math.round((100 * s.kvBytesCompressed) / s.kvBytesFull);
     row('KV cache', `${mib(s.kvBytesCompressed)} of ${mib(s.kvBytesFull)} (${pct}%)`, `ratio ${s.ratio ?? '?'}, level ${s.level ?? '?'}`);

@@ -11,6 +11,8 @@ export interface ViewStatus {
   model: string;
   device?: string;
   deviceReason?: string;
+  /** The WebGPU adapter's name, when the device is WebGPU. */
+  adapter?: string;
   contextTokens?: number;
   kvBytesFull?: number;
   kvBytesCompressed?: number;
