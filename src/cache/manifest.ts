@@ -3,7 +3,8 @@ import type { Level } from '../engine/protocol.ts';
 import type { Fingerprint } from '../context/types.ts';
 import type { BakedHead } from '../graph/transformer.ts';
 
-export const FORMAT_VERSION = 1;
+// 2: kv.bin holds fp16 (it held the compute dtype); older entries are rebuilt, never misread.
+export const FORMAT_VERSION = 2;
 
 export interface Manifest {
   formatVersion: number;

@@ -32,6 +32,8 @@ export interface GraphOptions {
   int4?: boolean;
   /** Present for a compressed graph: baked[layer][kvHead]. */
   baked?: BakedHead[][];
+  /** Element type of the baked blob (kvzip/compact.ts writes fp16); widened to `dtype` in the graph. */
+  bakedDtype?: GraphDtype;
   /** TopK candidates returned for the last position (keeps per-step output small). */
   topK?: number;
   /**
@@ -105,6 +107,13 @@ export function buildGraph(o: GraphOptions): Uint8Array {
       'com.microsoft',
     );
     return bias ? g.op('Add', [y, W(bias, [N])]) : y;
+  };
+  // A Cast of an initializer is constant-folded when the session is created, so the fp16 blob is widened once
+  // (measured: decode steps as fast as with fp32 initializers) and disk holds half the bytes.
+  const BT: DataTypeCode = (o.bakedDtype ?? 'fp16') === 'fp16' ? DataType.FLOAT16 : DataType.FLOAT;
+  const bakedInit = (name: string, dims: number[], ref: ExternalRef) => {
+    const x = g.external(name, BT, dims, ref);
+    return BT === T ? x : g.op('Cast', [x], { to: T });
   };
   const i64 = (v: number[]) => g.constInt64(v);
   const scalarI64 = (v: number) => g.constInt64([v], []);
@@ -251,8 +260,8 @@ export function buildGraph(o: GraphOptions): Uint8Array {
       const headScores: string[] = [];
       for (let j = 0; j < Hkv; j++) {
         const b = o.baked![l][j];
-        const kb = g.external(`ctx_key_${l}_${j}`, T, [1, D, b.count], b.keyRef);
-        const vb = g.external(`ctx_value_${l}_${j}`, T, [1, b.count, D], b.valueRef);
+        const kb = bakedInit(`ctx_key_${l}_${j}`, [1, D, b.count], b.keyRef);
+        const vb = bakedInit(`ctx_value_${l}_${j}`, [1, b.count, D], b.valueRef);
         const sb = toF32(g.op('MatMul', [qh[j], kb]));
         const st = g.op('Add', [toF32(g.op('MatMul', [qh[j], g.op('Transpose', [kh[j]], { perm: [0, 2, 1] })])), mask]);
         const probs = fromF32(g.op('Softmax', [g.op('Concat', [sb, st], { axis: 2 })], { axis: -1 }));

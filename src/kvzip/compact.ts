@@ -2,10 +2,13 @@
 // K transposed [D, n] (ready for Q·Kᵀ) and V as [n, D], with no padding. The bytes written are the blob the
 // compressed decode graph maps as external initializers. Kept pairs keep their original (RoPE) positions.
 // Segments are packed without alignment padding: onnxruntime reads external data at any offset.
+// The blob holds fp16 whatever the compute dtype: half the bytes of fp32 on disk, and the compressed graph widens
+// it once when its session is created (see graph/transformer.ts). fp32 storage is kept for measuring that choice.
 // Beside the blob, a bitmap per head records which positions were kept, so a refresh can reuse them.
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { BakedHead } from '../graph/transformer.ts';
+import type { BakedHead, GraphDtype } from '../graph/transformer.ts';
+import { f16ToF32, f32ToF16 } from '../model/native.ts';
 import type { KvCache } from '../runtime/kv.ts';
 import type { KeepSets } from './select.ts';
 
@@ -29,6 +32,8 @@ export interface CompactLayout {
   /** Bytes of the keep bitmaps. */
   keepBytes: number;
   pairs: number;
+  /** The blob's element type (what the compressed graph is built with). */
+  storage: GraphDtype;
 }
 
 /** Metadata needed besides the blob: one count per (layer, kvHead); offsets follow from the counts. */
@@ -67,7 +72,18 @@ function pairsFromFull(kv: KvCache, prefixLen: number, keep: KeepSets, headDim: 
 }
 
 /** Writes the blob (kv.bin) and the keep bitmaps (keep.bin) of `heads` into `dir`. */
-export function writeHeads(dir: string, heads: HeadPairs[][], headDim: number, sequenceLength: number): CompactLayout {
+export function writeHeads(
+  dir: string,
+  heads: HeadPairs[][],
+  headDim: number,
+  sequenceLength: number,
+  storage: GraphDtype = 'fp16',
+): CompactLayout {
+  const stored = (a: Elems): Elems => {
+    if (storage === 'fp16') return a instanceof Float32Array ? f32ToF16(a) : a;
+    if (a instanceof Float32Array) return a;
+    throw new Error('internal: fp16 KV cannot be stored as fp32');
+  };
   const fd = openSync(join(dir, KV_FILE), 'w', 0o600);
   const baked: BakedHead[][] = [];
   let offset = 0;
@@ -93,7 +109,7 @@ export function writeHeads(dir: string, heads: HeadPairs[][], headDim: number, s
           const base = (l * layer.length + h) * stride;
           for (const pos of p.positions) bitmap[base + (pos >> 3)] |= 1 << (pos & 7);
           pairs += n;
-          return { count: n, keyRef: put(kt), valueRef: put(p.values) };
+          return { count: n, keyRef: put(stored(kt)), valueRef: put(stored(p.values)) };
         }),
       );
     });
@@ -108,15 +124,22 @@ export function writeHeads(dir: string, heads: HeadPairs[][], headDim: number, s
   } finally {
     closeSync(keepFd);
   }
-  return { baked, bytes: offset, keepBytes: bitmap.byteLength, pairs };
+  return { baked, bytes: offset, keepBytes: bitmap.byteLength, pairs, storage };
 }
 
 /** Writes the compacted KV of a full cache to `file` (kv.bin), with keep.bin beside it. */
-export function writeCompacted(file: string, kv: KvCache, prefixLen: number, keep: KeepSets, headDim: number): CompactLayout {
-  return writeHeads(dirname(file), pairsFromFull(kv, prefixLen, keep, headDim), headDim, kv.length);
+export function writeCompacted(
+  file: string,
+  kv: KvCache,
+  prefixLen: number,
+  keep: KeepSets,
+  headDim: number,
+  storage: GraphDtype = 'fp16',
+): CompactLayout {
+  return writeHeads(dirname(file), pairsFromFull(kv, prefixLen, keep, headDim), headDim, kv.length, storage);
 }
 
-/** Reads a written generation back into per-head pairs (for refresh). */
+/** Reads a written generation (fp16 blob) back into per-head pairs in the compute dtype (for refresh). */
 export function readHeads(
   dir: string,
   baked: BakedHead[][],
@@ -128,8 +151,8 @@ export function readHeads(
   const bitmap = readFileSync(join(dir, KEEP_FILE));
   const stride = Math.ceil(sequenceLength / 8);
   const view = (offset: number, length: number): Elems => {
-    const copy = blob.buffer.slice(blob.byteOffset + offset, blob.byteOffset + offset + length);
-    return dtype === 'fp16' ? new Uint16Array(copy) : new Float32Array(copy);
+    const half = new Uint16Array(blob.buffer.slice(blob.byteOffset + offset, blob.byteOffset + offset + length));
+    return dtype === 'fp16' ? half : f16ToF32(half);
   };
   return baked.map((layer, l) =>
     layer.map((b, h) => {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { prepareModel, WEIGHTS_FILE, type PreparedModel } from '../../src/model/prepare.ts';
 import { ropeFrequencies } from '../../src/model/rope.ts';
-import { buildGraph } from '../../src/graph/transformer.ts';
+import { buildGraph, type GraphDtype } from '../../src/graph/transformer.ts';
 import { ForwardSession } from '../../src/runtime/decoder.ts';
 import type { KvCache } from '../../src/runtime/kv.ts';
 import { writeCompacted, type CompactLayout } from '../../src/kvzip/compact.ts';
@@ -15,7 +15,13 @@ import type { KeepSets } from '../../src/kvzip/select.ts';
 export interface Opened {
   prepared: PreparedModel;
   dense: ForwardSession;
-  compressed(full: KvCache, prefixLen: number, keep: KeepSets): Promise<{ session: ForwardSession; layout: CompactLayout }>;
+  /** `storage` is the blob's element type: fp16 as the engine writes it, or fp32 to measure what fp16 costs. */
+  compressed(
+    full: KvCache,
+    prefixLen: number,
+    keep: KeepSets,
+    storage?: GraphDtype,
+  ): Promise<{ session: ForwardSession; layout: CompactLayout }>;
 }
 
 export async function openModel(modelDir: string, root = mkdtempSync(join(tmpdir(), 'kvzip-prep-')), int4 = false): Promise<Opened> {
@@ -28,13 +34,13 @@ export async function openModel(modelDir: string, root = mkdtempSync(join(tmpdir
   return {
     prepared,
     dense,
-    async compressed(full, prefixLen, keep) {
+    async compressed(full, prefixLen, keep, storage = 'fp16') {
       const dir = mkdtempSync(join(root, 'entry-'));
-      const layout = writeCompacted(join(dir, 'kv.bin'), full, prefixLen, keep, spec.headDim);
+      const layout = writeCompacted(join(dir, 'kv.bin'), full, prefixLen, keep, spec.headDim, storage);
       linkSync(join(prepared.dir, WEIGHTS_FILE), join(dir, WEIGHTS_FILE));
       writeFileSync(
         join(dir, 'decode.onnx'),
-        buildGraph({ spec, rope, dtype: 'fp32', int4, allLogits: true, weight: (n) => prepared.weight(n), baked: layout.baked }),
+        buildGraph({ spec, rope, dtype: 'fp32', int4, allLogits: true, weight: (n) => prepared.weight(n), baked: layout.baked, bakedDtype: storage }),
       );
       const session = new ForwardSession(await ort.InferenceSession.create(join(dir, 'decode.onnx')), spec, 'fp32', full.length);
       return { session, layout };
