@@ -19,6 +19,7 @@ import { memoryVerdict } from '../model/memory.ts';
 import { bufferLimitsVerdict } from '../model/bufferLimits.ts';
 import { cudaFreeBytes } from '../runtime/cudaProvider.ts';
 import { adapterName } from '../runtime/webgpu.ts';
+import { prefillChunk } from '../runtime/traffic.ts';
 import { buildContext } from '../context/index.ts';
 import type { BuiltContext } from '../context/types.ts';
 import { CacheStore } from '../cache/store.ts';
@@ -41,7 +42,6 @@ export type ProgressFn = (phase: Phase, done: number, total: number, message?: s
 
 /** Positions kept free after the context for the question and the answer. */
 const ANSWER_RESERVE = 1024;
-const PREFILL_CHUNK = 512;
 const DECODE_FILE = 'decode.onnx';
 
 export interface EngineOptions {
@@ -53,6 +53,23 @@ export class Engine {
   private readonly models = new Map<string, LoadedModel>();
   /** The open answering session: one cache generation at a time, so memory holds one copy of the weights. */
   private answering?: { dir: string; session: ForwardSession };
+
+  /**
+   * Each session holds its own copy of the weights (onnxruntime-node cannot share initializers between sessions),
+   * so on a GPU only one of the dense and the answering session is open at a time: a build closes the answering
+   * session, and answering closes the dense one. The CPU keeps both (RAM is larger, and reopening costs seconds).
+   */
+  private async openOnly(which: 'dense' | 'answering', m: LoadedModel): Promise<void> {
+    if (m.device === 'cpu') return;
+    if (which === 'dense') await this.closeAnswering();
+    else await m.releaseDense();
+  }
+
+  private async closeAnswering(): Promise<void> {
+    const open = this.answering;
+    this.answering = undefined;
+    await open?.session.session.release();
+  }
   /** The last answer's tail KV, so a follow-up feeds only its own tokens. */
   private readonly tail = new TailKv();
 
@@ -111,7 +128,7 @@ export class Engine {
       device: m.device,
       weights,
       contextTokens: tokens,
-      chunkTokens: PREFILL_CHUNK,
+      chunkTokens: prefillChunk(m.device, tokens),
       scoreChunkTokens,
       availableBytes,
     });
@@ -238,10 +255,11 @@ export class Engine {
     let prefillTokens: number;
     let threshold: number | undefined;
     let refreshedTokens: number | undefined;
+    await this.openOnly('dense', m);
     if (existing && plan && !plan.fullRebuild && plan.firstToken > 0 && existing.manifest.files[KEEP_FILE]) {
       const r = await refreshCompressed(m, existing, prefixLen + plan.firstToken, ids, gen, {
         chunk,
-        prefillChunk: PREFILL_CHUNK,
+        prefillChunk: prefillChunk(m.device, ids.length),
         signal,
         progress,
       });
@@ -251,7 +269,7 @@ export class Engine {
     } else {
       const dense = await m.dense();
       const tPrefill = performance.now();
-      const full = (await dense.prefill(ids, dense.empty(), PREFILL_CHUNK, signal, (d, t) => progress?.('prefill', d, t))).present;
+      const full = (await dense.prefill(ids, dense.empty(), prefillChunk(m.device, ids.length), signal, (d, t) => progress?.('prefill', d, t))).present;
       prefillMs = performance.now() - tPrefill;
       prefillTokens = ids.length;
 
@@ -366,6 +384,8 @@ export class Engine {
     }
     const { dir, manifest } = opened;
     if (this.answering?.dir !== dir) {
+      await this.closeAnswering();
+      await this.openOnly('answering', m);
       progress?.('load-cache', 0, 1);
       this.answering = { dir, session: await m.compressed(dir, manifest.sequenceLength) };
       progress?.('load-cache', 1, 1);
@@ -400,7 +420,7 @@ export class Engine {
           onText(t);
         },
       },
-      PREFILL_CHUNK,
+      prefillChunk(m.device, feed.length),
       // Every token of the tail, the answer's last included, keeps a position inside the budget.
       manifest.sequenceLength + budget - 1,
     );
@@ -427,6 +447,7 @@ export class Engine {
   /** Plain generation from a prompt (no context cache): the engine-core check and the `generate` command. */
   async generate(r: GenerateRequest, onText: (t: string) => void, progress?: ProgressFn, signal?: AbortSignal): Promise<GenerateResult> {
     const m = await this.model(r, progress, signal);
+    await this.openOnly('dense', m);
     const dense = await m.dense();
     const ids = r.promptIds?.length ? r.promptIds : m.tokenizer.encodePrompt(r.prompt ?? '');
     if (ids.length === 0) throw new UserError('The prompt is empty: give --prompt or --prompt-ids', 'bad-request');
@@ -443,7 +464,7 @@ export class Engine {
       dense.empty(),
       { maxTokens: r.maxTokens ?? 128, temperature: r.temperature, topP: r.topP, stopStrings: r.stop, stopIds: m.tokenizer.eosIds, signal },
       { decode: (x) => m.tokenizer.decode(x), onText },
-      PREFILL_CHUNK,
+      prefillChunk(m.device, ids.length),
       window,
     );
     return {

@@ -24,6 +24,8 @@ export interface LoadedModel {
   /** The WebGPU adapter, when the device is WebGPU. */
   adapter?: WebGpuAdapter;
   dense(): Promise<ForwardSession>;
+  /** Closes the dense session, if open, freeing its copy of the weights (the next dense() opens it again). */
+  releaseDense(): Promise<void>;
   /** Opens a compressed decode session for a cache generation folder (which holds kv.bin and decode.onnx). */
   compressed(genDir: string, sequenceLength: number): Promise<ForwardSession>;
   buildCompressedGraph(baked: BakedHead[][]): Uint8Array;
@@ -95,6 +97,11 @@ export async function loadModel(o: LoadOptions): Promise<LoadedModel> {
         dense = new ForwardSession(opened.session, spec, prepared.dtype);
       }
       return dense;
+    },
+    async releaseDense() {
+      const open = dense;
+      dense = undefined;
+      await open?.session.release();
     },
     async compressed(genDir, sequenceLength) {
       const opened = await openSession(
