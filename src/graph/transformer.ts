@@ -12,7 +12,7 @@
 import type { ModelSpec } from '../model/config.ts';
 import type { Rope } from '../model/rope.ts';
 import { DataType, GraphBuilder, type DataTypeCode, type ExternalRef } from './onnx.ts';
-import { INT4_BLOCK, INT4_PARTS, isQuantizable } from '../model/int4.ts';
+import { INT4_PARTS, int4Block, isQuantizable } from '../model/int4.ts';
 
 export type GraphDtype = 'fp32' | 'fp16';
 
@@ -87,23 +87,43 @@ export function buildGraph(o: GraphOptions): Uint8Array {
   const fromF32 = (x: string) => (T === DataType.FLOAT ? x : g.op('Cast', [x], { to: T }));
   const rms = (x: string, w: string) =>
     g.op('SimplifiedLayerNormalization', [x, w], { axis: -1, epsilon: { float: spec.rmsNormEps }, stash_type: 1 });
+  // One initializer per int4 part and shape: the embedding's blocks are read by the lookup and the tied head.
+  const int4Part = (wName: string, suffix: string, type: DataTypeCode, shape: number[]) => {
+    return g.external(`${wName}${suffix}:${shape.join('x')}`, type, shape, o.weight(wName + suffix));
+  };
+  // The token lookup on the int4 table: rows dequantized as (code − zero point) × scale, as MatMulNBits does.
+  const quantizedLookup = (wName: string, idx: string) => {
+    const bs = int4Block(wName);
+    const [V, blocks] = [spec.vocabSize, Math.ceil(h / bs)];
+    return g.op(
+      'GatherBlockQuantized',
+      [
+        int4Part(wName, INT4_PARTS.b, DataType.UINT8, [V, blocks * (bs / 2)]),
+        idx,
+        int4Part(wName, INT4_PARTS.scales, T, [V, blocks]),
+        int4Part(wName, INT4_PARTS.zeroPoints, DataType.UINT8, [V, Math.ceil(blocks / 2)]),
+      ],
+      { gather_axis: 0, quantize_axis: 1, block_size: bs, bits: 4 },
+      'com.microsoft',
+    );
+  };
   const linear = (x: string, wName: string, dims: number[], bias?: string) => {
     if (!o.int4 || !isQuantizable(wName)) {
       return g.op('Gemm', bias ? [x, W(wName, dims), W(bias, [dims[0]])] : [x, W(wName, dims)], { transB: 1 });
     }
     const [N, K] = dims;
-    const blocks = Math.ceil(K / INT4_BLOCK);
-    const ext = (suffix: string, type: DataTypeCode, shape: number[]) => g.external(wName + suffix, type, shape, o.weight(wName + suffix));
+    const bs = int4Block(wName);
+    const blocks = Math.ceil(K / bs);
     const y = g.op(
       'MatMulNBits',
       [
         x,
-        ext(INT4_PARTS.b, DataType.UINT8, [N, blocks, INT4_BLOCK / 2]),
-        ext(INT4_PARTS.scales, T, [N * blocks]),
-        ext(INT4_PARTS.zeroPoints, DataType.UINT8, [N * Math.ceil(blocks / 2)]),
+        int4Part(wName, INT4_PARTS.b, DataType.UINT8, [N, blocks, bs / 2]),
+        int4Part(wName, INT4_PARTS.scales, T, [N * blocks]),
+        int4Part(wName, INT4_PARTS.zeroPoints, DataType.UINT8, [N * Math.ceil(blocks / 2)]),
       ],
       // accuracy_level 4: activations in int8 for the CPU's integer dot products (MLAS); a measured trade.
-      { K, N, bits: 4, block_size: INT4_BLOCK, accuracy_level: 4 },
+      { K, N, bits: 4, block_size: bs, accuracy_level: 4 },
       'com.microsoft',
     );
     return bias ? g.op('Add', [y, W(bias, [N])]) : y;
@@ -185,7 +205,7 @@ export function buildGraph(o: GraphOptions): Uint8Array {
   }
   const scoreLayers: string[] = [];
 
-  let x = g.op('Gather', [W('model.embed_tokens.weight', [spec.vocabSize, h]), ids], { axis: 0 });
+  let x = o.int4 ? quantizedLookup('model.embed_tokens.weight', ids) : g.op('Gather', [W('model.embed_tokens.weight', [spec.vocabSize, h]), ids], { axis: 0 });
 
   for (let l = 0; l < spec.numLayers; l++) {
     const p = `model.layers.${l}.`;
@@ -295,8 +315,7 @@ export function buildGraph(o: GraphOptions): Uint8Array {
   }
 
   const xf = rms(x, W('model.norm.weight', [h]));
-  // int4 keeps its own quantized LM head even when tied (the embedding table stays float for Gather).
-  const head = spec.tieWordEmbeddings && !o.int4 ? 'model.embed_tokens.weight' : 'lm_head.weight';
+  const head = spec.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
   const lmHead = (x: string) => linear(x, head, [spec.vocabSize, h]);
   const last = g.op('Slice', [xf, i64([-1]), i64([END]), i64([0])]);
   const logitsLast = toF32(lmHead(last));

@@ -1,6 +1,7 @@
 // Memory estimate before preparing or prefilling, and a verdict with concrete alternatives, so a run that cannot
 // fit is refused up front instead of dying half-way.
 import { freemem } from 'node:os';
+import { INT4_TABLE_BLOCK } from './int4.ts';
 import { HUB_PRESETS, parameterCounts, type HubPreset, type ModelShape } from './presets.ts';
 
 export type WeightFormat = 'fp32' | 'fp16' | 'int4';
@@ -15,8 +16,6 @@ export interface EstimateInput {
   chunkTokens?: number;
   /** KVzip's scoring chunk m: its repeat pass holds the largest activations of a build. */
   scoreChunkTokens?: number;
-  /** int4 also for lm_head (the embedding table stays float: Gather reads it). */
-  quantizeLmHead?: boolean;
   blockSize?: number;
 }
 
@@ -50,7 +49,7 @@ export function weightsBytes(
   shape: ModelShape,
   device: MemoryDevice,
   weights: WeightFormat,
-  opts: { quantizeLmHead?: boolean; blockSize?: number } = {},
+  opts: { blockSize?: number } = {},
 ): number {
   const p = parameterCounts(shape);
   const fb = weights === 'fp32' ? 4 : weights === 'fp16' ? 2 : floatBytes(device);
@@ -66,8 +65,9 @@ export function weightsBytes(
     int4Bytes(s.hiddenSize, q, bs, fb) +
     2 * int4Bytes(s.intermediateSize, s.hiddenSize, bs, fb) +
     int4Bytes(s.hiddenSize, s.intermediateSize, bs, fb);
-  const head = p.lmHead && opts.quantizeLmHead ? int4Bytes(s.vocabSize, s.hiddenSize, bs, fb) : p.lmHead * fb;
-  return s.numLayers * layer + head + (p.embedding + p.other) * fb;
+  // The embedding table is int4 too (a tied head shares it); an untied head is its own int4 table.
+  const tables = (p.lmHead ? 2 : 1) * int4Bytes(s.vocabSize, s.hiddenSize, INT4_TABLE_BLOCK, fb);
+  return s.numLayers * layer + tables + p.other * fb;
 }
 
 /** 2 (K and V) × layers × kvHeads × headDim × tokens × bytes per element. */

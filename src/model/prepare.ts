@@ -20,7 +20,7 @@ import { throwIfAborted } from './errors.ts';
 import { readAs, readAsFloat32, requiredWeights, resolveWeights, type WeightDtype } from './weights.ts';
 import { f32ToF16, quantizeInt4 } from './native.ts';
 import type { ExternalRef } from '../graph/onnx.ts';
-import { INT4_BLOCK, INT4_PARTS, isQuantizable } from './int4.ts';
+import { INT4_PARTS, int4Block, isQuantizable } from './int4.ts';
 
 export interface PreparedModel {
   dir: string;
@@ -43,7 +43,8 @@ interface WeightsIndex {
   tensors: Record<string, { offset: number; length: number }>;
 }
 
-const INDEX_VERSION = 2;
+// 3: int4 quantizes the embedding table, which a tied LM head shares (2 kept it float beside an int4 head copy).
+const INDEX_VERSION = 3;
 export const WEIGHTS_FILE = 'weights.bin';
 
 export function checkpointHash(modelDir: string, spec: ModelSpec): string {
@@ -109,8 +110,6 @@ export function prepareModel(o: PrepareOptions): PreparedModel {
   const fd = openSync(tmp, 'w', 0o600);
   const index: WeightsIndex = { version: INDEX_VERSION, source: weightsHash, dtype: o.dtype, int4, bytes: 0, tensors: {} };
   const wanted = requiredWeights(spec);
-  // A tied LM head reads the embedding table; int4 needs its own quantized copy of it.
-  if (int4 && spec.tieWordEmbeddings) wanted.push({ name: 'lm_head.weight', shape: [spec.vocabSize, spec.hiddenSize] });
   let offset = 0;
   const put = (name: string, view: ArrayBufferView) => {
     const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
@@ -128,7 +127,7 @@ export function prepareModel(o: PrepareOptions): PreparedModel {
       const source = tensors.get(w.name) ?? tensors.get('model.embed_tokens.weight')!;
       if (int4 && isQuantizable(w.name)) {
         const [n, k] = w.shape;
-        const q = quantizeInt4(readAsFloat32(source), n, k, { blockSize: INT4_BLOCK, clipSearch: true });
+        const q = quantizeInt4(readAsFloat32(source), n, k, { blockSize: int4Block(w.name), clipSearch: true });
         put(w.name + INT4_PARTS.b, q.b);
         put(w.name + INT4_PARTS.scales, o.dtype === 'fp16' ? f32ToF16(q.scales) : q.scales);
         put(w.name + INT4_PARTS.zeroPoints, q.zeroPoints);
