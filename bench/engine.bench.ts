@@ -12,18 +12,15 @@
 //      bytes vs the uncompressed KV (issue 4, bar 3), and the build's memory estimate vs its peak RSS (issue 7).
 // Results go to bench/results/engine.json, rewritten after every part so an interrupted run keeps what it had.
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, platform, release } from 'node:os';
 import { join, relative } from 'node:path';
 import { createRequire } from 'node:module';
-import * as ort from 'onnxruntime-node';
 import { engineTables, type EngineResults } from './engineTables.ts';
 import { ensureRandomQwen, RESULTS_DIR, TMP_DIR, BENCH_DIR } from './randomQwen.ts';
-import { prepareModel, WEIGHTS_FILE } from '../src/model/prepare.ts';
-import { ropeFrequencies } from '../src/model/rope.ts';
 import { ModelTokenizer } from '../src/model/tokenizer.ts';
-import { buildGraph } from '../src/graph/transformer.ts';
-import { ForwardSession, type ForwardResult } from '../src/runtime/decoder.ts';
+import { openModel } from '../src/runtime/open.ts';
+import type { ForwardResult, ForwardSession } from '../src/runtime/decoder.ts';
 import type { KvCache } from '../src/runtime/kv.ts';
 import { scoreSchedule, DEFAULT_CHUNK } from '../src/kvzip/schedule.ts';
 import { scoreContext } from '../src/kvzip/score.ts';
@@ -102,23 +99,19 @@ const save = () => {
 // ---------------------------------------------------------------------------------------------- setup
 log('model: writing (first run only) / reusing the random Qwen2.5-0.5B-shaped checkpoint');
 const model = ensureRandomQwen(log);
-const pm = prepareModel({
+const opened = openModel({
   modelDir: model.dir,
-  dtype: 'fp32',
-  root: join(CACHE_DIR, 'models'),
+  device: 'cpu',
+  preparedRoot: join(CACHE_DIR, 'models'),
   onProgress: (d, t) => d % 60 === 0 && log(`preparing weights ${d}/${t}`),
 });
-const spec = pm.spec;
-const rope = ropeFrequencies(spec);
+const spec = opened.spec;
 const tok = ModelTokenizer.load(model.dir, spec.eosTokenIds);
 const layout = tok.layout();
 const prefixIds = tok.prefixIds(layout);
-const sessionOptions: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', logSeverityLevel: 3 };
-const denseFile = join(pm.dir, 'dense.onnx');
-// Built every run (milliseconds): a graph left by an older version of the code must never be timed.
-writeFileSync(denseFile, buildGraph({ spec, rope, dtype: 'fp32', weight: (n) => pm.weight(n) }));
 let t = performance.now();
-const dense = new ForwardSession(await ort.InferenceSession.create(denseFile, sessionOptions), spec, 'fp32');
+// The dense graph is rebuilt on opening, so a graph left by an older version of the code is never timed.
+const dense = await opened.dense();
 const denseSessionMs = performance.now() - t;
 log(`dense session created in ${(denseSessionMs / 1000).toFixed(1)} s`);
 
@@ -317,11 +310,10 @@ for (const { T, scores, scoreMs, scoreCpuMs, chunks, denseDecode, rePrefillTtftM
     rmSync(entry, { recursive: true, force: true });
     mkdirSync(entry, { recursive: true });
     const lay = writeCompacted(join(entry, 'kv.bin'), snap.kv, prefixLen, keep, spec.headDim);
-    // onnxruntime refuses external data outside the model's folder: weights.bin is linked in, as the engine does.
-    linkSync(join(pm.dir, WEIGHTS_FILE), join(entry, WEIGHTS_FILE));
-    writeFileSync(join(entry, 'decode.onnx'), buildGraph({ spec, rope, dtype: 'fp32', weight: (n) => pm.weight(n), baked: lay.baked }));
+    opened.writeCompressed(entry, lay.baked);
+    // Sessions here keep the CPU's weight prepacking, as the build's do (the engine's answering sessions skip it).
     const s = performance.now();
-    const ortSession = await ort.InferenceSession.create(join(entry, 'decode.onnx'), sessionOptions);
+    const session = await opened.openCompressed(entry, T, { use: 'prefill' });
     const createMs = performance.now() - s;
     const kvBytes = lay.bytes + lay.keepBytes + layoutBytes(spec.numLayers, spec.numKvHeads);
     log(
@@ -333,7 +325,6 @@ for (const { T, scores, scoreMs, scoreCpuMs, chunks, denseDecode, rePrefillTtftM
       decodeOnnxBytes: statSync(join(entry, 'decode.onnx')).size,
       sessionCreateMs: round(createMs),
     });
-    const session = new ForwardSession(ortSession, spec, 'fp32', T);
     open.push({
       ratio,
       entry,
@@ -501,9 +492,9 @@ if (!SKIP_CLI) {
     const diskBytes = files.kvBin + files.keepBin + files.decodeOnnx + files.manifestJson;
     // Cache load alone: opening the entry's compressed decode session, in this process.
     const s = performance.now();
-    const sess = await ort.InferenceSession.create(join(b.entry, 'decode.onnx'), sessionOptions);
+    const sess = await opened.openCompressed(b.entry, b.contextTokens, { use: 'prefill' });
     const createMs = performance.now() - s;
-    await sess.release();
+    await sess.session.release();
     loadRows.push({
       source: `CLI entry, ${b.contextTokens} tokens, r=0.3`,
       kvBytes: files.kvBin,

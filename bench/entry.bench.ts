@@ -8,17 +8,13 @@
 // opened in a child process of its own, so its peak resident memory and opening time are its own; the children
 // run one after another, and each decodes the same greedy tokens so the answers can be compared.
 import { spawnSync } from 'node:child_process';
-import { linkSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as ort from 'onnxruntime-node';
 import { ensureRandomQwen, RESULTS_DIR, TMP_DIR } from './randomQwen.ts';
-import { prepareModel, WEIGHTS_FILE } from '../src/model/prepare.ts';
-import { ropeFrequencies } from '../src/model/rope.ts';
-import { buildGraph, type GraphDtype } from '../src/graph/transformer.ts';
-import { ForwardSession } from '../src/runtime/decoder.ts';
-import { sessionOptions } from '../src/runtime/session.ts';
+import type { GraphDtype } from '../src/graph/transformer.ts';
+import { openModel } from '../src/runtime/open.ts';
 import { selectRecency } from '../src/kvzip/select.ts';
 import { fullKvBytes, layoutBytes, writeCompacted } from '../src/kvzip/compact.ts';
 
@@ -32,14 +28,14 @@ const ids = (n: number, from = 0) => Array.from({ length: n }, (_, i) => 1000 + 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const { dir: modelDir } = ensureRandomQwen(log);
-const pm = prepareModel({ modelDir, dtype: 'fp32', root: join(TMP_DIR, 'int4-prep') });
-const spec = pm.spec;
+const model = openModel({ modelDir, device: 'cpu', preparedRoot: join(TMP_DIR, 'int4-prep') });
+const spec = model.spec;
 
 if (argv[0] === '--open') {
   // Child: open one entry as the engine does, answer greedily, report.
-  const [, file, base] = argv;
+  const [, entry, base] = argv;
   const t0 = performance.now();
-  const session = new ForwardSession(await ort.InferenceSession.create(file, sessionOptions('cpu', { use: 'answer' })), spec, 'fp32', Number(base));
+  const session = await model.openCompressed(entry, Number(base));
   const openMs = performance.now() - t0;
   let r = await session.forward(ids(20, Number(base)), session.empty());
   const answer: number[] = [];
@@ -55,14 +51,11 @@ if (argv[0] === '--open') {
 }
 
 const CONTEXTS = argv.includes('--contexts') ? argv[argv.indexOf('--contexts') + 1].split(',').map(Number) : [2048, 8192];
-const rope = ropeFrequencies(spec);
-const denseFile = join(pm.dir, 'dense.onnx');
-writeFileSync(denseFile, buildGraph({ spec, rope, dtype: 'fp32', weight: (n) => pm.weight(n) }));
 const rows: Record<string, unknown>[] = [];
 for (const T of CONTEXTS) {
-  const dense = new ForwardSession(await ort.InferenceSession.create(denseFile, sessionOptions('cpu', { use: 'prefill' })), spec, 'fp32');
+  const dense = await model.dense();
   const full = (await dense.prefill(ids(T), dense.empty(), 512)).present;
-  await dense.session.release();
+  await model.releaseDense();
   const keep = selectRecency(spec.numLayers, spec.numKvHeads, T - PREFIX, RATIO, 4);
   const fullBytes = fullKvBytes(spec.numLayers, spec.numKvHeads, spec.headDim, T, 4);
   const answers: number[][] = [];
@@ -71,10 +64,9 @@ for (const T of CONTEXTS) {
     rmSync(entry, { recursive: true, force: true });
     mkdirSync(entry, { recursive: true });
     const lay = writeCompacted(join(entry, 'kv.bin'), full, PREFIX, keep, spec.headDim, storage);
-    linkSync(join(pm.dir, WEIGHTS_FILE), join(entry, WEIGHTS_FILE));
-    writeFileSync(join(entry, 'decode.onnx'), buildGraph({ spec, rope, dtype: 'fp32', weight: (n) => pm.weight(n), baked: lay.baked, bakedDtype: storage }));
+    model.writeCompressed(entry, lay.baked, { bakedDtype: storage });
     const entryBytes = statSync(join(entry, 'kv.bin')).size + statSync(join(entry, 'keep.bin')).size + layoutBytes(spec.numLayers, spec.numKvHeads);
-    const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--open', join(entry, 'decode.onnx'), String(T)], {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--open', entry, String(T)], {
       encoding: 'utf8',
     });
     if (child.status !== 0) throw new Error(`child failed: ${child.stderr.slice(-2000)}`);

@@ -9,16 +9,13 @@
 //    prepacking disabled (the choice before issue 15), so the before/after pair is measured in the same run.
 //    The kept pairs are a recency window: a compressed decode step's cost depends on how many pairs each head
 //    holds, not on which, and this skips two KVzip scoring passes per context.
-import { linkSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { ensureRandomQwen, RESULTS_DIR, TMP_DIR } from './randomQwen.ts';
-import { prepareModel, WEIGHTS_FILE, type PreparedModel } from '../src/model/prepare.ts';
-import { ropeFrequencies } from '../src/model/rope.ts';
-import { buildGraph } from '../src/graph/transformer.ts';
-import { ForwardSession } from '../src/runtime/decoder.ts';
-import { sessionOptions } from '../src/runtime/session.ts';
+import { WEIGHTS_FILE } from '../src/model/prepare.ts';
+import { openModel, type DeviceModel } from '../src/runtime/open.ts';
+import type { ForwardSession } from '../src/runtime/decoder.ts';
 import { selectRecency } from '../src/kvzip/select.ts';
 import { writeCompacted } from '../src/kvzip/compact.ts';
 import type { KvCache } from '../src/runtime/kv.ts';
@@ -38,25 +35,17 @@ const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const ids = (n: number, from = 0) => Array.from({ length: n }, (_, i) => 1000 + (((from + i) * 7919) % 50000));
 
 const { dir: modelDir } = ensureRandomQwen(log);
-const prepared: Record<'fp32' | 'int4', { pm: PreparedModel; prepareS: number }> = {} as never;
+const prepared: Record<'fp32' | 'int4', { model: DeviceModel; prepareS: number }> = {} as never;
 for (const int4 of [false, true]) {
   const t0 = performance.now();
-  const pm = prepareModel({ modelDir, dtype: 'fp32', int4, root: join(TMP_DIR, 'int4-prep') });
-  prepared[int4 ? 'int4' : 'fp32'] = { pm, prepareS: (performance.now() - t0) / 1000 };
-}
-const graph = (pm: PreparedModel, baked?: Parameters<typeof buildGraph>[0]['baked']) =>
-  buildGraph({ spec: pm.spec, rope: ropeFrequencies(pm.spec), dtype: 'fp32', int4: pm.int4, weight: (n) => pm.weight(n), baked });
-
-async function openDense(pm: PreparedModel): Promise<ForwardSession> {
-  const file = join(pm.dir, 'dense.onnx');
-  writeFileSync(file, graph(pm));
-  return new ForwardSession(await ort.InferenceSession.create(file, sessionOptions('cpu', { use: 'prefill', int4: pm.int4 })), pm.spec, 'fp32');
+  const model = openModel({ modelDir, device: 'cpu', int4, preparedRoot: join(TMP_DIR, 'int4-prep') });
+  prepared[int4 ? 'int4' : 'fp32'] = { model, prepareS: (performance.now() - t0) / 1000 };
 }
 
 // ------------------------------------------------------------------------- part 1: dense, 512 tokens
 const dense: Record<string, { session: ForwardSession; kv: KvCache; prefillS: number; steps: number[] }> = {};
 for (const name of ['fp32', 'int4'] as const) {
-  const session = await openDense(prepared[name].pm);
+  const session = await prepared[name].model.dense();
   const t0 = performance.now();
   const kv = (await session.prefill(ids(CONTEXT), session.empty(), 512)).present;
   dense[name] = { session, kv, prefillS: (performance.now() - t0) / 1000, steps: [] };
@@ -69,9 +58,9 @@ for (let step = 0; step < STEPS + 2; step++) {
     if (step >= 2) d.steps.push(performance.now() - t0);
   }
 }
-for (const d of Object.values(dense)) await d.session.session.release();
+for (const p of Object.values(prepared)) await p.model.releaseDense();
 const row = (name: 'fp32' | 'int4') => ({
-  weightsMiB: Math.round(statSync(join(prepared[name].pm.dir, WEIGHTS_FILE)).size / 2 ** 20),
+  weightsMiB: Math.round(statSync(join(prepared[name].model.prepared.dir, WEIGHTS_FILE)).size / 2 ** 20),
   prepareS: round(prepared[name].prepareS),
   prefillTokensPerS: Math.round(CONTEXT / dense[name].prefillS),
   decodeMsPerToken: round(median(dense[name].steps)),
@@ -96,19 +85,19 @@ const entriesRoot = join(TMP_DIR, 'int4-entries');
 for (const T of CONTEXTS) {
   const entries: Record<'fp32' | 'int4', string> = {} as never;
   for (const name of ['fp32', 'int4'] as const) {
-    const { pm } = prepared[name];
-    const session = await openDense(pm);
+    const { model } = prepared[name];
+    const { spec } = model;
+    const session = await model.dense();
     const t0 = performance.now();
     const full = (await session.prefill(ids(T), session.empty(), 512)).present;
     log(`${name}: prefill ${T} tokens in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    await session.session.release();
+    await model.releaseDense();
     const entry = join(entriesRoot, `${name}-${T}`);
     rmSync(entry, { recursive: true, force: true });
     mkdirSync(entry, { recursive: true });
-    const keep = selectRecency(pm.spec.numLayers, pm.spec.numKvHeads, T - PREFIX, RATIO, 4);
-    const lay = writeCompacted(join(entry, 'kv.bin'), full, PREFIX, keep, pm.spec.headDim);
-    linkSync(join(pm.dir, WEIGHTS_FILE), join(entry, WEIGHTS_FILE));
-    writeFileSync(join(entry, 'decode.onnx'), graph(pm, lay.baked));
+    const keep = selectRecency(spec.numLayers, spec.numKvHeads, T - PREFIX, RATIO, 4);
+    const lay = writeCompacted(join(entry, 'kv.bin'), full, PREFIX, keep, spec.headDim);
+    model.writeCompressed(entry, lay.baked);
     entries[name] = entry;
   }
   const variants = [
@@ -118,13 +107,11 @@ for (const T of CONTEXTS) {
   ];
   const open: Answering[] = [];
   for (const v of variants) {
-    const file = join(entries[v.int4 ? 'int4' : 'fp32'], 'decode.onnx');
+    const name = v.int4 ? 'int4' : 'fp32';
     // The "before" row gets what every answering session got then: the fp32 options, prepacking off.
-    const options = sessionOptions('cpu', { use: 'answer', int4: v.int4 && v.prepack });
     const t0 = performance.now();
-    const ortSession = await ort.InferenceSession.create(file, options);
+    const session = await prepared[name].model.openCompressed(entries[name], T, { use: 'answer', prepack: v.prepack });
     const createMs = performance.now() - t0;
-    const session = new ForwardSession(ortSession, prepared.fp32.pm.spec, 'fp32', T);
     const kv = (await session.forward(ids(QUESTION, T), session.empty())).present;
     open.push({ ...v, createMs, session, kv, times: [] });
     log(`${T} ${v.name}: session opened in ${(createMs / 1000).toFixed(2)} s`);

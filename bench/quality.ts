@@ -8,22 +8,19 @@
 //
 // Run: node --import tsx bench/quality.ts
 // Writes bench/results/quality-stories260k.json and .svg, prints a table.
-import { existsSync, linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as ort from 'onnxruntime-node';
-import { prepareModel, WEIGHTS_FILE } from '../src/model/prepare.ts';
-import { ropeFrequencies } from '../src/model/rope.ts';
 import { ModelTokenizer } from '../src/model/tokenizer.ts';
-import { buildGraph } from '../src/graph/transformer.ts';
-import { ForwardSession, type Candidates } from '../src/runtime/decoder.ts';
+import { openModel } from '../src/runtime/open.ts';
+import type { ForwardSession, Candidates } from '../src/runtime/decoder.ts';
 import { generate, pick } from '../src/runtime/generate.ts';
 import type { KvCache } from '../src/runtime/kv.ts';
 import { scoreSchedule, type ScoreChunk } from '../src/kvzip/schedule.ts';
 import { questionScores, scoreContext } from '../src/kvzip/score.ts';
 import { PairScores } from '../src/kvzip/scores.ts';
-import { keptPairs, selectPair, selectPairUniform, selectRandom, selectRecency, selectSnapKv, type KeepSets } from '../src/kvzip/select.ts';
+import { keptPairs, selectLevel, selectPair, selectRandom, selectRecency, selectSnapKv, type KeepSets } from '../src/kvzip/select.ts';
 import { writeCompacted } from '../src/kvzip/compact.ts';
 import { applyMultipliers, demoteMultipliers } from '../src/kvzip/demote.ts';
 import { mulberry32 as rng } from '../src/runtime/random.ts';
@@ -72,11 +69,8 @@ const OPENINGS = [
   'The sun was hot, so the frog jumped in the pond.',
 ];
 
-const sessionOptions: ort.InferenceSession.SessionOptions = {
-  logSeverityLevel: 3, // the dense graph's tied embedding triggers a harmless duplicate-initializer warning
-  intraOpNumThreads: 1, // tiny matrices: threading costs more than it saves on 2 shared cores
-  interOpNumThreads: 1,
-};
+/** Tiny matrices: threading costs more than it saves on 2 shared cores. */
+const THREADS = 1;
 
 /** Drops special ids (unk, BOS, EOS) from the candidates, so one continuous story fills the whole context. */
 function plainCandidates(c: Candidates): Candidates {
@@ -257,14 +251,10 @@ async function main(): Promise<void> {
   }
   const t0 = performance.now();
   const work = mkdtempSync(join(tmpdir(), 'kvzip-quality-'));
-  const pm = prepareModel({ modelDir: MODEL_DIR, dtype: 'fp32', root: join(work, 'prep') });
-  const { spec } = pm;
+  const model = openModel({ modelDir: MODEL_DIR, device: 'cpu', preparedRoot: join(work, 'prep'), allLogits: true, threads: THREADS });
+  const { spec } = model;
   const tok = ModelTokenizer.load(MODEL_DIR, spec.eosTokenIds);
-  const rope = ropeFrequencies(spec);
-  // prepareModel writes only the weights; the dense graph is built here, as the engine does.
-  const denseFile = join(pm.dir, 'dense.onnx');
-  writeFileSync(denseFile, buildGraph({ spec, rope, dtype: 'fp32', weight: (w) => pm.weight(w), allLogits: true }));
-  const dense = new ForwardSession(await ort.InferenceSession.create(denseFile, sessionOptions), spec, 'fp32');
+  const dense = await model.dense();
   const newline = tok.encode('\n').at(-1)!;
 
   const results: Record<Method, Record<string, Measure[]>> = Object.fromEntries(
@@ -361,12 +351,13 @@ async function main(): Promise<void> {
     const n = ctx.length;
     const L = spec.numLayers;
     const H = spec.numKvHeads;
+    // KVzip's own methods go through the engine's level dispatch (head level is not evaluated here).
     const select = (m: Method, r: number): KeepSets => {
       switch (m) {
         case 'kvzip-pair':
-          return selectPair(scores, r);
+          return selectLevel('pair', scores, r, {});
         case 'kvzip-uniform':
-          return selectPairUniform(scores, r);
+          return selectLevel('pair-uniform', scores, r, {});
         case 'random':
           return selectRandom(L, H, n, r, 7 + c);
         case 'recency':
@@ -374,7 +365,7 @@ async function main(): Promise<void> {
         case 'snapkv':
           return selectSnapKv(snapScores, r);
         default:
-          return selectPair(demoted.get(m)!, r);
+          return selectLevel('pair', demoted.get(m)!, r, {});
       }
     };
 
@@ -391,14 +382,7 @@ async function main(): Promise<void> {
         const dir = join(work, `c${c}-${m}-${r}`);
         mkdirSync(dir, { recursive: true });
         const lay = writeCompacted(join(dir, 'kv.bin'), full, 1, keep, spec.headDim);
-        // Hard link, not symlink: onnxruntime refuses external data outside the model's folder.
-        linkSync(join(pm.dir, WEIGHTS_FILE), join(dir, WEIGHTS_FILE));
-        writeFileSync(
-          join(dir, 'decode.onnx'),
-          buildGraph({ spec, rope, dtype: 'fp32', weight: (w) => pm.weight(w), baked: lay.baked, allLogits: true }),
-        );
-        const ortSession = await ort.InferenceSession.create(join(dir, 'decode.onnx'), sessionOptions);
-        const comp = new ForwardSession(ortSession, spec, 'fp32', ids.length);
+        const comp = await model.compressed(dir, lay.baked, ids.length, { use: 'prefill' });
         const empty = comp.empty();
 
         const run = async (f: Forced) => compare(await logitsOf(comp, empty, f.input), f.ref, f.from, f.targets, V);
@@ -432,7 +416,7 @@ async function main(): Promise<void> {
         };
         results[m][r].push(measure);
         if (keptPairs(keep) === L * H * n) whole = measure;
-        await ortSession.release();
+        await comp.session.release();
         rmSync(dir, { recursive: true, force: true });
         timing.sessionsMs += performance.now() - t;
         timing.sessions++;

@@ -122,7 +122,7 @@ async function quality(engine: Engine): Promise<Record<string, unknown>> {
     // Probes that point back into the context: the first words of each file's first sentence.
     const probes = parts.map((p) => tok.encode(`\n${p.split(' ').slice(0, 6).join(' ')}`));
     const answer = async (b: { entry: string; contextTokens: number }, probe: number[]) => {
-      const session = await m.compressed(b.entry, b.contextTokens);
+      const session = await m.openCompressed(b.entry, b.contextTokens);
       const room = 512 - b.contextTokens - probe.length;
       return (await generate(session, probe, session.empty(), { maxTokens: Math.min(64, room) }, { decode: (x) => tok.decode(x) })).ids;
     };

@@ -1,5 +1,5 @@
 // The manifest of one cache entry: everything needed to decide whether the entry may be trusted.
-import type { Level } from '../engine/protocol.ts';
+import type { Level } from '../core/choices.ts';
 import type { Fingerprint } from '../context/types.ts';
 import type { BakedHead } from '../graph/transformer.ts';
 

@@ -5,7 +5,8 @@ import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { findPreset } from '../model/presets.ts';
 import { EngineClient, EngineError, type RequestBody } from '../engine/client.ts';
-import type { AskResult, BuildResult, CudaSetupResult, Device, Event, Level } from '../engine/protocol.ts';
+import type { AskResult, BuildResult, CudaSetupResult, Event } from '../engine/protocol.ts';
+import { DEVICES, isDevice, spelled, type Level } from '../core/choices.ts';
 import { defaultCacheDir } from './paths.ts';
 
 const USAGE = `kvzip-code — ask questions about a repository to a local model, from a KVzip-compressed KV cache
@@ -69,8 +70,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return command || o.help ? 0 : 2;
   }
-  const device = o.device as Device;
-  if (!['auto', 'cuda', 'webgpu', 'cpu'].includes(device)) throw new UsageError(`--device must be auto, cuda, webgpu or cpu, got "${o.device}"`);
+  const device = o.device;
+  if (!isDevice(device)) throw new UsageError(`--device must be ${spelled(DEVICES)}, got "${o.device}"`);
   const cacheDir = resolve(o['cache-dir'] ?? defaultCacheDir());
   // A preset id goes to the engine as is (it downloads the model); anything else is a folder.
   const model = () => {

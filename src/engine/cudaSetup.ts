@@ -1,12 +1,14 @@
 // The CUDA setup a user can reach: where an NVIDIA driver is present but onnxruntime's CUDA provider libraries are
 // not (an offline or `ONNXRUNTIME_NODE_INSTALL=skip` install leaves them out), fetch the provider package the way
 // onnxruntime-node's own installer does. CUDA 12 and cuDNN 9 themselves must come from the system.
-import { CancelledError, UserError } from '../model/errors.ts';
+import { UserError } from '../core/errors.ts';
+import { CancelledError } from '../core/cancel.ts';
 import { HubError } from '../model/hub.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { cudaStatus, installCudaProvider, NUGET_PACKAGE, ortBinDir, REQUIRED_PROVIDER_FILES, type CudaStatus } from '../runtime/cudaProvider.ts';
-import type { CudaSetupResult, CudaSetupStatus, Phase } from './protocol.ts';
+import type { CudaSetupResult, CudaSetupStatus } from './protocol.ts';
+import type { ProgressFn } from '../core/progress.ts';
 
 export const CUDA_NEEDS =
   'The GPU path needs an NVIDIA driver, CUDA 12 and cuDNN 9 installed on the system; this fetches only onnxruntime’s CUDA provider libraries.';
@@ -32,7 +34,7 @@ export function cudaSetupStatus(): CudaSetupStatus {
  * unless forced, and does nothing where they are already there; either way it reports what the system still lacks.
  */
 export async function setupCuda(
-  progress: (phase: Phase, done: number, total: number, message?: string) => void,
+  progress: ProgressFn,
   signal?: AbortSignal,
   force = false,
 ): Promise<CudaSetupResult> {

@@ -10,8 +10,8 @@ import type {
   CacheSettings,
   GenerateRequest,
   GenerateResult,
-  Phase,
 } from './protocol.ts';
+import type { ProgressFn } from '../core/progress.ts';
 import { loadModel, type LoadedModel } from './model.ts';
 import { resolveModel } from './resolveModel.ts';
 import { attentionWindow } from '../model/config.ts';
@@ -24,25 +24,23 @@ import { buildContext } from '../context/index.ts';
 import type { BuiltContext } from '../context/types.ts';
 import { CacheStore } from '../cache/store.ts';
 import { FORMAT_VERSION, type Manifest } from '../cache/manifest.ts';
-import { UserError } from '../model/errors.ts';
+import { UserError } from '../core/errors.ts';
 import { scoreSchedule, DEFAULT_CHUNK, fittingChunk } from '../kvzip/schedule.ts';
 import { demoteScores, PUNCT_DEMOTE } from '../kvzip/demote.ts';
 import { scoreContext } from '../kvzip/score.ts';
-import { headScoresOf, selectHeads, selectPair, selectPairUniform, type KeepSets } from '../kvzip/select.ts';
+import { headScoresOf, keepAll, lowestKept, selectLevel, type KeepSets } from '../kvzip/select.ts';
 import { KEEP_FILE, KV_FILE, fullKvBytes, layoutBytes, writeCompacted, type CompactLayout } from '../kvzip/compact.ts';
 import { refreshCompressed } from './refresh.ts';
 import { planRefresh, type RefreshPlan } from '../context/index.ts';
 import type { PairScores } from '../kvzip/scores.ts';
 import { generate, type SamplingOptions } from '../runtime/generate.ts';
+import { DECODE_FILE } from '../runtime/open.ts';
 import type { ForwardSession } from '../runtime/decoder.ts';
 import { TailKv, conversationBudget, planTail } from './conversation.ts';
 import { SessionStore } from './sessions.ts';
 
-export type ProgressFn = (phase: Phase, done: number, total: number, message?: string) => void;
-
 /** Positions kept free after the context for the question and the answer. */
 const ANSWER_RESERVE = 1024;
-const DECODE_FILE = 'decode.onnx';
 
 export interface EngineOptions {
   /** Chunk size m of the KVzip scoring schedule. */
@@ -84,7 +82,7 @@ export class Engine {
     const key = `${dir}\0${r.device}\0${r.int4 ?? false}`;
     let m = this.models.get(key);
     if (!m) {
-      m = await loadModel({
+      m = loadModel({
         modelDir: dir,
         device: r.device,
         int4: r.int4,
@@ -281,13 +279,12 @@ export class Engine {
       if (scores && s.level === 'pair') demoteScores(scores, m.tokenizer, ids.slice(prefixLen), PUNCT_DEMOTE);
 
       progress?.('compress', 0, 1);
-      const keep = scores ? this.select(s, m, scores) : allKept(spec.numLayers, spec.numKvHeads, ids.length - prefixLen);
-      threshold = scores && minKept(scores, keep);
+      const keep = scores ? this.select(s, m, scores) : keepAll(spec.numLayers, spec.numKvHeads, ids.length - prefixLen);
+      threshold = scores && lowestKept(scores, keep);
       progress?.('write', 0, 1);
       compact = writeCompacted(join(gen, KV_FILE), full, prefixLen, keep, spec.headDim);
     }
-    m.linkWeights(gen);
-    writeFileSync(join(gen, DECODE_FILE), m.buildCompressedGraph(compact.baked), { mode: 0o600 });
+    m.writeCompressed(gen, compact.baked);
     const { dir, manifest } = await store.commit(
       gen,
       {
@@ -327,23 +324,15 @@ export class Engine {
   }
 
   private select(s: CacheSettings, m: LoadedModel, scores: PairScores): KeepSets {
-    switch (s.level) {
-      case 'pair':
-        return selectPair(scores, s.ratio);
-      case 'pair-uniform':
-        return selectPairUniform(scores, s.ratio);
-      case 'head': {
-        // Head scores are context-independent: computed once per model (from its first context) and stored with it.
+    return selectLevel(s.level, scores, s.ratio, {
+      headScores: () => {
         const file = join(m.prepared.dir, 'head-scores.json');
-        let heads: Float32Array;
-        if (existsSync(file)) heads = Float32Array.from(JSON.parse(readFileSync(file, 'utf8')) as number[]);
-        else {
-          heads = headScoresOf(scores);
-          writeFileSync(file, JSON.stringify(Array.from(heads)), { mode: 0o600 });
-        }
-        return selectHeads(heads, scores.layers, scores.kvHeads, scores.n, s.ratio);
-      }
-    }
+        if (existsSync(file)) return Float32Array.from(JSON.parse(readFileSync(file, 'utf8')) as number[]);
+        const heads = headScoresOf(scores);
+        writeFileSync(file, JSON.stringify(Array.from(heads)), { mode: 0o600 });
+        return heads;
+      },
+    });
   }
 
   private summary(manifest: Manifest, entry: string, m: LoadedModel, fromCache: boolean, prefillTokens: number, ms: number): BuildResult {
@@ -387,7 +376,7 @@ export class Engine {
       await this.closeAnswering();
       await this.openOnly('answering', m);
       progress?.('load-cache', 0, 1);
-      this.answering = { dir, session: await m.compressed(dir, manifest.sequenceLength) };
+      this.answering = { dir, session: await m.openCompressed(dir, manifest.sequenceLength) };
       progress?.('load-cache', 1, 1);
     }
     const { session } = this.answering;
@@ -531,16 +520,4 @@ function trustedFor(manifest: Manifest, m: LoadedModel): boolean {
     manifest.model?.dtype === m.prepared.dtype &&
     manifest.model?.int4 === m.prepared.int4
   );
-}
-
-/** The lowest score among kept context pairs: the global threshold pair selection applied. */
-function minKept(scores: PairScores, keep: KeepSets): number {
-  let t = Infinity;
-  keep.forEach((layer, l) => layer.forEach((head, h) => head.forEach((i) => (t = Math.min(t, scores.at(l, h, i))))));
-  return Number.isFinite(t) ? t : 0;
-}
-
-function allKept(layers: number, kvHeads: number, n: number): KeepSets {
-  const all = Int32Array.from({ length: n }, (_, i) => i);
-  return Array.from({ length: layers }, () => Array.from({ length: kvHeads }, () => all));
 }

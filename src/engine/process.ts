@@ -1,10 +1,13 @@
 // The engine process: forked by the extension or the CLI, it answers protocol requests over IPC.
 // Inference blocks this process's thread, never the client's.
-import type { AskRequest, CacheSettings, Event, Phase, Request } from './protocol.ts';
+import type { AskRequest, CacheSettings, Event, Request } from './protocol.ts';
+import type { ProgressFn } from '../core/progress.ts';
 import { Engine } from './engine.ts';
 import { cudaSetupStatus, setupCuda } from './cudaSetup.ts';
 import { contextReport } from '../context/index.ts';
-import { CancelledError, UserError } from '../model/errors.ts';
+import { UserError } from '../core/errors.ts';
+import { CancelledError } from '../core/cancel.ts';
+import { isLevel, LEVELS, spelled } from '../core/choices.ts';
 
 if (!process.send) {
   console.error('The KVzip engine runs as a child process of the extension or the CLI.');
@@ -20,8 +23,7 @@ const send = (e: Event) => process.send!(e);
 function settings(r: CacheSettings): CacheSettings {
   const ratio = Number(r.ratio);
   if (!(ratio > 0 && ratio <= 1)) throw new UserError(`ratio must be in (0, 1], got ${r.ratio}`, 'bad-request');
-  if (!['pair', 'pair-uniform', 'head'].includes(r.level))
-    throw new UserError(`level must be pair, pair-uniform or head, got ${r.level}`, 'bad-request');
+  if (!isLevel(r.level)) throw new UserError(`level must be ${spelled(LEVELS)}, got ${r.level}`, 'bad-request');
   for (const k of ['workspace', 'model', 'cacheDir'] as const) {
     if (typeof r[k] !== 'string' || !r[k]) throw new UserError(`${k} is required`, 'bad-request');
   }
@@ -49,7 +51,7 @@ function conversation(r: AskRequest): Pick<AskRequest, 'session' | 'newConversat
 }
 
 async function handle(r: Request, signal: AbortSignal): Promise<unknown> {
-  const progress = (phase: Phase, done: number, total: number, message?: string) =>
+  const progress: ProgressFn = (phase, done, total, message) =>
     send({ id: r.id, type: 'progress', phase, done, total, message });
   switch (r.type) {
     case 'build': {

@@ -1,8 +1,8 @@
 // The typed message protocol between a client (CLI, extension) and the engine process.
 // Only JSON crosses it: binary KV stays inside the engine and on disk.
 
-export type Device = 'auto' | 'cuda' | 'webgpu' | 'cpu';
-export type Level = 'pair' | 'pair-uniform' | 'head';
+import type { Device, Level } from '../core/choices.ts';
+import type { Phase } from '../core/progress.ts';
 
 /** Settings that decide which cache entry a workspace maps to. */
 export interface CacheSettings {
@@ -82,8 +82,6 @@ export interface GenerateResult {
   decodeMsPerToken: number;
   bytesPerStep: number;
 }
-
-export type Phase = 'download' | 'context' | 'load-model' | 'prefill' | 'score' | 'compress' | 'write' | 'load-cache' | 'answer';
 
 export interface BuildResult {
   entry: string;

@@ -4,15 +4,15 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { downloadModel, HubError } from '../model/hub.ts';
 import { findPreset, HUB_PRESETS } from '../model/presets.ts';
-import { UserError } from '../model/errors.ts';
-import type { Phase } from './protocol.ts';
+import { UserError } from '../core/errors.ts';
+import type { ProgressFn } from '../core/progress.ts';
 
 const COMPLETE = '.kvzip-complete';
 
 export async function resolveModel(
   model: string,
   cacheDir: string,
-  o: { token?: string; signal?: AbortSignal; progress?: (phase: Phase, done: number, total: number, message?: string) => void } = {},
+  o: { token?: string; signal?: AbortSignal; progress?: ProgressFn } = {},
 ): Promise<string> {
   const preset = findPreset(model);
   if (!preset || !('repo' in preset) || existsSync(join(model, 'config.json'))) return resolve(model);

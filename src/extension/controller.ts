@@ -2,7 +2,8 @@
 // Talks to the engine through EngineClient; knows nothing of how the webview draws things.
 import * as vscode from 'vscode';
 import ignore from 'ignore';
-import type { AskResult, BuildResult, CacheEntryInfo, Event, Phase } from '../engine/protocol.ts';
+import type { AskResult, BuildResult, CacheEntryInfo, Event } from '../engine/protocol.ts';
+import type { Phase } from '../core/progress.ts';
 import type { HostMessage, Turn, ViewStatus } from '../webview/messages.ts';
 import { EngineClient, EngineError, type RunningRequest } from '../engine/client.ts';
 import { cacheSettings, readSettings } from './settings.ts';

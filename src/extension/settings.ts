@@ -1,12 +1,10 @@
 // Reads the kvzipCode.* settings into the engine's CacheSettings for one workspace folder.
 import * as vscode from 'vscode';
-import type { CacheSettings, Device, Level } from '../engine/protocol.ts';
+import type { CacheSettings } from '../engine/protocol.ts';
+import { isDevice, isLevel, type Device, type Level } from '../core/choices.ts';
 
 export const SECTION = 'kvzipCode';
 export const DEFAULT_MODEL = 'Qwen2.5-Coder-1.5B-Instruct';
-
-const DEVICES: readonly Device[] = ['auto', 'cuda', 'webgpu', 'cpu'];
-const LEVELS: readonly Level[] = ['pair', 'pair-uniform', 'head'];
 
 export interface ExtensionSettings {
   model: string;
@@ -33,9 +31,9 @@ export function readSettings(scope?: vscode.Uri): ExtensionSettings {
   const model = c.get<string>('model');
   return {
     model: typeof model === 'string' && model.trim() ? model.trim() : DEFAULT_MODEL,
-    device: DEVICES.includes(device as Device) ? (device as Device) : 'auto',
+    device: device !== undefined && isDevice(device) ? device : 'auto',
     ratio: Math.min(1, positive(c.get('ratio'), 0.3)),
-    level: LEVELS.includes(level as Level) ? (level as Level) : 'pair',
+    level: level !== undefined && isLevel(level) ? level : 'pair',
     include: strings(c.get('include')),
     exclude: strings(c.get('exclude')),
     includeSecrets: c.get('includeSecrets') === true,

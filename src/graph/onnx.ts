@@ -1,6 +1,7 @@
 // A small typed layer over onnx-proto: nodes, constants and external-data initializers, serialized to a ModelProto.
 import onnxProto from 'onnx-proto';
 import { f32ToF16Into } from '../model/convert.ts';
+import type { ExternalRef } from '../model/prepare.ts';
 
 const { onnx } = onnxProto;
 type INodeProto = onnxProto.onnx.INodeProto;
@@ -20,12 +21,6 @@ export type DataTypeCode = (typeof DataType)[keyof typeof DataType];
 
 export type Attr = number | number[] | string | { float: number } | { floats: number[] };
 export type Dim = number | string;
-
-export interface ExternalRef {
-  location: string;
-  offset: number;
-  length: number;
-}
 
 export class GraphBuilder {
   private readonly nodes: INodeProto[] = [];

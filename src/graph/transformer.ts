@@ -11,7 +11,8 @@
 // repeating K/V: queries of the G heads sharing a KV head are stacked as rows of one matrix.
 import type { ModelSpec } from '../model/config.ts';
 import type { Rope } from '../model/rope.ts';
-import { DataType, GraphBuilder, type DataTypeCode, type ExternalRef } from './onnx.ts';
+import { DataType, GraphBuilder, type DataTypeCode } from './onnx.ts';
+import type { ExternalRef } from '../model/prepare.ts';
 import { INT4_PARTS, int4Block, isQuantizable } from '../model/int4.ts';
 
 export type GraphDtype = 'fp32' | 'fp16';

@@ -1,12 +1,44 @@
-// KVzip scoring: each chunk's repeat input is forwarded after the full cache (teacher-forced), and the
-// score graph returns, per layer and KV head, the max attention each of the chunk's keys receives.
+// KVzip scoring: each chunk's repeat input is forwarded after the cache (teacher-forced), and the score graph
+// returns, per layer and KV head, the max attention each of the chunk's keys receives.
 import type { ForwardSession } from '../runtime/decoder.ts';
 import type { KvCache } from '../runtime/kv.ts';
-import { throwIfAborted } from '../model/errors.ts';
+import { throwIfAborted } from '../core/cancel.ts';
 import type { ScoreChunk } from './schedule.ts';
 import { PairScores } from './scores.ts';
 
-export async function scoreContext(
+export interface ScoredPast {
+  /** The sequence position of the past's first key (a compressed graph's past is the tail after its context). */
+  start: number;
+  /** The first sequence position scored; scores cover it to the past's end. */
+  first: number;
+  /** Leading past keys kept in every chunk's softmax: the system prefix, when the past holds it. */
+  sink: number;
+}
+
+/** The one scoring loop: a fresh build scores the full KV, a refresh the re-prefilled suffix after the baked pairs. */
+export async function scoreChunks(
+  session: ForwardSession,
+  past: KvCache,
+  at: ScoredPast,
+  chunks: ScoreChunk[],
+  signal?: AbortSignal,
+  onProgress?: (done: number, total: number) => void,
+): Promise<PairScores> {
+  const scores = new PairScores(session.spec.numLayers, session.spec.numKvHeads, at.start + past.length - at.first);
+  const sink = Array.from({ length: at.sink }, (_, i) => i);
+  for (const [i, c] of chunks.entries()) {
+    throwIfAborted(signal);
+    const index = [...sink];
+    for (let p = c.start; p < c.end; p++) index.push(p - at.start);
+    const r = await session.forward(c.input, past, { scoreIndex: index, keepPresent: false });
+    scores.addChunk(r.scores!, index.length, c.start - at.first, c.end - c.start);
+    onProgress?.(i + 1, chunks.length);
+  }
+  return scores;
+}
+
+/** Scores the context of a full KV, whose first `prefixLen` keys are the always-kept system prefix. */
+export function scoreContext(
   session: ForwardSession,
   full: KvCache,
   prefixLen: number,
@@ -14,18 +46,7 @@ export async function scoreContext(
   signal?: AbortSignal,
   onProgress?: (done: number, total: number) => void,
 ): Promise<PairScores> {
-  const n = full.length - prefixLen;
-  const scores = new PairScores(session.spec.numLayers, session.spec.numKvHeads, n);
-  const prefix = Array.from({ length: prefixLen }, (_, i) => i);
-  for (const [i, c] of chunks.entries()) {
-    throwIfAborted(signal);
-    const index = [...prefix];
-    for (let p = c.start; p < c.end; p++) index.push(p);
-    const r = await session.forward(c.input, full, { scoreIndex: index, keepPresent: false });
-    scores.addChunk(r.scores!, index.length, c.start - prefixLen, c.end - c.start);
-    onProgress?.(i + 1, chunks.length);
-  }
-  return scores;
+  return scoreChunks(session, full, { start: 0, first: prefixLen, sink: prefixLen }, chunks, signal, onProgress);
 }
 
 /**

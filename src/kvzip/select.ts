@@ -1,6 +1,7 @@
 // Which context KV pairs to keep. KVzip's levels (pair, pair-uniform, head) and the evaluation baselines
 // (random, recency window with sinks, SnapKV-style query-aware) share one output: per (layer, kvHead), the
 // sorted context indices kept. The system prefix is kept by compaction, outside these sets.
+import type { Level } from '../core/choices.ts';
 import { PairScores } from './scores.ts';
 
 export type KeepSets = Int32Array[][];
@@ -57,6 +58,53 @@ export function headScoresOf(s: PairScores): Float32Array {
     out[j] = m;
   }
   return out;
+}
+
+/** What a level's selection needs besides the scores: a fresh build's inputs, or a refresh's earlier build. */
+export type LevelBasis =
+  /** Head scores are context-independent: computed once per model and stored with it (level head only). */
+  | { headScores?: () => Float32Array }
+  /**
+   * A refresh's suffix follows the earlier build's rule so its selection agrees with the prefix's: pair keeps
+   * what passes the earlier global threshold, head keeps the heads kept before.
+   */
+  | { earlier: { threshold: number; keptHead: (l: number, h: number) => boolean } };
+
+/** The one dispatch over KVzip's levels. */
+export function selectLevel(level: Level, s: PairScores, ratio: number, basis: LevelBasis): KeepSets {
+  if (ratio >= 1) return keepAll(s.layers, s.kvHeads, s.n);
+  switch (level) {
+    case 'pair':
+      return 'earlier' in basis ? selectAbove(s, basis.earlier.threshold) : selectPair(s, ratio);
+    case 'pair-uniform':
+      return selectPairUniform(s, ratio);
+    case 'head': {
+      if (!('earlier' in basis)) {
+        if (!basis.headScores) throw new Error('internal: head level needs the model\'s head scores');
+        return selectHeads(basis.headScores(), s.layers, s.kvHeads, s.n, ratio);
+      }
+      const { keptHead } = basis.earlier;
+      const all = Int32Array.from({ length: s.n }, (_, i) => i);
+      return perHead(s.layers, s.kvHeads, (l, h) => (keptHead(l, h) ? all : new Int32Array(0)));
+    }
+  }
+}
+
+/** Every pair at or above `threshold`. */
+function selectAbove(s: PairScores, threshold: number): KeepSets {
+  return perHead(s.layers, s.kvHeads, (l, h) => Int32Array.from({ length: s.n }, (_, i) => i).filter((i) => s.at(l, h, i) >= threshold));
+}
+
+export function keepAll(layers: number, kvHeads: number, n: number): KeepSets {
+  const all = Int32Array.from({ length: n }, (_, i) => i);
+  return perHead(layers, kvHeads, () => all);
+}
+
+/** The lowest score among kept pairs: the global threshold pair selection applied (0 when nothing is kept). */
+export function lowestKept(s: PairScores, keep: KeepSets): number {
+  let t = Infinity;
+  keep.forEach((layer, l) => layer.forEach((head, h) => head.forEach((i) => (t = Math.min(t, s.at(l, h, i))))));
+  return Number.isFinite(t) ? t : 0;
 }
 
 /** Baseline: uniformly random pairs, r·N in all. */

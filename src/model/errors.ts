@@ -1,16 +1,6 @@
-// Errors a user can act on: each names the file (or thing) at fault and what to do about it.
-// The CLI and the extension print `message` alone, never a stack trace.
+// A checkpoint's problems: each names the file at fault and what to do about it.
 import { readFileSync } from 'node:fs';
-
-export class UserError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-    this.name = 'UserError';
-  }
-}
+import { UserError } from '../core/errors.ts';
 
 export class ModelError extends UserError {
   constructor(
@@ -36,15 +26,4 @@ export function readModelJson(file: string, missingFix: string): unknown {
   } catch (e) {
     throw new ModelError(file, `is not valid JSON (${(e as Error).message})`, 'Download the file again');
   }
-}
-
-export class CancelledError extends Error {
-  constructor() {
-    super('Cancelled');
-    this.name = 'CancelledError';
-  }
-}
-
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new CancelledError();
 }

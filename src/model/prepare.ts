@@ -16,11 +16,17 @@ import {
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadModelSpec, type ModelSpec } from './config.ts';
-import { throwIfAborted } from './errors.ts';
+import { throwIfAborted } from '../core/cancel.ts';
 import { readAs, readAsFloat32, requiredWeights, resolveWeights, type WeightDtype } from './weights.ts';
 import { f32ToF16, quantizeInt4 } from './native.ts';
-import type { ExternalRef } from '../graph/onnx.ts';
 import { INT4_PARTS, int4Block, isQuantizable } from './int4.ts';
+
+/** Where one tensor's bytes lie in an external-data file (ONNX's `location`/`offset`/`length`). */
+export interface ExternalRef {
+  location: string;
+  offset: number;
+  length: number;
+}
 
 export interface PreparedModel {
   dir: string;

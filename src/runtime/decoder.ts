@@ -4,7 +4,7 @@ import { setImmediate } from 'node:timers/promises';
 import * as ort from 'onnxruntime-node';
 import type { ModelSpec } from '../model/config.ts';
 import { names, type GraphDtype } from '../graph/transformer.ts';
-import { throwIfAborted } from '../model/errors.ts';
+import { throwIfAborted } from '../core/cancel.ts';
 import { emptyKv, kvBytes, type KvCache } from './kv.ts';
 
 export interface Candidates {

@@ -2,12 +2,10 @@
 // `auto` takes CUDA when its provider libraries load, then WebGPU on a hardware adapter, then the CPU;
 // `webgpu` forces WebGPU even on a software adapter. onnxruntime-node does not fall back by itself.
 import * as ort from 'onnxruntime-node';
-import type { Device } from '../engine/protocol.ts';
+import type { Backend, Device } from '../core/choices.ts';
 import type { GraphDtype } from '../graph/transformer.ts';
 import { cudaStatus } from './cudaProvider.ts';
 import { adapterName, probeWebGpu, type WebGpuAdapter } from './webgpu.ts';
-
-export type Backend = 'cuda' | 'webgpu' | 'cpu';
 
 export interface DeviceChoice {
   device: Backend;
@@ -55,6 +53,10 @@ export type SessionUse = 'prefill' | 'answer';
 export interface SessionKind {
   use: SessionUse;
   int4?: boolean;
+  /** Overrides cpuPrepacks' choice (benchmarks measure both sides of it). */
+  prepack?: boolean;
+  /** Threads per operator and across operators (onnxruntime's default otherwise): tiny models run best on one. */
+  threads?: number;
 }
 
 /**
@@ -65,7 +67,7 @@ export interface SessionKind {
  * 41 ms with), so the slower open is worth it.
  */
 export function cpuPrepacks(kind: SessionKind): boolean {
-  return kind.int4 === true || kind.use === 'prefill';
+  return kind.prepack ?? (kind.int4 === true || kind.use === 'prefill');
 }
 
 export function sessionOptions(device: Backend, kind: SessionKind): ort.InferenceSession.SessionOptions {
@@ -78,6 +80,7 @@ export function sessionOptions(device: Backend, kind: SessionKind): ort.Inferenc
     executionProviders: providers[device],
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
+    ...(kind.threads ? { intraOpNumThreads: kind.threads, interOpNumThreads: kind.threads } : {}),
     ...(device === 'cpu' && !cpuPrepacks(kind) ? { extra: { session: { disable_prepacking: '1' } } } : {}),
   };
 }

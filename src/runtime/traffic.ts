@@ -4,7 +4,7 @@
 // CUDA's chunks grow with the context so there are never more than CUDA_PREFILL_MULTIPLE of them, which bounds a
 // prefill's traffic by CUDA_PREFILL_MULTIPLE × the final KV bytes (plus the ids and top logits). The CPU and WebGPU
 // keep the KV where the run is, so their chunks stay small (less working memory).
-import type { Backend } from './session.ts';
+import type { Backend } from '../core/choices.ts';
 
 export const PREFILL_CHUNK = 512;
 /** A CUDA prefill moves at most this many times its final KV bytes between host and device. */

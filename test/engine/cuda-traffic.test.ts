@@ -10,7 +10,7 @@ import { after, describe, test } from 'node:test';
 import { CUDA_PREFILL_MULTIPLE, PREFILL_CHUNK, prefillChunk } from '../../src/runtime/traffic.ts';
 import { kvBytes } from '../../src/runtime/kv.ts';
 import type { ForwardSession } from '../../src/runtime/decoder.ts';
-import { openModel } from '../support/sessions.ts';
+import { openCpuModel } from '../support/sessions.ts';
 import { writeTinyModel } from '../support/tinyModel.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'kvzip-traffic-'));
@@ -44,7 +44,7 @@ describe('CUDA prefill traffic', () => {
 
   test('a 6,000-token prefill in CUDA-sized chunks moves under 8 × its KV; 512-token chunks would move 12 ×', async () => {
     const { dir } = writeTinyModel(join(root, 'model'), { maxPositions: 8192, numHeads: 4, numKvHeads: 2, numLayers: 2, seed: 11 });
-    const { dense } = await openModel(dir, join(root, 'prepared'));
+    const { dense } = await openCpuModel(dir, join(root, 'prepared'));
     const n = 6000;
     const sized = await prefillTraffic(dense, n, prefillChunk('cuda', n));
     assert.equal(sized.runs, CUDA_PREFILL_MULTIPLE);

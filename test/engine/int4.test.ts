@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openModel } from '../support/sessions.ts';
+import { openCpuModel } from '../support/sessions.ts';
 import { ModelTokenizer } from '../../src/model/tokenizer.ts';
 
 const STORIES = fileURLToPath(new URL('../../../shared/models/stories260K', import.meta.url));
@@ -33,8 +33,8 @@ test(
   async (t) => {
     const root = mkdtempSync(join(tmpdir(), 'kvzip-int4-'));
     t.after(() => rmSync(root, { recursive: true, force: true }));
-    const fp32 = await openModel(STORIES, join(root, 'a'));
-    const int4 = await openModel(STORIES, join(root, 'b'), true);
+    const fp32 = await openCpuModel(STORIES, join(root, 'a'));
+    const int4 = await openCpuModel(STORIES, join(root, 'b'), true);
     const tok = ModelTokenizer.load(STORIES);
     const V = fp32.prepared.spec.vocabSize;
     let agree = 0;

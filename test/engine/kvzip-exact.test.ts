@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeTinyModel, prng, type TinyModelOptions } from '../support/tinyModel.ts';
-import { openModel, maxAbsDiff } from '../support/sessions.ts';
+import { openCpuModel, maxAbsDiff } from '../support/sessions.ts';
 import { PairScores } from '../../src/kvzip/scores.ts';
 import { selectPair } from '../../src/kvzip/select.ts';
 import { fullKvBytes, layoutBytes } from '../../src/kvzip/compact.ts';
@@ -28,7 +28,7 @@ for (const [name, options] of variants) {
     const dir = mkdtempSync(join(tmpdir(), 'kvzip-tiny-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     writeTinyModel(dir, { ...options, seed: 7 });
-    const m = await openModel(dir);
+    const m = await openCpuModel(dir);
     const rand = prng(3);
     const ids = (n: number) => Array.from({ length: n }, () => 3 + Math.floor(rand.uniform() * 500));
     const prefixLen = 2;
@@ -54,7 +54,7 @@ test('compaction at 0.3 in fp16 holds at most 0.16 of the full fp32 KV, counting
   const dir = mkdtempSync(join(tmpdir(), 'kvzip-tiny-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const { spec } = writeTinyModel(dir, { numHeads: 8, numKvHeads: 4, seed: 5 });
-  const m = await openModel(dir);
+  const m = await openCpuModel(dir);
   const rand = prng(9);
   const ids = Array.from({ length: 300 }, () => 3 + Math.floor(rand.uniform() * 500));
   const full = (await m.dense.prefill(ids, m.dense.empty(), 64)).present;
@@ -71,7 +71,7 @@ test('compaction at 0.3 in fp16 holds at most 0.16 of the full fp32 KV, counting
 });
 
 test('stories260K: ratio 1.0 answers with identical greedy text', { skip: !existsSync(STORIES) && `${STORIES} not found` }, async () => {
-  const m = await openModel(STORIES);
+  const m = await openCpuModel(STORIES);
   const tok = ModelTokenizer.load(STORIES, m.prepared.spec.eosTokenIds);
   const ctx = [
     1,
@@ -94,7 +94,7 @@ test(
   'stories260K: the fp16 entry answers as the fp32 entry does, at ratios 0.3 and 1.0',
   { skip: !existsSync(STORIES) && `${STORIES} not found` },
   async () => {
-    const m = await openModel(STORIES);
+    const m = await openCpuModel(STORIES);
     const tok = ModelTokenizer.load(STORIES, m.prepared.spec.eosTokenIds);
     const spec = m.prepared.spec;
     const stories = [

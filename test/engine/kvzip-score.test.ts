@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeTinyModel, prng } from '../support/tinyModel.ts';
-import { openModel } from '../support/sessions.ts';
+import { openCpuModel } from '../support/sessions.ts';
 import { loadWeights, referenceForward } from '../support/reference.ts';
 import { ropeFrequencies } from '../../src/model/rope.ts';
 import { ModelTokenizer } from '../../src/model/tokenizer.ts';
@@ -18,7 +18,7 @@ test('score graph equals the KVzip formula for every layer, head and key (GQA 4,
   const dir = mkdtempSync(join(tmpdir(), 'kvzip-score-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const { spec } = writeTinyModel(dir, { numHeads: 8, numKvHeads: 2, numLayers: 2, seed: 11 });
-  const m = await openModel(dir);
+  const m = await openCpuModel(dir);
   const tok = ModelTokenizer.load(dir, spec.eosTokenIds);
   const rand = prng(4);
   const prefixLen = 3;

@@ -9,7 +9,7 @@ import { after, describe, test } from 'node:test';
 import { ropeFrequencies } from '../../src/model/rope.ts';
 import { generate } from '../../src/runtime/generate.ts';
 import type { KvCache } from '../../src/runtime/kv.ts';
-import { openDense } from '../support/denseSession.ts';
+import { openCpuModel } from '../support/sessions.ts';
 import { loadWeights, maxAbsDiff, referenceForward } from '../support/reference.ts';
 import { prng, writeTinyModel, type TinyModelOptions } from '../support/tinyModel.ts';
 
@@ -87,7 +87,7 @@ describe('ONNX graph matches the reference forward pass (fp32, max abs diff 1e-4
       const rope = ropeFrequencies(spec);
       const ids = randomIds(SEQ, V, modelSeed);
       const ref = referenceForward(spec, rope, loadWeights(dir, spec), ids);
-      const { fs } = await openDense(dir, join(tmp, 'prepared'));
+      const { dense: fs } = await openCpuModel(dir, join(tmp, 'prepared'));
 
       // One forward over the whole sequence.
       const full = await fs.forward(ids, fs.empty(), { allLogits: true });
@@ -130,7 +130,7 @@ describe('stories260K (a real trained model)', () => {
   test('greedy from BOS, token by token over the KV cache, reproduces expected-greedy.json', async (t) => {
     if (!present) return t.skip(`${dir} not found`);
     const expected = load();
-    const { fs } = await openDense(dir, join(tmp, 'prepared'));
+    const { dense: fs } = await openCpuModel(dir, join(tmp, 'prepared'));
     const r = await generate(fs, expected.prompt_ids, fs.empty(), { maxTokens: expected.greedy_ids.length - expected.prompt_ids.length }, { decode });
     assert.deepEqual([...expected.prompt_ids, ...r.ids], expected.greedy_ids);
     assert.equal(r.ids.length, 255);
@@ -139,7 +139,7 @@ describe('stories260K (a real trained model)', () => {
   test('chunked prefill of the first 100 ids (chunks of 37), then decoding, reproduces the rest', async (t) => {
     if (!present) return t.skip(`${dir} not found`);
     const expected = load();
-    const { fs } = await openDense(dir, join(tmp, 'prepared'));
+    const { dense: fs } = await openCpuModel(dir, join(tmp, 'prepared'));
     const prompt = expected.greedy_ids.slice(0, 100);
     const r = await generate(fs, prompt, fs.empty(), { maxTokens: expected.greedy_ids.length - 100 }, { decode }, 37);
     assert.deepEqual([...prompt, ...r.ids], expected.greedy_ids);
@@ -148,7 +148,7 @@ describe('stories260K (a real trained model)', () => {
   test('logits of the first 64 positions match the reference', async (t) => {
     if (!present) return t.skip(`${dir} not found`);
     const ids = load().greedy_ids.slice(0, 64);
-    const { pm, fs } = await openDense(dir, join(tmp, 'prepared'));
+    const { prepared: pm, dense: fs } = await openCpuModel(dir, join(tmp, 'prepared'));
     const ref = referenceForward(pm.spec, ropeFrequencies(pm.spec), loadWeights(dir, pm.spec), ids);
     const r = await fs.forward(ids, fs.empty(), { allLogits: true });
     const d = maxAbsDiff(r.logitsAll!, 0, ref, 0, ids.length, pm.spec.vocabSize);

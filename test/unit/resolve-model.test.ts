@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { resolveModel } from '../../src/engine/resolveModel.ts';
 import { findPreset } from '../../src/model/presets.ts';
-import { UserError } from '../../src/model/errors.ts';
+import { UserError } from '../../src/core/errors.ts';
 
 test('presets are found by id, repo and model name', () => {
   assert.equal(findPreset('qwen3-4b')?.id, 'qwen3-4b');

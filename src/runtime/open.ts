@@ -1,0 +1,174 @@
+// Opening a model on a device: the one place that prepares the weights for the device chosen, builds a graph,
+// writes it next to the weights it references and opens the onnxruntime session. A model opens dense graphs
+// (prefill, plain decoding, KVzip scoring) and compressed graphs (a cache generation's context KV baked in).
+import { copyFileSync, existsSync, linkSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Backend, Device } from '../core/choices.ts';
+import { UserError } from '../core/errors.ts';
+import { loadModelSpec, type ModelSpec } from '../model/config.ts';
+import { prepareModel, WEIGHTS_FILE, type PreparedModel } from '../model/prepare.ts';
+import { ropeFrequencies, type Rope } from '../model/rope.ts';
+import { buildGraph, type BakedHead, type GraphDtype, type GraphOptions } from '../graph/transformer.ts';
+import { chooseDevice, openSession, weightDtype, type DeviceChoice, type SessionUse } from './session.ts';
+import type { WebGpuAdapter } from './webgpu.ts';
+import { ForwardSession } from './decoder.ts';
+
+/** A cache generation's compressed graph. */
+export const DECODE_FILE = 'decode.onnx';
+
+export interface OpenModelOptions {
+  modelDir: string;
+  /** See chooseDevice. The weights' dtype follows the device chosen (see weightDtype). */
+  device: Device;
+  /** Where prepared weights live (one folder per checkpoint and dtype). */
+  preparedRoot: string;
+  /** Linear weights as int4 MatMulNBits blocks. */
+  int4?: boolean;
+  /** Every graph also outputs each new position's logits: evaluation only, it costs a full LM-head pass. */
+  allLogits?: boolean;
+  /** onnxruntime threads per session (its default otherwise); see session.ts. */
+  threads?: number;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface CompressedOptions {
+  /** The baked blob's element type (kvzip/compact.ts writes fp16 unless told otherwise). */
+  bakedDtype?: GraphDtype;
+  /** Score the tail's keys too (a refresh scores its suffix so): the system prefix's length, its softmax sink. */
+  scorePrefix?: number;
+  /** The graph's file name inside the folder. */
+  file?: string;
+}
+
+export interface OpenCompressedOptions {
+  file?: string;
+  /** Answering (the default) or building (a refresh); decides the CPU's weight prepacking, see session.ts. */
+  use?: SessionUse;
+  /** Overrides that prepacking choice: benchmarks measure both sides. */
+  prepack?: boolean;
+}
+
+export interface DeviceModel {
+  /** The checkpoint folder, resolved. */
+  readonly dir: string;
+  readonly spec: ModelSpec;
+  readonly rope: Rope;
+  /** The weights for the device: replaced by fp32 ones if CUDA cannot open the dense graph. */
+  readonly prepared: PreparedModel;
+  readonly device: Backend;
+  /** Why the CPU was chosen, when it was. */
+  readonly deviceReason?: string;
+  /** The WebGPU adapter, when the device is WebGPU. */
+  readonly adapter?: WebGpuAdapter;
+  /** The dense session: one per model, opened on first use (answering from a cache never needs it). */
+  dense(): Promise<ForwardSession>;
+  /** Closes the dense session, if open, freeing its copy of the weights (the next dense() opens it again). */
+  releaseDense(): Promise<void>;
+  /** Writes a compressed graph over `baked` into `dir`, with the weights linked in, without opening it. */
+  writeCompressed(dir: string, baked: BakedHead[][], o?: CompressedOptions): void;
+  /** Opens the compressed graph in `dir`; the tail's positions start at `basePosition` (the context length). */
+  openCompressed(dir: string, basePosition: number, o?: OpenCompressedOptions): Promise<ForwardSession>;
+  /** writeCompressed, then openCompressed. */
+  compressed(dir: string, baked: BakedHead[][], basePosition: number, o?: CompressedOptions & OpenCompressedOptions): Promise<ForwardSession>;
+}
+
+export function openModel(o: OpenModelOptions): DeviceModel {
+  const dir = resolve(o.modelDir);
+  const spec = loadModelSpec(dir);
+  const rope = ropeFrequencies(spec);
+  let choice: DeviceChoice = chooseDevice(o.device);
+  const prepare = (dtype: 'fp32' | 'fp16') =>
+    prepareModel({ modelDir: dir, dtype, int4: o.int4, root: o.preparedRoot, signal: o.signal, onProgress: o.onProgress });
+  let prepared = prepare(weightDtype(choice));
+  const graph = (extra: Pick<GraphOptions, 'baked' | 'bakedDtype' | 'scorePrefix'> = {}) =>
+    buildGraph({
+      spec,
+      rope,
+      dtype: prepared.dtype,
+      int4: prepared.int4,
+      allLogits: o.allLogits,
+      weight: (n) => prepared.weight(n),
+      ...extra,
+    });
+  const denseFile = () => {
+    // Built each time (milliseconds) so a graph from an older version of this code is never reused; the
+    // all-logits variant has its own file so evaluation and the engine never rewrite each other's.
+    const f = join(prepared.dir, o.allLogits ? 'dense-all-logits.onnx' : 'dense.onnx');
+    const bytes = graph();
+    if (!existsSync(f) || !readFileSync(f).equals(bytes)) {
+      const tmp = `${f}.${process.pid}.tmp`;
+      writeFileSync(tmp, bytes, { mode: 0o600 });
+      renameSync(tmp, f);
+    }
+    return f;
+  };
+  const cpuInstead = () => {
+    prepared = prepare('fp32');
+    return denseFile();
+  };
+  const compressedOnCpuOnly = (): never => {
+    // A compressed graph is baked with the KV in the build's dtype: fp16 KV cannot be reopened on the CPU's fp32.
+    const name = choice.device === 'cuda' ? 'CUDA' : 'WebGPU';
+    throw new UserError(`${name} failed to open a cache built for it. Rebuild the cache on the CPU with --device cpu.`, 'device');
+  };
+  let dense: ForwardSession | undefined;
+  const model: DeviceModel = {
+    dir,
+    spec,
+    rope,
+    get prepared() {
+      return prepared;
+    },
+    get device() {
+      return choice.device;
+    },
+    get deviceReason() {
+      return choice.reason;
+    },
+    get adapter() {
+      return choice.adapter;
+    },
+    async dense() {
+      if (!dense) {
+        const opened = await openSession(denseFile(), choice, cpuInstead, { use: 'prefill', int4: prepared.int4, threads: o.threads });
+        choice = { device: opened.device, reason: opened.reason, adapter: opened.device === 'webgpu' ? choice.adapter : undefined };
+        dense = new ForwardSession(opened.session, spec, prepared.dtype);
+      }
+      return dense;
+    },
+    async releaseDense() {
+      const open = dense;
+      dense = undefined;
+      await open?.session.release();
+    },
+    writeCompressed(target, baked, c = {}) {
+      // onnxruntime refuses external data outside a model's own folder, so the weights go in beside the graph.
+      const from = join(prepared.dir, WEIGHTS_FILE);
+      const to = join(target, WEIGHTS_FILE);
+      if (!existsSync(to)) {
+        try {
+          linkSync(from, to);
+        } catch {
+          // Another filesystem: a hard link is impossible, so copy.
+          copyFileSync(from, to);
+        }
+      }
+      writeFileSync(join(target, c.file ?? DECODE_FILE), graph({ baked, bakedDtype: c.bakedDtype, scorePrefix: c.scorePrefix }), { mode: 0o600 });
+    },
+    async openCompressed(target, basePosition, c = {}) {
+      const opened = await openSession(join(target, c.file ?? DECODE_FILE), choice, compressedOnCpuOnly, {
+        use: c.use ?? 'answer',
+        int4: prepared.int4,
+        prepack: c.prepack,
+        threads: o.threads,
+      });
+      return new ForwardSession(opened.session, spec, prepared.dtype, basePosition);
+    },
+    async compressed(target, baked, basePosition, c = {}) {
+      model.writeCompressed(target, baked, c);
+      return model.openCompressed(target, basePosition, c);
+    },
+  };
+  return model;
+}
