@@ -1,6 +1,9 @@
 // Engine benchmark on a randomly initialised model with Qwen2.5-0.5B's shapes, fp32 on the CPU.
 //
-//   node --import tsx bench/engine.bench.ts [--quick] [--skip-cli] [--cli-sizes 2000,6000]
+//   node --import tsx bench/engine.bench.ts [--quick] [--skip-cli] [--cli-sizes 2000,6000] [--contexts 2048] [--out FILE]
+//
+// --contexts N,... measures the dense engine and KVzip at those contexts only (default 1K and 4K dense, 2K and 8K
+// KVzip): `--contexts 2048 --cli-sizes 2000` gives the 2K rows in a few minutes, for before/after comparisons.
 //
 // Three parts, each comparison measured inside this one run (machines are noisy, so the ratios are what
 // matter):
@@ -38,8 +41,9 @@ const CLI_SIZES = argv.includes('--cli-sizes') ? cliSizesArg.split(',').map(Numb
 const PREFILL_CHUNK = 512;
 const WARMUP = 2;
 const STEPS = QUICK ? 8 : 24;
-const DENSE_POINTS = [1024, 4096];
-const KVZIP_CONTEXTS = QUICK ? [2048] : [2048, 8192];
+const contextsArg = argv.includes('--contexts') ? argv[argv.indexOf('--contexts') + 1].split(',').map(Number) : undefined;
+const DENSE_POINTS = contextsArg ?? [1024, 4096];
+const KVZIP_CONTEXTS = contextsArg ?? (QUICK ? [2048] : [2048, 8192]);
 const RATIOS = [1.0, 0.5, 0.3, 0.1];
 const QUESTION_TOKENS = 20;
 const TTFT_REPEATS = 3;
@@ -285,7 +289,7 @@ for (const T of KVZIP_CONTEXTS) {
     rePrefillTtftMs,
   });
 }
-await dense.session.release();
+await opened.releaseDense();
 
 for (const { T, scores, scoreMs, scoreCpuMs, chunks, denseDecode, rePrefillTtftMs } of scored) {
   const snap = snapshots.get(T)!;
