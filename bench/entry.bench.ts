@@ -13,7 +13,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureRandomQwen, RESULTS_DIR, TMP_DIR } from './randomQwen.ts';
-import type { GraphDtype } from '../src/graph/transformer.ts';
+import type { GraphDtype } from '../src/graph/net.ts';
 import { openModel } from '../src/runtime/open.ts';
 import { selectRecency } from '../src/kvzip/select.ts';
 import { fullKvBytes, layoutBytes, writeCompacted } from '../src/kvzip/compact.ts';

@@ -1,7 +1,7 @@
 // The manifest of one cache entry: everything needed to decide whether the entry may be trusted.
 import type { Level } from '../core/choices.ts';
 import type { Fingerprint } from '../context/types.ts';
-import type { BakedHead } from '../graph/transformer.ts';
+import type { BakedHead } from '../graph/attention.ts';
 
 // 2: kv.bin holds fp16 (it held the compute dtype); older entries are rebuilt, never misread.
 export const FORMAT_VERSION = 2;

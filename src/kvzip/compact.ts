@@ -7,7 +7,8 @@
 // Beside the blob, a bitmap per head records which positions were kept, so a refresh can reuse them.
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { BakedHead, GraphDtype } from '../graph/transformer.ts';
+import type { BakedHead } from '../graph/attention.ts';
+import type { GraphDtype } from '../graph/net.ts';
 import { f16ToF32, f32ToF16 } from '../model/native.ts';
 import type { KvCache } from '../runtime/kv.ts';
 import type { KeepSets } from './select.ts';

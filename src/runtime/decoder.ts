@@ -3,7 +3,8 @@
 import { setImmediate } from 'node:timers/promises';
 import * as ort from 'onnxruntime-node';
 import type { ModelSpec } from '../model/config.ts';
-import { names, type GraphDtype } from '../graph/transformer.ts';
+import type { GraphDtype } from '../graph/net.ts';
+import { isPresent, names } from '../graph/names.ts';
 import { throwIfAborted } from '../core/cancel.ts';
 import { emptyKv, kvBytes, type KvCache } from './kv.ts';
 
@@ -43,8 +44,8 @@ export class ForwardSession {
     /** First position of the sequence this session's past starts at (the context length for a compressed graph). */
     readonly basePosition = 0,
   ) {
-    this.spans = session.inputNames.includes('score_spans');
-    this.scoring = this.spans || session.inputNames.includes('score_index');
+    this.spans = session.inputNames.includes(names.scoreSpans);
+    this.scoring = this.spans || session.inputNames.includes(names.scoreIndex);
   }
 
   empty(): KvCache {
@@ -55,8 +56,8 @@ export class ForwardSession {
     const S = ids.length;
     const start = this.basePosition + past.length;
     const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, S]),
-      position_ids: new ort.Tensor(
+      [names.inputIds]: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, S]),
+      [names.positionIds]: new ort.Tensor(
         'int64',
         BigInt64Array.from({ length: S }, (_, i) => BigInt(start + i)),
         [1, S],
@@ -66,19 +67,19 @@ export class ForwardSession {
       feeds[names.pastKey(l)] = past.keys[l];
       feeds[names.pastValue(l)] = past.values[l];
     }
-    if (this.spans) feeds.score_spans = new ort.Tensor('int64', BigInt64Array.from(twoRuns(o.scoreIndex ?? []), BigInt), [4]);
+    if (this.spans) feeds[names.scoreSpans] = new ort.Tensor('int64', BigInt64Array.from(twoRuns(o.scoreIndex ?? []), BigInt), [4]);
     else if (this.scoring) {
       const index = o.scoreIndex ?? [0];
-      feeds.score_index = new ort.Tensor('int64', BigInt64Array.from(index, BigInt), [index.length]);
+      feeds[names.scoreIndex] = new ort.Tensor('int64', BigInt64Array.from(index, BigInt), [index.length]);
     }
     const keep = o.keepPresent ?? true;
-    const fetches = ['top_values', 'top_indices'];
+    const fetches: string[] = [names.topValues, names.topIndices];
     if (keep) for (let l = 0; l < this.spec.numLayers; l++) fetches.push(names.presentKey(l), names.presentValue(l));
     if (o.allLogits) {
-      if (!this.session.outputNames.includes('logits_all')) throw new Error('internal: this graph was built without allLogits');
-      fetches.push('logits_all');
+      if (!this.session.outputNames.includes(names.logitsAll)) throw new Error('internal: this graph was built without allLogits');
+      fetches.push(names.logitsAll);
     }
-    if (o.scoreIndex) fetches.push('scores');
+    if (o.scoreIndex) fetches.push(names.scores);
     // Let the event loop breathe between runs: a run blocks this thread, so cancel and disconnect messages are
     // only seen between runs.
     await setImmediate();
@@ -91,15 +92,15 @@ export class ForwardSession {
           length: past.length + S,
         };
     let bytesMoved = kvBytes(past) + (keep ? kvBytes(present) : 0) + 16 * S;
-    for (const name of fetches) if (!name.startsWith('present_')) bytesMoved += (out[name].data as ArrayBufferView).byteLength;
+    for (const name of fetches) if (!isPresent(name)) bytesMoved += (out[name].data as ArrayBufferView).byteLength;
     return {
       candidates: {
-        values: out.top_values.data as Float32Array,
-        ids: Array.from(out.top_indices.data as BigInt64Array, Number),
+        values: out[names.topValues].data as Float32Array,
+        ids: Array.from(out[names.topIndices].data as BigInt64Array, Number),
       },
       present,
-      logitsAll: o.allLogits ? (out.logits_all.data as Float32Array) : undefined,
-      scores: o.scoreIndex ? (out.scores.data as Float32Array) : undefined,
+      logitsAll: o.allLogits ? (out[names.logitsAll].data as Float32Array) : undefined,
+      scores: o.scoreIndex ? (out[names.scores].data as Float32Array) : undefined,
       bytesMoved,
     };
   }

@@ -1,7 +1,7 @@
 // Host-side KV tensors as they cross the session boundary: [1, H_kv, T, D] per layer.
 import * as ort from 'onnxruntime-node';
 import type { ModelSpec } from '../model/config.ts';
-import type { GraphDtype } from '../graph/transformer.ts';
+import type { GraphDtype } from '../graph/net.ts';
 
 export interface KvCache {
   keys: ort.Tensor[];

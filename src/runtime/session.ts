@@ -3,7 +3,7 @@
 // `webgpu` forces WebGPU even on a software adapter. onnxruntime-node does not fall back by itself.
 import * as ort from 'onnxruntime-node';
 import type { Backend, Device } from '../core/choices.ts';
-import type { GraphDtype } from '../graph/transformer.ts';
+import type { GraphDtype } from '../graph/net.ts';
 import { cudaStatus } from './cudaProvider.ts';
 import { adapterName, probeWebGpu, type WebGpuAdapter } from './webgpu.ts';
 

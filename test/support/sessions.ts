@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { PreparedModel } from '../../src/model/prepare.ts';
 import { openModel } from '../../src/runtime/open.ts';
 import type { ForwardSession } from '../../src/runtime/decoder.ts';
-import type { GraphDtype } from '../../src/graph/transformer.ts';
+import type { GraphDtype } from '../../src/graph/net.ts';
 import type { KvCache } from '../../src/runtime/kv.ts';
 import { writeCompacted, type CompactLayout } from '../../src/kvzip/compact.ts';
 import type { KeepSets } from '../../src/kvzip/select.ts';

@@ -1,0 +1,135 @@
+// The attention variants, one per graph kind. Both take one layer's roped q [S, H, D], k and v [S, Hkv, D],
+// write the layer's present KV (past ++ new) and return the heads' output [S, H*D], plus what the KVzip score
+// branch reads.
+// - dense: onnxruntime's fused GroupQueryAttention over past ++ new (fp32 on the CPU, fp16 on GPUs), so no
+//   [G*S, T] logits tensor is materialised;
+// - compressed: per KV head, the baked context keys (no padding, no mask) then the causal tail, as plain
+//   MatMul/Softmax: each head's baked segment has its own length.
+// GQA is computed without repeating K/V: queries of the G heads sharing a KV head are stacked as rows.
+import type { ExternalRef } from '../model/prepare.ts';
+import { DataType } from './onnx.ts';
+import { dataType, END, type GraphDtype, type Net } from './net.ts';
+import { names } from './names.ts';
+
+/** One KV head's baked context KV: K stored transposed [D, n], V as [n, D]. */
+export interface BakedHead {
+  count: number;
+  keyRef: ExternalRef;
+  valueRef: ExternalRef;
+}
+
+/** Per-graph lengths: S new tokens after P past ones, Tk = P + S keys in all (the new ones last). */
+export interface Lengths {
+  S: string;
+  P: string;
+  Tk: string;
+}
+
+export interface AttentionOut {
+  /** [S, H*D]: the heads' outputs, ready for o_proj. */
+  merged: string;
+  /** [Hkv, G*S, D]: queries stacked per KV head, pre-scaled by 1/sqrt(D). */
+  queries: string;
+  /** [Hkv, P + S, D]: the present keys. */
+  keys: string;
+  /** [Hkv, S, D]: the new tokens' keys. */
+  newKeys: string;
+  /** Compressed graphs, per KV head: its stacked queries, its present keys and its baked keys [1, D, n]. */
+  heads?: { queries: string; keys: string; baked: string }[];
+}
+
+export interface Attention {
+  layer(l: number, q: string, k: string, v: string): AttentionOut;
+}
+
+/** Queries [S, H, D] → [Hkv, G*S, D] pre-scaled, and new keys [S, Hkv, D] → [Hkv, S, D]. */
+function stack(n: Net, q: string, k: string): { queries: string; newKeys: string } {
+  const { numKvHeads: Hkv, headDim: D } = n.spec;
+  const qScale = n.g.constFloat([1 / Math.sqrt(D)], [], n.T);
+  const heads = n.op('Transpose', [q], { perm: [1, 0, 2] });
+  return {
+    queries: n.op('Mul', [n.op('Reshape', [heads, n.i64([Hkv, -1, D])]), qScale]),
+    newKeys: n.op('Transpose', [k], { perm: [1, 0, 2] }),
+  };
+}
+
+export function denseAttention(n: Net, len: Lengths): Attention {
+  const { numHeads: H, numKvHeads: Hkv, headDim: D } = n.spec;
+  const seqlensK = n.op('Cast', [n.op('Reshape', [n.op('Sub', [len.Tk, n.scalar(1)]), n.i64([1])])], { to: DataType.INT32 });
+  const totalLength = n.op('Cast', [len.Tk], { to: DataType.INT32 });
+  return {
+    layer(l, q, k, v) {
+      const { queries, newKeys } = stack(n, q, k);
+      const [out, presentK, presentV] = n.g.node(
+        'GroupQueryAttention',
+        [
+          n.op('Reshape', [q, n.i64([1, -1, H * D])]),
+          n.op('Reshape', [k, n.i64([1, -1, Hkv * D])]),
+          n.op('Reshape', [v, n.i64([1, -1, Hkv * D])]),
+          names.pastKey(l),
+          names.pastValue(l),
+          seqlensK,
+          totalLength,
+        ],
+        { num_heads: H, kv_num_heads: Hkv },
+        3,
+        'com.microsoft',
+      );
+      n.g.alias(presentK, names.presentKey(l));
+      n.g.alias(presentV, names.presentValue(l));
+      return {
+        merged: n.op('Reshape', [out, n.i64([-1, H * D])]),
+        queries,
+        keys: n.op('Reshape', [presentK, n.i64([Hkv, -1, D])]),
+        newKeys,
+      };
+    },
+  };
+}
+
+export function compressedAttention(n: Net, len: Lengths, baked: BakedHead[][], bakedDtype: GraphDtype): Attention {
+  const { numHeads: H, numKvHeads: Hkv, headDim: D } = n.spec;
+  const split = (x: string) => (Hkv === 1 ? [x] : n.g.node('Split', [x], { axis: 0, num_outputs: Hkv }, Hkv));
+  // The tail's causal mask, one [G*S, Tk] for every layer and head.
+  const mask = n.tileGroups(n.causal(len.Tk, len.P, len.Tk));
+  // A Cast of an initializer is constant-folded when the session is created, so the fp16 blob is widened once
+  // (measured: decode steps as fast as with fp32 initializers) and disk holds half the bytes.
+  const BT = dataType(bakedDtype);
+  const bakedInit = (name: string, dims: number[], ref: ExternalRef) => {
+    const x = n.g.external(name, BT, dims, ref);
+    return BT === n.T ? x : n.op('Cast', [x], { to: n.T });
+  };
+  return {
+    layer(l, q, k, v) {
+      const { queries, newKeys } = stack(n, q, k);
+      const presentK = n.op('Concat', [names.pastKey(l), n.op('Unsqueeze', [newKeys, n.i64([0])])], { axis: 2 });
+      const newValues = n.op('Transpose', [v], { perm: [1, 0, 2] });
+      const presentV = n.op('Concat', [names.pastValue(l), n.op('Unsqueeze', [newValues, n.i64([0])])], { axis: 2 });
+      n.g.alias(presentK, names.presentKey(l));
+      n.g.alias(presentV, names.presentValue(l));
+      const keys = n.op('Reshape', [presentK, n.i64([Hkv, -1, D])]);
+      const qh = n.g.node('Split', [queries], { axis: 0, num_outputs: Hkv }, Hkv);
+      const kh = split(keys);
+      const vh = split(n.op('Reshape', [presentV, n.i64([Hkv, -1, D])]));
+      const outs: string[] = [];
+      const heads: NonNullable<AttentionOut['heads']> = [];
+      for (let j = 0; j < Hkv; j++) {
+        const b = baked[l][j];
+        const kb = bakedInit(`ctx_key_${l}_${j}`, [1, D, b.count], b.keyRef);
+        const vb = bakedInit(`ctx_value_${l}_${j}`, [1, b.count, D], b.valueRef);
+        const sb = n.toF32(n.op('MatMul', [qh[j], kb]));
+        const st = n.op('Add', [n.toF32(n.op('MatMul', [qh[j], n.op('Transpose', [kh[j]], { perm: [0, 2, 1] })])), mask]);
+        const probs = n.fromF32(n.op('Softmax', [n.op('Concat', [sb, st], { axis: 2 })], { axis: -1 }));
+        const pb = n.op('Slice', [probs, n.i64([0]), n.i64([b.count]), n.i64([2])]);
+        const pt = n.op('Slice', [probs, n.i64([b.count]), n.i64([END]), n.i64([2])]);
+        outs.push(n.op('Add', [n.op('MatMul', [pb, vb]), n.op('MatMul', [pt, vh[j]])]));
+        heads.push({ queries: qh[j], keys: kh[j], baked: kb });
+      }
+      const attn = Hkv === 1 ? outs[0] : n.op('Concat', outs, { axis: 0 });
+      // [Hkv, G*S, D] → [H, S, D] → [S, H*D]
+      const perHead = n.op('Reshape', [attn, n.i64([H, -1, D])]);
+      const merged = n.op('Reshape', [n.op('Transpose', [perHead], { perm: [1, 0, 2] }), n.i64([-1, H * D])]);
+      return { merged, queries, keys, newKeys, heads };
+    },
+  };
+}

@@ -1,0 +1,89 @@
+// KVzip's score branch: for each layer and KV head, the max attention each scored key receives from the G query
+// heads and every new (repeat-input) query, under a softmax over [scored keys] ++ [the new tokens' own keys,
+// causal]. It is an explicit attention of its own beside the main one, which must expose probabilities (the
+// fused attention gives none).
+// - dense: the scored past keys are two runs, [a0, a1) ++ [b0, b1) (system prefix and chunk), copied as slices;
+// - compressed (a refresh scoring its suffix): the sink is the first `scorePrefix` baked pairs of every head,
+//   and the scored keys are arbitrary tail positions.
+import { DataType } from './onnx.ts';
+import { END, type Net } from './net.ts';
+import { names } from './names.ts';
+import type { AttentionOut, Lengths } from './attention.ts';
+
+export interface ScoreBranch {
+  layer(a: AttentionOut): void;
+  /** Declares the [L, Hkv, M] `scores` output from every layer's. */
+  finish(): void;
+}
+
+function branch(n: Net, layers: string[]): Pick<ScoreBranch, 'finish'> {
+  return {
+    finish() {
+      n.g.alias(n.op('Concat', layers, { axis: 0 }), names.scores);
+      n.g.output(names.scores, DataType.FLOAT, [n.spec.numLayers, n.spec.numKvHeads, 'M']);
+    },
+  };
+}
+
+/** [S, M + own]: zero over the M scored keys, causal over the `own` new keys. */
+function scoreMask(n: Net, len: Lengths, M: string, own: string): string {
+  const rows = n.op('Concat', [n.op('Unsqueeze', [len.S, n.i64([0])]), n.op('Unsqueeze', [M, n.i64([0])])], { axis: 0 });
+  return n.op('Concat', [n.op('ConstantOfShape', [rows], {}), n.causal(own, n.scalar(0), len.S)], { axis: 1 });
+}
+
+export function denseScoreBranch(n: Net, len: Lengths): ScoreBranch {
+  const { numHeads: H, numKvHeads: Hkv } = n.spec;
+  const G = H / Hkv;
+  n.g.input(names.scoreSpans, DataType.INT64, [4]);
+  const spanAt = (i: number) => n.op('Slice', [names.scoreSpans, n.i64([i]), n.i64([i + 1])]);
+  const M = n.op('Squeeze', [n.op('Add', [n.op('Sub', [spanAt(1), spanAt(0)]), n.op('Sub', [spanAt(3), spanAt(2)])])]);
+  // A run that scores nothing (prefill, decode) leaves out the new tokens' own keys too, so the branch works
+  // on empty tensors and costs nothing.
+  const ownLen = n.op('Mul', [len.S, n.op('Min', [M, n.scalar(1)])]);
+  // Broadcast over the heads.
+  const mask = scoreMask(n, len, M, ownLen);
+  const scoredEnd = n.op('Unsqueeze', [M, n.i64([0])]);
+  const ownEnd = n.op('Unsqueeze', [ownLen, n.i64([0])]);
+  const headsApart = n.op('Concat', [n.i64([H]), n.op('Unsqueeze', [len.S, n.i64([0])]), n.i64([-1])], { axis: 0 });
+  const layers: string[] = [];
+  return {
+    ...branch(n, layers),
+    layer(a) {
+      const span = (from: number) => n.op('Slice', [a.keys, spanAt(from), spanAt(from + 1), n.i64([1])]);
+      const own = n.op('Slice', [a.newKeys, n.i64([0]), ownEnd, n.i64([1])]);
+      const kBar = n.op('Concat', [span(0), span(2), own], { axis: 1 });
+      const qk = n.op('Reshape', [n.toF32(n.op('MatMul', [a.queries, n.op('Transpose', [kBar], { perm: [0, 2, 1] })])), headsApart]);
+      const probs = n.op('Softmax', [n.op('Add', [qk, mask])], { axis: -1 });
+      // Max over queries, then over the group: onnxruntime reduces a [H, S, keys] middle axis several times
+      // faster than the merged [Hkv, G*S, keys] one.
+      const perHead = n.op('ReduceMax', [probs, n.i64([1])], { keepdims: 0 });
+      const best = n.op('ReduceMax', [n.op('Reshape', [perHead, n.i64([Hkv, G, -1])]), n.i64([1])], { keepdims: 0 });
+      layers.push(n.op('Unsqueeze', [n.op('Slice', [best, n.i64([0]), scoredEnd, n.i64([1])]), n.i64([0])]));
+    },
+  };
+}
+
+export function compressedScoreBranch(n: Net, len: Lengths, scorePrefix: number): ScoreBranch {
+  n.g.input(names.scoreIndex, DataType.INT64, ['M']);
+  const M = n.op('Gather', [n.op('Shape', [names.scoreIndex]), n.scalar(0)], { axis: 0 });
+  // Groups stacked as rows, as the compressed attention's queries are.
+  const mask = n.tileGroups(scoreMask(n, len, M, len.S));
+  const from = n.g.constInt64([scorePrefix]);
+  const to = n.op('Add', [from, n.op('Shape', [names.scoreIndex])]);
+  const layers: string[] = [];
+  return {
+    ...branch(n, layers),
+    layer(a) {
+      const perHead = a.heads!.map((h) => {
+        const sink = n.op('MatMul', [h.queries, n.op('Slice', [h.baked, n.i64([0]), n.i64([scorePrefix]), n.i64([2])])]);
+        const picked = n.op('Gather', [h.keys, names.scoreIndex], { axis: 1 });
+        const own = n.op('Slice', [h.keys, n.op('Unsqueeze', [len.P, n.i64([0])]), n.i64([END]), n.i64([1])]);
+        const kBar = n.op('Transpose', [n.op('Concat', [picked, own], { axis: 1 })], { perm: [0, 2, 1] });
+        const s = n.op('Concat', [n.toF32(sink), n.op('Add', [n.toF32(n.op('MatMul', [h.queries, kBar])), mask])], { axis: 2 });
+        const best = n.op('ReduceMax', [n.op('Softmax', [s], { axis: -1 }), n.i64([1])], { keepdims: 0 });
+        return n.op('Slice', [best, from, to, n.i64([1])]);
+      });
+      layers.push(n.op('Unsqueeze', [n.op('Concat', perHead, { axis: 0 }), n.i64([0])]));
+    },
+  };
+}

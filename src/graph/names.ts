@@ -1,0 +1,32 @@
+// The forward graphs' tensor names: the graph declares its inputs and outputs with these, and the runtime feeds
+// and fetches by them, so the two sides cannot drift apart.
+
+export const names = {
+  /** [1, S] int64: the new tokens. */
+  inputIds: 'input_ids',
+  /** [1, S] int64: their RoPE positions. */
+  positionIds: 'position_ids',
+  /** [1, Hkv, P, D]: the past KV of layer l (a compressed graph's past is the tail after its baked context). */
+  pastKey: (l: number) => `past_key_${l}`,
+  pastValue: (l: number) => `past_value_${l}`,
+  /** [1, Hkv, P + S, D]: past ++ new. */
+  presentKey: (l: number) => `present_key_${l}`,
+  presentValue: (l: number) => `present_value_${l}`,
+  /** Dense scoring input [4] int64: past keys scored as the runs [a0, a1) ++ [b0, b1) (system prefix, chunk). */
+  scoreSpans: 'score_spans',
+  /** Compressed scoring input [M] int64: tail keys scored. */
+  scoreIndex: 'score_index',
+  /** [1, vocab]: the last position's logits. */
+  logitsLast: 'logits_last',
+  /** [1, S, vocab]: every new position's logits (graphs built with allLogits). */
+  logitsAll: 'logits_all',
+  /** [1, K]: the last position's top logits, descending, and their token ids. */
+  topValues: 'top_values',
+  topIndices: 'top_indices',
+  /** [L, Hkv, M]: KVzip's score of each scored key (max attention over the group's heads and the new queries). */
+  scores: 'scores',
+} as const;
+
+export function isPresent(name: string): boolean {
+  return name.startsWith('present_');
+}

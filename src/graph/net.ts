@@ -1,0 +1,145 @@
+// The building blocks every forward graph uses, over one GraphBuilder: weights by Hugging Face name, linear
+// layers (Gemm on HF's [out, in] layout, or int4 MatMulNBits), RMSNorm, the token lookup, RoPE, causal masks,
+// and the casts between the graph's dtype and fp32 (angles, softmax and scores are computed in fp32).
+import type { ModelSpec } from '../model/config.ts';
+import type { ExternalRef } from '../model/prepare.ts';
+import type { Rope } from '../model/rope.ts';
+import { INT4_PARTS, int4Block, isQuantizable } from '../model/int4.ts';
+import { DataType, GraphBuilder, type DataTypeCode } from './onnx.ts';
+
+export type GraphDtype = 'fp32' | 'fp16';
+
+export const NEG_INF = -Infinity;
+/** A Slice end past any real length. */
+export const END = 2 ** 53 - 1;
+
+export function dataType(d: GraphDtype): DataTypeCode {
+  return d === 'fp16' ? DataType.FLOAT16 : DataType.FLOAT;
+}
+
+export class Net {
+  readonly g = new GraphBuilder();
+  /** The graph's element type: activations, KV and non-quantized weights. */
+  readonly T: DataTypeCode;
+
+  constructor(
+    readonly spec: ModelSpec,
+    dtype: GraphDtype,
+    private readonly weight: (name: string) => ExternalRef,
+    private readonly int4: boolean,
+  ) {
+    this.T = dataType(dtype);
+  }
+
+  op(type: string, inputs: string[], attrs: Parameters<GraphBuilder['op']>[2] = {}, domain = ''): string {
+    return this.g.op(type, inputs, attrs, domain);
+  }
+
+  i64(v: number[]): string {
+    return this.g.constInt64(v);
+  }
+
+  scalar(v: number): string {
+    return this.g.constInt64([v], []);
+  }
+
+  /** A weight of the prepared file, by its Hugging Face name. */
+  w(name: string, dims: number[]): string {
+    return this.g.external(name, this.T, dims, this.weight(name));
+  }
+
+  toF32(x: string): string {
+    return this.T === DataType.FLOAT ? x : this.op('Cast', [x], { to: DataType.FLOAT });
+  }
+
+  fromF32(x: string): string {
+    return this.T === DataType.FLOAT ? x : this.op('Cast', [x], { to: this.T });
+  }
+
+  rms(x: string, weightName: string, size: number): string {
+    return this.op('SimplifiedLayerNormalization', [x, this.w(weightName, [size])], {
+      axis: -1,
+      epsilon: { float: this.spec.rmsNormEps },
+      stash_type: 1,
+    });
+  }
+
+  /** y = x Wᵀ (+ b) with W [out, in] = dims; int4 blocks through MatMulNBits for the Linear weights. */
+  linear(x: string, wName: string, dims: number[], bias?: string): string {
+    if (!this.int4 || !isQuantizable(wName)) {
+      return this.op('Gemm', bias ? [x, this.w(wName, dims), this.w(bias, [dims[0]])] : [x, this.w(wName, dims)], { transB: 1 });
+    }
+    const [N, K] = dims;
+    const bs = int4Block(wName);
+    const blocks = Math.ceil(K / bs);
+    const y = this.op(
+      'MatMulNBits',
+      [
+        x,
+        this.int4Part(wName, INT4_PARTS.b, DataType.UINT8, [N, blocks, bs / 2]),
+        this.int4Part(wName, INT4_PARTS.scales, this.T, [N * blocks]),
+        this.int4Part(wName, INT4_PARTS.zeroPoints, DataType.UINT8, [N * Math.ceil(blocks / 2)]),
+      ],
+      // accuracy_level 4: activations in int8 for the CPU's integer dot products (MLAS); a measured trade.
+      { K, N, bits: 4, block_size: bs, accuracy_level: 4 },
+      'com.microsoft',
+    );
+    return bias ? this.op('Add', [y, this.w(bias, [N])]) : y;
+  }
+
+  /** Token ids [S] → embeddings [S, hidden]; on an int4 table rows are dequantized as MatMulNBits does. */
+  embed(ids: string): string {
+    const name = 'model.embed_tokens.weight';
+    const { vocabSize: V, hiddenSize: h } = this.spec;
+    if (!this.int4) return this.op('Gather', [this.w(name, [V, h]), ids], { axis: 0 });
+    const bs = int4Block(name);
+    const blocks = Math.ceil(h / bs);
+    return this.op(
+      'GatherBlockQuantized',
+      [
+        this.int4Part(name, INT4_PARTS.b, DataType.UINT8, [V, blocks * (bs / 2)]),
+        ids,
+        this.int4Part(name, INT4_PARTS.scales, this.T, [V, blocks]),
+        this.int4Part(name, INT4_PARTS.zeroPoints, DataType.UINT8, [V, Math.ceil(blocks / 2)]),
+      ],
+      { gather_axis: 0, quantize_axis: 1, block_size: bs, bits: 4 },
+      'com.microsoft',
+    );
+  }
+
+  // One initializer per int4 part and shape: the embedding's blocks are read by the lookup and the tied head.
+  private int4Part(wName: string, suffix: string, type: DataTypeCode, shape: number[]): string {
+    return this.g.external(`${wName}${suffix}:${shape.join('x')}`, type, shape, this.weight(wName + suffix));
+  }
+
+  /** [to − from, keys]: −inf strictly above the diagonal shifted by `from`, so query q (row + from) sees keys ≤ q. */
+  causal(keys: string, from: string, to: string): string {
+    const dims = [this.op('Sub', [to, from]), keys].map((d) => this.op('Unsqueeze', [d, this.i64([0])]));
+    const shape = this.op('Concat', dims, { axis: 0 });
+    const infs = this.op('Expand', [this.g.constFloat([NEG_INF], []), shape]);
+    return this.op('Trilu', [infs, this.op('Add', [from, this.scalar(1)])], { upper: 1 });
+  }
+
+  /** Rows of a stacked-GQA score matrix are (group, query) pairs: tiles an [S, T] mask over the G groups. */
+  tileGroups(mask: string): string {
+    const G = this.spec.numHeads / this.spec.numKvHeads;
+    return G === 1 ? mask : this.op('Tile', [mask, this.i64([G, 1])]);
+  }
+
+  /** RoPE from position ids at run time (no table bounded by max positions): returns x [S, heads, D] ↦ rotated. */
+  rotary(positionIds: string, rope: Rope): (x: string) => string {
+    const D = this.spec.headDim;
+    const pos = this.op('Cast', [this.op('Reshape', [positionIds, this.i64([-1, 1])])], { to: DataType.FLOAT });
+    const angles = this.op('Mul', [pos, this.g.constFloat(rope.invFreq, [D / 2])]);
+    const scale = this.g.constFloat([rope.scale], []);
+    const cos = this.fromF32(this.op('Unsqueeze', [this.op('Mul', [this.op('Cos', [angles]), scale]), this.i64([1])]));
+    const sin = this.fromF32(this.op('Unsqueeze', [this.op('Mul', [this.op('Sin', [angles]), scale]), this.i64([1])]));
+    const half = this.i64([D / 2, D / 2]);
+    return (x) => {
+      const [x1, x2] = this.g.node('Split', [x, half], { axis: 2 }, 2);
+      const r1 = this.op('Sub', [this.op('Mul', [x1, cos]), this.op('Mul', [x2, sin])]);
+      const r2 = this.op('Add', [this.op('Mul', [x2, cos]), this.op('Mul', [x1, sin])]);
+      return this.op('Concat', [r1, r2], { axis: 2 });
+    };
+  }
+}
