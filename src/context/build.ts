@@ -11,7 +11,7 @@ import { gitChurn, gitDirty, orderByChurn, orderByMtime } from './order.ts';
 import { readStable } from './read.ts';
 import { renderSegment } from './render.ts';
 import { Omissions } from './report.ts';
-import { PathRules } from './rules.ts';
+import { contextRules } from './rules.ts';
 import { secretContentVerdict } from './secrets.ts';
 import { decode } from './sniff.ts';
 import type { BuiltContext, ContextFile, ContextOptions } from './types.ts';
@@ -51,7 +51,7 @@ export async function buildContext(root: string, options: ContextOptions): Promi
   const includeSecrets = options.includeSecrets ?? false;
   const defaults = options.defaultExcludes ?? true;
   const omitted = new Omissions();
-  const rules = new PathRules({ defaultExcludes: defaults, includeSecrets, include: options.include, exclude: options.exclude });
+  const rules = contextRules(options);
 
   const found = await discover(rootAbs, {
     mode: options.discovery ?? 'auto',

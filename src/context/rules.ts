@@ -11,6 +11,16 @@ export interface RuleOptions {
   exclude?: string[];
 }
 
+/** The path rules a context is built with; staleness checks use the same ones so the two never disagree. */
+export function contextRules(o: { defaultExcludes?: boolean; includeSecrets?: boolean; include?: string[]; exclude?: string[] }): PathRules {
+  return new PathRules({
+    defaultExcludes: o.defaultExcludes ?? true,
+    includeSecrets: o.includeSecrets ?? false,
+    include: o.include,
+    exclude: o.exclude,
+  });
+}
+
 export class PathRules {
   private readonly isExcluded?: (p: string) => boolean;
   private readonly isIncluded?: (p: string) => boolean;
@@ -47,6 +57,11 @@ export class PathRules {
     }
     this.dirCache.set(dir, hit);
     return hit;
+  }
+
+  /** Whether a file's path lets it into the context: no left-out ancestor folder and no verdict on the file. */
+  admits(rel: string): boolean {
+    return !this.ancestor(rel) && !this.file(rel);
   }
 
   /** Verdict for a file by its path alone. */

@@ -1,13 +1,13 @@
 // The workspace's cache state and conversation, shared by the sidebar, the status bar and the commands.
 // Talks to the engine through EngineClient; knows nothing of how the webview draws things.
 import * as vscode from 'vscode';
-import ignore from 'ignore';
 import type { AskResult, BuildResult, CacheEntryInfo, Event } from '../engine/protocol.ts';
 import type { Phase } from '../core/progress.ts';
 import type { HostMessage, Turn, ViewStatus } from '../webview/messages.ts';
 import { EngineClient, EngineError, type RunningRequest } from '../engine/client.ts';
 import { cacheSettings, readSettings } from './settings.ts';
 import { HF_TOKEN_SECRET } from './models.ts';
+import { Staleness } from './staleness.ts';
 
 /** Rough share of a build's time per phase, so one bar can move through all of them. */
 const PHASE_WEIGHT: Record<Phase, number> = {
@@ -34,7 +34,6 @@ const PHASE_LABEL: Record<Phase, string> = {
   'load-cache': 'Loading cache',
   answer: 'Answering',
 };
-const ALWAYS_EXCLUDED = ['.git', 'node_modules'];
 const BUILD_RECORD = 'kvzipCode.lastBuild';
 
 /** What a finished build looked like, kept per workspace so a restart knows a cache exists without starting the engine. */
@@ -70,6 +69,7 @@ export class Controller implements vscode.Disposable {
   private building: RunningRequest<BuildResult> | undefined;
   private asking: { req: RunningRequest<AskResult>; turn: Turn } | undefined;
   private readonly disposables: vscode.Disposable[] = [];
+  private readonly staleness = new Staleness();
   private readonly statusEmitter = new vscode.EventEmitter<ViewStatus>();
   private readonly messageEmitter = new vscode.EventEmitter<HostMessage>();
   private autoRefreshTimer: NodeJS.Timeout | undefined;
@@ -252,9 +252,7 @@ export class Controller implements vscode.Disposable {
   }
 
   private isIncluded(rel: string): boolean {
-    const s = readSettings(this.folder?.uri);
-    if (ignore().add(ALWAYS_EXCLUDED).add(s.exclude).ignores(rel)) return false;
-    return s.include.length === 0 || ignore().add(s.include).ignores(rel);
+    return this.staleness.touchesContext(rel, readSettings(this.folder?.uri));
   }
 
   private scheduleAutoRefresh(): void {

@@ -1,0 +1,21 @@
+// Which changed files make the cache stale: those the context builder admits by path under the same settings
+// (its own rules: include/exclude globs, default folders and files, secret names). Files left out of the
+// context for what they hold (binary, generated, too large) still count, so a change is never missed.
+import { contextRules, type PathRules } from '../context/index.ts';
+
+export interface StalenessSettings {
+  include: string[];
+  exclude: string[];
+  includeSecrets: boolean;
+}
+
+export class Staleness {
+  private cached?: { key: string; rules: PathRules };
+
+  /** True when a change to `rel` (workspace-relative, `/`-separated) may change the cached context. */
+  touchesContext(rel: string, s: StalenessSettings): boolean {
+    const key = JSON.stringify([s.include, s.exclude, s.includeSecrets]);
+    if (this.cached?.key !== key) this.cached = { key, rules: contextRules(s) };
+    return this.cached.rules.admits(rel);
+  }
+}
