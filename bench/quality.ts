@@ -3,7 +3,7 @@
 // SnapKV-style made for another question), at several ratios, averaged over several model-written stories.
 //
 // KVzip-pair-demote-<f>: the same pair selection after punctuation/whitespace-only tokens' scores are multiplied
-// by f (src/kvzip/demote.ts; KVZIP.md: kvpress found reconstruction scoring over-values them). Measured at the
+// by f (src/kvzip/demote.ts; docs/KVZIP.md: kvpress found reconstruction scoring over-values them). Measured at the
 // ratios <= 0.5 (and 1.0, free), against kvzip-pair with paired per-context differences.
 //
 // Run: node --import tsx bench/quality.ts
@@ -215,7 +215,7 @@ const METRICS: (keyof Measure)[] = [
   'snapProbeMatch',
 ];
 /**
- * The bar (issue 3, bar 4; KVZIP.md: "how closely the compressed cache follows the full one"): greedy agreement
+ * The bar (issue 3, bar 4; docs/KVZIP.md: "how closely the compressed cache follows the full one"): greedy agreement
  * (first divergence and token match over 64) after the context and after retelling cues, and how closely the
  * log-likelihood of the context's true continuation, and of its early facts, follows the full cache's.
  */
@@ -307,7 +307,7 @@ async function main(): Promise<void> {
       factNll: mean(forced.fact.map((f) => compare(f.ref!, undefined, f.from, f.targets, V).nll)),
     });
 
-    // Reconstruction scoring's bias toward punctuation/whitespace (KVZIP.md): their share of kept pairs.
+    // Reconstruction scoring's bias toward punctuation/whitespace (docs/KVZIP.md): their share of kept pairs.
     // The demote variants select on a copy of the scores with those positions multiplied by f.
     const demoted = new Map<DemoteMethod, PairScores>();
     for (const m of DEMOTE_METHODS) {

@@ -3,7 +3,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { downloadModel, HubError } from '../model/hub.ts';
-import { findPreset, HUB_PRESETS } from '../model/presets.ts';
+import { findPreset } from '../model/presets.ts';
 import { UserError } from '../core/errors.ts';
 import type { ProgressFn } from '../core/progress.ts';
 
@@ -15,7 +15,7 @@ export async function resolveModel(
   o: { token?: string; signal?: AbortSignal; progress?: ProgressFn } = {},
 ): Promise<string> {
   const preset = findPreset(model);
-  if (!preset || !('repo' in preset) || existsSync(join(model, 'config.json'))) return resolve(model);
+  if (!preset || existsSync(join(model, 'config.json'))) return resolve(model);
   const dir = join(cacheDir, 'hub', preset.repo.replace('/', '--'));
   if (existsSync(join(dir, COMPLETE))) return dir;
   try {
@@ -32,8 +32,4 @@ export async function resolveModel(
   }
   writeFileSync(join(dir, COMPLETE), preset.repo);
   return dir;
-}
-
-export function presetIds(): string[] {
-  return HUB_PRESETS.map((p) => p.id);
 }

@@ -1,5 +1,5 @@
 // Demotes punctuation/whitespace-only tokens in KVzip's pair scores. Reconstruction scoring over-values them
-// (kvpress PR #288; KVZIP.md): on stories260K they are 11.3% of the context but 17.8% of the pairs kept at r = 0.1.
+// (kvpress PR #288; docs/KVZIP.md): on stories260K they are 11.3% of the context but 17.8% of the pairs kept at r = 0.1.
 // Multiplying their scores by f < 1 before the global top-r·N hands part of that budget to content tokens.
 // bench/quality.ts measures f = 0.75, 0.5, 0.25 (kvzip-pair-demote-<f>).
 //

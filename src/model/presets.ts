@@ -21,15 +21,6 @@ export interface HubPreset {
   shape: ModelShape;
 }
 
-export interface LocalPreset {
-  id: 'local';
-  label: string;
-  /** A folder with config.json, tokenizer files and safetensors; its spec is read from config.json. */
-  local: true;
-}
-
-export type Preset = HubPreset | LocalPreset;
-
 const qwen25 = { qkvBias: true, qkNorm: false, headDim: 128 } as const;
 const qwen3 = { qkvBias: false, qkNorm: true, headDim: 128, vocabSize: 151936 } as const;
 
@@ -86,14 +77,10 @@ export const HUB_PRESETS: readonly HubPreset[] = [
   },
 ];
 
-export const LOCAL_PRESET: LocalPreset = { id: 'local', label: 'Local folder…', local: true };
-
-export const PRESETS: readonly Preset[] = [...HUB_PRESETS, LOCAL_PRESET];
-
 /** By id, by Hub repo, or by the repo's model name alone (as people write it: Qwen2.5-Coder-1.5B-Instruct). */
-export function findPreset(id: string): Preset | undefined {
+export function findPreset(id: string): HubPreset | undefined {
   const lower = id.toLowerCase();
-  return PRESETS.find((p) => p.id === lower || ('repo' in p && (p.repo.toLowerCase() === lower || p.repo.split('/')[1].toLowerCase() === lower)));
+  return HUB_PRESETS.find((p) => p.id === lower || p.repo.toLowerCase() === lower || p.repo.split('/')[1].toLowerCase() === lower);
 }
 
 /** Parameters implied by a shape, split the way quantisation treats them. */

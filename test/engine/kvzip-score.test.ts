@@ -1,4 +1,4 @@
-// The score graph must equal KVzip's score computed straightforwardly (KVZIP.md, "Scoring, step by step"):
+// The score graph must equal KVzip's score computed straightforwardly (docs/KVZIP.md, "Scoring, step by step"):
 // score(l, h, key) = max over the G query heads of KV head h and over all repeat-input queries of
 // softmax(q·K̄ᵀ/√d), where K̄ = [system-prefix keys] ++ [the chunk's keys] ++ [the repeat input's own keys, causal].
 import { test } from 'node:test';

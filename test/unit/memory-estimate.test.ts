@@ -2,16 +2,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { estimateMemory, int4Bytes, kvBytes, memoryVerdict, weightsBytes } from '../../src/model/memory.ts';
-import { findPreset, HUB_PRESETS, LOCAL_PRESET, parameterCounts, PRESETS, type HubPreset } from '../../src/model/presets.ts';
+import { findPreset, HUB_PRESETS, parameterCounts, type HubPreset } from '../../src/model/presets.ts';
 
 const GiB = 2 ** 30;
 const preset = (id: string) => findPreset(id) as HubPreset;
 
 describe('presets', () => {
-  test('the five models plus a local folder; shapes give the published parameter counts (±1%)', () => {
+  test('the five models; shapes give the published parameter counts (±1%)', () => {
     assert.deepEqual(
-      PRESETS.map((p) => p.id),
-      ['qwen2.5-coder-1.5b', 'qwen2.5-coder-7b', 'qwen3-4b', 'qwen3-8b', 'llama-3.1-8b', 'local'],
+      HUB_PRESETS.map((p) => p.id),
+      ['qwen2.5-coder-1.5b', 'qwen2.5-coder-7b', 'qwen3-4b', 'qwen3-8b', 'llama-3.1-8b'],
     );
     for (const p of HUB_PRESETS) {
       const total = parameterCounts(p.shape).total;
@@ -20,7 +20,7 @@ describe('presets', () => {
     assert.equal(preset('llama-3.1-8b').gated, true);
     assert.ok(HUB_PRESETS.filter((p) => p.id !== 'llama-3.1-8b').every((p) => !p.gated));
     assert.equal(findPreset('Qwen/Qwen3-8B')?.id, 'qwen3-8b');
-    assert.equal(findPreset('local'), LOCAL_PRESET);
+    assert.equal(findPreset('local'), undefined, 'a local folder is a path, not a preset');
   });
 });
 
