@@ -127,7 +127,7 @@ export async function buildContext(root: string, options: ContextOptions): Promi
         continue;
       }
       const v =
-        (includeSecrets ? undefined : secretContentVerdict(path, d.text)) ??
+        (includeSecrets ? undefined : await secretContentVerdict(path, d.text)) ??
         (defaults ? generatedContentVerdict(d.text) : undefined);
       if (v) {
         skip(path, v, bytes);

@@ -1,4 +1,8 @@
 // Secrets stay out by default: the cache holds the context, so a secret in the context is a secret on disk.
+// Content is checked by secretlint's recommended preset (maintained upstream: cloud keys, tokens, connection
+// strings), plus the few kinds it does not cover; file names by the list below.
+import { lintSource } from '@secretlint/core';
+import { creator as recommended } from '@secretlint/secretlint-rule-preset-recommend';
 import type { Verdict } from './defaults.ts';
 
 const SECRET_NAMES = new Set([
@@ -16,20 +20,45 @@ const SECRET_NAMES = new Set([
   'secrets.yml',
   'secrets.yaml',
 ]);
+// Terraform state holds every resource's attributes in clear, passwords included.
 const SECRET_NAME_PATTERN =
-  /^\.env|\.(?:pem|key|p12|pfx|jks|keystore|kdbx|ppk|gpg|age)$|^id_(?:rsa|dsa|ecdsa|ed25519)|^client_secret.*\.json$/i;
+  /^\.env|\.(?:pem|key|p12|pfx|jks|keystore|kdbx|ppk|gpg|age|tfstate|tfstate\.backup)$|^id_(?:rsa|dsa|ecdsa|ed25519)|^client_secret.*\.json$/i;
 /** Files whose meaning depends on their folder. */
 const SECRET_PATH_SUFFIXES = ['.aws/credentials', '.docker/config.json', '.kube/config', '.ssh/config'];
-/** Config files that are fine unless they carry a token. */
-const TOKEN_CONFIGS = new Set(['.npmrc', '.yarnrc', '.yarnrc.yml']);
-const TOKEN_CONFIG_CONTENT = /(?:_authToken|_auth|_password|npmAuthToken|npmAuthIdent)\s*[=:]/;
 
-const SECRET_CONTENT: [RegExp, string][] = [
-  [/-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----/, 'contains a private key'],
-  [/\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{60,})\b/, 'contains a GitHub token'],
-  [/\bxox[abprs]-[A-Za-z0-9-]{10,}/, 'contains a Slack token'],
-  [/\bAKIA[0-9A-Z]{16}\b/, 'contains an AWS access key id'],
+/**
+ * What the preset leaves out, named like its rules so the report reads the same. A private key header alone is
+ * enough here (the preset wants a whole well-formed block); the rest follow the providers' published formats.
+ */
+const EXTRA_RULES: { id: string; re: RegExp; names?: Set<string> }[] = [
+  { id: 'kvzip/private-key-header', re: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----/ },
+  // The preset knows .npmrc's _authToken only.
+  {
+    id: 'kvzip/package-manager-auth',
+    re: /(?:_authToken|_auth|_password|npmAuthToken|npmAuthIdent)\s*[=:]/,
+    names: new Set(['.npmrc', '.yarnrc', '.yarnrc.yml']),
+  },
+  { id: 'kvzip/stripe-key', re: /\b[sr]k_(?:live|test|prod)_[0-9A-Za-z]{20,}\b/ },
+  { id: 'kvzip/google-api-key', re: /\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])/ },
+  // `password = "…"`, `"PASSWORD": '…'`, `secret_key := "…"`: a literal of 8+ characters with no spaces, which
+  // leaves out empty values, prose, and references such as os.environ[...] or ${VAR}.
+  {
+    id: 'kvzip/password-assignment',
+    re: /\b[\w-]*(?:password|passwd|pwd|secret|secret_key|api_?key|access_?token|auth_?token|client_secret)["']?\s*(?::=|=>|=|:)\s*[rbuf]?(["'])(?![$<{%])[^\s"'`]{8,}\1/i,
+  },
 ];
+
+// AWS key ids (AKIA…, ASIA…) are scanned too, which the preset leaves off by default: a temporary key id travels
+// with its secret. Account ids are not secrets, and infrastructure code is full of them.
+const SECRETLINT_CONFIG = {
+  rules: [
+    {
+      id: '@secretlint/secretlint-rule-preset-recommend',
+      rule: recommended,
+      rules: [{ id: '@secretlint/secretlint-rule-aws', options: { enableIDScanRule: true }, allowMessageIds: ['AWSAccountID'] }],
+    },
+  ],
+};
 
 export function secretNameVerdict(path: string): Verdict | undefined {
   const name = path.slice(path.lastIndexOf('/') + 1);
@@ -42,9 +71,25 @@ export function secretNameVerdict(path: string): Verdict | undefined {
   return undefined;
 }
 
-export function secretContentVerdict(path: string, text: string): Verdict | undefined {
+/** The first secret found in a file's text, named by the rule that found it and its line (never the secret). */
+export async function secretContentVerdict(path: string, text: string): Promise<Verdict | undefined> {
   const name = path.slice(path.lastIndexOf('/') + 1);
-  if (TOKEN_CONFIGS.has(name) && TOKEN_CONFIG_CONTENT.test(text)) return { reason: 'secret', detail: `${name} holds an auth token` };
-  for (const [re, detail] of SECRET_CONTENT) if (re.test(text)) return { reason: 'secret', detail };
-  return undefined;
+  for (const { id, re, names } of EXTRA_RULES) {
+    const m = !names || names.has(name) ? re.exec(text) : null;
+    if (m) return { reason: 'secret', detail: `rule ${id} matched at line ${lineOf(text, m.index)}` };
+  }
+  const dot = name.lastIndexOf('.');
+  const { messages } = await lintSource({
+    source: { filePath: path, content: text, ext: dot > 0 ? name.slice(dot) : '', contentType: 'text' },
+    options: { config: SECRETLINT_CONFIG, maskSecrets: true },
+  });
+  const hit = messages[0];
+  if (!hit) return undefined;
+  return { reason: 'secret', detail: `rule ${hit.ruleId} (${hit.messageId}) matched at line ${hit.loc.start.line}` };
+}
+
+function lineOf(text: string, index: number): number {
+  let line = 1;
+  for (let i = text.indexOf('\n'); i >= 0 && i < index; i = text.indexOf('\n', i + 1)) line++;
+  return line;
 }
