@@ -16,7 +16,8 @@ export async function resolveWorkspaceFile(roots: readonly string[], candidate: 
     const real = await realpath(target).catch(() => undefined);
     if (!real) continue;
     const rel = path.relative(realRoot, real);
-    if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) continue;
+    // `..foo.txt` is a file inside; only `..` itself or `../…` leaves the root.
+    if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) continue;
     const info = await stat(real).catch(() => undefined);
     if (info?.isFile()) return real;
   }

@@ -7,6 +7,11 @@ import type { GraphDtype } from '../graph/net.ts';
 import { cudaStatus } from './cudaProvider.ts';
 import { adapterName, probeWebGpu, type WebGpuAdapter } from './webgpu.ts';
 
+// Nothing leaves the machine: onnxruntime 1.30 otherwise keeps a device id and a telemetry event store under
+// ~/.cache/Microsoft/DeveloperTools/.onnxruntime and is built to upload it. The library reads this switch when
+// it creates its environment, at the first session, so setting it here (after the import) is early enough.
+process.env.ORT_DISABLE_TELEMETRY = '1';
+
 export interface DeviceChoice {
   device: Backend;
   /** Why the CPU was chosen, when it was. */

@@ -49,4 +49,11 @@ test('resolveWorkspaceFile keeps links inside the workspace, symlinks included',
   assert.equal(await resolveWorkspaceFile([ws], 'src'), undefined, 'a folder is not a file');
   assert.equal(await resolveWorkspaceFile([ws], 'missing.ts'), undefined);
   assert.equal(await resolveWorkspaceFile([ws], 'file:///etc/passwd'), undefined);
+  // A name that merely starts with two dots is inside (issue 13).
+  writeFileSync(path.join(ws, '..foo.txt'), 'x');
+  mkdirSync(path.join(ws, '..config'));
+  writeFileSync(path.join(ws, '..config', 'a.txt'), 'x');
+  assert.equal(await resolveWorkspaceFile([ws], '..foo.txt'), path.join(ws, '..foo.txt'));
+  assert.equal(await resolveWorkspaceFile([ws], '..config/a.txt'), path.join(ws, '..config', 'a.txt'));
+  assert.equal(await resolveWorkspaceFile([ws], '../ws/../outside.txt'), undefined);
 });
