@@ -1,12 +1,8 @@
 // kvzip-code: the headless CLI over the engine process (the same engine the extension uses).
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { resolve } from 'node:path';
-import { existsSync } from 'node:fs';
-import { findPreset } from '../model/presets.ts';
-import { EngineClient, EngineError, type RequestBody } from '../engine/client.ts';
+import { EngineClient, EngineError } from '../engine/client.ts';
 import type { AskResult, BuildResult, CudaSetupResult, Event } from '../engine/protocol.ts';
-import { DEVICES, isDevice, spelled, type Level } from '../core/choices.ts';
+import { parseCommandLine, UsageError } from './args.ts';
 import { defaultCacheDir } from './paths.ts';
 
 const USAGE = `kvzip-code — ask questions about a repository to a local model, from a KVzip-compressed KV cache
@@ -25,125 +21,21 @@ ask --session NAME keeps a conversation: each answer reads the session's earlier
 setup-cuda fetches onnxruntime's CUDA provider libraries where an NVIDIA driver is present; CUDA 12 and cuDNN 9
 must be installed on the system (--force installs without a driver, for a GPU machine later).
 --device auto takes CUDA when its provider libraries load, then WebGPU on a hardware adapter, then the CPU (and
-says why); --device webgpu also takes a software adapter such as SwiftShader.`;
-
-class UsageError extends Error {}
-
-const options = {
-  model: { type: 'string' },
-  prompt: { type: 'string' },
-  'prompt-ids': { type: 'string' },
-  'max-tokens': { type: 'string' },
-  temperature: { type: 'string' },
-  'top-p': { type: 'string' },
-  stop: { type: 'string', multiple: true },
-  device: { type: 'string', default: 'auto' },
-  ratio: { type: 'string', default: '0.3' },
-  level: { type: 'string', default: 'pair' },
-  'cache-dir': { type: 'string' },
-  'max-context-tokens': { type: 'string' },
-  session: { type: 'string' },
-  new: { type: 'boolean', default: false },
-  'conversation-budget': { type: 'string' },
-  force: { type: 'boolean', default: false },
-  int4: { type: 'boolean', default: false },
-  json: { type: 'boolean', default: false },
-  help: { type: 'boolean', short: 'h', default: false },
-} as const;
-
-function num(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${v}"`);
-  return n;
-}
-
-function need<T>(v: T | undefined, what: string): T {
-  if (v === undefined || v === '') throw new UsageError(`${what} is required`);
-  return v;
-}
+says why); --device webgpu also takes a software adapter such as SwiftShader. --debug shows the stack of an internal error.`;
 
 async function main(argv: string[]): Promise<number> {
-  const { values: o, positionals } = parseArgs({ args: argv, options, allowPositionals: true });
-  const [command, ...rest] = positionals;
-  if (o.help || !command) {
+  const { command, body, json, help } = parseCommandLine(argv, defaultCacheDir);
+  if (help || !body || !command) {
     console.log(USAGE);
-    return command || o.help ? 0 : 2;
-  }
-  const device = o.device;
-  if (!isDevice(device)) throw new UsageError(`--device must be ${spelled(DEVICES)}, got "${o.device}"`);
-  const cacheDir = resolve(o['cache-dir'] ?? defaultCacheDir());
-  // A preset id goes to the engine as is (it downloads the model); anything else is a folder.
-  const model = () => {
-    const m = need(o.model, '--model DIR');
-    return findPreset(m) && !existsSync(m) ? m : resolve(m);
-  };
-  const settings = () => ({
-    workspace: resolve(need(rest[0], 'WORKSPACE')),
-    model: model(),
-    cacheDir,
-    device,
-    ratio: num(o.ratio, 'ratio')!,
-    level: o.level as Level,
-    int4: o.int4,
-    maxContextTokens: num(o['max-context-tokens'], 'max-context-tokens'),
-  });
-
-  let body: RequestBody;
-  switch (command) {
-    case 'generate':
-      body = {
-        type: 'generate',
-        model: model(),
-        cacheDir,
-        device,
-        int4: o.int4,
-        prompt: o.prompt,
-        promptIds: o['prompt-ids']?.split(',').map((s) => {
-          const n = Number(s.trim());
-          if (!Number.isInteger(n) || n < 0) throw new UsageError(`--prompt-ids must be comma-separated token ids, got "${s}"`);
-          return n;
-        }),
-        maxTokens: num(o['max-tokens'], 'max-tokens'),
-        temperature: num(o.temperature, 'temperature'),
-        topP: num(o['top-p'], 'top-p'),
-        stop: o.stop,
-      };
-      if (!body.prompt && !body.promptIds) throw new UsageError('--prompt TEXT or --prompt-ids 1,2,3 is required');
-      break;
-    case 'build':
-      body = { type: 'build', ...settings(), force: o.force };
-      break;
-    case 'ask':
-      if (o.new && !o.session) throw new UsageError('--new starts a session over: give --session NAME');
-      body = {
-        type: 'ask',
-        ...settings(),
-        question: need(rest[1], 'QUESTION'),
-        maxTokens: num(o['max-tokens'], 'max-tokens'),
-        session: o.session,
-        newConversation: o.new,
-        conversationBudget: num(o['conversation-budget'], 'conversation-budget'),
-      };
-      break;
-    case 'info':
-      body = { type: 'info', cacheDir };
-      break;
-    case 'clear':
-      body = { type: 'clear', cacheDir, workspace: rest[0] && resolve(rest[0]) };
-      break;
-    case 'setup-cuda':
-      body = { type: 'cuda-setup', force: o.force };
-      break;
-    default:
-      throw new UsageError(`unknown command "${command}"`);
+    return command || help ? 0 : 2;
   }
 
   const client = new EngineClient(fileURLToPath(new URL('./engine.js', import.meta.url)));
   const streams = body.type === 'ask' || body.type === 'generate';
   let lastProgress = '';
   const onEvent = (e: Event) => {
-    if (e.type === 'token' && streams && !o.json) process.stdout.write(e.text);
+    if (e.type === 'token' && streams && !json) process.stdout.write(e.text);
+    if (e.type === 'notice') process.stderr.write(`kvzip-code: ${e.message}\n`);
     if (e.type === 'progress') {
       // Whole tens of percent only: progress is for people, not a log of every tensor.
       const pct = e.total > 1 ? ` ${Math.floor((10 * e.done) / e.total) * 10}%` : '';
@@ -157,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     const result = await running.result;
     // The answer's token ids are for clients that keep a conversation themselves; --session keeps it here.
-    if (o.json) console.log(JSON.stringify(body.type === 'ask' ? withoutIds(result as AskResult) : result, null, 1));
+    if (json) console.log(JSON.stringify(body.type === 'ask' ? withoutIds(result as AskResult) : result, null, 1));
     else if (streams) {
       process.stdout.write('\n');
       if (body.type === 'ask') for (const line of askNotes(result as AskResult)) process.stderr.write(`${line}\n`);
@@ -180,6 +72,7 @@ function askNotes(r: AskResult): string[] {
   if (r.turnsDropped)
     notes.push(`${r.turnsDropped} oldest turn${r.turnsDropped === 1 ? '' : 's'} dropped: the conversation budget is full`);
   if (r.stopped === 'conversation-budget') notes.push('stopped: conversation budget');
+  if (r.answerTokens === 0 && r.stopReason === 'eos') notes.push('kvzip-code: the model ended its answer before writing anything');
   return notes;
 }
 
@@ -208,7 +101,9 @@ function human(command: string, r: unknown): string {
   }
   if (command === 'setup-cuda') {
     const c = r as CudaSetupResult;
-    const done = c.installed.length ? `Installed onnxruntime's CUDA provider:\n${c.installed.map((f) => `  ${f}`).join('\n')}\n` : "onnxruntime's CUDA provider is already installed.\n";
+    const done = c.installed.length
+      ? `Installed onnxruntime's CUDA provider:\n${c.installed.map((f) => `  ${f}`).join('\n')}\n`
+      : "onnxruntime's CUDA provider is already installed.\n";
     return done + (c.usable ? `CUDA is ready: ${c.reason}.` : `CUDA is not usable yet: ${c.reason}.\n${c.needs}`);
   }
   if (command === 'info') {
@@ -227,9 +122,16 @@ function human(command: string, r: unknown): string {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e) => {
-    if (e instanceof UsageError) console.error(`kvzip-code: ${e.message}\n\n${USAGE}`);
-    else if (e instanceof EngineError) console.error(`kvzip-code: ${e.message}`);
-    else console.error(`kvzip-code: ${(e as Error)?.message ?? e}`);
+    // Read from argv itself: the error may be the command line's own.
+    const debugMode = process.argv.includes('--debug');
+    if (e instanceof UsageError) console.error(`kvzip-code: ${e.message}${e.usage ? `\n\n${USAGE}` : ''}`);
+    else if (e instanceof EngineError) {
+      console.error(`kvzip-code: ${e.message}`);
+      if (e.detail) console.error(debugMode ? e.detail : 'This is a bug in kvzip-code; run again with --debug for the details.');
+    } else {
+      console.error(`kvzip-code: ${(e as Error)?.message ?? e}`);
+      if (debugMode && e instanceof Error) console.error(e.stack);
+    }
     process.exit(e instanceof UsageError ? 2 : 1);
   },
 );

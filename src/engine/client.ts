@@ -11,6 +11,8 @@ export class EngineError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    /** The engine's stack for an internal error. */
+    readonly detail?: string,
   ) {
     super(message);
   }
@@ -118,7 +120,10 @@ export class EngineClient {
     if (!p) return;
     p.onEvent(e);
     if (e.type === 'result') this.settle(e.id, (q) => q.resolve(e.result));
-    else if (e.type === 'error') this.settle(e.id, (q) => q.reject(new EngineError(e.code, e.message)));
+    else if (e.type === 'error') {
+      if (e.detail) this.log(e.detail);
+      this.settle(e.id, (q) => q.reject(new EngineError(e.code, e.message, e.detail)));
+    }
   }
 
   private onExit(child: ChildProcess, how: string): void {

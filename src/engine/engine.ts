@@ -31,6 +31,8 @@ import { scoreContext } from '../kvzip/score.ts';
 import { headScoresOf, keepAll, lowestKept, selectLevel, type KeepSets } from '../kvzip/select.ts';
 import { KEEP_FILE, KV_FILE, fullKvBytes, layoutBytes, writeCompacted, type CompactLayout } from '../kvzip/compact.ts';
 import { refreshCompressed } from './refresh.ts';
+import { fitQuestion } from './question.ts';
+import { cacheFolderExcludes, checkWorkspace, emptyContextMessage } from './workspace.ts';
 import { planRefresh, type RefreshPlan } from '../context/index.ts';
 import type { PairScores } from '../kvzip/scores.ts';
 import { generate, type SamplingOptions } from '../runtime/generate.ts';
@@ -158,17 +160,30 @@ export class Engine {
     });
   }
 
-  async context(s: CacheSettings, m: LoadedModel, signal?: AbortSignal, progress?: ProgressFn): Promise<BuiltContext> {
-    const spec = m.prepared.spec;
-    const window = Math.min(attentionWindow(spec), s.maxContextTokens ?? Infinity);
+  /** Tokens the workspace's files may take: the window (or --max-context-tokens) less the prefix and the reserve. */
+  private contextBudget(s: CacheSettings, m: LoadedModel): number {
+    const window = Math.min(attentionWindow(m.prepared.spec), s.maxContextTokens ?? Infinity);
     const prefix = m.tokenizer.prefixIds(m.tokenizer.layout()).length;
     const reserve = Math.min(ANSWER_RESERVE, Math.floor(window / 4));
+    const budget = window - prefix - reserve;
+    if (budget <= 0) {
+      throw new UserError(
+        `A context of ${s.maxContextTokens ?? window} tokens leaves no room for the workspace: the prompt's own prefix takes ${prefix} ` +
+          `and ${reserve} are kept for the question and the answer. Allow more context tokens (--max-context-tokens).`,
+        'bad-request',
+      );
+    }
+    return budget;
+  }
+
+  async context(s: CacheSettings, m: LoadedModel, signal?: AbortSignal, progress?: ProgressFn): Promise<BuiltContext> {
+    checkWorkspace(s.workspace);
     return buildContext(s.workspace, {
       encode: (t) => m.tokenizer.encode(t),
-      maxTokens: window - prefix - reserve,
+      maxTokens: this.contextBudget(s, m),
       includeSecrets: s.includeSecrets,
       include: s.include,
-      exclude: s.exclude,
+      exclude: [...(s.exclude ?? []), ...cacheFolderExcludes(s.workspace, s.cacheDir)],
       tokenizerId: m.tokenizerHash,
       signal,
       onProgress: (p) => progress?.('context', p.done, p.total, p.phase),
@@ -185,12 +200,7 @@ export class Engine {
     const store = new CacheStore(s.cacheDir);
     const key = this.entryKey(s, m);
     const ctx = await this.context(s, m, signal, progress);
-    if (ctx.tokenIds.length === 0) {
-      throw new UserError(
-        `No files of ${s.workspace} could go into the context (${ctx.omitted.length} omitted). Check the include/exclude settings.`,
-        'empty-context',
-      );
-    }
+    if (ctx.tokenIds.length === 0) throw new UserError(emptyContextMessage(s.workspace, ctx, this.contextBudget(s, m)), 'empty-context');
     const prefixIds = m.tokenizer.prefixIds(m.tokenizer.layout());
     const ids = [...prefixIds, ...ctx.tokenIds];
     const existing = s.force ? undefined : await store.open(key);
@@ -356,14 +366,22 @@ export class Engine {
     onText: (t: string) => void,
     progress?: ProgressFn,
     signal?: AbortSignal,
+    notice?: (message: string) => void,
   ): Promise<AskResult> {
     const t0 = performance.now();
     const m = await this.model(s, progress, signal);
+    const layout = m.tokenizer.layout();
+    const window = attentionWindow(m.prepared.spec);
+    const maxTokens = s.maxTokens ?? 256;
+    const encodeQuestion = (text: string) => m.tokenizer.questionIds(layout, text);
     const store = new CacheStore(s.cacheDir);
     const key = this.entryKey(s, m);
     let opened = await store.open(key);
     let prefillTokens = 0;
     if (!('manifest' in opened) || !trustedFor(opened.manifest, m)) {
+      // A question that cannot fit even next to the shortest context is refused before the build.
+      const prefix = m.tokenizer.prefixIds(layout).length;
+      fitQuestion(encodeQuestion, s.question, s.quote, { window, used: prefix, maxTokens, beforeBuild: true });
       const reason = 'problem' in opened ? opened.problem : 'the cache was built with another model';
       progress?.('prefill', 0, 1, `Building the cache first: ${reason}`);
       const built = await this.build({ ...s, force: true }, progress, signal);
@@ -372,6 +390,20 @@ export class Engine {
       if (!('manifest' in opened)) throw new UserError(`The cache just built cannot be read back: ${opened.problem}`, 'cache');
     }
     const { dir, manifest } = opened;
+    const budget = conversationBudget(s.conversationBudget, window, manifest.sequenceLength);
+    const { text: question, quoteLines } = fitQuestion(encodeQuestion, s.question, s.quote, {
+      window,
+      used: manifest.sequenceLength,
+      maxTokens,
+      budget,
+    });
+    // An entry built earlier still answers after files changed, and the user is told.
+    let stale = false;
+    if (prefillTokens === 0) {
+      const changes = planRefresh(manifest.fingerprint, await this.context(s, m, signal));
+      stale = !changes.upToDate;
+      if (stale) notice?.(staleNotice(changes));
+    }
     if (this.answering?.dir !== dir) {
       await this.closeAnswering();
       await this.openOnly('answering', m);
@@ -380,15 +412,12 @@ export class Engine {
       progress?.('load-cache', 1, 1);
     }
     const { session } = this.answering;
-    const layout = m.tokenizer.layout();
-    const maxTokens = s.maxTokens ?? 256;
     const sessions = s.session ? new SessionStore(s.cacheDir) : undefined;
     if (sessions && s.newConversation) sessions.remove(key, s.session!);
     const earlier = sessions ? sessions.load(key, s.session!) : (s.history ?? []);
     if (earlier.some((t) => t.answerIds.some((v) => v >= m.prepared.spec.vocabSize)))
       throw new UserError('The conversation holds tokens of another model. Start a new conversation.', 'bad-request');
-    const budget = conversationBudget(s.conversationBudget, attentionWindow(m.prepared.spec), manifest.sequenceLength);
-    const plan = planTail(m.tokenizer, layout, earlier, s.question, budget, maxTokens);
+    const plan = planTail(m.tokenizer, layout, earlier, question, budget, maxTokens);
     if (plan.ids.length >= budget) {
       throw new UserError(
         `The question is ${plan.ids.length} tokens, and the conversation budget after the context is ${budget}. Shorten the question or raise the budget.`,
@@ -415,7 +444,7 @@ export class Engine {
     );
     this.tail.keep(dir, [...plan.ids, ...r.ids], r.kv);
     const cancelled = r.stopReason === 'cancelled';
-    if (sessions && !cancelled) sessions.save(key, s.session!, [...plan.kept, { question: s.question, answer: r.text, answerIds: r.ids }]);
+    if (sessions && !cancelled) sessions.save(key, s.session!, [...plan.kept, { question, answer: r.text, answerIds: r.ids }]);
     return {
       answer: r.text,
       fromCache: prefillTokens === 0,
@@ -430,6 +459,9 @@ export class Engine {
       turnsUsed: plan.kept.length,
       turnsDropped: plan.dropped,
       answerIds: r.ids,
+      stopReason: r.stopReason,
+      stale,
+      ...(quoteLines ? { quoteLines } : {}),
     };
   }
 
@@ -506,6 +538,12 @@ export class Engine {
 /** The device a result reports: its name, the adapter's on WebGPU, and why, when it is the CPU. */
 function deviceOf(m: LoadedModel): { device: string; deviceReason?: string; adapter?: string } {
   return { device: m.device, deviceReason: m.deviceReason, ...(m.adapter ? { adapter: adapterName(m.adapter) } : {}) };
+}
+
+function staleNotice(plan: RefreshPlan): string {
+  const files = [...plan.changed, ...plan.added, ...plan.removed];
+  const named = files.length ? `${files.slice(0, 3).join(', ')}${files.length > 3 ? ` and ${files.length - 3} more` : ''}` : 'the context';
+  return `files changed since the cache was built (${named}); answering from the old cache. Run build to refresh it.`;
 }
 
 /** Compressed bytes held: the KV blob (no padding) plus the per-head counts that describe it. */

@@ -60,10 +60,11 @@ async function handle(r: Request, signal: AbortSignal): Promise<unknown> {
     }
     case 'ask':
       return engine.ask(
-        { ...settings(r), ...conversation(r), question: String(r.question ?? ''), maxTokens: r.maxTokens },
+        { ...settings(r), ...conversation(r), question: String(r.question ?? ''), quote: r.quote, maxTokens: r.maxTokens },
         (text) => send({ id: r.id, type: 'token', text }),
         progress,
         signal,
+        (message) => send({ id: r.id, type: 'notice', message }),
       );
     case 'generate':
       return engine.generate(r, (text) => send({ id: r.id, type: 'token', text }), progress, signal);
@@ -96,7 +97,14 @@ process.on('message', (raw: unknown) => {
     } catch (e) {
       if (e instanceof CancelledError) send({ id: r.id, type: 'error', code: 'cancelled', message: 'Cancelled' });
       else if (e instanceof UserError) send({ id: r.id, type: 'error', code: e.code, message: e.message });
-      else send({ id: r.id, type: 'error', code: 'internal', message: `Internal error: ${(e as Error)?.stack ?? e}` });
+      else
+        send({
+          id: r.id,
+          type: 'error',
+          code: 'internal',
+          message: `Internal error: ${(e as Error)?.message ?? e}`,
+          detail: (e as Error)?.stack,
+        });
     } finally {
       running.delete(r.id);
     }

@@ -47,6 +47,8 @@ export interface AskRequest {
   history?: ConversationTurn[];
   /** Tail positions (earlier turns, question and answer) a conversation may take; default all after the context. */
   conversationBudget?: number;
+  /** A selection or file quoted after the question, cut to fit the window. */
+  quote?: Quote;
 }
 
 /** One finished exchange; the answer's own token ids make the follow-up's tail exact. */
@@ -54,6 +56,15 @@ export interface ConversationTurn {
   question: string;
   answer: string;
   answerIds: number[];
+}
+
+/**
+ * Text quoted after the question as a fenced block (a selection, a file): when the question would not fit in the
+ * model's window, its last lines are left out until it does, and the result says how many were kept.
+ */
+export interface Quote {
+  text: string;
+  language?: string;
 }
 
 /** Plain generation from a prompt, with no context cache. */
@@ -123,6 +134,12 @@ export interface AskResult {
   turnsDropped: number;
   /** The answer's token ids, for a client that keeps the conversation itself. */
   answerIds: number[];
+  /** Why the answer ended: `eos` with no answer tokens means the model had nothing to say. */
+  stopReason: 'eos' | 'stop-string' | 'max-tokens' | 'cancelled' | 'context-full';
+  /** Files changed since the cache was built: the answer came from the old cache. */
+  stale: boolean;
+  /** Set when the quote was cut to fit: lines of it the model saw, of all. */
+  quoteLines?: { kept: number; total: number };
 }
 
 export interface CacheEntryInfo {
@@ -161,5 +178,12 @@ export interface CudaSetupResult extends CudaSetupStatus {
 export type Event =
   | { id: number; type: 'progress'; phase: Phase; done: number; total: number; message?: string }
   | { id: number; type: 'token'; text: string }
-  | { id: number; type: 'result'; result: BuildResult | AskResult | GenerateResult | CacheEntryInfo[] | { removed: number } | CudaSetupStatus | CudaSetupResult }
-  | { id: number; type: 'error'; code: string; message: string };
+  | {
+      id: number;
+      type: 'result';
+      result: BuildResult | AskResult | GenerateResult | CacheEntryInfo[] | { removed: number } | CudaSetupStatus | CudaSetupResult;
+    }
+  /** Something the user should know while the request goes on (answering from a stale cache). */
+  | { id: number; type: 'notice'; message: string }
+  /** `detail` holds an internal error's stack: for --debug and the output channel, not for the message. */
+  | { id: number; type: 'error'; code: string; message: string; detail?: string };

@@ -83,6 +83,8 @@ export class ModelTokenizer {
   }
 
   decode(ids: number[], skipSpecial = true): string {
+    // The tokenizer refuses an empty list; an answer that ended at once (EOS first, or no tokens asked) is ''.
+    if (ids.length === 0) return '';
     return this.tok.decode(ids, { skip_special_tokens: skipSpecial, clean_up_tokenization_spaces: false });
   }
 

@@ -94,7 +94,10 @@ const MISSED: Record<string, { text: string; rule: string }> = {
     text: `[default]\naws_access_key_id = ${'ASIA'}${alnum(16, 8).toUpperCase()}\naws_secret_access_key = ${AWS_SECRET}\n# MARK_aws_credentials\n`,
     rule: '@secretlint/secretlint-rule-aws',
   },
-  'notes/session.txt': { text: `temporary key ${'ASIA'}${alnum(16, 9).toUpperCase()} MARK_asia\n`, rule: '@secretlint/secretlint-rule-aws' },
+  'notes/session.txt': {
+    text: `temporary key ${'ASIA'}${alnum(16, 9).toUpperCase()} MARK_asia\n`,
+    rule: '@secretlint/secretlint-rule-aws',
+  },
   'app/db.py': {
     text: `DATABASE_URL = "${'postgres'}://app:${alnum(12, 10)}@db.internal:5432/app"  # MARK_postgres\n`,
     rule: '@secretlint/secretlint-rule-database-connection-string',
@@ -117,7 +120,8 @@ test('secrets the hand list missed stay out, and the report names the rule', asy
     const o = ctx.omitted.find((x) => x.path === path);
     assert.equal(o?.reason, 'secret', `${path} is left out as a secret`);
     // The detail is the rule, its message id and the line: never the secret itself.
-    if (rule !== 'name') assert.match(o.detail ?? '', new RegExp(`^rule ${rule.replace(/[/-]/g, '\\$&')}( \\(\\w+\\))? matched at line \\d+$`), path);
+    if (rule !== 'name')
+      assert.match(o.detail ?? '', new RegExp(`^rule ${rule.replace(/[/-]/g, '\\$&')}( \\(\\w+\\))? matched at line \\d+$`), path);
   }
   for (const s of ['SAFE_env_lookup', 'SAFE_form', 'SAFE_template']) assert.ok(ctx.text.includes(s), s);
 });

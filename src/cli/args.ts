@@ -1,0 +1,192 @@
+// The command line, parsed and checked before anything starts: a wrong flag is answered at once, never after
+// the engine has loaded a model.
+import { parseArgs } from 'node:util';
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { findPreset } from '../model/presets.ts';
+import type { RequestBody } from '../engine/client.ts';
+import { DEVICES, isDevice, isLevel, LEVELS, spelled } from '../core/choices.ts';
+
+/** A mistake on the command line; `usage` when the usage text helps (not for a workspace that is missing). */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly usage = true,
+  ) {
+    super(message);
+  }
+}
+
+const OPTIONS = {
+  model: { type: 'string' },
+  prompt: { type: 'string' },
+  'prompt-ids': { type: 'string' },
+  'max-tokens': { type: 'string' },
+  temperature: { type: 'string' },
+  'top-p': { type: 'string' },
+  stop: { type: 'string', multiple: true },
+  device: { type: 'string', default: 'auto' },
+  ratio: { type: 'string', default: '0.3' },
+  level: { type: 'string', default: 'pair' },
+  'cache-dir': { type: 'string' },
+  'max-context-tokens': { type: 'string' },
+  session: { type: 'string' },
+  new: { type: 'boolean', default: false },
+  'conversation-budget': { type: 'string' },
+  force: { type: 'boolean', default: false },
+  int4: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  debug: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+export interface Parsed {
+  command?: string;
+  body?: RequestBody;
+  json: boolean;
+  debug: boolean;
+  help: boolean;
+}
+
+/** A plain decimal (or exponent) number: no hex, no empty string, no whitespace, unlike Number(). */
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
+
+function decimal(v: string, flag: string, what: string): number {
+  if (!DECIMAL.test(v)) throw new UsageError(`--${flag} must be ${what}, got "${v}"`);
+  return Number(v);
+}
+
+function fraction(v: string | undefined, flag: string, min: { value: number; open: boolean }): number | undefined {
+  if (v === undefined) return undefined;
+  const range = `${min.open ? '(' : '['}${min.value}, 1]`;
+  const n = decimal(v, flag, `a number in ${range}`);
+  if (!(min.open ? n > min.value : n >= min.value) || n > 1) throw new UsageError(`--${flag} must be in ${range}, got ${v}`);
+  return n;
+}
+
+function count(v: string | undefined, flag: string, why: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = decimal(v, flag, 'a whole number');
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${flag} must be a whole number of at least 1 (${why}), got ${v}`);
+  return n;
+}
+
+function need<T>(v: T | undefined, what: string): T {
+  if (v === undefined || v === '') throw new UsageError(`${what} is required`);
+  return v;
+}
+
+function workspaceFolder(arg: string | undefined): string {
+  const ws = resolve(need(arg, 'WORKSPACE'));
+  if (!existsSync(ws)) throw new UsageError(`the workspace ${ws} does not exist`, false);
+  if (!statSync(ws).isDirectory()) throw new UsageError(`the workspace ${ws} is not a folder: give the repository's folder`, false);
+  return ws;
+}
+
+/**
+ * parseArgs reads `--ratio -1` as a missing value followed by a flag; a value that is a negative number is
+ * the user's value, so it is joined to its option and then refused by the range check with the real reason.
+ */
+function joinNegativeValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const name = a.startsWith('--') ? a.slice(2) : undefined;
+    const o = name && (OPTIONS as Record<string, { type: string }>)[name];
+    if (o && o.type === 'string' && /^-(?:\d|\.\d)/.test(argv[i + 1] ?? '')) out.push(`${a}=${argv[++i]}`);
+    else out.push(a);
+  }
+  return out;
+}
+
+export function parseCommandLine(argv: string[], defaultCacheDir: () => string): Parsed {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: joinNegativeValues(argv), options: OPTIONS, allowPositionals: true });
+  } catch (e) {
+    // Node's own wording ("Unknown option '--x'", "argument missing"), without its error code.
+    throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, '.'));
+  }
+  const { values: o, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  const base = { command, json: o.json, debug: o.debug, help: o.help };
+  if (o.help || !command) return base;
+
+  const { device, level } = o;
+  if (!isDevice(device)) throw new UsageError(`--device must be ${spelled(DEVICES)}, got "${device}"`);
+  if (!isLevel(level)) throw new UsageError(`--level must be ${spelled(LEVELS)}, got "${level}"`);
+  const cacheDir = resolve(o['cache-dir'] ?? defaultCacheDir());
+  const ratio = fraction(o.ratio, 'ratio', { value: 0, open: true })!;
+  const maxTokens = count(o['max-tokens'], 'max-tokens', 'the most tokens in the answer');
+  const maxContextTokens = count(o['max-context-tokens'], 'max-context-tokens', 'the most tokens of workspace context');
+  const temperature = o.temperature === undefined ? undefined : decimal(o.temperature, 'temperature', 'a number ≥ 0');
+  if (temperature !== undefined && temperature < 0) throw new UsageError(`--temperature must be ≥ 0, got ${o.temperature}`);
+  const topP = fraction(o['top-p'], 'top-p', { value: 0, open: true });
+  // A preset id goes to the engine as is (it downloads the model); anything else is a folder.
+  const model = () => {
+    const m = need(o.model, '--model DIR');
+    return findPreset(m) && !existsSync(m) ? m : resolve(m);
+  };
+  const settings = () => ({
+    workspace: workspaceFolder(rest[0]),
+    model: model(),
+    cacheDir,
+    device,
+    ratio,
+    level,
+    int4: o.int4,
+    maxContextTokens,
+  });
+
+  let body: RequestBody;
+  switch (command) {
+    case 'generate': {
+      const promptIds = o['prompt-ids']?.split(',').map((s) => {
+        if (!/^\s*\d+\s*$/.test(s)) throw new UsageError(`--prompt-ids must be comma-separated token ids, got "${s}"`);
+        return Number(s);
+      });
+      body = {
+        type: 'generate',
+        model: model(),
+        cacheDir,
+        device,
+        int4: o.int4,
+        prompt: o.prompt,
+        promptIds,
+        maxTokens,
+        temperature,
+        topP,
+        stop: o.stop,
+      };
+      if (!body.prompt && !body.promptIds) throw new UsageError('--prompt TEXT or --prompt-ids 1,2,3 is required');
+      break;
+    }
+    case 'build':
+      body = { type: 'build', ...settings(), force: o.force };
+      break;
+    case 'ask':
+      if (o.new && !o.session) throw new UsageError('--new starts a session over: give --session NAME');
+      body = {
+        type: 'ask',
+        ...settings(),
+        question: need(rest[1]?.trim() ? rest[1] : undefined, 'QUESTION'),
+        maxTokens,
+        session: o.session,
+        newConversation: o.new,
+        conversationBudget: count(o['conversation-budget'], 'conversation-budget', 'tail positions for the conversation'),
+      };
+      break;
+    case 'info':
+      body = { type: 'info', cacheDir };
+      break;
+    case 'clear':
+      body = { type: 'clear', cacheDir, workspace: rest[0] && resolve(rest[0]) };
+      break;
+    case 'setup-cuda':
+      body = { type: 'cuda-setup', force: o.force };
+      break;
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+  return { ...base, body };
+}

@@ -1,0 +1,55 @@
+// The workspace as the engine reads it: a folder that exists, never the cache folder inside it, and, when no
+// file could go into the context, a message that says which of the reasons it was.
+import { realpathSync, statSync } from 'node:fs';
+import { isAbsolute, relative, sep } from 'node:path';
+import type { BuiltContext } from '../context/types.ts';
+import { UserError } from '../core/errors.ts';
+
+export function checkWorkspace(workspace: string): void {
+  let isDir: boolean;
+  try {
+    isDir = statSync(workspace).isDirectory();
+  } catch {
+    throw new UserError(`The workspace ${workspace} does not exist. Open or name the repository's folder.`, 'workspace');
+  }
+  if (!isDir) throw new UserError(`The workspace ${workspace} is not a folder. Open or name the repository's folder.`, 'workspace');
+}
+
+function real(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+/**
+ * Globs that leave the cache folder out when it lies inside the workspace (a workspace at $HOME holds the default
+ * cache): its files would enter the context, and every build would change what the next one reads.
+ */
+export function cacheFolderExcludes(workspace: string, cacheDir: string): string[] {
+  const rel = relative(real(workspace), real(cacheDir));
+  if (rel === '') throw new UserError(`The cache folder ${cacheDir} is the workspace itself. Choose another cache folder.`, 'workspace');
+  if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return [];
+  const glob = rel.split(sep).map(escapeGlob).join('/');
+  return [glob, `${glob}/**`];
+}
+
+function escapeGlob(segment: string): string {
+  return segment.replace(/[\\*?[\]{}()!+@|]/g, '\\$&');
+}
+
+/** Why nothing could go into the context, in the terms of what the user can change. */
+export function emptyContextMessage(workspace: string, ctx: BuiltContext, budget: number): string {
+  if (ctx.stats.scanned === 0 && ctx.omitted.length === 0) return `${workspace} holds no files to read.`;
+  const budgetOnly = ctx.omitted.filter((o) => o.reason === 'budget');
+  if (budgetOnly.length > 0 && budgetOnly.length === ctx.omitted.length) {
+    const smallest = Math.min(...budgetOnly.map((o) => o.tokens ?? Infinity));
+    const need = Number.isFinite(smallest) ? ` (the smallest file needs ${smallest})` : '';
+    return `No file of ${workspace} fits in the ${budget} tokens of context this model and --max-context-tokens allow${need}.`;
+  }
+  const reasons = new Map<string, number>();
+  for (const o of ctx.omitted) reasons.set(o.reason, (reasons.get(o.reason) ?? 0) + 1);
+  const list = [...reasons].map(([r, n]) => `${n} ${r}`).join(', ');
+  return `No files of ${workspace} could go into the context (${ctx.omitted.length} left out: ${list}). Check the include/exclude settings.`;
+}

@@ -1,0 +1,75 @@
+// The command line is checked before anything starts: each mistake gets its own exact message, before a model
+// could load (parseCommandLine never starts the engine).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseCommandLine, UsageError } from '../../src/cli/args.ts';
+
+const ws = mkdtempSync(join(tmpdir(), 'kvzip-args-'));
+const file = join(ws, 'a.txt');
+writeFileSync(file, 'x');
+const parse = (...argv: string[]) => parseCommandLine(argv, () => join(ws, 'cache'));
+const refused = (argv: string[], message: string | RegExp) =>
+  assert.throws(
+    () => parse(...argv),
+    (e: unknown) => {
+      assert.ok(e instanceof UsageError, `a usage error, not ${String(e)}`);
+      if (typeof message === 'string') assert.equal(e.message, message);
+      else assert.match(e.message, message);
+      return true;
+    },
+    argv.join(' '),
+  );
+
+test('numeric flags: exact errors for negative, hex, empty and out-of-range values', () => {
+  const build = ['build', ws, '--model', '/nonexistent/model'];
+  refused([...build, '--ratio', '-1'], '--ratio must be in (0, 1], got -1');
+  refused([...build, '--ratio', '0x1'], '--ratio must be a number in (0, 1], got "0x1"');
+  refused([...build, '--ratio', ''], '--ratio must be a number in (0, 1], got ""');
+  refused([...build, '--ratio', ' 0.5'], '--ratio must be a number in (0, 1], got " 0.5"');
+  refused([...build, '--ratio', '0'], '--ratio must be in (0, 1], got 0');
+  refused([...build, '--ratio', '1.5'], '--ratio must be in (0, 1], got 1.5');
+  refused([...build, '--ratio=-0.5'], '--ratio must be in (0, 1], got -0.5');
+  refused([...build, '--max-context-tokens', '0'], /^--max-context-tokens must be a whole number of at least 1 \(.*\), got 0$/);
+  refused([...build, '--max-context-tokens', '1e3.5'], '--max-context-tokens must be a whole number, got "1e3.5"');
+  const ask = ['ask', ws, 'why?', '--model', '/nonexistent/model'];
+  refused([...ask, '--max-tokens', '0'], /^--max-tokens must be a whole number of at least 1 \(.*\), got 0$/);
+  refused([...ask, '--max-tokens', '2.5'], /^--max-tokens must be a whole number of at least 1 \(.*\), got 2\.5$/);
+  refused([...ask, '--max-tokens', '-3'], /^--max-tokens must be a whole number of at least 1 \(.*\), got -3$/);
+  const gen = ['generate', '--model', '/nonexistent/model', '--prompt', 'hi'];
+  refused([...gen, '--temperature', '-1'], '--temperature must be ≥ 0, got -1');
+  refused([...gen, '--top-p', '0'], '--top-p must be in (0, 1], got 0');
+  refused([...gen, '--prompt-ids', '1,0x2'], '--prompt-ids must be comma-separated token ids, got "0x2"');
+  refused([...build, '--level', 'token'], '--level must be pair, pair-uniform or head, got "token"');
+});
+
+test('good values parse to what the engine gets', () => {
+  const r = parse('build', ws, '--model', '/m', '--ratio', '.25', '--max-context-tokens', '2e3');
+  assert.equal(r.body?.type, 'build');
+  assert.ok(r.body?.type === 'build');
+  assert.equal(r.body.ratio, 0.25);
+  assert.equal(r.body.maxContextTokens, 2000);
+  const a = parse('ask', ws, 'q', '--model', '/m', '--ratio', '1', '--max-tokens', '7', '--debug');
+  assert.ok(a.body?.type === 'ask');
+  assert.equal(a.body.maxTokens, 7);
+  assert.equal(a.debug, true);
+});
+
+test('a missing or non-folder workspace gets its own message, without the usage text', () => {
+  for (const [path, message] of [
+    [join(ws, 'missing'), `the workspace ${join(ws, 'missing')} does not exist`],
+    [file, `the workspace ${file} is not a folder: give the repository's folder`],
+  ] as const) {
+    assert.throws(
+      () => parse('build', path, '--model', '/m'),
+      (e: unknown) => e instanceof UsageError && e.message === message && !e.usage,
+    );
+  }
+});
+
+test("parseArgs' own errors become usage errors", () => {
+  refused(['build', ws, '--model', '/m', '--no-such-flag'], /Unknown option '--no-such-flag'/);
+  refused(['ask', ws, '   ', '--model', '/m'], 'QUESTION is required');
+});
