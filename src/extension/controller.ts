@@ -1,7 +1,7 @@
 // The workspace's cache state and conversation, shared by the sidebar, the status bar and the commands.
 // Talks to the engine through EngineClient; knows nothing of how the webview draws things.
 import * as vscode from 'vscode';
-import type { AskResult, BuildResult, CacheEntryInfo, Event } from '../engine/protocol.ts';
+import type { AskResult, BuildResult, CacheEntryInfo, Event, Quote } from '../engine/protocol.ts';
 import type { Phase } from '../core/progress.ts';
 import type { HostMessage, Turn, ViewStatus } from '../webview/messages.ts';
 import { EngineClient, EngineError, type RunningRequest } from '../engine/client.ts';
@@ -166,9 +166,13 @@ export class Controller implements vscode.Disposable {
     }
   }
 
-  /** Asks a question; the answer streams to the sidebar. Resolves with the finished turn. */
-  async ask(question: string): Promise<Turn> {
-    const turn: Turn = { id: this.nextTurn++, question, answer: '', done: false };
+  /**
+   * Asks a question; the answer streams to the sidebar. Resolves with the finished turn. A `quote` (a selection)
+   * follows the question as a code block, and the engine cuts it to fit the model's window.
+   */
+  async ask(question: string, quote?: Quote): Promise<Turn> {
+    const shown = quote ? `${question}\n\n\`\`\`${quote.language ?? ''}\n${quote.text}\n\`\`\`` : question;
+    const turn: Turn = { id: this.nextTurn++, question: shown, answer: '', done: false };
     this.turns.push(turn);
     this.messageEmitter.fire({ type: 'turn', turn });
     const folder = this.folder;
@@ -177,7 +181,14 @@ export class Controller implements vscode.Disposable {
     const before = this.status.state;
     const hfToken = await this.secrets?.get(HF_TOKEN_SECRET);
     const req = this.engine.request<AskResult>(
-      { type: 'ask', question, maxTokens: readSettings().maxAnswerTokens, ...cacheSettings(folder, this.cacheDir), hfToken },
+      {
+        type: 'ask',
+        question,
+        ...(quote ? { quote } : {}),
+        maxTokens: readSettings().maxAnswerTokens,
+        ...cacheSettings(folder, this.cacheDir),
+        hfToken,
+      },
       (e) => {
         if (e.type === 'token') {
           turn.answer += e.text;
@@ -193,10 +204,16 @@ export class Controller implements vscode.Disposable {
     try {
       const r = await req.result;
       this.lastAsk = r;
-      const state = before === 'stale' ? 'stale' : 'fresh';
+      const state = before === 'stale' || r.stale ? 'stale' : 'fresh';
       this.update({ state, device: r.device, deviceReason: r.deviceReason, adapter: r.adapter, percent: undefined, phase: undefined });
       if (r.answer && !turn.answer) turn.answer = r.answer;
-      const stats = `${r.answerTokens} tokens · first token ${Math.round(r.ttftMs)} ms · ${r.decodeMsPerToken.toFixed(1)} ms/token · ${r.device}`;
+      let stats = `${r.answerTokens} tokens · first token ${Math.round(r.ttftMs)} ms · ${r.decodeMsPerToken.toFixed(1)} ms/token · ${r.device}`;
+      if (r.quoteLines) {
+        const cut = `only the first ${r.quoteLines.kept} of ${r.quoteLines.total} selected lines fit in the model's window`;
+        stats = `${cut} · ${stats}`;
+        void vscode.window.showWarningMessage(`KVzip: the selection was too long; ${cut}, so the answer is about those.`);
+      }
+      if (r.answerTokens === 0 && r.stopReason === 'eos') stats = `the model ended its answer before writing anything · ${stats}`;
       return this.finishTurn(turn, { cancelled: r.cancelled, stats });
     } catch (err) {
       this.update({ state: this.status.state === 'building' ? before : this.status.state, percent: undefined, phase: undefined });

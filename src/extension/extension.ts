@@ -68,10 +68,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
     if (!question) return;
     const sel = editor.selection;
     const rel = path.relative(folder.uri.fsPath, editor.document.uri.fsPath) || editor.document.fileName;
-    const code = editor.document.getText(sel);
-    await sidebar.ask(
-      `${question}\n\nThe code is ${rel}:${sel.start.line + 1}-${sel.end.line + 1}:\n\`\`\`${editor.document.languageId}\n${code}\n\`\`\``,
-    );
+    // The engine cuts the selection by lines to fit the model's window, and the answer says when it did.
+    await sidebar.ask(`${question}\n\nThe code is ${rel}:${sel.start.line + 1}-${sel.end.line + 1}:`, {
+      text: editor.document.getText(sel),
+      language: editor.document.languageId,
+    });
   });
 
   const explainFile = withFolder(async (folder) => {

@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
 import { parseViewMessage, type HostMessage, type ViewMessage } from '../webview/messages.ts';
 import type { Controller } from './controller.ts';
+import type { Quote } from '../engine/protocol.ts';
 import { resolveWorkspaceFile } from './links.ts';
 
 export const VIEW_ID = 'kvzipCode.sidebar';
@@ -55,9 +56,9 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
   }
 
   /** Shows the view and asks a question in it. */
-  async ask(question: string): Promise<void> {
+  async ask(question: string, quote?: Quote): Promise<void> {
     await vscode.commands.executeCommand(`${VIEW_ID}.focus`);
-    await this.controller.ask(question);
+    await this.controller.ask(question, quote);
   }
 
   private async handle(m: ViewMessage): Promise<void> {

@@ -35,10 +35,13 @@ const md: MarkdownIt = new MarkdownIt({
 md.disable('image');
 
 const SOURCE_EXT = new Set(
-  'ts tsx js jsx mjs cjs json md txt py rs go java kt c h cc cpp hpp cs rb php swift sh yml yaml toml css scss html vue svelte sql lua zig'.split(' '),
+  'ts tsx js jsx mjs cjs json md txt py rs go java kt c h cc cpp hpp cs rb php swift sh yml yaml toml css scss html vue svelte sql lua zig'.split(
+    ' ',
+  ),
 );
 /** A path-looking word, optionally with `:line`, `:line:col` or `:line-line`. */
-const PATH_RE = /(?<![\w/.@-])((?:\.{1,2}\/)*(?:[\w@-][\w.@-]*\/)*[\w@-][\w.@-]*\.([A-Za-z][A-Za-z0-9]{0,7}))(?::(\d{1,7})(?:[-:]\d{1,7})?)?(?![\w/])/g;
+const PATH_RE =
+  /(?<![\w/.@-])((?:\.{1,2}\/)*(?:[\w@-][\w.@-]*\/)*[\w@-][\w.@-]*\.([A-Za-z][A-Za-z0-9]{0,7}))(?::(\d{1,7})(?:[-:]\d{1,7})?)?(?![\w/])/g;
 
 export interface PathMatch {
   index: number;
@@ -59,15 +62,20 @@ export function findPaths(text: string): PathMatch[] {
   return out;
 }
 
-function linkTokens(state: StateCore, ref: PathMatch, inner: Token[]): Token[] {
-  const open = new state.Token('link_open', 'a', 1);
-  open.attrs = [
+function fileLinkAttrs(ref: PathMatch): [string, string][] {
+  const attrs: [string, string][] = [
     ['href', '#'],
     ['class', 'file-link'],
     ['data-file', ref.path],
     ['title', ref.line ? `Open ${ref.path} at line ${ref.line}` : `Open ${ref.path}`],
   ];
-  if (ref.line) open.attrs.push(['data-line', String(ref.line)]);
+  if (ref.line) attrs.push(['data-line', String(ref.line)]);
+  return attrs;
+}
+
+function linkTokens(state: StateCore, ref: PathMatch, inner: Token[]): Token[] {
+  const open = new state.Token('link_open', 'a', 1);
+  open.attrs = fileLinkAttrs(ref);
   return [open, ...inner, new state.Token('link_close', 'a', -1)];
 }
 
@@ -76,8 +84,11 @@ md.core.ruler.push('file_links', (state) => {
     if (block.type !== 'inline' || !block.children) continue;
     const out: Token[] = [];
     let inLink = 0;
-    for (const t of block.children) {
-      if (t.type === 'link_open') inLink++;
+    for (const [i, t] of block.children.entries()) {
+      if (t.type === 'link_open') {
+        inLink++;
+        disarmLink(t, block.children, i);
+      }
       if (t.type === 'link_close') inLink--;
       if (inLink > 0 || (t.type !== 'text' && t.type !== 'code_inline')) {
         out.push(t);
@@ -100,6 +111,21 @@ md.core.ruler.push('file_links', (state) => {
     block.children = out;
   }
 });
+
+/**
+ * A model-written link that looks like a file link (its text or its title names a file) opens that file, never
+ * the site it points to; any other link's tooltip is its real destination, not a title the model chose.
+ */
+function disarmLink(open: Token, children: Token[], at: number): void {
+  const href = open.attrGet('href') ?? '';
+  if (href === '#') return;
+  let text = '';
+  for (let j = at + 1; j < children.length && children[j]!.type !== 'link_close'; j++) text += children[j]!.content;
+  const title = (open.attrGet('title') ?? '').replace(/^Open\s+/i, '').replace(/\s+at line (\d+)$/i, ':$1');
+  const ref = [text.trim(), title.trim()].map((s) => findPaths(s).find((r) => r.text === s)).find((r) => r);
+  if (ref) open.attrs = fileLinkAttrs(ref);
+  else open.attrSet('title', href);
+}
 
 function textToken(state: StateCore, content: string): Token {
   const t = new state.Token('text', '', 0);

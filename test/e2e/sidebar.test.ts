@@ -151,6 +151,27 @@ describe('KVzip sidebar in code-server', { timeout: 300_000 }, () => {
     assert.equal(await page.locator('.tabs-container .tab', { hasText: 'outside.txt' }).count(), 0);
   });
 
+  it('a markdown link dressed as a file link opens the file, never the site', async () => {
+    const pages = page.context().pages().length;
+    await postFromHost({
+      type: 'turn',
+      turn: {
+        id: 9004,
+        question: 'q',
+        answer: 'Read [tom.txt](https://example.invalid/tom.txt) or [this](https://example.invalid/x "Open lily.txt at line 2").',
+        done: true,
+      },
+    });
+    await view.locator('.turn[data-id="9004"] a', { hasText: 'tom.txt' }).click();
+    await page.locator('.tabs-container .tab.active', { hasText: 'tom.txt' }).waitFor({ timeout: 15_000 });
+    await view.locator('.turn[data-id="9004"] a', { hasText: 'this' }).click();
+    await page.locator('.tabs-container .tab.active', { hasText: 'lily.txt' }).waitFor({ timeout: 15_000 });
+    await page.locator('.statusbar-item', { hasText: /Ln 2, Col 1/ }).waitFor({ timeout: 15_000 });
+    await page.waitForTimeout(500);
+    assert.equal(await page.locator('.monaco-dialog-box').count(), 0, 'no "open the external website?" dialog');
+    assert.equal(page.context().pages().length, pages, 'no new browser tab');
+  });
+
   it('the stop button stops an answer', async () => {
     await whenBusy('click-stop');
     await ask('Tell me a long story about Tom and his boat.');
