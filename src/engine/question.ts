@@ -22,13 +22,20 @@ export interface QuestionRoom {
   /** `used` is a lower bound: no cache yet. */
   beforeBuild?: boolean;
   maxTokens: number;
-  /** A conversation budget: tail positions after the context, when fewer than the window leaves. */
+  /**
+   * A conversation budget: tail positions after the context. One the user set may be tight on purpose: the
+   * question must fit in it, and the answer stops at its end, visibly.
+   */
   budget?: number;
+}
+
+function windowRoom(r: QuestionRoom): number {
+  return r.window - r.used - Math.min(r.maxTokens, ANSWER_FLOOR);
 }
 
 /** Positions a question may take. */
 export function questionRoom(r: QuestionRoom): number {
-  return Math.min(r.window - r.used, r.budget ?? Infinity) - Math.min(r.maxTokens, ANSWER_FLOOR);
+  return Math.min(windowRoom(r), r.budget === undefined ? Infinity : r.budget - 1);
 }
 
 function withQuote(question: string, q: Quote, lines: string[], total: number): string {
@@ -78,10 +85,9 @@ export function fitQuestion(
 function refuseIfLong(ids: number[], max: number, r: QuestionRoom): number[] {
   if (ids.length <= max) return ids;
   const answer = Math.min(r.maxTokens, ANSWER_FLOOR);
-  if (r.budget !== undefined && r.budget < r.window - r.used) {
+  if (max < windowRoom(r)) {
     throw new UserError(
-      `The question is ${ids.length} tokens, but only ${max} fit: the conversation budget after the context is ${r.budget} ` +
-        `and ${answer} of it are kept for the answer. Shorten the question or raise the budget.`,
+      `The question is ${ids.length} tokens, and the conversation budget after the context is ${r.budget}. Shorten the question or raise the budget.`,
       'question-too-long',
     );
   }

@@ -55,3 +55,12 @@ test('a quote is cut by whole lines to the most that fit, and says how many', ()
 test('maxTokens below the floor keeps only that much room for the answer', () => {
   assert.equal(fitQuestion(encode, 'x'.repeat(512 - 300 - 4), undefined, { ...room, maxTokens: 4 }).ids.length, 208);
 });
+
+test('a conversation budget the user set is the limit: the question must fit, the answer may stop at its end', () => {
+  const tight = { ...room, budget: 12 };
+  assert.equal(fitQuestion(encode, 'x'.repeat(11), undefined, tight).ids.length, 11);
+  assert.throws(
+    () => fitQuestion(encode, 'x'.repeat(12), undefined, tight),
+    /^UserError: The question is 12 tokens, and the conversation budget after the context is 12\. Shorten the question or raise the budget\.$/,
+  );
+});
