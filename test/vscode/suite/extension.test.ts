@@ -99,6 +99,25 @@ suite('KVzip Code extension', () => {
     assert.match(last.question, /Tom had a small boat/);
   });
 
+  test('Ask About Selection cuts a selection longer than the window to fit, and says so', async () => {
+    // 400 lines of a story is several thousand tokens; stories260K attends over 512 positions.
+    const lines = Array.from({ length: 400 }, (_, i) => `Line ${i + 1}: Tom and Lily sailed the small boat on the pond.`);
+    const doc = await vscode.workspace.openTextDocument({ content: lines.join('\n'), language: 'plaintext' });
+    const editor = await vscode.window.showTextDocument(doc);
+    editor.selection = new vscode.Selection(0, 0, lines.length - 1, lines[lines.length - 1]!.length);
+    const asked = vscode.commands.executeCommand('kvzipCode.askSelection');
+    await new Promise((r) => setTimeout(r, 700));
+    await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+    await asked;
+    const last = api.controller.turns.at(-1)!;
+    assert.equal(last.error, undefined, last.error);
+    const m = /only the first (\d+) of 400 selected lines fit in the model's window/.exec(last.stats ?? '');
+    assert.ok(m, `the turn says the selection was cut: ${last.stats}`);
+    assert.ok(Number(m[1]) > 0 && Number(m[1]) < 400);
+    assert.ok(last.answer.trim().length > 0, 'and it still answered');
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  });
+
   test('Show Cache Info, Choose Model, Stop and the status bar action run', async () => {
     const entries = await vscode.commands.executeCommand<CacheEntryInfo[] | undefined>('kvzipCode.showInfo');
     assert.ok(Array.isArray(entries) && entries.length >= 1, 'the built entry is listed');
