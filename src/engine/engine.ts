@@ -397,13 +397,6 @@ export class Engine {
       maxTokens,
       budget,
     });
-    // An entry built earlier still answers after files changed, and the user is told.
-    let stale = false;
-    if (prefillTokens === 0) {
-      const changes = planRefresh(manifest.fingerprint, await this.context(s, m, signal));
-      stale = !changes.upToDate;
-      if (stale) notice?.(staleNotice(changes));
-    }
     if (this.answering?.dir !== dir) {
       await this.closeAnswering();
       await this.openOnly('answering', m);
@@ -443,7 +436,20 @@ export class Engine {
       manifest.sequenceLength + budget - 1,
     );
     this.tail.keep(dir, [...plan.ids, ...r.ids], r.kv);
+    // An entry built earlier still answers after files changed, and the user is told: after the answer, so the
+    // first token does not wait for the workspace to be read again.
     const cancelled = r.stopReason === 'cancelled';
+    let stale = false;
+    if (prefillTokens === 0 && !cancelled) {
+      try {
+        const changes = planRefresh(manifest.fingerprint, await this.context(s, m, signal));
+        stale = !changes.upToDate;
+        if (stale) notice?.(staleNotice(changes));
+      } catch (e) {
+        // Cancelled while checking: the answer is complete, only the check is lost.
+        if (!signal?.aborted) throw e;
+      }
+    }
     if (sessions && !cancelled) sessions.save(key, s.session!, [...plan.kept, { question, answer: r.text, answerIds: r.ids }]);
     return {
       answer: r.text,
