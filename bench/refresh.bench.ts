@@ -8,13 +8,14 @@
 // of the edited workspace answer the same probes: the full cache (ratio 1, exact), a fresh build at 0.3, and the
 // refresh at 0.3 of the cache built before the edit. Greedy-continuation agreement with the full cache over 64
 // tokens, for the fresh build and for the refresh.
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from '../src/engine/engine.ts';
 import type { CacheSettings } from '../src/engine/protocol.ts';
 import { generate } from '../src/runtime/generate.ts';
 import { ensureRandomQwen, RESULTS_DIR, BENCH_DIR } from './randomQwen.ts';
+import { codeWorkspace } from './codeWorkspace.ts';
 
 const STORIES = join(BENCH_DIR, '..', '..', 'shared', 'models', 'stories260K');
 const log = (s: string) => console.error(s);
@@ -22,26 +23,6 @@ const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
 function settings(workspace: string, model: string, cacheDir: string, ratio: number): CacheSettings {
   return { workspace, model, cacheDir, device: 'cpu', ratio, level: 'pair' };
-}
-
-/** Copies .ts files of src/ into `dir` until about `tokens` tokens, oldest first by an explicit mtime. */
-function codeWorkspace(dir: string, encode: (t: string) => number[], tokens: number): string[] {
-  const src = join(BENCH_DIR, '..', 'src');
-  const files = (readdirSync(src, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).sort();
-  const picked: string[] = [];
-  let total = 0;
-  const t0 = Date.now() / 1000 - 10_000;
-  for (const f of files) {
-    const text = readFileSync(join(src, f), 'utf8');
-    const n = encode(text).length;
-    if (total + n > tokens) continue;
-    mkdirSync(join(dir, f, '..'), { recursive: true });
-    writeFileSync(join(dir, f), text);
-    utimesSync(join(dir, f), t0 + picked.length * 10, t0 + picked.length * 10);
-    picked.push(f);
-    total += n;
-  }
-  return picked;
 }
 
 async function cost(engine: Engine): Promise<Record<string, unknown>> {
