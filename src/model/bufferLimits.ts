@@ -1,9 +1,10 @@
 // The WebGPU side of the memory check. An adapter does not say how much memory it has free, but it does say how
 // large one buffer may be (maxBufferSize) and how much of it one shader may bind (maxStorageBufferBindingSize):
 // every tensor of a run must fit both. The largest ones are the KV of one layer, the embedding table (and an
-// untied or quantized LM head), and the KVzip score branch's working tensor; a build that would pass a limit
+// untied LM head; int4 packs both), and the KVzip score branch's working tensor; a build that would pass a limit
 // is refused before it prepares or prefills, with what would fit instead.
 import { estimateMemory, formatBytes, kvBytes, SAFETY, type WeightFormat } from './memory.ts';
+import { INT4_TABLE_BLOCK } from './int4.ts';
 import type { ModelShape } from './presets.ts';
 
 export interface BufferLimits {
@@ -33,16 +34,14 @@ const PROMPT_TOKENS = 24;
 export function largestTensors(input: LimitsInput): TensorSize[] {
   const { shape: s, floatBytes: fb, contextTokens: n } = input;
   const m = input.scoreChunkTokens === undefined ? 0 : Math.min(input.scoreChunkTokens, n) + PROMPT_TOKENS;
+  // An int4 table's largest buffer is its packed codes, half a byte per weight in blocks of INT4_TABLE_BLOCK.
+  const table = input.weights === 'int4' ? s.vocabSize * Math.ceil(s.hiddenSize / INT4_TABLE_BLOCK) * (INT4_TABLE_BLOCK / 2) : s.vocabSize * s.hiddenSize * fb;
   const tensors: TensorSize[] = [
     // One layer's K (or V): [1, kvHeads, tokens, headDim]; a scoring pass's present holds the repeat input too.
     { what: `the KV cache of one layer at ${n + m} tokens`, bytes: kvBytes(s, n + m, fb) / (2 * s.numLayers) },
-    { what: 'the embedding table', bytes: s.vocabSize * s.hiddenSize * fb },
+    { what: 'the embedding table', bytes: table },
   ];
-  if (!s.tieWordEmbeddings || input.weights === 'int4') {
-    // int4 quantizes its own LM head even when tied; its packed codes are N × ceil(K/32) blocks of 16 bytes.
-    const head = input.weights === 'int4' ? s.vocabSize * Math.ceil(s.hiddenSize / 32) * 16 : s.vocabSize * s.hiddenSize * fb;
-    tensors.push({ what: 'the LM head', bytes: head });
-  }
+  if (!s.tieWordEmbeddings) tensors.push({ what: 'the LM head', bytes: table });
   // The score branch's logits over [system prefix ++ chunk ++ own keys] for every query head, in fp32.
   if (m) tensors.push({ what: `the scoring pass's attention over a ${m}-token repeat input`, bytes: s.numHeads * m * 2 * m * 4 });
   return tensors.sort((a, b) => b.bytes - a.bytes);

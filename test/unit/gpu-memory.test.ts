@@ -31,11 +31,31 @@ describe('WebGPU buffer limits', () => {
     assert.match(t[2]!.what, /one layer at 10216 tokens/);
   });
 
-  test('an int4 build adds its own quantized LM head; an fp16 untied head is as large as the table', () => {
+  test('int4 packs the vocabulary table at half a byte a weight; an untied head is a second table as large', () => {
     const int4 = largestTensors({ shape: shape('qwen2.5-coder-1.5b'), weights: 'int4', floatBytes: 2, contextTokens: 4096 });
-    assert.equal(int4.find((x) => /LM head/.test(x.what))?.bytes, 151936 * (1536 / 32) * 16);
+    assert.equal(int4.find((x) => /embedding/.test(x.what))?.bytes, 151936 * (1536 / 16) * 8);
+    assert.equal(int4.find((x) => /LM head/.test(x.what)), undefined, 'tied: the head is the table');
     const untied = largestTensors({ shape: shape('llama-3.1-8b'), weights: 'fp16', floatBytes: 2, contextTokens: 4096 });
     assert.equal(untied.find((x) => /LM head/.test(x.what))?.bytes, 128256 * 4096 * 2);
+  });
+
+  test('an embedding-bound build on a 256 MiB adapter is offered int4, which halves the table to fit', () => {
+    // Qwen2.5-Coder-1.5B at ratio 1 (no scoring pass): its fp16 table is 445 MiB, int4's 111 MiB.
+    const v = bufferLimitsVerdict({
+      shape: shape('qwen2.5-coder-1.5b'),
+      weights: 'fp16',
+      floatBytes: 2,
+      contextTokens: 8192,
+      limits: { maxBufferSize: 256 * MiB, maxStorageBufferBindingSize: 256 * MiB },
+      adapterName: 'Test Adapter',
+      cpuAvailableBytes: 0,
+    });
+    assert.equal(v.fits, false);
+    assert.deepEqual(
+      v.proposals.map((p) => p.kind),
+      ['int4'],
+    );
+    assert.match(v.message, /the embedding table would take 445 MiB .* Try int4 weights\.$/);
   });
 
   test("the spec's default limits refuse a 1.5B model for its embedding table, and propose the CPU with numbers", () => {
@@ -51,7 +71,7 @@ describe('WebGPU buffer limits', () => {
     });
     assert.equal(v.fits, false);
     assert.equal(v.limitBytes, 128 * MiB);
-    // Neither a shorter context nor int4 shrinks the embedding table: only the CPU is proposed.
+    // The scoring pass's 375 MiB tensor stays whatever the context (m = 2000) or the weights: only the CPU is left.
     assert.deepEqual(
       v.proposals.map((p) => p.kind),
       ['cpu'],
@@ -60,7 +80,16 @@ describe('WebGPU buffer limits', () => {
       v.message,
       /^Too large for this GPU: the embedding table would take 445 MiB at 8192 tokens, but Test Adapter binds at most 128 MiB per buffer \(maxBufferSize 256 MiB, maxStorageBufferBindingSize 128 MiB\)\. Try the CPU with fp32 weights \(--device cpu: \d+\.\d GiB of 32\.0 GiB free RAM\)\.$/,
     );
-    const noRam = bufferLimitsVerdict({ ...v, shape: shape('qwen2.5-coder-1.5b'), weights: 'fp16', floatBytes: 2, contextTokens: 8192, limits: DEFAULT_LIMITS, adapterName: 'Test Adapter', cpuAvailableBytes: 1 * GiB });
+    const noRam = bufferLimitsVerdict({
+      shape: shape('qwen2.5-coder-1.5b'),
+      weights: 'fp16',
+      floatBytes: 2,
+      contextTokens: 8192,
+      scoreChunkTokens: 2000,
+      limits: DEFAULT_LIMITS,
+      adapterName: 'Test Adapter',
+      cpuAvailableBytes: 1 * GiB,
+    });
     assert.deepEqual(noRam.proposals, []);
     assert.match(noRam.message, /No smaller setting fits: choose a smaller model\.$/);
   });
