@@ -1,6 +1,5 @@
 // The engine: owns models and the cache store, and runs build / ask / generate for its clients.
 import { writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
-import { freemem } from 'node:os';
 import { join, resolve } from 'node:path';
 import type {
   AskRequest,
@@ -15,9 +14,7 @@ import type { ProgressFn } from '../core/progress.ts';
 import { loadModel, type LoadedModel } from './model.ts';
 import { resolveModel } from './resolveModel.ts';
 import { attentionWindow } from '../model/config.ts';
-import { memoryVerdict } from '../model/memory.ts';
-import { bufferLimitsVerdict } from '../model/bufferLimits.ts';
-import { cudaFreeBytes } from '../runtime/cudaProvider.ts';
+import { checkFits } from './memoryCheck.ts';
 import { adapterName } from '../runtime/webgpu.ts';
 import { prefillChunk } from '../runtime/traffic.ts';
 import { buildContext } from '../context/index.ts';
@@ -43,6 +40,9 @@ import { SessionStore } from './sessions.ts';
 
 /** Positions kept free after the context for the question and the answer. */
 const ANSWER_RESERVE = 1024;
+
+/** The shortest context the memory check before preparing weights asks room for. */
+const MIN_CONTEXT_TOKENS = 2048;
 
 export interface EngineOptions {
   /** Chunk size m of the KVzip scoring schedule. */
@@ -89,6 +89,12 @@ export class Engine {
         device: r.device,
         int4: r.int4,
         preparedRoot: join(r.cacheDir, 'models'),
+        beforePrepare: (spec, choice, dtype) => {
+          // A GPU that cannot hold the weights with a short context is refused before they are converted for it.
+          if (choice.device === 'cpu') return;
+          const contextTokens = Math.min(MIN_CONTEXT_TOKENS, attentionWindow(spec));
+          checkFits({ shape: spec, device: choice.device, adapter: choice.adapter, dtype, int4: r.int4 ?? false, contextTokens });
+        },
         signal,
         onProgress: (d, t) => progress?.('load-model', d, t),
       });
@@ -97,43 +103,17 @@ export class Engine {
     return m;
   }
 
-  /**
-   * Refuses, with numbers and proposals, a context that would not fit, before prefilling it: on the CPU against
-   * free RAM, on CUDA against the driver's free memory, on WebGPU against the adapter's buffer limits (an adapter
-   * does not tell its free memory). Returns the estimate where there is one.
-   */
+  /** Refuses, with numbers and proposals, a context that would not fit on the model's device, before prefilling it. */
   private checkMemory(m: LoadedModel, tokens: number): number | undefined {
-    const shape = m.prepared.spec;
-    const weights = m.prepared.int4 ? 'int4' : m.prepared.dtype;
-    const scoreChunkTokens = this.scoreChunk(m, tokens);
-    if (m.device === 'webgpu') {
-      if (!m.adapter) return undefined;
-      const v = bufferLimitsVerdict({
-        shape,
-        weights,
-        floatBytes: m.prepared.dtype === 'fp16' ? 2 : 4,
-        contextTokens: tokens,
-        scoreChunkTokens,
-        limits: m.adapter,
-        adapterName: adapterName(m.adapter),
-        cpuAvailableBytes: freemem(),
-      });
-      if (!v.fits) throw new UserError(v.message, 'memory');
-      return undefined;
-    }
-    const availableBytes = m.device === 'cuda' ? cudaFreeBytes() : undefined;
-    if (m.device === 'cuda' && availableBytes === undefined) return undefined;
-    const v = memoryVerdict({
-      shape,
+    return checkFits({
+      shape: m.prepared.spec,
       device: m.device,
-      weights,
+      adapter: m.adapter,
+      dtype: m.prepared.dtype,
+      int4: m.prepared.int4,
       contextTokens: tokens,
-      chunkTokens: prefillChunk(m.device, tokens),
-      scoreChunkTokens,
-      availableBytes,
+      scoreChunkTokens: this.scoreChunk(m, tokens),
     });
-    if (!v.fits) throw new UserError(v.message, 'memory');
-    return v.estimate.totalBytes;
   }
 
   /** KVzip's chunk m for a sequence of `tokens`, capped so repeat inputs stay inside the model's window. */

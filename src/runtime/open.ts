@@ -30,6 +30,8 @@ export interface OpenModelOptions {
   allLogits?: boolean;
   /** onnxruntime threads per session (its default otherwise); see session.ts. */
   threads?: number;
+  /** Called once the device is chosen, before the weights are prepared for it; throws to refuse (a memory check). */
+  beforePrepare?: (spec: ModelSpec, choice: DeviceChoice, dtype: GraphDtype) => void;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
 }
@@ -82,6 +84,7 @@ export function openModel(o: OpenModelOptions): DeviceModel {
   let choice: DeviceChoice = chooseDevice(o.device);
   const prepare = (dtype: 'fp32' | 'fp16') =>
     prepareModel({ modelDir: dir, dtype, int4: o.int4, root: o.preparedRoot, signal: o.signal, onProgress: o.onProgress });
+  o.beforePrepare?.(spec, choice, weightDtype(choice));
   let prepared = prepare(weightDtype(choice));
   const graph = (extra: Pick<GraphOptions, 'baked' | 'bakedDtype' | 'scorePrefix'> = {}) =>
     buildGraph({

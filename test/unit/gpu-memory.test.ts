@@ -9,6 +9,9 @@ import { bufferLimitsVerdict, largestTensors } from '../../src/model/bufferLimit
 import { memoryVerdict } from '../../src/model/memory.ts';
 import { findPreset, type HubPreset } from '../../src/model/presets.ts';
 import { cudaFreeBytes } from '../../src/runtime/cudaProvider.ts';
+import { probeWebGpu } from '../../src/runtime/webgpu.ts';
+import { checkFits } from '../../src/engine/memoryCheck.ts';
+import { existsSync } from 'node:fs';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -173,5 +176,21 @@ describe('CUDA free memory', () => {
       v.proposals.map((p) => p.kind),
       ['int4', 'model'],
     );
+  });
+});
+
+describe("the engine's check against this machine's real WebGPU adapter", () => {
+  const icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
+  test('SwiftShader (1 GiB buffers, no shader-f16) refuses a 7B fp32 table before preparing, and takes int4', { skip: !existsSync(icd) && 'no SwiftShader' }, () => {
+    process.env.VK_ICD_FILENAMES ??= icd;
+    const adapter = probeWebGpu().adapter;
+    assert.ok(adapter, 'an adapter');
+    const at2k = { shape: shape('qwen2.5-coder-7b'), device: 'webgpu' as const, adapter, dtype: 'fp32' as const, contextTokens: 2048 };
+    assert.throws(
+      () => checkFits({ ...at2k, int4: false }),
+      (e: Error & { code?: string }) =>
+        e.code === 'memory' && /^Too large for this GPU: the embedding table would take 2\.0 GiB at 2048 tokens, but google swiftshader .* binds at most/.test(e.message),
+    );
+    assert.equal(checkFits({ ...at2k, int4: true }), undefined);
   });
 });
