@@ -164,18 +164,21 @@ export function parseCommandLine(argv: string[], defaultCacheDir: () => string):
     case 'build':
       body = { type: 'build', ...settings(), force: o.force };
       break;
-    case 'ask':
+    case 'ask': {
+      // Positionals first: `ask WS` without a question is told about the question, not about --model.
+      const question = need(rest[1]?.trim() ? rest[1] : undefined, 'QUESTION');
       if (o.new && !o.session) throw new UsageError('--new starts a session over: give --session NAME');
       body = {
         type: 'ask',
         ...settings(),
-        question: need(rest[1]?.trim() ? rest[1] : undefined, 'QUESTION'),
+        question,
         maxTokens,
         session: o.session,
         newConversation: o.new,
         conversationBudget: count(o['conversation-budget'], 'conversation-budget', 'tail positions for the conversation'),
       };
       break;
+    }
     case 'info':
       body = { type: 'info', cacheDir };
       break;

@@ -72,4 +72,5 @@ test('a missing or non-folder workspace gets its own message, without the usage 
 test("parseArgs' own errors become usage errors", () => {
   refused(['build', ws, '--model', '/m', '--no-such-flag'], /Unknown option '--no-such-flag'/);
   refused(['ask', ws, '   ', '--model', '/m'], 'QUESTION is required');
+  refused(['ask', ws], 'QUESTION is required');
 });
