@@ -115,9 +115,11 @@ test('the command line', { skip, concurrency: false }, async (t) => {
   let first: { answer: string };
   await t.test('build and ask with a fresh HOME write nothing outside the cache folder (telemetry off)', async () => {
     const before = filesUnder(ws);
-    const b = await cli(['build', ws, ...common], env);
+    const temp = tmp('kvzip-tmpdir-');
+    t.after(() => rmSync(temp, { recursive: true, force: true }));
+    const b = await cli(['build', ws, ...common], { ...env, TMPDIR: temp });
     assert.equal(b.code, 0, b.stderr);
-    const a = await cli(['ask', ws, 'Tom and Max', ...common, '--max-tokens', '16', '--json'], env);
+    const a = await cli(['ask', ws, 'Tom and Max', ...common, '--max-tokens', '16', '--json'], { ...env, TMPDIR: temp });
     assert.equal(a.code, 0, a.stderr);
     first = JSON.parse(a.stdout) as { answer: string };
     assert.deepEqual(
@@ -126,6 +128,7 @@ test('the command line', { skip, concurrency: false }, async (t) => {
       'nothing under HOME (onnxruntime writes ~/.cache/Microsoft/DeveloperTools when its telemetry is on)',
     );
     assert.deepEqual(filesUnder(ws), before, 'nothing in the workspace');
+    assert.deepEqual(filesUnder(temp), [], 'nothing in TMPDIR');
   });
 
   await t.test('a question longer than the window is refused at once, with the numbers', async () => {
