@@ -1,9 +1,10 @@
 // The workspace as the engine reads it: a folder that exists, never the cache folder inside it, and, when no
 // file could go into the context, a message that says which of the reasons it was.
 import { realpathSync, statSync } from 'node:fs';
-import { isAbsolute, relative, sep } from 'node:path';
+import { relative, sep } from 'node:path';
 import type { BuiltContext } from '../context/types.ts';
 import { UserError } from '../core/errors.ts';
+import { isInside } from '../core/paths.ts';
 
 export function checkWorkspace(workspace: string): void {
   let isDir: boolean;
@@ -28,9 +29,12 @@ function real(p: string): string {
  * cache): its files would enter the context, and every build would change what the next one reads.
  */
 export function cacheFolderExcludes(workspace: string, cacheDir: string): string[] {
-  const rel = relative(real(workspace), real(cacheDir));
-  if (rel === '') throw new UserError(`The cache folder ${cacheDir} is the workspace itself. Choose another cache folder.`, 'workspace');
-  if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return [];
+  const root = real(workspace);
+  const cache = real(cacheDir);
+  if (cache === root)
+    throw new UserError(`The cache folder ${cacheDir} is the workspace itself. Choose another cache folder.`, 'workspace');
+  if (!isInside(root, cache)) return [];
+  const rel = relative(root, cache);
   const glob = rel.split(sep).map(escapeGlob).join('/');
   return [glob, `${glob}/**`];
 }

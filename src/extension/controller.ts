@@ -8,6 +8,7 @@ import { EngineClient, EngineError, type RunningRequest } from '../engine/client
 import { cacheSettings, readSettings } from './settings.ts';
 import { HF_TOKEN_SECRET } from './models.ts';
 import { Staleness } from './staleness.ts';
+import { isInside } from '../core/paths.ts';
 
 /** Rough share of a build's time per phase, so one bar can move through all of them. */
 const PHASE_WEIGHT: Record<Phase, number> = {
@@ -260,6 +261,9 @@ export class Controller implements vscode.Disposable {
   onFileChanged(uri: vscode.Uri): boolean {
     const folder = this.folder;
     if (!folder || uri.scheme !== 'file' || this.status.state !== 'fresh') return false;
+    // The engine leaves the cache folder out of the context (a workspace at $HOME holds the global storage), so
+    // the cache's own writes are no change to it.
+    if (isInside(this.cacheDir, uri.fsPath)) return false;
     const rel = vscode.workspace.asRelativePath(uri, false);
     if (rel === uri.fsPath || !this.isIncluded(rel)) return false;
     this.log(`stale: ${rel} changed`);

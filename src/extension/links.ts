@@ -1,6 +1,7 @@
 // Turns a path that came out of the webview (model output, so untrusted) into a file inside the workspace, or nothing.
 import * as path from 'node:path';
 import { realpath, stat } from 'node:fs/promises';
+import { isInside } from '../core/paths.ts';
 
 /**
  * Resolves `candidate` (relative to a root, or absolute) to a real regular file that lies inside one of `roots`,
@@ -15,9 +16,7 @@ export async function resolveWorkspaceFile(roots: readonly string[], candidate: 
     const target = path.isAbsolute(cleaned) ? cleaned : path.join(root, cleaned);
     const real = await realpath(target).catch(() => undefined);
     if (!real) continue;
-    const rel = path.relative(realRoot, real);
-    // `..foo.txt` is a file inside; only `..` itself or `../…` leaves the root.
-    if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) continue;
+    if (real === realRoot || !isInside(realRoot, real)) continue;
     const info = await stat(real).catch(() => undefined);
     if (info?.isFile()) return real;
   }
