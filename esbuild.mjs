@@ -1,7 +1,9 @@
 // Bundles the CLI, the engine process and (when present) the extension and webview.
 // onnxruntime-node stays external: it ships native binaries that must be loaded from node_modules.
 import { build } from 'esbuild';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 const common = {
   bundle: true,
@@ -52,3 +54,15 @@ await Promise.all([
     ),
   ...extensionBuilds.filter(Boolean),
 ]);
+
+// tree-sitter's runtime and the grammars the context builder parses with (src/context/syntax.ts LANGUAGES) ship
+// as files next to the bundles: the runtime loads them at run time, so they cannot be bundled.
+const wasm = join(dirname(createRequire(import.meta.url).resolve('@vscode/tree-sitter-wasm/package.json')), 'wasm');
+mkdirSync('dist/tree-sitter', { recursive: true });
+for (const file of [
+  'tree-sitter.js',
+  'tree-sitter.wasm',
+  ...['typescript', 'tsx', 'javascript', 'python', 'go', 'rust', 'java', 'cpp'].map((l) => `tree-sitter-${l}.wasm`),
+]) {
+  copyFileSync(join(wasm, file), join('dist/tree-sitter', file));
+}

@@ -19,9 +19,14 @@ test('the .vsix leaves out tests, sources and dev files', { timeout: 180_000 }, 
     assert.ok(files.includes(must), `${must} is packaged`);
   }
   assert.ok(files.some((f) => f.startsWith('node_modules/onnxruntime-node/bin/napi-v6/linux/x64/')), 'the onnxruntime binding is packaged');
-  const allowed = /^(package\.json|readme\.md|changelog\.md|license(\.txt|\.md)?|dist\/[\w.-]+\.(c?js)|media\/[\w.-]+\.(svg|css|png)|node_modules\/onnxruntime-(node|common)\/.+|node_modules\/webgpu\/(package\.json|index\.js|dist\/linux-x64\/.+))$/i;
+  // The context builder's parser: tree-sitter's runtime and one grammar per supported language.
+  for (const l of ['typescript', 'tsx', 'javascript', 'python', 'go', 'rust', 'java', 'cpp']) {
+    assert.ok(files.includes(`dist/tree-sitter/tree-sitter-${l}.wasm`), `the ${l} grammar is packaged`);
+  }
+  assert.ok(files.includes('dist/tree-sitter/tree-sitter.wasm') && files.includes('dist/tree-sitter/tree-sitter.js'), 'the tree-sitter runtime is packaged');
+  const allowed = /^(package\.json|readme\.md|changelog\.md|license(\.txt|\.md)?|dist\/[\w.-]+\.(c?js)|dist\/tree-sitter\/tree-sitter[\w-]*\.(js|wasm)|media\/[\w.-]+\.(svg|css|png)|node_modules\/onnxruntime-(node|common)\/.+|node_modules\/webgpu\/(package\.json|index\.js|dist\/linux-x64\/.+))$/i;
   const unexpected = files.filter((f) => !allowed.test(f));
-  assert.deepEqual(unexpected, [], 'only bundles, media, the onnxruntime runtime and the WebGPU adapter probe are packaged');
+  assert.deepEqual(unexpected, [], 'only bundles, media, the onnxruntime runtime, the WebGPU adapter probe and the tree-sitter parser are packaged');
   const dev = files.filter((f) => /(^|\/)(src|test|bench|native|\.ci)\//.test(f.replace(/^node_modules\/[^/]+\//, '')) || /\.(ts|map)$/.test(f.replace(/\.d\.ts$/, '')) || /tsconfig|esbuild\.mjs|package-lock/.test(f));
   assert.deepEqual(dev, [], 'no sources, tests, source maps or build files');
   assert.ok(!files.some((f) => f.endsWith('.vsix')), 'no earlier package inside');
