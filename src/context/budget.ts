@@ -1,42 +1,46 @@
-// Token budget policy for a repository bigger than the window: drop the largest files first.
+// Token budget policy for a repository bigger than the window: what goes in is chosen by rank, and a file
+// that does not fit whole goes in as its outline before anything ranked below it goes in at all.
 //
-// Files are tried smallest first and kept while they fit. Many small files cover more of the repository
-// (more paths, more definitions, more structure to answer from) than a few big ones, and the biggest files in
-// a source tree are most often data, fixtures or generated code. Ranking by centrality (import graph) would
-// need per-language parsing; size needs only the stat we already have. Sizes are bytes, a proxy for tokens,
-// so the loop still checks each file's real token count, and gives up after a run of misses so that a huge
-// repository costs reading about one budget's worth of files, not the whole tree.
-export const MAX_CONSECUTIVE_MISSES = 16;
-
-export interface Sized {
-  path: string;
-  bytes: number;
-}
-
-/** The order in which files are tried against the budget. */
-export function fillOrder<T extends Sized>(items: readonly T[]): T[] {
-  return [...items].sort((a, b) => a.bytes - b.bytes || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-}
+// Tier by tier (pins, source, tests, docs and examples, configuration and CI), in rank order:
+//   1. every file of the tier goes in in its smallest form (its outline when it has one, else whole);
+//   2. then, still in rank order, outlines are replaced by the whole file while the budget allows.
+// The first file whose smallest form does not fit ends the fill: every file ranked below it is left out, so
+// a central file is never dropped while a lower-ranked one stays in. The one exception is a file with no
+// outline that alone takes more than a quarter of the budget: it is left out and the fill goes on inside its
+// tier (no outline can shrink it, and stopping there would leave most of the window empty), but no lower tier
+// goes in. Step 2 still runs in a tier that ended: the files it upgrades rank above the one that missed.
+//
+// The old policy, "largest files first", left out the heart of every real repository we tried: its largest
+// files are its core modules (issue 12).
+export const HUGE_SHARE = 0.25;
 
 export class TokenBudget {
   private used = 0;
-  private misses = 0;
 
   constructor(readonly max: number) {}
 
+  get left(): number {
+    return this.max - this.used;
+  }
+
+  get spent(): number {
+    return this.used;
+  }
+
   /** Takes n tokens if they fit. */
   take(n: number): boolean {
-    if (this.used + n > this.max) {
-      this.misses++;
-      return false;
-    }
+    if (this.used + n > this.max) return false;
     this.used += n;
-    this.misses = 0;
     return true;
   }
 
-  /** True once nothing more is worth trying. */
-  get full(): boolean {
-    return this.used >= this.max || this.misses >= MAX_CONSECUTIVE_MISSES;
+  /** Gives back n tokens (an outline replaced by its whole file). */
+  give(n: number): void {
+    this.used -= n;
+  }
+
+  /** A file with no outline this large is skipped rather than ending the fill. */
+  isHuge(tokens: number): boolean {
+    return tokens > HUGE_SHARE * this.max;
   }
 }

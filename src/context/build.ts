@@ -1,29 +1,39 @@
-// buildContext: the pipeline. discover -> stat -> order -> read+filter+encode (against the budget) -> render.
-// Memory stays bounded by the budget plus one batch of files: content is only kept for files that fit.
+// buildContext: the pipeline. discover -> stat -> order -> rank (import graph) -> read+filter+encode, tier by
+// tier against the budget (budget.ts) -> render in the refresh-friendly order.
+// Memory stays bounded by the budget plus one batch of files: content is only kept for files that fit, and
+// the import graph keeps edges, not text.
 import { createHash } from 'node:crypto';
 import { lstat, readlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { fillOrder, TokenBudget } from './budget.ts';
+import { HUGE_SHARE, TokenBudget } from './budget.ts';
 import { generatedContentVerdict, type Verdict } from './defaults.ts';
 import { discover } from './discover.ts';
 import { fingerprintOf } from './fingerprint.ts';
+import { DEFAULT_MAX_GRAPH_BYTES, importGraph } from './graph.ts';
 import { gitChurn, gitDirty, orderByChurn, orderByMtime } from './order.ts';
+import { outlineOf } from './outline.ts';
+import { rankFiles, tierOf, type Ranked } from './rank.ts';
 import { readStable } from './read.ts';
-import { renderSegment } from './render.ts';
+import { renderSegment, type Segment } from './render.ts';
 import { Omissions } from './report.ts';
 import { contextRules } from './rules.ts';
 import { secretContentVerdict } from './secrets.ts';
 import { decode } from './sniff.ts';
-import type { BuiltContext, ContextFile, ContextOptions } from './types.ts';
+import { loadSyntax } from './syntax.ts';
+import type { BuiltContext, ContextFile, ContextOptions, ContextRoot, OmittedFile } from './types.ts';
 
 export const DEFAULT_MAX_FILE_BYTES = 256 * 1024;
 export const DEFAULT_MAX_FILES = 100_000;
 export const DEFAULT_MAX_HISTORY_COMMITS = 2000;
 /** Files read concurrently: enough to hide I/O latency, small enough to bound memory (batch x max size). */
 const IO_BATCH = 32;
+/** Huge files skipped in a row before the fill ends anyway: reading stays bounded by about one budget. */
+const MAX_HUGE_MISSES = 16;
 
 interface Candidate {
+  /** Workspace-relative, with the folder's name in front when there are several folders. */
   path: string;
+  abs: string;
   bytes: number;
   mtimeMs: number;
 }
@@ -31,42 +41,268 @@ interface Candidate {
 interface Kept {
   hash: string;
   bytes: number;
-  text: string;
-  contentOffset: number;
+  seg: Segment;
   ids: ArrayLike<number>;
+  /** The decoded file, kept while it is in as an outline so it can be upgraded to whole. */
+  content?: string;
   note?: string;
+  ranked: Ranked;
 }
 
 function errCode(e: unknown): string {
   return (e as NodeJS.ErrnoException).code ?? String(e);
 }
 
-export async function buildContext(root: string, options: ContextOptions): Promise<BuiltContext> {
+function roots(root: string | readonly ContextRoot[]): { prefix: string; abs: string }[] {
+  if (typeof root === 'string') return [{ prefix: '', abs: resolve(root) }];
+  if (root.length === 0) throw new Error('no workspace folder to build a context from');
+  if (root.length === 1) return [{ prefix: '', abs: resolve(root[0]!.path) }];
+  const names = new Set<string>();
+  return root.map((r) => {
+    if (!r.name || r.name.includes('/') || names.has(r.name)) {
+      throw new Error(`workspace folder names must be unique and have no "/": "${r.name}" (${r.path})`);
+    }
+    names.add(r.name);
+    return { prefix: `${r.name}/`, abs: resolve(r.path) };
+  });
+}
+
+/**
+ * Builds the context of one folder (a path) or of a multi-root workspace (several folders, each path prefixed
+ * with its folder's name, one budget for all).
+ */
+export async function buildContext(root: string | readonly ContextRoot[], options: ContextOptions): Promise<BuiltContext> {
   const t0 = performance.now();
-  const rootAbs = resolve(root);
   const { signal } = options;
   signal?.throwIfAborted();
   const progress = options.onProgress ?? (() => {});
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const includeSecrets = options.includeSecrets ?? false;
   const defaults = options.defaultExcludes ?? true;
+  const folders = roots(root);
   const omitted = new Omissions();
   const rules = contextRules(options);
+  const maxFiles = options.maxFiles ?? DEFAULT_MAX_FILES;
 
-  const found = await discover(rootAbs, {
-    mode: options.discovery ?? 'auto',
-    rules,
-    omitted,
-    maxFiles: options.maxFiles ?? DEFAULT_MAX_FILES,
-    signal,
-    onProgress: progress,
-  });
+  const ordered: Candidate[] = [];
+  const modes = new Set<'git' | 'walk'>();
+  let scanned = 0;
+  for (const folder of folders) {
+    const local = new Omissions();
+    const found = await discover(folder.abs, {
+      mode: options.discovery ?? 'auto',
+      rules,
+      omitted: local,
+      maxFiles: maxFiles - scanned,
+      signal,
+      onProgress: progress,
+    });
+    modes.add(found.mode);
+    scanned += found.paths.length;
+    omitted.merge(local, folder.prefix);
+    const candidates = await statAll(folder.abs, found.paths, maxFileBytes, local, signal, progress);
+    omitted.merge(local, folder.prefix);
+    let order: typeof candidates;
+    if (found.mode === 'git') {
+      const [churn, dirty] = await Promise.all([
+        gitChurn(folder.abs, options.maxHistoryCommits ?? DEFAULT_MAX_HISTORY_COMMITS, signal),
+        gitDirty(folder.abs, signal),
+      ]);
+      order = orderByChurn(candidates, churn, new Set([...dirty, ...found.untracked]));
+    } else {
+      order = orderByMtime(candidates);
+    }
+    for (const c of order) ordered.push({ ...c, path: folder.prefix + c.path });
+  }
+  progress({ phase: 'order', done: ordered.length, total: ordered.length });
 
-  // Stat without following symlinks: a link may leave the workspace (~/.ssh) or loop.
+  const syntax = await loadSyntax();
+  const graph = await importGraph(
+    syntax,
+    ordered,
+    folders.map((f) => f.prefix),
+    {
+      maxBytes: options.maxGraphBytes ?? DEFAULT_MAX_GRAPH_BYTES,
+      signal,
+      onProgress: (done, total) => progress({ phase: 'rank', done, total }),
+    },
+  );
+  const ranking = rankFiles({ paths: ordered.map((c) => c.path), edges: graph.edges, mentioned: graph.mentioned, pinned: options.pinned });
+  const byPath = new Map(ordered.map((c) => [c.path, c]));
+
+  const budget = new TokenBudget(options.maxTokens ?? Number.POSITIVE_INFINITY);
+  const kept = new Map<string, Kept>();
+  /** Set when a file's smallest form did not fit: it and everything ranked below stay out. */
+  let endedAt: Ranked | undefined;
+  const skip = (path: string, v: Verdict, extra: { bytes?: number; tokens?: number; ranked?: Ranked } = {}): void => {
+    const e: { bytes?: number; tokens?: number; rank?: number; kind?: OmittedFile['kind'] } = { bytes: extra.bytes };
+    if (extra.tokens !== undefined) e.tokens = extra.tokens;
+    if (extra.ranked) {
+      e.rank = extra.ranked.rank;
+      e.kind = extra.ranked.kind;
+    }
+    omitted.file(path, v, e);
+  };
+  const lostAt = (r: Ranked): string => `rank ${r.rank} of ${ranking.length} (${r.kind})`;
+  let tried = 0;
+  let hugeMisses = 0;
+  let skippedHuge: Ranked | undefined;
+
+  for (let start = 0; start < ranking.length;) {
+    const tier = tierOf(ranking[start]!);
+    let end = start;
+    while (end < ranking.length && tierOf(ranking[end]!) === tier) end++;
+    const members = ranking.slice(start, end);
+    start = end;
+
+    // 1. Smallest forms, in rank order.
+    for (let i = 0; i < members.length; i += IO_BATCH) {
+      signal?.throwIfAborted();
+      const batch = members.slice(i, i + IO_BATCH);
+      if (endedAt) {
+        for (const r of batch) {
+          const detail = `${lostAt(r)}: not read: the budget ended at rank ${endedAt.rank} (${endedAt.path})`;
+          skip(r.path, { reason: 'budget', detail }, { bytes: byPath.get(r.path)!.bytes, ranked: r });
+        }
+        continue;
+      }
+      const reads = await Promise.all(batch.map((r) => readStable(byPath.get(r.path)!.abs, maxFileBytes)));
+      for (let j = 0; j < batch.length; j++) {
+        const ranked = batch[j]!;
+        const { path } = ranked;
+        const r = reads[j]!;
+        if (endedAt) {
+          const detail = `${lostAt(ranked)}: the budget ended at rank ${endedAt.rank} (${endedAt.path})`;
+          skip(path, { reason: 'budget', detail }, { bytes: r.ok ? r.bytes.length : r.bytes, ranked });
+          continue;
+        }
+        if (!r.ok) {
+          skip(path, r, { bytes: r.bytes });
+          continue;
+        }
+        const bytes = r.bytes.length;
+        const d = decode(r.bytes);
+        if (d.binary) {
+          skip(path, { reason: 'binary', detail: d.detail }, { bytes });
+          continue;
+        }
+        const v =
+          (includeSecrets ? undefined : await secretContentVerdict(path, d.text)) ?? (defaults ? generatedContentVerdict(d.text) : undefined);
+        if (v) {
+          skip(path, v, { bytes });
+          continue;
+        }
+        const outline = outlineOf(syntax, path, d.text);
+        const seg = outline === undefined ? renderSegment(path, d.text) : renderSegment(path, outline, true);
+        const ids = options.encode(seg.text);
+        if (!budget.take(ids.length)) {
+          const form = outline === undefined ? 'whole' : 'as an outline';
+          let detail = `${lostAt(ranked)}: ${ids.length} tokens ${form}, ${budget.left} of ${budget.max} left`;
+          if (outline === undefined && budget.isHuge(ids.length) && ++hugeMisses < MAX_HUGE_MISSES) {
+            detail += `; no outline, and over ${HUGE_SHARE * 100}% of the budget alone`;
+            skippedHuge ??= ranked;
+          } else {
+            endedAt = ranked;
+          }
+          skip(path, { reason: 'budget', detail }, { bytes, tokens: ids.length, ranked });
+          continue;
+        }
+        hugeMisses = 0;
+        const k: Kept = { hash: createHash('sha256').update(r.bytes).digest('hex'), bytes, seg, ids, ranked };
+        if (outline !== undefined) k.content = d.text;
+        if (d.invalid > 0) k.note = `${d.invalid} invalid UTF-8 sequences shown as U+FFFD`;
+        kept.set(path, k);
+      }
+      tried += batch.length;
+      progress({ phase: 'read', done: tried, total: ranking.length });
+    }
+    // A huge file skipped inside this tier still keeps every lower tier out.
+    endedAt ??= skippedHuge;
+    skippedHuge = undefined;
+
+    // 2. Outlines become whole files, in rank order, while they fit.
+    for (const ranked of members) {
+      const k = kept.get(ranked.path);
+      if (k?.content === undefined) continue;
+      const whole = renderSegment(ranked.path, k.content);
+      // Tokens scale with characters closely enough to skip encoding files that clearly cannot fit.
+      if ((k.ids.length * whole.text.length) / k.seg.text.length - k.ids.length > 1.25 * budget.left) continue;
+      const ids = options.encode(whole.text);
+      if (!budget.take(ids.length - k.ids.length)) continue;
+      k.seg = whole;
+      k.ids = ids;
+      delete k.content;
+    }
+  }
+
+  const parts: string[] = [];
+  const tokenIds: number[] = [];
+  const files: ContextFile[] = [];
+  let chars = 0;
+  let outlines = 0;
+  for (const c of ordered) {
+    const k = kept.get(c.path);
+    if (!k) continue;
+    const f: ContextFile = {
+      path: c.path,
+      hash: k.hash,
+      bytes: k.bytes,
+      tokenStart: tokenIds.length,
+      tokenEnd: tokenIds.length + k.ids.length,
+      charStart: chars,
+      contentStart: chars + k.seg.contentOffset,
+      charEnd: chars + k.seg.text.length,
+      rank: k.ranked.rank,
+      kind: k.ranked.kind,
+    };
+    if (k.content !== undefined) {
+      f.outline = true;
+      outlines++;
+    }
+    if (k.note) f.note = k.note;
+    for (let t = 0; t < k.ids.length; t++) tokenIds.push(k.ids[t]!);
+    parts.push(k.seg.text);
+    chars += k.seg.text.length;
+    files.push(f);
+  }
+  progress({ phase: 'render', done: files.length, total: files.length });
+
+  const list = omitted.list();
+  const mode = modes.has('walk') ? 'walk' : 'git';
+  return {
+    text: parts.join(''),
+    files,
+    omitted: list,
+    totalTokens: tokenIds.length,
+    tokenIds,
+    fingerprint: fingerprintOf(files, tokenIds.length, options.tokenizerId),
+    stats: {
+      discovery: mode,
+      order: modes.has('git') ? 'git-history' : 'mtime',
+      roots: folders.length,
+      scanned,
+      included: files.length,
+      omitted: list.length,
+      outlines,
+      graph: graph.stats,
+      ms: Math.round(performance.now() - t0),
+    },
+  };
+}
+
+/** Stat without following symlinks: a link may leave the workspace (~/.ssh) or loop. */
+async function statAll(
+  rootAbs: string,
+  paths: readonly string[],
+  maxFileBytes: number,
+  omitted: Omissions,
+  signal: AbortSignal | undefined,
+  progress: NonNullable<ContextOptions['onProgress']>,
+): Promise<Candidate[]> {
   const candidates: Candidate[] = [];
-  for (let i = 0; i < found.paths.length; i += IO_BATCH * 8) {
+  for (let i = 0; i < paths.length; i += IO_BATCH * 8) {
     signal?.throwIfAborted();
-    const batch = found.paths.slice(i, i + IO_BATCH * 8);
+    const batch = paths.slice(i, i + IO_BATCH * 8);
     const stats = await Promise.all(batch.map((p) => lstat(join(rootAbs, p)).catch((e: unknown) => errCode(e))));
     for (let j = 0; j < batch.length; j++) {
       const path = batch[j]!;
@@ -81,111 +317,10 @@ export async function buildContext(root: string, options: ContextOptions): Promi
       } else if (st.size > maxFileBytes) {
         omitted.file(path, { reason: 'too-large', detail: `over ${maxFileBytes} bytes` }, { bytes: st.size });
       } else {
-        candidates.push({ path, bytes: st.size, mtimeMs: st.mtimeMs });
+        candidates.push({ path, abs: join(rootAbs, path), bytes: st.size, mtimeMs: st.mtimeMs });
       }
     }
-    progress({ phase: 'stat', done: Math.min(i + IO_BATCH * 8, found.paths.length), total: found.paths.length });
+    progress({ phase: 'stat', done: Math.min(i + IO_BATCH * 8, paths.length), total: paths.length });
   }
-
-  let ordered: Candidate[];
-  if (found.mode === 'git') {
-    const [churn, dirty] = await Promise.all([
-      gitChurn(rootAbs, options.maxHistoryCommits ?? DEFAULT_MAX_HISTORY_COMMITS, signal),
-      gitDirty(rootAbs, signal),
-    ]);
-    ordered = orderByChurn(candidates, churn, new Set([...dirty, ...found.untracked]));
-  } else {
-    ordered = orderByMtime(candidates);
-  }
-  progress({ phase: 'order', done: ordered.length, total: ordered.length });
-
-  const budget = new TokenBudget(options.maxTokens ?? Number.POSITIVE_INFINITY);
-  const kept = new Map<string, Kept>();
-  const tryOrder = fillOrder(candidates);
-  const skip = (path: string, v: Verdict, bytes?: number, tokens?: number): void =>
-    omitted.file(path, v, tokens === undefined ? { bytes } : { bytes, tokens });
-
-  for (let i = 0; i < tryOrder.length; i += IO_BATCH) {
-    signal?.throwIfAborted();
-    const batch = tryOrder.slice(i, i + IO_BATCH);
-    if (budget.full) {
-      for (const c of batch) skip(c.path, { reason: 'budget', detail: 'not read: the budget was already full' }, c.bytes);
-      continue;
-    }
-    const reads = await Promise.all(batch.map((c) => readStable(join(rootAbs, c.path), maxFileBytes)));
-    for (let j = 0; j < batch.length; j++) {
-      const { path } = batch[j]!;
-      const r = reads[j]!;
-      if (!r.ok) {
-        skip(path, r, r.bytes);
-        continue;
-      }
-      const bytes = r.bytes.length;
-      const d = decode(r.bytes);
-      if (d.binary) {
-        skip(path, { reason: 'binary', detail: d.detail }, bytes);
-        continue;
-      }
-      const v =
-        (includeSecrets ? undefined : await secretContentVerdict(path, d.text)) ??
-        (defaults ? generatedContentVerdict(d.text) : undefined);
-      if (v) {
-        skip(path, v, bytes);
-        continue;
-      }
-      const seg = renderSegment(path, d.text);
-      const ids = options.encode(seg.text);
-      if (budget.full || !budget.take(ids.length)) {
-        skip(path, { reason: 'budget', detail: `does not fit in ${budget.max} tokens` }, bytes, ids.length);
-        continue;
-      }
-      const k: Kept = { hash: createHash('sha256').update(r.bytes).digest('hex'), bytes, text: seg.text, contentOffset: seg.contentOffset, ids };
-      if (d.invalid > 0) k.note = `${d.invalid} invalid UTF-8 sequences shown as U+FFFD`;
-      kept.set(path, k);
-    }
-    progress({ phase: 'read', done: Math.min(i + IO_BATCH, tryOrder.length), total: tryOrder.length });
-  }
-
-  const parts: string[] = [];
-  const tokenIds: number[] = [];
-  const files: ContextFile[] = [];
-  let chars = 0;
-  for (const c of ordered) {
-    const k = kept.get(c.path);
-    if (!k) continue;
-    const f: ContextFile = {
-      path: c.path,
-      hash: k.hash,
-      bytes: k.bytes,
-      tokenStart: tokenIds.length,
-      tokenEnd: tokenIds.length + k.ids.length,
-      charStart: chars,
-      contentStart: chars + k.contentOffset,
-      charEnd: chars + k.text.length,
-    };
-    if (k.note) f.note = k.note;
-    for (let t = 0; t < k.ids.length; t++) tokenIds.push(k.ids[t]!);
-    parts.push(k.text);
-    chars += k.text.length;
-    files.push(f);
-  }
-  progress({ phase: 'render', done: files.length, total: files.length });
-
-  const list = omitted.list();
-  return {
-    text: parts.join(''),
-    files,
-    omitted: list,
-    totalTokens: tokenIds.length,
-    tokenIds,
-    fingerprint: fingerprintOf(files, tokenIds.length, options.tokenizerId),
-    stats: {
-      discovery: found.mode,
-      order: found.mode === 'git' ? 'git-history' : 'mtime',
-      scanned: found.paths.length,
-      included: files.length,
-      omitted: list.length,
-      ms: Math.round(performance.now() - t0),
-    },
-  };
+  return candidates;
 }

@@ -8,7 +8,13 @@ export function fingerprintOf(files: readonly ContextFile[], totalTokens: number
   const fp: Fingerprint = {
     version: FORMAT_VERSION,
     totalTokens,
-    files: files.map(({ path, hash, tokenStart, tokenEnd }) => ({ path, hash, tokenStart, tokenEnd })),
+    files: files.map(({ path, hash, tokenStart, tokenEnd, outline }) => ({
+      path,
+      hash,
+      tokenStart,
+      tokenEnd,
+      ...(outline ? { outline } : {}),
+    })),
   };
   if (tokenizerId !== undefined) fp.tokenizerId = tokenizerId;
   return fp;
@@ -35,13 +41,15 @@ export interface RefreshPlan {
 export function planRefresh(old: Fingerprint, next: Fingerprint | BuiltContext): RefreshPlan {
   const now = 'fingerprint' in next ? next.fingerprint : next;
   const before = new Map(old.files.map((f) => [f.path, f.hash]));
+  // A file that switches between whole and outline renders differently with the same bytes.
+  const outlined = new Map(old.files.map((f) => [f.path, f.outline]));
   const after = new Set(now.files.map((f) => f.path));
   const changed: string[] = [];
   const added: string[] = [];
   for (const f of now.files) {
     const h = before.get(f.path);
     if (h === undefined) added.push(f.path);
-    else if (h !== f.hash) changed.push(f.path);
+    else if (h !== f.hash || outlined.get(f.path) !== f.outline) changed.push(f.path);
   }
   const removed = old.files.filter((f) => !after.has(f.path)).map((f) => f.path);
 
@@ -57,14 +65,18 @@ export function planRefresh(old: Fingerprint, next: Fingerprint | BuiltContext):
     while (i < n) {
       const a = old.files[i]!;
       const b = now.files[i]!;
-      if (a.path !== b.path || a.hash !== b.hash || a.tokenEnd - a.tokenStart !== b.tokenEnd - b.tokenStart) break;
+      if (a.path !== b.path || a.hash !== b.hash || a.outline !== b.outline || a.tokenEnd - a.tokenStart !== b.tokenEnd - b.tokenStart)
+        break;
       i++;
     }
   }
   const firstToken = i < now.files.length ? now.files[i]!.tokenStart : i === 0 ? 0 : now.files[i - 1]!.tokenEnd;
   const upToDate = !fullRebuild && i === old.files.length && i === now.files.length;
   const fresh = new Set([...changed, ...added]);
-  const shifted = now.files.slice(i).filter((f) => !fresh.has(f.path)).map((f) => f.path);
+  const shifted = now.files
+    .slice(i)
+    .filter((f) => !fresh.has(f.path))
+    .map((f) => f.path);
   const plan: RefreshPlan = {
     upToDate,
     firstToken,

@@ -11,15 +11,16 @@
 // starts with `===`, a pre-tokenizer boundary for BPE tokenizers, so this matches tokenizing the whole text
 // (the bench checks it), and an unchanged file keeps exactly the same ids wherever it lands: refresh reuses
 // the prefix KV token for token.
+import { OUTLINE_NOTE } from './outline.ts';
 import type { ContextFile } from './types.ts';
 
 /** Bump when the rendered bytes change for the same files: it invalidates stored fingerprints. */
 export const FORMAT_VERSION = 1;
 
-export function header(path: string): string {
+export function header(path: string, outline = false): string {
   // Control characters (a newline in a file name) would break the header line; JSON-quote such names.
   const shown = /[\u0000-\u001f\u007f]/.test(path) ? JSON.stringify(path) : path;
-  return `=== ${shown} ===\n`;
+  return outline ? `=== ${shown} (${OUTLINE_NOTE}) ===\n` : `=== ${shown} ===\n`;
 }
 
 export interface Segment {
@@ -28,8 +29,8 @@ export interface Segment {
   contentOffset: number;
 }
 
-export function renderSegment(path: string, content: string): Segment {
-  const h = header(path);
+export function renderSegment(path: string, content: string, outline = false): Segment {
+  const h = header(path, outline);
   return { text: content.length === 0 || content.endsWith('\n') ? h + content : h + content + '\n', contentOffset: h.length };
 }
 

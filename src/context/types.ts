@@ -1,10 +1,18 @@
 // Public types of the context builder. It knows nothing of models or VS Code: the caller brings a tokenizer
 // (`encode`) and whatever globs its settings hold.
+import type { GraphStats } from './graph.ts';
+import type { FileKind } from './kind.ts';
 
 /** Tokenizer-agnostic encoder: text in, token ids out (no special tokens added). */
 export type Encode = (text: string) => ArrayLike<number>;
 
-export type Phase = 'discover' | 'stat' | 'order' | 'read' | 'render';
+export type Phase = 'discover' | 'stat' | 'order' | 'rank' | 'read' | 'render';
+
+/** One folder of a multi-root workspace: its files' paths start with `name/`. */
+export interface ContextRoot {
+  name: string;
+  path: string;
+}
 
 export interface Progress {
   phase: Phase;
@@ -30,6 +38,10 @@ export interface ContextOptions {
   include?: string[];
   /** Globs to leave out (VS Code files.exclude / search.exclude, user settings); a match on a folder covers it. */
   exclude?: string[];
+  /** Globs of files that rank before everything else (the user's own choice wins). */
+  pinned?: string[];
+  /** Most bytes parsed for the import graph; files past it rank without their imports. */
+  maxGraphBytes?: number;
   /** 'auto' uses git when root is inside a work tree. */
   discovery?: 'auto' | 'git' | 'walk';
   /** Stored in the fingerprint: a different tokenizer invalidates every token range. */
@@ -61,6 +73,9 @@ export interface OmittedFile {
   detail?: string;
   bytes?: number;
   tokens?: number;
+  /** For budget omissions: the rank that lost. */
+  rank?: number;
+  kind?: FileKind;
 }
 
 export interface ContextFile {
@@ -77,11 +92,21 @@ export interface ContextFile {
   charEnd: number;
   /** Set when the file had invalid UTF-8 (replaced by U+FFFD) or was changed by rendering. */
   note?: string;
+  /** The file went in as its outline: signatures, declarations and docstrings, function bodies left out. */
+  outline?: true;
+  /** Its place in the ranking by value (1 = first). */
+  rank: number;
+  kind: FileKind;
 }
 
 export interface ContextStats {
   discovery: 'git' | 'walk';
   order: 'git-history' | 'mtime';
+  /** Workspace folders (more than one: every path starts with its folder's name). */
+  roots: number;
+  /** Files that went in as outlines. */
+  outlines: number;
+  graph: GraphStats;
   scanned: number;
   included: number;
   omitted: number;
@@ -92,7 +117,7 @@ export interface Fingerprint {
   version: number;
   tokenizerId?: string;
   totalTokens: number;
-  files: { path: string; hash: string; tokenStart: number; tokenEnd: number }[];
+  files: { path: string; hash: string; tokenStart: number; tokenEnd: number; outline?: true }[];
 }
 
 export interface BuiltContext {

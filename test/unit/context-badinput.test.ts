@@ -136,7 +136,7 @@ test('progress reports every phase in order', async (t) => {
   write(root, { 'a.ts': 'a', 'b.ts': 'b' });
   const phases: string[] = [];
   await buildContext(root, { encode: charEncode, onProgress: (p) => phases.at(-1) !== p.phase && phases.push(p.phase) });
-  assert.deepEqual(phases, ['discover', 'stat', 'order', 'read', 'render']);
+  assert.deepEqual(phases, ['discover', 'stat', 'order', 'rank', 'read', 'render']);
 });
 
 test('discovery: git on a folder outside any repository is an error; the walk never lists .git', async (t) => {
