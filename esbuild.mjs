@@ -56,13 +56,11 @@ await Promise.all([
 ]);
 
 // tree-sitter's runtime and the grammars the context builder parses with (src/context/syntax.ts LANGUAGES) ship
-// as files next to the bundles: the runtime loads them at run time, so they cannot be bundled.
+// as files next to the bundles: the runtime loads them at run time, so they cannot be bundled. Its script is
+// CommonJS, hence .cjs under this package's "type": "module".
 const wasm = join(dirname(createRequire(import.meta.url).resolve('@vscode/tree-sitter-wasm/package.json')), 'wasm');
 mkdirSync('dist/tree-sitter', { recursive: true });
-for (const file of [
-  'tree-sitter.js',
-  'tree-sitter.wasm',
-  ...['typescript', 'tsx', 'javascript', 'python', 'go', 'rust', 'java', 'cpp'].map((l) => `tree-sitter-${l}.wasm`),
-]) {
+copyFileSync(join(wasm, 'tree-sitter.js'), 'dist/tree-sitter/tree-sitter.cjs');
+for (const file of ['tree-sitter.wasm', ...['typescript', 'tsx', 'javascript', 'python', 'go', 'rust', 'java', 'cpp'].map((l) => `tree-sitter-${l}.wasm`)]) {
   copyFileSync(join(wasm, file), join('dist/tree-sitter', file));
 }

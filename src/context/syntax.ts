@@ -105,8 +105,9 @@ let loaded: Promise<Syntax> | undefined;
 export function loadSyntax(): Promise<Syntax> {
   loaded ??= (async () => {
     const dir = wasmDir();
-    // The package is a UMD module; require keeps it out of the ES module loader's way in every bundle.
-    const ts = createRequire(join(dir, 'x.js'))(join(dir, 'tree-sitter.js')) as typeof TreeSitter;
+    // The runtime is a CommonJS script (tree-sitter.cjs next to the bundles, tree-sitter.js in the package).
+    const script = existsSync(join(dir, 'tree-sitter.cjs')) ? 'tree-sitter.cjs' : 'tree-sitter.js';
+    const ts = createRequire(join(dir, 'x.js'))(join(dir, script)) as typeof TreeSitter;
     await ts.Parser.init({ locateFile: (file: string) => join(dir, file) });
     const languages = new Map<LanguageId, TreeSitter.Language>();
     const probe = new ts.Parser();

@@ -23,8 +23,8 @@ test('the .vsix leaves out tests, sources and dev files', { timeout: 180_000 }, 
   for (const l of ['typescript', 'tsx', 'javascript', 'python', 'go', 'rust', 'java', 'cpp']) {
     assert.ok(files.includes(`dist/tree-sitter/tree-sitter-${l}.wasm`), `the ${l} grammar is packaged`);
   }
-  assert.ok(files.includes('dist/tree-sitter/tree-sitter.wasm') && files.includes('dist/tree-sitter/tree-sitter.js'), 'the tree-sitter runtime is packaged');
-  const allowed = /^(package\.json|readme\.md|changelog\.md|license(\.txt|\.md)?|dist\/[\w.-]+\.(c?js)|dist\/tree-sitter\/tree-sitter[\w-]*\.(js|wasm)|media\/[\w.-]+\.(svg|css|png)|node_modules\/onnxruntime-(node|common)\/.+|node_modules\/webgpu\/(package\.json|index\.js|dist\/linux-x64\/.+))$/i;
+  assert.ok(files.includes('dist/tree-sitter/tree-sitter.wasm') && files.includes('dist/tree-sitter/tree-sitter.cjs'), 'the tree-sitter runtime is packaged');
+  const allowed = /^(package\.json|readme\.md|changelog\.md|license(\.txt|\.md)?|dist\/[\w.-]+\.(c?js)|dist\/tree-sitter\/tree-sitter[\w-]*\.(cjs|wasm)|media\/[\w.-]+\.(svg|css|png)|node_modules\/onnxruntime-(node|common)\/.+|node_modules\/webgpu\/(package\.json|index\.js|dist\/linux-x64\/.+))$/i;
   const unexpected = files.filter((f) => !allowed.test(f));
   assert.deepEqual(unexpected, [], 'only bundles, media, the onnxruntime runtime, the WebGPU adapter probe and the tree-sitter parser are packaged');
   const dev = files.filter((f) => /(^|\/)(src|test|bench|native|\.ci)\//.test(f.replace(/^node_modules\/[^/]+\//, '')) || /\.(ts|map)$/.test(f.replace(/\.d\.ts$/, '')) || /tsconfig|esbuild\.mjs|package-lock/.test(f));
