@@ -30,6 +30,7 @@ const OPTIONS = {
   level: { type: 'string', default: 'pair' },
   'cache-dir': { type: 'string' },
   'max-context-tokens': { type: 'string' },
+  pin: { type: 'string', multiple: true },
   session: { type: 'string' },
   new: { type: 'boolean', default: false },
   'conversation-budget': { type: 'string' },
@@ -136,6 +137,7 @@ export function parseCommandLine(argv: string[], defaultCacheDir: () => string):
     level,
     int4: o.int4,
     maxContextTokens,
+    pinned: o.pin,
   });
 
   let body: RequestBody;
@@ -163,6 +165,9 @@ export function parseCommandLine(argv: string[], defaultCacheDir: () => string):
     }
     case 'build':
       body = { type: 'build', ...settings(), force: o.force };
+      break;
+    case 'context':
+      body = { type: 'context', ...settings() };
       break;
     case 'ask': {
       // Positionals first: `ask WS` without a question is told about the question, not about --model.

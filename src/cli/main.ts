@@ -3,11 +3,14 @@ import { fileURLToPath } from 'node:url';
 import { EngineClient, EngineError } from '../engine/client.ts';
 import type { AskResult, BuildResult, CudaSetupResult, Event } from '../engine/protocol.ts';
 import { parseCommandLine, UsageError } from './args.ts';
+import type { ContextPreview } from '../engine/preview.ts';
+import { previewText } from '../engine/previewText.ts';
 import { defaultCacheDir } from './paths.ts';
 
 const USAGE = `kvzip-code — ask questions about a repository to a local model, from a KVzip-compressed KV cache
 
   kvzip-code generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--temperature T] [--top-p P] [--stop STR] [--device auto|cuda|webgpu|cpu] [--int4] [--json]
+  kvzip-code context WORKSPACE --model DIR [--max-context-tokens N] [--pin GLOB]... [--device D] [--int4] [--json]
   kvzip-code build WORKSPACE --model DIR [--ratio 0.3] [--level pair|pair-uniform|head] [--force] [--int4] [--max-context-tokens N] [--cache-dir D] [--device D] [--json]
   kvzip-code ask WORKSPACE "QUESTION" --model DIR [--session NAME [--new]] [--conversation-budget N] [--ratio R] [--level L] [--max-tokens N] [--int4] [--cache-dir D] [--device D] [--json]
   kvzip-code info [--cache-dir D] [--json]
@@ -16,6 +19,9 @@ const USAGE = `kvzip-code — ask questions about a repository to a local model,
 
 --model is a Hugging Face checkpoint folder or a preset id (qwen2.5-coder-1.5b, qwen2.5-coder-7b, qwen3-4b,
 qwen3-8b, llama-3.1-8b), downloaded once. Progress goes to stderr; answers stream to stdout.
+context previews what a build would put in the context (whole files or outlines, by rank), what it leaves out
+and why, and the build's estimated memory and time; it reads only config.json and the tokenizer, never weights.
+--pin GLOB ranks matching files first (build, ask and context).
 ask --session NAME keeps a conversation: each answer reads the session's earlier turns after the cached context
 (kept under the cache folder; --new starts it over). Oldest turns drop when the conversation budget is full.
 setup-cuda fetches onnxruntime's CUDA provider libraries where an NVIDIA driver is present; CUDA 12 and cuDNN 9
@@ -89,6 +95,7 @@ function deviceText(r: Ran): string {
 }
 
 function human(command: string, r: unknown): string {
+  if (command === 'context') return previewText(r as ContextPreview);
   if (command === 'build') {
     const b = r as BuildResult;
     const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;

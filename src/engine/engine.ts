@@ -17,7 +17,7 @@ import { attentionWindow } from '../model/config.ts';
 import { checkFits } from './memoryCheck.ts';
 import { adapterName } from '../runtime/webgpu.ts';
 import { prefillChunk } from '../runtime/traffic.ts';
-import { buildContext } from '../context/index.ts';
+import { contextLimit, workspaceContext } from './workspaceContext.ts';
 import type { BuiltContext } from '../context/types.ts';
 import { CacheStore } from '../cache/store.ts';
 import { FORMAT_VERSION, type Manifest } from '../cache/manifest.ts';
@@ -29,7 +29,7 @@ import { headScoresOf, keepAll, lowestKept, selectLevel, type KeepSets } from '.
 import { KEEP_FILE, KV_FILE, fullKvBytes, layoutBytes, writeCompacted, type CompactLayout } from '../kvzip/compact.ts';
 import { refreshCompressed } from './refresh.ts';
 import { fitQuestion } from './question.ts';
-import { cacheFolderExcludes, checkWorkspace, emptyContextMessage } from './workspace.ts';
+import { emptyContextMessage } from './workspace.ts';
 import { planRefresh, type RefreshPlan } from '../context/index.ts';
 import type { PairScores } from '../kvzip/scores.ts';
 import { generate, type SamplingOptions } from '../runtime/generate.ts';
@@ -38,8 +38,6 @@ import type { ForwardSession } from '../runtime/decoder.ts';
 import { TailKv, conversationBudget, planTail } from './conversation.ts';
 import { SessionStore } from './sessions.ts';
 
-/** Positions kept free after the context for the question and the answer. */
-const ANSWER_RESERVE = 1024;
 
 /** The shortest context the memory check before preparing weights asks room for. */
 const MIN_CONTEXT_TOKENS = 2048;
@@ -137,37 +135,14 @@ export class Engine {
       includeSecrets: s.includeSecrets ?? false,
       include: s.include ?? [],
       exclude: s.exclude ?? [],
+      // Only when set, so that entries built before these settings existed keep their keys.
+      ...(s.pinned?.length ? { pinned: s.pinned } : {}),
+      ...(s.folders?.length ? { folders: s.folders } : {}),
     });
-  }
-
-  /** Tokens the workspace's files may take: the window (or --max-context-tokens) less the prefix and the reserve. */
-  private contextBudget(s: CacheSettings, m: LoadedModel): number {
-    const window = Math.min(attentionWindow(m.prepared.spec), s.maxContextTokens ?? Infinity);
-    const prefix = m.tokenizer.prefixIds(m.tokenizer.layout()).length;
-    const reserve = Math.min(ANSWER_RESERVE, Math.floor(window / 4));
-    const budget = window - prefix - reserve;
-    if (budget <= 0) {
-      throw new UserError(
-        `A context of ${s.maxContextTokens ?? window} tokens leaves no room for the workspace: the prompt's own prefix takes ${prefix} ` +
-          `and ${reserve} are kept for the question and the answer. Allow more context tokens (--max-context-tokens).`,
-        'bad-request',
-      );
-    }
-    return budget;
   }
 
   async context(s: CacheSettings, m: LoadedModel, signal?: AbortSignal, progress?: ProgressFn): Promise<BuiltContext> {
-    checkWorkspace(s.workspace);
-    return buildContext(s.workspace, {
-      encode: (t) => m.tokenizer.encode(t),
-      maxTokens: this.contextBudget(s, m),
-      includeSecrets: s.includeSecrets,
-      include: s.include,
-      exclude: [...(s.exclude ?? []), ...cacheFolderExcludes(s.workspace, s.cacheDir)],
-      tokenizerId: m.tokenizerHash,
-      signal,
-      onProgress: (p) => progress?.('context', p.done, p.total, p.phase),
-    });
+    return workspaceContext(s, m.prepared.spec, m.tokenizer, m.tokenizerHash, signal, progress);
   }
 
   async build(
@@ -180,7 +155,7 @@ export class Engine {
     const store = new CacheStore(s.cacheDir);
     const key = this.entryKey(s, m);
     const ctx = await this.context(s, m, signal, progress);
-    if (ctx.tokenIds.length === 0) throw new UserError(emptyContextMessage(s.workspace, ctx, this.contextBudget(s, m)), 'empty-context');
+    if (ctx.tokenIds.length === 0) throw new UserError(emptyContextMessage(s.workspace, ctx, contextLimit(m.prepared.spec, m.tokenizer, s.maxContextTokens).maxTokens), 'empty-context');
     const prefixIds = m.tokenizer.prefixIds(m.tokenizer.layout());
     const ids = [...prefixIds, ...ctx.tokenIds];
     const existing = s.force ? undefined : await store.open(key);

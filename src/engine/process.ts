@@ -5,6 +5,7 @@ import type { ProgressFn } from '../core/progress.ts';
 import { Engine } from './engine.ts';
 import { cudaSetupStatus, setupCuda } from './cudaSetup.ts';
 import { contextReport } from '../context/index.ts';
+import { previewContext } from './preview.ts';
 import { UserError } from '../core/errors.ts';
 import { CancelledError } from '../core/cancel.ts';
 import { isLevel, LEVELS, spelled } from '../core/choices.ts';
@@ -58,6 +59,8 @@ async function handle(r: Request, signal: AbortSignal): Promise<unknown> {
       const { manifest: _m, context, ...result } = await engine.build({ ...settings(r), force: r.force }, progress, signal);
       return { ...result, report: contextReport(context) };
     }
+    case 'context':
+      return previewContext(settings(r), progress, signal);
     case 'ask':
       return engine.ask(
         { ...settings(r), ...conversation(r), question: String(r.question ?? ''), quote: r.quote, maxTokens: r.maxTokens },

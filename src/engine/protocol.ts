@@ -20,12 +20,18 @@ export interface CacheSettings {
   includeSecrets?: boolean;
   include?: string[];
   exclude?: string[];
+  /** Globs of files that rank first in the context. */
+  pinned?: string[];
+  /** A multi-root workspace's folders (each path in the context starts with its name); `workspace` names the whole. */
+  folders?: { name: string; path: string }[];
   /** Total size cap of the cache directory; least recently used entries go first. Optional: engine default. */
   cacheSizeCapMB?: number;
 }
 
 export type Request =
   | ({ id: number; type: 'build'; force?: boolean } & CacheSettings)
+  /** What a build would put in the context and cost, from config.json and the tokenizer alone. */
+  | ({ id: number; type: 'context' } & CacheSettings)
   | ({ id: number; type: 'ask' } & AskRequest & CacheSettings)
   | ({ id: number; type: 'generate' } & GenerateRequest)
   | { id: number; type: 'info'; cacheDir: string }

@@ -1,0 +1,100 @@
+// The context preview: what a build would put in the context, and what it would cost, before any prefill.
+// It reads only the model's config.json and tokenizer files, never the weights, so it answers in seconds for
+// a model not yet prepared (or a folder holding only those files).
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { contextReport, type ContextReport } from '../context/index.ts';
+import { BUILD_TIME_BASIS, estimateBuildSeconds } from '../model/buildTime.ts';
+import { loadModelSpec } from '../model/config.ts';
+import { UserError } from '../core/errors.ts';
+import { estimateMemory, memoryVerdict, type MemoryEstimate } from '../model/memory.ts';
+import { findPreset } from '../model/presets.ts';
+import { ModelTokenizer } from '../model/tokenizer.ts';
+import { DEFAULT_CHUNK, fittingChunk } from '../kvzip/schedule.ts';
+import type { ProgressFn } from '../core/progress.ts';
+import type { CacheSettings } from './protocol.ts';
+import { contextLimit, workspaceContext, type ContextLimit } from './workspaceContext.ts';
+
+export interface ContextPreview {
+  workspace: string;
+  modelDir: string;
+  limit: ContextLimit;
+  report: ContextReport;
+  /** Prefix plus context: what the build prefills. */
+  sequenceTokens: number;
+  estimate: {
+    /** The device the estimate is for: the CPU unless CUDA was asked for ('auto' decides only at build time). */
+    device: 'cpu' | 'cuda';
+    weights: 'fp32' | 'fp16' | 'int4';
+    memory: MemoryEstimate;
+    /** CPU only: whether it fits in the free RAM now, with the verdict's advice. */
+    fits?: boolean;
+    message: string;
+    /** CPU fp32 only: the fitted model of bench/results/engine.json. */
+    buildSeconds?: number;
+    buildBasis?: string;
+  };
+  ms: number;
+}
+
+const PREFILL_CHUNK = 512;
+
+/** The model folder the preview reads: a folder, or a preset already downloaded into the cache folder. */
+function previewModelDir(model: string, cacheDir: string): string {
+  const preset = findPreset(model);
+  if (preset && 'repo' in preset && !existsSync(join(model, 'config.json'))) {
+    const dir = join(cacheDir, 'hub', preset.repo.replace('/', '--'));
+    if (existsSync(join(dir, 'config.json')) && existsSync(join(dir, 'tokenizer.json'))) return dir;
+    throw new UserError(
+      `${preset.label} is not downloaded yet, and the preview reads its config.json and tokenizer files: run a build once, or pass --model with a folder that holds them`,
+      'preview-model',
+    );
+  }
+  return resolve(model);
+}
+
+export async function previewContext(
+  s: CacheSettings,
+  progress?: ProgressFn,
+  signal?: AbortSignal,
+): Promise<ContextPreview> {
+  const t0 = performance.now();
+  const dir = previewModelDir(s.model, s.cacheDir);
+  const spec = loadModelSpec(dir);
+  const tokenizer = ModelTokenizer.load(dir, spec.eosTokenIds);
+  const limit = contextLimit(spec, tokenizer, s.maxContextTokens);
+  const ctx = await workspaceContext(s, spec, tokenizer, undefined, signal, progress);
+  const sequenceTokens = limit.prefixTokens + ctx.totalTokens;
+
+  const device = s.device === 'cuda' ? 'cuda' : 'cpu';
+  const weights = s.int4 ? 'int4' : device === 'cuda' ? 'fp16' : 'fp32';
+  const input = {
+    shape: spec,
+    device,
+    weights,
+    contextTokens: sequenceTokens,
+    chunkTokens: PREFILL_CHUNK,
+    scoreChunkTokens: fittingChunk(DEFAULT_CHUNK, sequenceTokens, limit.window),
+  } as const;
+  let estimate: ContextPreview['estimate'];
+  if (device === 'cpu') {
+    const v = memoryVerdict(input);
+    estimate = { device, weights, memory: v.estimate, fits: v.fits, message: v.message };
+    if (weights === 'fp32') {
+      estimate.buildSeconds = estimateBuildSeconds(spec, sequenceTokens);
+      estimate.buildBasis = BUILD_TIME_BASIS;
+    }
+  } else {
+    // The GPU's free memory is known only once the engine opens the device.
+    estimate = { device, weights, memory: estimateMemory(input), message: 'GPU memory is checked when the build opens the device.' };
+  }
+  return {
+    workspace: s.workspace,
+    modelDir: dir,
+    limit,
+    report: contextReport(ctx),
+    sequenceTokens,
+    estimate,
+    ms: Math.round(performance.now() - t0),
+  };
+}
