@@ -24,7 +24,15 @@ const entries = [
 const extensionBuilds = [
   // VS Code loads extensions with require(), so the extension is CommonJS; vscode is provided by the host.
   existsSync('src/extension/extension.ts') &&
-    build({ ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.cjs', format: 'cjs', banner: {} }),
+    // import.meta.url is the bundle's own URL there too (the context builder finds its grammars next to it).
+    build({
+      ...common,
+      entryPoints: ['src/extension/extension.ts'],
+      outfile: 'dist/extension.cjs',
+      format: 'cjs',
+      define: { 'import.meta.url': '__bundleUrl' },
+      banner: { js: "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+    }),
   // The sidebar script runs in the webview: a browser bundle with markdown-it, DOMPurify and highlight.js inside.
   existsSync('src/webview/main.ts') &&
     build({

@@ -29,6 +29,8 @@ export const DEFAULT_MAX_HISTORY_COMMITS = 2000;
 const IO_BATCH = 32;
 /** Huge files skipped in a row before the fill ends anyway: reading stays bounded by about one budget. */
 const MAX_HUGE_MISSES = 16;
+/** A segment's bytes beyond the file's own and its path's: `=== `, ` ===\n` and a final newline. */
+const HEADER_BYTES = 10;
 
 interface Candidate {
   /** Workspace-relative, with the folder's name in front when there are several folders. */
@@ -155,7 +157,13 @@ export async function buildContext(root: string | readonly ContextRoot[], option
     const members = ranking.slice(start, end);
     start = end;
 
-    // 1. Smallest forms, in rank order.
+    // A token takes at least one byte, so when the whole tier's bytes fit, every file goes in whole: no outline is
+    // computed and nothing is encoded twice (a roomy budget costs what it cost before ranking).
+    let tierBytes = 0;
+    for (const r of members) tierBytes += byPath.get(r.path)!.bytes + Buffer.byteLength(r.path) + HEADER_BYTES;
+    const wholeFits = !endedAt && tierBytes <= budget.left;
+
+    // 1. Smallest forms, in rank order (whole files when the tier surely fits).
     for (let i = 0; i < members.length; i += IO_BATCH) {
       signal?.throwIfAborted();
       const batch = members.slice(i, i + IO_BATCH);
@@ -187,14 +195,26 @@ export async function buildContext(root: string | readonly ContextRoot[], option
           continue;
         }
         const v =
-          (includeSecrets ? undefined : await secretContentVerdict(path, d.text)) ?? (defaults ? generatedContentVerdict(d.text) : undefined);
+          (includeSecrets ? undefined : await secretContentVerdict(path, d.text)) ??
+          (defaults ? generatedContentVerdict(d.text) : undefined);
         if (v) {
           skip(path, v, { bytes });
           continue;
         }
-        const outline = outlineOf(syntax, path, d.text);
-        const seg = outline === undefined ? renderSegment(path, d.text) : renderSegment(path, outline, true);
-        const ids = options.encode(seg.text);
+        let outline: string | undefined;
+        let seg: Segment | undefined;
+        let ids: ArrayLike<number> | undefined;
+        if (wholeFits) {
+          seg = renderSegment(path, d.text);
+          ids = options.encode(seg.text);
+        }
+        if (!ids || ids.length > budget.left) {
+          outline = outlineOf(syntax, path, d.text);
+          if (outline !== undefined) seg = renderSegment(path, outline, true);
+          else seg ??= renderSegment(path, d.text);
+          ids = options.encode(seg.text);
+        }
+        seg = seg!;
         if (!budget.take(ids.length)) {
           const form = outline === undefined ? 'whole' : 'as an outline';
           let detail = `${lostAt(ranked)}: ${ids.length} tokens ${form}, ${budget.left} of ${budget.max} left`;

@@ -8,22 +8,12 @@ import { fileKind, KIND_TIER } from './kind.ts';
 import { Resolver, readManifest, type Manifests } from './resolve.ts';
 import { decode } from './sniff.ts';
 import { languageOf, type Syntax } from './syntax.ts';
+import type { GraphStats } from './types.ts';
 
 export interface GraphItem {
   path: string;
   abs: string;
   bytes: number;
-}
-
-export interface GraphStats {
-  /** Files in a supported language. */
-  parseable: number;
-  parsed: number;
-  parsedBytes: number;
-  /** Parseable files left unparsed by the byte cap. */
-  capped: number;
-  edges: number;
-  ms: number;
 }
 
 export interface ImportGraph {

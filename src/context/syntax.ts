@@ -57,8 +57,8 @@ export function languageOf(path: string): LanguageId | undefined {
 
 /** Where the .wasm files are: next to the bundle when bundled, else in the npm package. */
 export function wasmDir(): string {
-  // CommonJS bundle (the extension): __dirname; ES module (CLI bundle, engine bundle, tsx): import.meta.url.
-  const here = typeof __dirname === 'string' ? __dirname : dirname(fileURLToPath(import.meta.url));
+  // The bundle's own folder (esbuild.mjs gives the CommonJS extension bundle an import.meta.url too), or src/context.
+  const here = dirname(fileURLToPath(import.meta.url));
   const bundled = join(here, 'tree-sitter');
   if (existsSync(join(bundled, 'tree-sitter.wasm'))) return bundled;
   return join(dirname(createRequire(join(here, 'x.js')).resolve('@vscode/tree-sitter-wasm/package.json')), 'wasm');

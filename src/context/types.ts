@@ -1,6 +1,5 @@
 // Public types of the context builder. It knows nothing of models or VS Code: the caller brings a tokenizer
 // (`encode`) and whatever globs its settings hold.
-import type { GraphStats } from './graph.ts';
 import type { FileKind } from './kind.ts';
 
 /** Tokenizer-agnostic encoder: text in, token ids out (no special tokens added). */
@@ -97,6 +96,18 @@ export interface ContextFile {
   /** Its place in the ranking by value (1 = first). */
   rank: number;
   kind: FileKind;
+}
+
+/** What the import graph behind the ranking covered. */
+export interface GraphStats {
+  /** Files in a supported language. */
+  parseable: number;
+  parsed: number;
+  parsedBytes: number;
+  /** Parseable files left unparsed by the byte cap. */
+  capped: number;
+  edges: number;
+  ms: number;
 }
 
 export interface ContextStats {

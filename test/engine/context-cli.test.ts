@@ -148,7 +148,7 @@ test('context, for people: a ranked table, the omissions, the totals and the bui
 test('context: a missing workspace or tokenizer is a clear error, not a stack trace', { skip }, async (t) => {
   const { model, ws } = fixture(t);
   const gone = await cli(['context', join(ws, 'nope'), '--model', model]);
-  assert.equal(gone.code, 1);
+  assert.equal(gone.code, 2);
   assert.match(gone.stderr, /does not exist/);
   rmSync(join(model, 'tokenizer.json'));
   const noTok = await cli(['context', ws, '--model', model]);
