@@ -30,7 +30,7 @@ const SECRET_PATH_SUFFIXES = ['.aws/credentials', '.docker/config.json', '.kube/
  * What the preset leaves out, named like its rules so the report reads the same. A private key header alone is
  * enough here (the preset wants a whole well-formed block); the rest follow the providers' published formats.
  */
-const EXTRA_RULES: { id: string; re: RegExp; names?: Set<string> }[] = [
+const EXTRA_RULES: { id: string; re: RegExp; names?: Set<string>; random?: boolean }[] = [
   { id: 'kvzip/private-key-header', re: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----/ },
   // The preset knows .npmrc's _authToken only.
   {
@@ -38,7 +38,6 @@ const EXTRA_RULES: { id: string; re: RegExp; names?: Set<string> }[] = [
     re: /(?:_authToken|_auth|_password|npmAuthToken|npmAuthIdent)\s*[=:]/,
     names: new Set(['.npmrc', '.yarnrc', '.yarnrc.yml']),
   },
-  { id: 'kvzip/stripe-key', re: /\b[sr]k_(?:live|test|prod)_[0-9A-Za-z]{20,}\b/ },
   { id: 'kvzip/google-api-key', re: /\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])/ },
   // `password = "…"`, `"PASSWORD": '…'`, `secret_key := "…"`: a literal of 8+ characters with no spaces, which
   // leaves out empty values, prose, and references such as os.environ[...] or ${VAR}.
@@ -46,7 +45,18 @@ const EXTRA_RULES: { id: string; re: RegExp; names?: Set<string> }[] = [
     id: 'kvzip/password-assignment',
     re: /\b[\w-]*(?:password|passwd|pwd|secret|secret_key|api_?key|access_?token|auth_?token|client_secret)["']?\s*(?::=|=>|=|:)\s*[rbuf]?(["'])(?![$<{%])[^\s"'`]{8,}\1/i,
   },
+  // `awsKey = "…"`, `SIGNING_TOKEN: '…'`: a 32+ character literal that looks random (upper and lower case and
+  // digits), which a 40-character AWS secret key is, and an ordinary name or path is not.
+  {
+    id: 'kvzip/key-assignment',
+    re: /\b[\w-]*(?:key|token|credential)s?["']?\s*(?::=|=>|=|:)\s*[rbuf]?(["'])([A-Za-z0-9/+=_-]{32,})\1/gi,
+    random: true,
+  },
 ];
+
+function looksRandom(s: string): boolean {
+  return /[a-z]/.test(s) && /[A-Z]/.test(s) && /[0-9]/.test(s);
+}
 
 // AWS key ids (AKIA…, ASIA…) are scanned too, which the preset leaves off by default: a temporary key id travels
 // with its secret. Account ids are not secrets, and infrastructure code is full of them.
@@ -74,18 +84,20 @@ export function secretNameVerdict(path: string): Verdict | undefined {
 /** The first secret found in a file's text, named by the rule that found it and its line (never the secret). */
 export async function secretContentVerdict(path: string, text: string): Promise<Verdict | undefined> {
   const name = path.slice(path.lastIndexOf('/') + 1);
-  for (const { id, re, names } of EXTRA_RULES) {
-    const m = !names || names.has(name) ? re.exec(text) : null;
-    if (m) return { reason: 'secret', detail: `rule ${id} matched at line ${lineOf(text, m.index)}` };
-  }
+  // The preset first: its rules name the provider, ours only the shape.
   const dot = name.lastIndexOf('.');
   const { messages } = await lintSource({
     source: { filePath: path, content: text, ext: dot > 0 ? name.slice(dot) : '', contentType: 'text' },
     options: { config: SECRETLINT_CONFIG, maskSecrets: true },
   });
   const hit = messages[0];
-  if (!hit) return undefined;
-  return { reason: 'secret', detail: `rule ${hit.ruleId} (${hit.messageId}) matched at line ${hit.loc.start.line}` };
+  if (hit) return { reason: 'secret', detail: `rule ${hit.ruleId} (${hit.messageId}) matched at line ${hit.loc.start.line}` };
+  for (const { id, re, names, random } of EXTRA_RULES) {
+    if (names && !names.has(name)) continue;
+    const m = random ? [...text.matchAll(re)].find((x) => looksRandom(x[2]!)) : re.exec(text);
+    if (m) return { reason: 'secret', detail: `rule ${id} matched at line ${lineOf(text, m.index ?? 0)}` };
+  }
+  return undefined;
 }
 
 function lineOf(text: string, index: number): number {
