@@ -28,9 +28,10 @@ const SECRET_PATH_SUFFIXES = ['.aws/credentials', '.docker/config.json', '.kube/
 
 /**
  * What the preset leaves out, named like its rules so the report reads the same. A private key header alone is
- * enough here (the preset wants a whole well-formed block); the rest follow the providers' published formats.
+ * enough here (the preset wants a whole well-formed block). When `value` is given, a match counts only if its
+ * second group (the assigned literal) passes it.
  */
-const EXTRA_RULES: { id: string; re: RegExp; names?: Set<string>; random?: boolean }[] = [
+const EXTRA_RULES: { id: string; re: RegExp; names?: Set<string>; value?: (v: string) => boolean }[] = [
   { id: 'kvzip/private-key-header', re: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----/ },
   // The preset knows .npmrc's _authToken only.
   {
@@ -39,25 +40,29 @@ const EXTRA_RULES: { id: string; re: RegExp; names?: Set<string>; random?: boole
     names: new Set(['.npmrc', '.yarnrc', '.yarnrc.yml']),
   },
   { id: 'kvzip/google-api-key', re: /\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])/ },
-  // `password = "…"`, `"PASSWORD": '…'`, `secret_key := "…"`: a literal of 8+ characters with no spaces, which
-  // leaves out empty values, prose, and references such as os.environ[...] or ${VAR}.
+  // `password = "…"`, `"PASSWORD": '…'`, `secret_key := "…"`: a literal of 8+ characters with no spaces that mixes
+  // kinds of characters, which leaves out empty values, prose, references such as os.environ[...] or ${VAR}, and
+  // names such as HF_TOKEN_SECRET = 'kvzipCode.huggingFaceToken'.
   {
     id: 'kvzip/password-assignment',
-    re: /\b[\w-]*(?:password|passwd|pwd|secret|secret_key|api_?key|access_?token|auth_?token|client_secret)["']?\s*(?::=|=>|=|:)\s*[rbuf]?(["'])(?![$<{%])[^\s"'`]{8,}\1/i,
+    re: /\b[\w-]*(?:password|passwd|pwd|secret|secret_key|api_?key|access_?token|auth_?token|client_secret)["']?\s*(?::=|=>|=|:)\s*[rbuf]?(["'])(?![$<{%])([^\s"'`]{8,})\1/gi,
+    value: (v) => kinds(v) >= 2 && !DOTTED_NAME.test(v),
   },
   // `awsKey = "…"`, `SIGNING_TOKEN: '…'`: a 32+ character literal that looks random (upper and lower case and
   // digits), which a 40-character AWS secret key is, and an ordinary name or path is not.
   {
     id: 'kvzip/key-assignment',
     re: /\b[\w-]*(?:key|token|credential)s?["']?\s*(?::=|=>|=|:)\s*[rbuf]?(["'])([A-Za-z0-9/+=_-]{32,})\1/gi,
-    random: true,
+    value: (v) => /[a-z]/.test(v) && /[A-Z]/.test(v) && /[0-9]/.test(v),
   },
 ];
 
-function looksRandom(s: string): boolean {
-  return /[a-z]/.test(s) && /[A-Z]/.test(s) && /[0-9]/.test(s);
-}
+const DOTTED_NAME = /^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$/;
 
+/** How many of lower case, upper case, digits and other characters `v` has. */
+function kinds(v: string): number {
+  return [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((re) => re.test(v)).length;
+}
 // AWS key ids (AKIA…, ASIA…) are scanned too, which the preset leaves off by default: a temporary key id travels
 // with its secret. Account ids are not secrets, and infrastructure code is full of them.
 const SECRETLINT_CONFIG = {
@@ -92,9 +97,9 @@ export async function secretContentVerdict(path: string, text: string): Promise<
   });
   const hit = messages[0];
   if (hit) return { reason: 'secret', detail: `rule ${hit.ruleId} (${hit.messageId}) matched at line ${hit.loc.start.line}` };
-  for (const { id, re, names, random } of EXTRA_RULES) {
+  for (const { id, re, names, value } of EXTRA_RULES) {
     if (names && !names.has(name)) continue;
-    const m = random ? [...text.matchAll(re)].find((x) => looksRandom(x[2]!)) : re.exec(text);
+    const m = value ? [...text.matchAll(re)].find((x) => value(x[2]!)) : re.exec(text);
     if (m) return { reason: 'secret', detail: `rule ${id} matched at line ${lineOf(text, m.index ?? 0)}` };
   }
   return undefined;

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildContext } from '../../src/context/index.ts';
+import { secretContentVerdict } from '../../src/context/secrets.ts';
 import { charEncode, commit, gitInit, tempDir, write } from './context-fixtures.ts';
 
 // Assembled at run time so this test file does not itself look like it holds a key.
@@ -126,4 +127,10 @@ test('secrets the hand list missed stay out, and the report names the rule', asy
       assert.match(o.detail ?? '', new RegExp(`^rule ${rule.replace(/[/-]/g, '\\$&')}( \\(\\w+\\))? matched at line \\d+$`), path);
   }
   for (const s of ['SAFE_env_lookup', 'SAFE_form', 'SAFE_template', 'SAFE_key_path']) assert.ok(ctx.text.includes(s), s);
+});
+
+test('names that merely mention a secret are not secrets', async () => {
+  assert.equal(await secretContentVerdict('src/models.ts', "export const HF_TOKEN_SECRET = 'kvzipCode.huggingFaceToken';\n"), undefined);
+  assert.equal(await secretContentVerdict('src/a.ts', "const passwordField = 'password'; const tokenKind = 'bearer-token';\n"), undefined);
+  assert.equal(await secretContentVerdict('src/a.ts', "const cacheKey = 'entries/current/manifest.json';\n"), undefined);
 });
