@@ -132,8 +132,13 @@ export class Net {
     const pos = this.op('Cast', [this.op('Reshape', [positionIds, this.i64([-1, 1])])], { to: DataType.FLOAT });
     const angles = this.op('Mul', [pos, this.g.constFloat(rope.invFreq, [D / 2])]);
     const scale = this.g.constFloat([rope.scale], []);
-    const cos = this.fromF32(this.op('Unsqueeze', [this.op('Mul', [this.op('Cos', [angles]), scale]), this.i64([1])]));
-    const sin = this.fromF32(this.op('Unsqueeze', [this.op('Mul', [this.op('Sin', [angles]), scale]), this.i64([1])]));
+    // Cos and Sin in float64: WGSL defines their accuracy only on [-π, π] (on WebGPU, SwiftShader's cos was 2e-4
+    // off at angle 63, and it grows with the position), and no GPU provider has float64 kernels, so onnxruntime
+    // runs these two on the CPU everywhere: S × D/2 values per run, exact to fp32.
+    const trig = (op: 'Cos' | 'Sin') =>
+      this.op('Cast', [this.op(op, [this.op('Cast', [angles], { to: DataType.DOUBLE })])], { to: DataType.FLOAT });
+    const cos = this.fromF32(this.op('Unsqueeze', [this.op('Mul', [trig('Cos'), scale]), this.i64([1])]));
+    const sin = this.fromF32(this.op('Unsqueeze', [this.op('Mul', [trig('Sin'), scale]), this.i64([1])]));
     const half = this.i64([D / 2, D / 2]);
     return (x) => {
       const [x1, x2] = this.g.node('Split', [x, half], { axis: 2 }, 2);

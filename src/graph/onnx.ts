@@ -16,6 +16,7 @@ export const DataType = {
   INT64: 7,
   BOOL: 9,
   FLOAT16: 10,
+  DOUBLE: 11,
 } as const;
 export type DataTypeCode = (typeof DataType)[keyof typeof DataType];
 

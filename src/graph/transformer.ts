@@ -15,7 +15,7 @@ import type { Rope } from '../model/rope.ts';
 import { DataType } from './onnx.ts';
 import { END, Net, type GraphDtype } from './net.ts';
 import { names } from './names.ts';
-import { compressedAttention, denseAttention, type BakedHead, type Lengths } from './attention.ts';
+import { compressedAttention, denseAttention, explicitDenseAttention, type BakedHead, type Lengths } from './attention.ts';
 import { compressedScoreBranch, denseScoreBranch } from './kvzipScore.ts';
 
 export interface GraphOptions {
@@ -41,6 +41,11 @@ export interface GraphOptions {
    * The first `scorePrefix` baked pairs of every head are the system prefix, the sink kept in the softmax.
    */
   scorePrefix?: number;
+  /**
+   * Dense graphs: the attention as onnxruntime's fused GroupQueryAttention (default), or spelled out as
+   * MatMul/Softmax (WebGPU, whose GroupQueryAttention is wrong from 32 new tokens up; see attention.ts).
+   */
+  fusedAttention?: boolean;
 }
 
 export function buildGraph(o: GraphOptions): Uint8Array {
@@ -59,7 +64,11 @@ export function buildGraph(o: GraphOptions): Uint8Array {
   const S = n.op('Gather', [n.op('Shape', [names.inputIds]), n.scalar(1)], { axis: 0 });
   const P = n.op('Gather', [n.op('Shape', [names.pastKey(0)]), n.scalar(2)], { axis: 0 });
   const len: Lengths = { S, P, Tk: n.op('Add', [P, S]) };
-  const attention = o.baked ? compressedAttention(n, len, o.baked, o.bakedDtype ?? 'fp16') : denseAttention(n, len);
+  const attention = o.baked
+    ? compressedAttention(n, len, o.baked, o.bakedDtype ?? 'fp16')
+    : o.fusedAttention === false
+      ? explicitDenseAttention(n, len)
+      : denseAttention(n, len);
   const score = !o.baked
     ? denseScoreBranch(n, len)
     : o.scorePrefix !== undefined
