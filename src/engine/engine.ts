@@ -219,6 +219,7 @@ export class Engine {
     let threshold: number | undefined;
     let refreshedTokens: number | undefined;
     await this.openOnly('dense', m);
+    let hostDeviceBytes: number | undefined;
     if (existing && plan && !plan.fullRebuild && plan.firstToken > 0 && existing.manifest.files[KEEP_FILE]) {
       const r = await refreshCompressed(m, existing, prefixLen + plan.firstToken, ids, gen, {
         chunk,
@@ -231,16 +232,21 @@ export class Engine {
       refreshedTokens = prefillTokens;
     } else {
       const dense = await m.dense();
+      const bytesBefore = dense.hostDeviceBytes;
       const tPrefill = performance.now();
-      const full = (await dense.prefill(ids, dense.empty(), prefillChunk(m.device, ids.length), signal, (d, t) => progress?.('prefill', d, t))).present;
+      const onDevice = (await dense.prefill(ids, dense.empty(), prefillChunk(m.device, ids.length), signal, (d, t) => progress?.('prefill', d, t))).present;
       prefillMs = performance.now() - tPrefill;
       prefillTokens = ids.length;
 
       const tScore = performance.now();
       const chunks = scoreSchedule(m.tokenizer, m.tokenizer.layout(), ids, prefixLen, chunk);
       const scores =
-        s.ratio >= 1 ? undefined : await scoreContext(dense, full, prefixLen, chunks, signal, (d, t) => progress?.('score', d, t));
+        s.ratio >= 1 ? undefined : await scoreContext(dense, onDevice, prefixLen, chunks, signal, (d, t) => progress?.('score', d, t));
       scoreMs = performance.now() - tScore;
+      // The one read of the full KV from a WebGPU device, for compaction (a no-op where the KV is on the host).
+      const full = await dense.toHost(onDevice);
+      dense.release(onDevice);
+      hostDeviceBytes = dense.hostDeviceBytes - bytesBefore;
       if (scores && s.level === 'pair') demoteScores(scores, m.tokenizer, ids.slice(prefixLen), PUNCT_DEMOTE);
 
       progress?.('compress', 0, 1);
@@ -285,7 +291,7 @@ export class Engine {
     );
     progress?.('write', 1, 1);
     if (s.cacheSizeCapMB) store.enforceCap(s.cacheSizeCapMB * 1024 * 1024, key);
-    return { ...this.summary(manifest, dir, m, false, prefillTokens, performance.now() - t0), manifest, context: ctx };
+    return { ...this.summary(manifest, dir, m, false, prefillTokens, performance.now() - t0), hostDeviceBytes, manifest, context: ctx };
   }
 
   private select(s: CacheSettings, m: LoadedModel, scores: PairScores): KeepSets {

@@ -118,6 +118,8 @@ export interface BuildResult {
   peakRssBytes: number;
   /** What the memory check estimated before prefilling: RAM on the CPU, GPU memory on CUDA (builds that prefilled). */
   memoryEstimateBytes?: number;
+  /** Bytes that crossed between host and a GPU during this build's prefill, scoring and KV read-back (0 on the CPU). */
+  hostDeviceBytes?: number;
 }
 
 export interface AskResult {

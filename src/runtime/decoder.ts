@@ -6,7 +6,8 @@ import type { ModelSpec } from '../model/config.ts';
 import type { GraphDtype } from '../graph/net.ts';
 import { isPresent, names } from '../graph/names.ts';
 import { throwIfAborted } from '../core/cancel.ts';
-import { emptyKv, kvBytes, type KvCache } from './kv.ts';
+import { emptyKv, hostKvBytes, type KvCache } from './kv.ts';
+import { DeviceTransfer, releaseKv } from './deviceTransfer.ts';
 
 export interface Candidates {
   /** Top logits of the last position, descending. */
@@ -33,9 +34,25 @@ export interface ForwardResult {
   bytesMoved: number;
 }
 
+/**
+ * Where a session's KV lives between runs. `host`: every run takes the past KV from host memory and returns the
+ * present there (the CPU, and CUDA, whose tensors cannot stay on the device from Node). `device`: WebGPU keeps
+ * the present KV on the device as gpu-buffer tensors that the next run, or another session, takes as they are.
+ */
+export type KvPlacement = 'host' | 'device';
+
+/** The outputs a device-placed session keeps on the device: the present KV, and the full logits nobody reads. */
+export function deviceOutputs(layers: number): string[] {
+  return [names.logitsLast, ...Array.from({ length: layers }, (_, l) => [names.presentKey(l), names.presentValue(l)]).flat()];
+}
+
 export class ForwardSession {
   private readonly scoring: boolean;
   private readonly spans: boolean;
+  /** Bytes that crossed between host and device in this session's runs (0 on the CPU, where nothing does). */
+  private runBytes = 0;
+  /** Reads device KV back and writes host KV to the device (device placement only). */
+  readonly transfer?: DeviceTransfer;
 
   constructor(
     readonly session: ort.InferenceSession,
@@ -43,13 +60,32 @@ export class ForwardSession {
     readonly dtype: GraphDtype,
     /** First position of the sequence this session's past starts at (the context length for a compressed graph). */
     readonly basePosition = 0,
+    readonly placement: KvPlacement = 'host',
+    /** Whether feeds and fetches cross host ↔ device (CUDA and WebGPU; not the CPU). */
+    private readonly onDevice = placement === 'device',
   ) {
     this.spans = session.inputNames.includes(names.scoreSpans);
     this.scoring = this.spans || session.inputNames.includes(names.scoreIndex);
+    if (placement === 'device') this.transfer = new DeviceTransfer(dtype);
+  }
+
+  /** Bytes that crossed between host and device so far: runs' feeds and fetches, and KV read back or written. */
+  get hostDeviceBytes(): number {
+    return this.runBytes + (this.transfer?.bytes ?? 0);
   }
 
   empty(): KvCache {
     return emptyKv(this.spec, this.dtype);
+  }
+
+  /** The KV in host memory (read back once from the device, for compaction), or `kv` itself on the host. */
+  async toHost(kv: KvCache): Promise<KvCache> {
+    return this.transfer ? this.transfer.kvToHost(kv) : kv;
+  }
+
+  /** Frees a KV this session returned and nobody needs any more (device memory is not left to the collector). */
+  release(kv: KvCache): void {
+    if (this.placement === 'device') releaseKv(kv);
   }
 
   async forward(ids: number[], past: KvCache, o: ForwardOptions = {}): Promise<ForwardResult> {
@@ -67,23 +103,32 @@ export class ForwardSession {
       feeds[names.pastKey(l)] = past.keys[l];
       feeds[names.pastValue(l)] = past.values[l];
     }
-    if (this.spans) feeds[names.scoreSpans] = new ort.Tensor('int64', BigInt64Array.from(twoRuns(o.scoreIndex ?? []), BigInt), [4]);
+    // WebGPU crashes on the zero-size tensors of a score branch that scores nothing (Softmax: SIGFPE, MatMul
+    // with an empty inner dimension: SIGSEGV, ReduceMax: refused), so there a run that scores nothing scores
+    // one key and drops the result: S × (1 + S) more logits per head, small next to the main attention.
+    const spans = o.scoreIndex ?? (this.placement === 'device' ? [0] : []);
+    if (this.spans) feeds[names.scoreSpans] = new ort.Tensor('int64', BigInt64Array.from(twoRuns(spans), BigInt), [4]);
     else if (this.scoring) {
       const index = o.scoreIndex ?? [0];
       feeds[names.scoreIndex] = new ort.Tensor('int64', BigInt64Array.from(index, BigInt), [index.length]);
     }
     const keep = o.keepPresent ?? true;
-    const fetches: string[] = [names.topValues, names.topIndices];
-    if (keep) for (let l = 0; l < this.spec.numLayers; l++) fetches.push(names.presentKey(l), names.presentValue(l));
+    const wanted: string[] = [names.topValues, names.topIndices];
+    if (keep) for (let l = 0; l < this.spec.numLayers; l++) wanted.push(names.presentKey(l), names.presentValue(l));
     if (o.allLogits) {
       if (!this.session.outputNames.includes(names.logitsAll)) throw new Error('internal: this graph was built without allLogits');
-      fetches.push(names.logitsAll);
+      wanted.push(names.logitsAll);
     }
-    if (o.scoreIndex) fetches.push(names.scores);
+    if (o.scoreIndex) wanted.push(names.scores);
+    // onnxruntime-node 1.30 places outputs wrongly (or fails the run) when a run fetches a subset of them, and the
+    // session stays wrong afterwards: on the device every run fetches every output in the graph's order, and the
+    // unwanted device ones are freed at once.
+    const fetches = this.placement === 'device' ? [...this.session.outputNames] : wanted;
     // Let the event loop breathe between runs: a run blocks this thread, so cancel and disconnect messages are
     // only seen between runs.
     await setImmediate();
     const out = await this.session.run(feeds, fetches);
+    if (this.placement === 'device') for (const n of fetches) if (!wanted.includes(n) && out[n].location === 'gpu-buffer') out[n].dispose();
     const present: KvCache = !keep
       ? past
       : {
@@ -91,8 +136,11 @@ export class ForwardSession {
           values: Array.from({ length: this.spec.numLayers }, (_, l) => out[names.presentValue(l)]),
           length: past.length + S,
         };
-    let bytesMoved = kvBytes(past) + (keep ? kvBytes(present) : 0) + 16 * S;
-    for (const name of fetches) if (!isPresent(name)) bytesMoved += (out[name].data as ArrayBufferView).byteLength;
+    let bytesMoved = hostKvBytes(past) + (keep ? hostKvBytes(present) : 0) + 16 * S;
+    for (const name of wanted) {
+      if (!isPresent(name) && out[name].location !== 'gpu-buffer') bytesMoved += (out[name].data as ArrayBufferView).byteLength;
+    }
+    if (this.onDevice) this.runBytes += bytesMoved;
     return {
       candidates: {
         values: out[names.topValues].data as Float32Array,
@@ -119,6 +167,7 @@ export class ForwardSession {
     for (let i = 0; i < ids.length; i += chunkSize) {
       throwIfAborted(signal);
       result = await this.forward(ids.slice(i, i + chunkSize), kv);
+      if (kv !== past) this.release(kv);
       kv = result.present;
       onProgress?.(Math.min(i + chunkSize, ids.length), ids.length);
     }

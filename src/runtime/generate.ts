@@ -109,6 +109,7 @@ export async function generate(
       break;
     }
     const r = await session.forward([next], kv);
+    if (kv !== past) session.release(kv);
     kv = r.present;
     candidates = r.candidates;
     bytes += r.bytesMoved;

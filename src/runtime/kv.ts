@@ -24,8 +24,9 @@ export function emptyKv(spec: ModelSpec, dtype: GraphDtype): KvCache {
   };
 }
 
-export function kvBytes(kv: KvCache): number {
+/** Bytes of the KV's tensors that are in host memory (reading a gpu-buffer tensor's data would abort). */
+export function hostKvBytes(kv: KvCache): number {
   let n = 0;
-  for (const t of [...kv.keys, ...kv.values]) n += (t.data as ArrayBufferView).byteLength;
+  for (const t of [...kv.keys, ...kv.values]) if (t.location !== 'gpu-buffer') n += (t.data as ArrayBufferView).byteLength;
   return n;
 }

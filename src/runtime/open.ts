@@ -13,7 +13,7 @@ import type { BakedHead } from '../graph/attention.ts';
 import type { GraphDtype } from '../graph/net.ts';
 import { chooseDevice, openSession, weightDtype, type DeviceChoice, type SessionUse } from './session.ts';
 import type { WebGpuAdapter } from './webgpu.ts';
-import { ForwardSession } from './decoder.ts';
+import { ForwardSession, deviceOutputs, type KvPlacement } from './decoder.ts';
 
 /** A cache generation's compressed graph. */
 export const DECODE_FILE = 'decode.onnx';
@@ -93,13 +93,15 @@ export function openModel(o: OpenModelOptions): DeviceModel {
       dtype: prepared.dtype,
       int4: prepared.int4,
       allLogits: o.allLogits,
+      // WebGPU's GroupQueryAttention is wrong from 32 new tokens per run up, so its dense graph spells it out.
+      fusedAttention: choice.device !== 'webgpu',
       weight: (n) => prepared.weight(n),
       ...extra,
     });
   const denseFile = () => {
     // Built each time (milliseconds) so a graph from an older version of this code is never reused; the
     // all-logits variant has its own file so evaluation and the engine never rewrite each other's.
-    const f = join(prepared.dir, o.allLogits ? 'dense-all-logits.onnx' : 'dense.onnx');
+    const f = join(prepared.dir, `dense${choice.device === 'webgpu' ? '-webgpu' : ''}${o.allLogits ? '-all-logits' : ''}.onnx`);
     const bytes = graph();
     if (!existsSync(f) || !readFileSync(f).equals(bytes)) {
       const tmp = `${f}.${process.pid}.tmp`;
@@ -109,6 +111,7 @@ export function openModel(o: OpenModelOptions): DeviceModel {
     return f;
   };
   const cpuInstead = () => {
+    choice = { device: 'cpu', reason: choice.reason };
     prepared = prepare('fp32');
     return denseFile();
   };
@@ -136,9 +139,14 @@ export function openModel(o: OpenModelOptions): DeviceModel {
     },
     async dense() {
       if (!dense) {
-        const opened = await openSession(denseFile(), choice, cpuInstead, { use: 'prefill', int4: prepared.int4, threads: o.threads });
+        const opened = await openSession(denseFile(), choice, cpuInstead, {
+          use: 'prefill',
+          int4: prepared.int4,
+          threads: o.threads,
+          deviceOutputs: deviceOutputs(spec.numLayers),
+        });
         choice = { device: opened.device, reason: opened.reason, adapter: opened.device === 'webgpu' ? choice.adapter : undefined };
-        dense = new ForwardSession(opened.session, spec, prepared.dtype);
+        dense = new ForwardSession(opened.session, spec, prepared.dtype, 0, placement(opened.device), opened.device !== 'cpu');
       }
       return dense;
     },
@@ -162,13 +170,17 @@ export function openModel(o: OpenModelOptions): DeviceModel {
       writeFileSync(join(target, c.file ?? DECODE_FILE), graph({ baked, bakedDtype: c.bakedDtype, scorePrefix: c.scorePrefix }), { mode: 0o600 });
     },
     async openCompressed(target, basePosition, c = {}) {
+      const use = c.use ?? 'answer';
+      // Answering keeps its tail KV on a WebGPU device; a refresh gathers rows of its tail on the host.
+      const where = use === 'answer' ? placement(choice.device) : 'host';
       const opened = await openSession(join(target, c.file ?? DECODE_FILE), choice, compressedOnCpuOnly, {
-        use: c.use ?? 'answer',
+        use,
         int4: prepared.int4,
         prepack: c.prepack,
         threads: o.threads,
+        deviceOutputs: where === 'device' ? deviceOutputs(spec.numLayers) : [],
       });
-      return new ForwardSession(opened.session, spec, prepared.dtype, basePosition);
+      return new ForwardSession(opened.session, spec, prepared.dtype, basePosition, where, opened.device !== 'cpu');
     },
     async compressed(target, baked, basePosition, c = {}) {
       model.writeCompressed(target, baked, c);
@@ -176,4 +188,9 @@ export function openModel(o: OpenModelOptions): DeviceModel {
     },
   };
   return model;
+}
+
+/** WebGPU keeps the KV on the device between runs; CUDA cannot from Node, and the CPU has no other place. */
+function placement(device: Backend): KvPlacement {
+  return device === 'webgpu' ? 'device' : 'host';
 }

@@ -62,6 +62,8 @@ export interface SessionKind {
   prepack?: boolean;
   /** Threads per operator and across operators (onnxruntime's default otherwise): tiny models run best on one. */
   threads?: number;
+  /** Outputs a WebGPU session keeps on the device (the present KV), where the next run takes them as they are. */
+  deviceOutputs?: string[];
 }
 
 /**
@@ -87,6 +89,9 @@ export function sessionOptions(device: Backend, kind: SessionKind): ort.Inferenc
     logSeverityLevel: 3,
     ...(kind.threads ? { intraOpNumThreads: kind.threads, interOpNumThreads: kind.threads } : {}),
     ...(device === 'cpu' && !cpuPrepacks(kind) ? { extra: { session: { disable_prepacking: '1' } } } : {}),
+    ...(device === 'webgpu' && kind.deviceOutputs?.length
+      ? { preferredOutputLocation: Object.fromEntries(kind.deviceOutputs.map((n) => [n, 'gpu-buffer' as const])) }
+      : {}),
   };
 }
 

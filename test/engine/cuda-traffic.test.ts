@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { CUDA_PREFILL_MULTIPLE, PREFILL_CHUNK, prefillChunk } from '../../src/runtime/traffic.ts';
-import { kvBytes } from '../../src/runtime/kv.ts';
+import { hostKvBytes } from '../../src/runtime/kv.ts';
 import type { ForwardSession } from '../../src/runtime/decoder.ts';
 import { openCpuModel } from '../support/sessions.ts';
 import { writeTinyModel } from '../support/tinyModel.ts';
@@ -28,7 +28,7 @@ async function prefillTraffic(dense: ForwardSession, n: number, chunk: number): 
     kv = r.present;
     runs++;
   }
-  return { moved, kv: kvBytes(kv), runs };
+  return { moved, kv: hostKvBytes(kv), runs };
 }
 
 describe('CUDA prefill traffic', () => {
