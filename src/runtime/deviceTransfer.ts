@@ -6,6 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { DataType, GraphBuilder } from '../graph/onnx.ts';
 import type { GraphDtype } from '../graph/net.ts';
 import type { KvCache } from './kv.ts';
+import { openGraph } from './session.ts';
 
 type Direction = 'toHost' | 'toDevice';
 
@@ -58,11 +59,7 @@ export class DeviceTransfer {
       g.input('x', type, dims);
       g.alias(g.op('Identity', ['x']), 'y');
       g.output('y', type, dims);
-      s = ort.InferenceSession.create(g.toBytes(`kvzip_${direction}`), {
-        executionProviders: ['webgpu'],
-        logSeverityLevel: 3,
-        ...(direction === 'toDevice' ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
-      });
+      s = openGraph(g.toBytes(`kvzip_${direction}`), 'webgpu', { use: 'prefill', deviceOutputs: direction === 'toDevice' ? ['y'] : [] });
       this.sessions.set(key, s);
     }
     return s;

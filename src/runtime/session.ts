@@ -116,6 +116,14 @@ export async function openSession(
   return { session: await ort.InferenceSession.create(modelPath, sessionOptions('cpu', kind)), device: 'cpu', reason: choice.reason };
 }
 
+/**
+ * Opens a small weightless graph held in memory (the KV transfers of deviceTransfer.ts) on one device, with no
+ * fallback: these graphs exist only for that device.
+ */
+export function openGraph(bytes: Uint8Array, device: Backend, kind: SessionKind = { use: 'prefill' }): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, sessionOptions(device, kind));
+}
+
 function firstLine(e: unknown): string {
   return String((e as Error)?.message ?? e)
     .split('\n')[0]

@@ -7,14 +7,21 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { DataType, GraphBuilder } from '../../src/graph/onnx.ts';
 import { DeviceTransfer } from '../../src/runtime/deviceTransfer.ts';
+import { openGraph } from '../../src/runtime/session.ts';
 import { webgpuSkip } from '../support/webgpu.ts';
 
 const skip = webgpuSkip();
 const ONNX = fileURLToPath(new URL('../../src/graph/onnx.ts', import.meta.url));
+const SESSION = fileURLToPath(new URL('../../src/runtime/session.ts', import.meta.url));
 
-/** Runs `body` (an ES module's text, with ort and GraphBuilder imported) in a child process. */
+/** Runs `body` (an ES module's text, with ort, GraphBuilder and openGraph imported) in a child process. */
 function child(body: string): { status: number | null; signal: NodeJS.Signals | null; stderr: string } {
-  const code = `import * as ort from 'onnxruntime-node';\nimport { DataType, GraphBuilder } from ${JSON.stringify(ONNX)};\n${body}`;
+  const code = [
+    `import * as ort from 'onnxruntime-node';`,
+    `import { DataType, GraphBuilder } from ${JSON.stringify(ONNX)};`,
+    `import { openGraph } from ${JSON.stringify(SESSION)};`,
+    body,
+  ].join('\n');
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
     encoding: 'utf8',
     timeout: 60_000,
@@ -29,7 +36,7 @@ test('getData() on a gpu-buffer tensor kills the process; DeviceTransfer reads i
     g.input('x', DataType.FLOAT, ['N']);
     g.alias(g.op('Add', ['x', 'x']), 'y');
     g.output('y', DataType.FLOAT, ['N']);
-    const s = await ort.InferenceSession.create(g.toBytes('q'), { executionProviders: ['webgpu'], preferredOutputLocation: 'gpu-buffer' });
+    const s = await openGraph(g.toBytes('q'), 'webgpu', { use: 'prefill', deviceOutputs: ['y'] });
     const out = await s.run({ x: new ort.Tensor('float32', Float32Array.from([1, 2]), [2]) });
     await out.y.getData();
     console.log('read');`);
@@ -53,7 +60,7 @@ test('zero-size tensors crash WebGPU kernels (Softmax SIGFPE, MatMul over an emp
       const y = ${op};
       g.alias(y, 'y');
       g.output('y', DataType.FLOAT, ['a']);
-      const s = await ort.InferenceSession.create(g.toBytes('z'), { executionProviders: ['webgpu'] });
+      const s = await openGraph(g.toBytes('z'), 'webgpu');
       await s.run({ x: new ort.Tensor('float32', new Float32Array(0), [2, 3, 0]) });
       console.log('ran');`);
   const softmax = run(`g.op('Softmax', ['x'], { axis: -1 })`);
@@ -72,8 +79,7 @@ test('preferredOutputLocation goes wrong unless every run fetches every output i
     g.alias(g.op('Add', ['x', g.constFloat([i], [1])]), n);
     g.output(n, DataType.FLOAT, ['N']);
   }
-  const open = () =>
-    ort.InferenceSession.create(g.toBytes('p'), { executionProviders: ['webgpu'], preferredOutputLocation: { c: 'gpu-buffer', d: 'gpu-buffer' } });
+  const open = () => openGraph(g.toBytes('p'), 'webgpu', { use: 'prefill', deviceOutputs: ['c', 'd'] });
   const x = new ort.Tensor('float32', Float32Array.from([1, 2]), [2]);
   const where = (o: ort.InferenceSession.ReturnType) => outputs.filter((n) => n in o).map((n) => `${n}:${o[n].location}`);
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prng, writeTinyModel, type TinyModelOptions } from '../support/tinyModel.ts';
 import { maxDiff, webgpuSkip } from '../support/webgpu.ts';
-import { loadModel, type LoadedModel } from '../../src/engine/model.ts';
+import { openModel, type DeviceModel } from '../../src/runtime/open.ts';
 import { ForwardSession } from '../../src/runtime/decoder.ts';
 import type { KvCache } from '../../src/runtime/kv.ts';
 import { ModelTokenizer } from '../../src/model/tokenizer.ts';
@@ -36,9 +36,9 @@ describe('WebGPU matches the CPU', { skip }, () => {
       before(async () => {
         dir = join(root, name.replace(/\W+/g, '-'));
         writeTinyModel(dir, opts);
-        const load = (device: 'cpu' | 'webgpu'): Promise<LoadedModel> => loadModel({ modelDir: dir, device, preparedRoot: join(root, 'prepared') });
-        cpu = await (await load('cpu')).dense();
-        const m = await load('webgpu');
+        const load = (device: 'cpu' | 'webgpu'): DeviceModel => openModel({ modelDir: dir, device, preparedRoot: join(root, 'prepared') });
+        cpu = await load('cpu').dense();
+        const m = load('webgpu');
         assert.equal(m.device, 'webgpu', m.deviceReason);
         gpu = await m.dense();
         assert.equal(gpu.placement, 'device');
@@ -98,8 +98,8 @@ describe('WebGPU matches the CPU', { skip }, () => {
     const FAR = 100_000;
     const dir = join(root, 'far');
     writeTinyModel(dir, { seed: 24, ropeTheta: 10000 });
-    const load = (device: 'cpu' | 'webgpu') => loadModel({ modelDir: dir, device, preparedRoot: join(root, 'prepared') });
-    const [cm, gm] = [await load('cpu'), await load('webgpu')];
+    const load = (device: 'cpu' | 'webgpu') => openModel({ modelDir: dir, device, preparedRoot: join(root, 'prepared') });
+    const [cm, gm] = [load('cpu'), load('webgpu')];
     const [c, g] = [await cm.dense(), await gm.dense()];
     // A session whose sequence starts far in, as a compressed cache's tail does after a long context.
     const farCpu = new ForwardSession(c.session, c.spec, c.dtype, FAR);
