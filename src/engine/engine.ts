@@ -358,11 +358,14 @@ export class Engine {
       maxTokens,
       budget,
     });
+    // On a GPU the compressed KV goes to the device once, baked into the session as it opens.
+    let uploaded = 0;
     if (this.answering?.dir !== dir) {
       await this.closeAnswering();
       await this.openOnly('answering', m);
       progress?.('load-cache', 0, 1);
       this.answering = { dir, session: await m.openCompressed(dir, manifest.sequenceLength) };
+      if (m.device !== 'cpu') uploaded = manifest.files[KV_FILE]?.bytes ?? 0;
       progress?.('load-cache', 1, 1);
     }
     const { session } = this.answering;
@@ -380,6 +383,7 @@ export class Engine {
     }
     const { past, feed } = this.tail.resume(dir, plan.ids, () => session.empty());
     let ttftMs = 0;
+    const bytesBefore = session.hostDeviceBytes;
     const r = await generate(
       session,
       feed,
@@ -421,6 +425,7 @@ export class Engine {
       ttftMs: ttftMs || performance.now() - t0,
       decodeMsPerToken: r.decodeMsPerToken,
       ...deviceOf(m),
+      hostDeviceBytes: uploaded + session.hostDeviceBytes - bytesBefore,
       cancelled,
       ...(r.stopReason === 'context-full' ? { stopped: 'conversation-budget' as const } : {}),
       turnsUsed: plan.kept.length,

@@ -135,6 +135,8 @@ export interface AskResult {
   /** The WebGPU adapter's name, when the device is WebGPU. */
   adapter?: string;
   cancelled: boolean;
+  /** Bytes that crossed between host and a GPU for this answer: the compressed KV when its session opened, then every step's feeds and fetches (0 on the CPU). */
+  hostDeviceBytes: number;
   /** Set when the answer ran into the conversation budget (or the model's window) and was cut there. */
   stopped?: 'conversation-budget';
   /** Earlier turns read with this question, and the oldest ones dropped to fit the budget. */

@@ -62,6 +62,8 @@ test('build → ask from the persisted cache in a new process on WebGPU answers 
   assert.equal(gpu.fromCache, true);
   assert.equal(gpu.prefillTokens, 0, 'no prefill of the context in the new process');
   assert.equal(gpu.answer, answers.cpu.answer, 'the same greedy answer as the CPU');
+  assert.equal(answers.cpu.hostDeviceBytes, 0);
+  assert.ok((gpu.hostDeviceBytes as number) > 0, 'the compressed KV and each step\'s ids and top logits crossed');
 });
 
 test('a context twice as long moves at most 1.25 × twice the host ↔ device bytes', { skip, timeout: 600_000 }, async (t) => {

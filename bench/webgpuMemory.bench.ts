@@ -1,0 +1,77 @@
+// Memory of one engine process on WebGPU that builds a cache, answers from it, rebuilds and answers again: the
+// resident size after each step against the weights and KV bytes. On SwiftShader the "device" memory is the
+// process's own, so the resident size shows the GPU side too; on a real GPU it shows only the host side.
+// Writes bench/results/webgpu-memory-<adapter>.json. Skips (and says why) where Dawn finds no adapter.
+//
+//   VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json node --import tsx bench/webgpuMemory.bench.ts
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { writeTinyModel } from '../test/support/tinyModel.ts';
+import { Engine } from '../src/engine/engine.ts';
+import { DeviceTransfer } from '../src/runtime/deviceTransfer.ts';
+import { adapterName, probeWebGpu } from '../src/runtime/webgpu.ts';
+import { WEIGHTS_FILE } from '../src/model/prepare.ts';
+import { RESULTS_DIR } from './randomQwen.ts';
+
+const probe = probeWebGpu();
+if (!probe.adapter) {
+  console.log(`webgpuMemory: skipped, no WebGPU adapter (${probe.reason})`);
+  process.exit(0);
+}
+const MiB = 2 ** 20;
+const root = mkdtempSync(join(tmpdir(), 'kvzip-webgpu-mem-'));
+try {
+  // A random model whose weights (78 MiB fp32) dwarf its KV, so a second copy of them would show.
+  const model = join(root, 'model');
+  writeTinyModel(model, { hiddenSize: 512, intermediateSize: 1536, numLayers: 4, numHeads: 8, numKvHeads: 2, vocabSize: 8192, maxPositions: 1024, seed: 3 });
+  const ws = join(root, 'ws');
+  mkdirSync(ws);
+  writeFileSync(join(ws, 'a.txt'), 'abcdefghij klmnop qrstuv wxyz '.repeat(10));
+  const rss = () => process.memoryUsage().rss / MiB;
+  const peak = () => (process.resourceUsage().maxRSS * 1024) / MiB;
+  const rows: (string | number)[][] = [];
+  const mark = (step: string) => rows.push([step, Math.round(rss()), Math.round(peak())]);
+
+  // The WebGPU device started as any session starts it, so the baseline holds Dawn and the driver.
+  const t = new DeviceTransfer('fp32');
+  await t.toHost(await t.toDevice(new ort.Tensor('float32', new Float32Array(4), [1, 1, 2, 2])));
+  mark('WebGPU device started');
+  const engine = new Engine();
+  const s = { workspace: ws, model, cacheDir: join(root, 'cache'), device: 'webgpu' as const, ratio: 0.3, level: 'pair' as const };
+  const built = await engine.build({ ...s, force: true });
+  mark('build (dense session)');
+  await engine.ask({ ...s, question: 'abc', maxTokens: 16 }, () => {});
+  mark('ask (dense closed, compressed session opened)');
+  await engine.ask({ ...s, question: 'abcd', maxTokens: 16 }, () => {});
+  mark('ask again (same session)');
+  await engine.build({ ...s, force: true });
+  mark('rebuild (compressed closed, dense reopened)');
+  await engine.ask({ ...s, question: 'abc', maxTokens: 16 }, () => {});
+  mark('ask the new generation (dense closed, new compressed session)');
+
+  const m = await engine.model(s);
+  const weightsMiB = statSync(join(m.prepared.dir, WEIGHTS_FILE)).size / MiB;
+  const result = {
+    adapter: adapterName(probe.adapter),
+    device: built.device,
+    weightsMiB: Math.round(weightsMiB * 10) / 10,
+    kvFullMiB: Math.round((built.kvBytesFull / MiB) * 100) / 100,
+    contextTokens: built.contextTokens,
+    tables: [
+      {
+        title: `One engine process on WebGPU (${adapterName(probe.adapter)}): resident MiB after each step (weights ${weightsMiB.toFixed(1)} MiB, full KV ${(built.kvBytesFull / MiB).toFixed(2)} MiB)`,
+        columns: ['step', 'resident MiB', 'peak resident MiB'],
+        rows,
+        notes:
+          'Each step opens at most one session holding the weights (the engine closes the other first); closing a WebGPU session did not give its memory back here.',
+      },
+    ],
+  };
+  const name = probe.adapter.software ? probe.adapter.architecture || 'software' : 'gpu';
+  writeFileSync(join(RESULTS_DIR, `webgpu-memory-${name}.json`), JSON.stringify(result, null, 2) + '\n');
+  console.log(JSON.stringify(result, null, 2));
+} finally {
+  rmSync(root, { recursive: true, force: true });
+}
