@@ -5,6 +5,7 @@ import type { AskResult, BuildResult, CacheEntryInfo, Event, Quote } from '../en
 import type { Phase } from '../core/progress.ts';
 import type { HostMessage, Turn, ViewStatus } from '../webview/messages.ts';
 import { EngineClient, EngineError, type RunningRequest } from '../engine/client.ts';
+import type { ContextPreview } from '../engine/preview.ts';
 import { cacheSettings, readSettings } from './settings.ts';
 import { HF_TOKEN_SECRET } from './models.ts';
 import { Staleness } from './staleness.ts';
@@ -246,6 +247,22 @@ export class Controller implements vscode.Disposable {
       level: undefined,
     });
     return r.removed;
+  }
+
+  /** What a build would put in the context and cost, from the model's config and tokenizer alone. */
+  async previewContext(token?: vscode.CancellationToken): Promise<ContextPreview | undefined> {
+    const folder = this.requireFolder();
+    const hfToken = await this.secrets?.get(HF_TOKEN_SECRET);
+    const req = this.engine.request<ContextPreview>({ type: 'context', ...cacheSettings(folder, this.cacheDir), hfToken });
+    const sub = token?.onCancellationRequested(() => req.cancel());
+    try {
+      return await req.result;
+    } catch (err) {
+      if (err instanceof EngineError && err.code === 'cancelled') return undefined;
+      throw err;
+    } finally {
+      sub?.dispose();
+    }
   }
 
   info(): Promise<CacheEntryInfo[]> {

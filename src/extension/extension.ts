@@ -9,6 +9,7 @@ import { SidebarProvider, VIEW_ID } from './viewProvider.ts';
 import { StatusBar } from './statusBar.ts';
 import { HF_TOKEN_SECRET, MODEL_PRESETS } from './models.ts';
 import { registerCudaSetup } from './cudaSetup.ts';
+import { previewText } from '../engine/previewText.ts';
 
 /** What activate returns, so extension-host tests can reach the live objects. */
 export interface KvzipApi {
@@ -123,6 +124,25 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
     return model;
   };
 
+  // The same preview as `kvzip-code context`, in an editor tab: what goes in by rank, what is left out and why.
+  const showContext = withFolder(() =>
+    vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'KVzip: reading the workspace context', cancellable: true },
+      async (_progress, token) => {
+        try {
+          const preview = await controller.previewContext(token);
+          if (!preview) return undefined;
+          const doc = await vscode.workspace.openTextDocument({ content: previewText(preview), language: 'plaintext' });
+          await vscode.window.showTextDocument(doc, { preview: true });
+          return preview;
+        } catch (err) {
+          void vscode.window.showErrorMessage(`KVzip: could not preview the context. ${describeError(err)}`);
+          return undefined;
+        }
+      },
+    ),
+  );
+
   const showInfo = async () => {
     try {
       const entries = await controller.info();
@@ -160,6 +180,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
     vscode.commands.registerCommand('kvzipCode.clear', clear),
     vscode.commands.registerCommand('kvzipCode.chooseModel', chooseModel),
     vscode.commands.registerCommand('kvzipCode.showInfo', showInfo),
+    vscode.commands.registerCommand('kvzipCode.showContext', showContext),
     vscode.commands.registerCommand('kvzipCode.stop', () => controller.stop()),
     vscode.commands.registerCommand('kvzipCode.showOutput', () => output.show(true)),
     registerCudaSetup(engine, log),

@@ -1,4 +1,4 @@
-// Reads the kvzipCode.* settings into the engine's CacheSettings for one workspace folder.
+// Reads the kvzipCode.* settings into the engine's CacheSettings for the workspace (one folder or several).
 import * as vscode from 'vscode';
 import type { CacheSettings } from '../engine/protocol.ts';
 import { isDevice, isLevel, type Device, type Level } from '../core/choices.ts';
@@ -13,6 +13,8 @@ export interface ExtensionSettings {
   level: Level;
   include: string[];
   exclude: string[];
+  /** Globs of files that rank first in the context. */
+  pinned: string[];
   includeSecrets: boolean;
   maxContextTokens: number;
   cacheSizeCapMB: number;
@@ -36,6 +38,7 @@ export function readSettings(scope?: vscode.Uri): ExtensionSettings {
     level: level !== undefined && isLevel(level) ? level : 'pair',
     include: strings(c.get('include')),
     exclude: strings(c.get('exclude')),
+    pinned: strings(c.get('pinned')),
     includeSecrets: c.get('includeSecrets') === true,
     maxContextTokens: positive(c.get('maxContextTokens'), 0),
     cacheSizeCapMB: positive(c.get('cacheSizeCapMB'), 4096),
@@ -44,10 +47,28 @@ export function readSettings(scope?: vscode.Uri): ExtensionSettings {
   };
 }
 
+/** A multi-root workspace's folders with names unique among them (VS Code allows two folders of one name). */
+export function contextFolders(folders: readonly vscode.WorkspaceFolder[]): { name: string; path: string }[] {
+  const seen = new Set<string>();
+  return folders.map((f) => {
+    const base = f.name.replace(/\//g, '-') || 'folder';
+    let name = base;
+    for (let i = 2; seen.has(name); i++) name = `${base}-${i}`;
+    seen.add(name);
+    return { name, path: f.uri.fsPath };
+  });
+}
+
+/**
+ * The engine's settings for the workspace: `folder` names the cache entry; with several folders open, every
+ * one goes into the context (paths prefixed with the folder's name) under one budget.
+ */
 export function cacheSettings(folder: vscode.WorkspaceFolder, cacheDir: string): CacheSettings {
   const s = readSettings(folder.uri);
+  const all = vscode.workspace.workspaceFolders ?? [folder];
   return {
     workspace: folder.uri.fsPath,
+    ...(all.length > 1 ? { folders: contextFolders(all) } : {}),
     model: s.model,
     cacheDir,
     device: s.device,
@@ -57,6 +78,7 @@ export function cacheSettings(folder: vscode.WorkspaceFolder, cacheDir: string):
     includeSecrets: s.includeSecrets,
     ...(s.include.length ? { include: s.include } : {}),
     ...(s.exclude.length ? { exclude: s.exclude } : {}),
+    ...(s.pinned.length ? { pinned: s.pinned } : {}),
     cacheSizeCapMB: s.cacheSizeCapMB,
   };
 }

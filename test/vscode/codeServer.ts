@@ -19,6 +19,8 @@ export interface CodeServer {
   /** Process group of code-server and everything under it (extension host, engine). */
   pgid: number;
   workspace: string;
+  /** Set for a multi-root run: the .code-workspace file that opens the story folder and a second one. */
+  workspaceFile?: string;
   userDataDir: string;
   /** The extension's global storage, where the cache lives. */
   cacheDir: string;
@@ -65,23 +67,33 @@ function userSettings(extra: Record<string, unknown>): Record<string, unknown> {
 export interface Profile {
   base: string;
   workspace: string;
+  workspaceFile?: string;
   userDataDir: string;
 }
 
 /** A temporary copy of the story workspace and a fresh user profile holding the test settings. */
-export function prepareProfile(settings: Record<string, unknown> = {}): Profile {
+export function prepareProfile(settings: Record<string, unknown> = {}, multiRoot = false): Profile {
   const base = mkdtempSync(path.join(tmpdir(), 'kvzip-vscode-'));
   const workspace = path.join(base, 'stories');
   cpSync(STORIES, workspace, { recursive: true });
   const userDataDir = path.join(base, 'user-data');
   mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
   writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(userSettings(settings), null, 2));
-  return { base, workspace, userDataDir };
+  if (!multiRoot) return { base, workspace, userDataDir };
+  // A second folder beside the stories, both opened through one workspace file.
+  const notes = path.join(base, 'notes');
+  mkdirSync(notes);
+  writeFileSync(path.join(notes, 'sam.txt'), 'Sam had a red kite. Sam and Ben ran to the hill to fly it.\n');
+  const workspaceFile = path.join(base, 'two.code-workspace');
+  writeFileSync(workspaceFile, JSON.stringify({ folders: [{ path: workspace }, { path: notes }] }, null, 2));
+  return { base, workspace, workspaceFile, userDataDir };
 }
 
-export async function startCodeServer(opts: { env?: Record<string, string>; settings?: Record<string, unknown> } = {}): Promise<CodeServer> {
+export async function startCodeServer(
+  opts: { env?: Record<string, string>; settings?: Record<string, unknown>; multiRoot?: boolean } = {},
+): Promise<CodeServer> {
   const bin = installCodeServer();
-  const { base, workspace, userDataDir } = prepareProfile(opts.settings);
+  const { base, workspace, workspaceFile, userDataDir } = prepareProfile(opts.settings, opts.multiRoot);
   const xdg = Object.fromEntries(['XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_CACHE_HOME', 'XDG_STATE_HOME'].map((k) => [k, path.join(base, k.toLowerCase())]));
   for (const d of Object.values(xdg)) mkdirSync(d, { recursive: true });
   const port = await freePort();
@@ -118,6 +130,7 @@ export async function startCodeServer(opts: { env?: Record<string, string>; sett
     url,
     pgid: child.pid!,
     workspace,
+    ...(workspaceFile ? { workspaceFile } : {}),
     userDataDir,
     cacheDir: path.join(userDataDir, 'User', 'globalStorage', 'kvzip-code.kvzip-code'),
     log: () => output,
@@ -144,7 +157,8 @@ export function workbenchUrl(cs: CodeServer, testsPath?: string): string {
   const remote = (p: string) => `vscode-remote://${new URL(cs.url).host}${p}`;
   const payload: [string, string][] = [['extensionDevelopmentPath', remote(ROOT)]];
   if (testsPath) payload.push(['extensionTestsPath', remote(testsPath)]);
-  return `${cs.url}/?folder=${encodeURIComponent(cs.workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  const open = cs.workspaceFile ? `workspace=${encodeURIComponent(cs.workspaceFile)}` : `folder=${encodeURIComponent(cs.workspace)}`;
+  return `${cs.url}/?${open}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
 }
 
 /** Chromium with a fresh temporary profile (playwright makes one per launch) and nothing that phones home. */

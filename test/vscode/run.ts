@@ -7,13 +7,12 @@ import { bundleSuite } from './bundle.ts';
 
 const TIMEOUT_MS = 10 * 60_000;
 
-async function main(): Promise<number> {
-  if (!existsSync(path.join(MODEL, 'config.json'))) throw new Error(`the test model is missing: ${MODEL} (set KVZIP_TEST_MODEL)`);
+/** One extension-host run in its own code-server: the main suite on the story folder, or the multi-root one. */
+async function runSuite(suite: string, name: 'main' | 'multiroot'): Promise<number> {
   const started = Date.now();
-  const suite = await bundleSuite();
-  const logFile = path.join(ROOT, 'test/.tmp/vscode/results.log');
+  const logFile = path.join(ROOT, `test/.tmp/vscode/results-${name}.log`);
   rmSync(logFile, { force: true });
-  const cs = await startCodeServer({ env: { KVZIP_TEST_LOG: logFile } });
+  const cs = await startCodeServer({ env: { KVZIP_TEST_LOG: logFile, KVZIP_TEST_SUITE: name }, multiRoot: name === 'multiroot' });
   const { browser, page } = await launchBrowser();
   let printed = 0;
   const tail = setInterval(() => {
@@ -32,13 +31,25 @@ async function main(): Promise<number> {
     process.stdout.write(text.slice(printed));
     if (code !== 0 || !text) console.error(`code-server log:\n${cs.log().slice(-6000)}`);
     if (!text) console.log('0 passed, 1 failed');
-    console.error(`test:vscode: exit ${code} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.error(`test:vscode (${name}): exit ${code} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return code;
   } finally {
     clearInterval(tail);
     await browser.close();
     await cs.stop();
   }
+}
+
+async function main(): Promise<number> {
+  if (!existsSync(path.join(MODEL, 'config.json'))) throw new Error(`the test model is missing: ${MODEL} (set KVZIP_TEST_MODEL)`);
+  const suite = await bundleSuite();
+  const only = process.env.KVZIP_TEST_SUITE;
+  let code = 0;
+  for (const name of ['main', 'multiroot'] as const) {
+    if (only && only !== name) continue;
+    code ||= await runSuite(suite, name);
+  }
+  return code;
 }
 
 process.exitCode = await main().catch((err: unknown) => {

@@ -12,7 +12,9 @@ export async function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'tdd', timeout: 120_000, color: false, reporter: 'dot' });
   // The suites are bundled into this file: give them mocha's globals before they register.
   mocha.suite.emit('pre-require', globalThis, 'extension.test', mocha);
-  await import('./extension.test.ts');
+  // run.ts opens a multi-root workspace for the multi-root suite and a single folder for the main one.
+  if (process.env.KVZIP_TEST_SUITE === 'multiroot') await import('./multiroot.test.ts');
+  else await import('./extension.test.ts');
   await new Promise<void>((resolve, reject) => {
     const runner = mocha.run((failures) => {
       const passed = runner.stats?.passes ?? 0;
