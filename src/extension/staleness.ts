@@ -16,6 +16,8 @@ export class Staleness {
   touchesContext(rel: string, s: StalenessSettings): boolean {
     const key = JSON.stringify([s.include, s.exclude, s.includeSecrets]);
     if (this.cached?.key !== key) this.cached = { key, rules: contextRules(s) };
-    return this.cached.rules.admits(rel);
+    // The watcher also reports folders: creating node_modules/ itself is no change to the context (a file that
+    // happens to carry such a folder's name is the price).
+    return this.cached.rules.admits(rel) && !this.cached.rules.dir(rel);
   }
 }

@@ -52,8 +52,19 @@ for (const discovery of ['walk', 'git'] as const) {
       assert.ok(inContext.size > 0, `${JSON.stringify({ include, exclude })} leaves something in the context`);
       for (const rel of files(root)) {
         const stale = staleness.touchesContext(rel, { include, exclude, includeSecrets: false });
-        assert.equal(stale, inContext.has(rel), `${rel} with ${JSON.stringify({ include, exclude })}: stale ${stale}, in context ${inContext.has(rel)}`);
+        assert.equal(
+          stale,
+          inContext.has(rel),
+          `${rel} with ${JSON.stringify({ include, exclude })}: stale ${stale}, in context ${inContext.has(rel)}`,
+        );
       }
     }
   });
 }
+
+test('a left-out folder itself (the watcher reports folders too) does not make the cache stale', () => {
+  const staleness = new Staleness();
+  const none = { include: [], exclude: ['docs'], includeSecrets: false };
+  for (const rel of ['node_modules', 'dist', 'docs', 'src/node_modules']) assert.equal(staleness.touchesContext(rel, none), false, rel);
+  assert.equal(staleness.touchesContext('src/a.ts', none), true);
+});
