@@ -29,6 +29,8 @@ export const DEFAULT_MAX_HISTORY_COMMITS = 2000;
 const IO_BATCH = 32;
 /** Huge files skipped in a row before the fill ends anyway: reading stays bounded by about one budget. */
 const MAX_HUGE_MISSES = 16;
+/** Files smaller than this are not outlined. */
+const MIN_OUTLINE_BYTES = 1024;
 /** A segment's bytes beyond the file's own and its path's: `=== `, ` ===\n` and a final newline. */
 const HEADER_BYTES = 10;
 
@@ -209,7 +211,8 @@ export async function buildContext(root: string | readonly ContextRoot[], option
           ids = options.encode(seg.text);
         }
         if (!ids || ids.length > budget.left) {
-          outline = outlineOf(syntax, path, d.text);
+          // A small file's outline would save a few tokens for a parse: small files go in whole or not at all.
+          outline = bytes < MIN_OUTLINE_BYTES ? undefined : outlineOf(syntax, path, d.text);
           if (outline !== undefined) seg = renderSegment(path, outline, true);
           else seg ??= renderSegment(path, d.text);
           ids = options.encode(seg.text);
