@@ -4,19 +4,23 @@
 import { createHash } from 'node:crypto';
 import {
   closeSync,
-  existsSync,
   fsyncSync,
   mkdirSync,
   openSync,
   readFileSync,
+  readSync,
   renameSync,
+  rmSync,
   statSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { loadModelSpec, type ModelSpec } from './config.ts';
 import { throwIfAborted } from '../core/cancel.ts';
+import { ModelError } from './errors.ts';
+import { BLOCK_BYTES, BlockHasher, checkBlocks, type CheckMode } from './contentCheck.ts';
+import type { TensorInfo } from './safetensors.ts';
 import { readAs, readAsFloat32, requiredWeights, resolveWeights, type WeightDtype } from './weights.ts';
 import { f32ToF16, quantizeInt4 } from './native.ts';
 import { INT4_PARTS, int4Block, isQuantizable } from './int4.ts';
@@ -35,9 +39,16 @@ export interface PreparedModel {
   dtype: WeightDtype;
   /** Linear weights in int4 MatMulNBits blocks. */
   int4: boolean;
-  /** Identifies the checkpoint's bytes: names, sizes, mtimes and headers of its weight files and config. */
+  /** Identifies the checkpoint's bytes: its config and the content of its weight files. */
   weightsHash: string;
+  /** Identifies the prepared bytes and their layout (the index's checksum, which covers every block's hash). */
+  contentHash: string;
   weight(name: string): ExternalRef;
+  /**
+   * Checks a weights file (the prepared one by default, or a copy of it in a cache generation) against the
+   * hashes written at preparation. Returns what is wrong, or undefined.
+   */
+  check(mode: CheckMode, file?: string): string | undefined;
 }
 
 interface WeightsIndex {
@@ -47,21 +58,74 @@ interface WeightsIndex {
   int4: boolean;
   bytes: number;
   tensors: Record<string, { offset: number; length: number }>;
+  /** Hash of each BLOCK_BYTES block of weights.bin, the last one short. */
+  blocks: string[];
+  /** sha256 of this index without this field: an edited or swapped tensor entry is caught. */
+  checksum: string;
 }
 
 // 3: int4 quantizes the embedding table, which a tied LM head shares (2 kept it float beside an int4 head copy).
-const INDEX_VERSION = 3;
+// 4: block hashes of weights.bin and a checksum of the index itself.
+const INDEX_VERSION = 4;
 export const WEIGHTS_FILE = 'weights.bin';
 
-export function checkpointHash(modelDir: string, spec: ModelSpec): string {
+/**
+ * Identifies the checkpoint by content: config.json and the sha256 of every weight file. A file's sum is kept in
+ * `<root>/checkpoint-sums.json` under its identity (inode, size, mtime, ctime), so it is computed again only when
+ * the file may have changed, including a change that kept its size and modification time.
+ */
+export function checkpointHash(modelDir: string, spec: ModelSpec, root: string): string {
   const h = createHash('sha256');
   h.update(readFileSync(join(modelDir, 'config.json')));
   const files = new Set([...resolveWeights(modelDir, spec).values()].map((t) => t.file));
+  const sumsFile = join(root, 'checkpoint-sums.json');
+  const sums = readSums(sumsFile);
+  let changed = false;
   for (const f of [...files].sort()) {
     const st = statSync(f);
-    h.update(`${f}\0${st.size}\0${st.mtimeMs}\0`);
+    const stamp = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+    if (sums[f]?.stamp !== stamp) {
+      sums[f] = { stamp, sha256: sha256Of(f) };
+      changed = true;
+    }
+    h.update(`${basename(f)}\0${st.size}\0${sums[f].sha256}\0`);
   }
+  if (changed) writeSums(sumsFile, sums);
   return h.digest('hex').slice(0, 32);
+}
+
+type Sums = Record<string, { stamp: string; sha256: string }>;
+
+function readSums(file: string): Sums {
+  try {
+    const s = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    return typeof s === 'object' && s !== null && !Array.isArray(s) ? (s as Sums) : {};
+  } catch {
+    return {};
+  }
+}
+
+function writeSums(file: string, sums: Sums): void {
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(sums), { mode: 0o600 });
+    renameSync(tmp, file);
+  } catch {
+    // Only a shortcut: the sums are computed again next time.
+  }
+}
+
+function sha256Of(file: string): string {
+  const h = createHash('sha256');
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(BLOCK_BYTES);
+    for (let n; (n = readSync(fd, buf, 0, buf.byteLength, null)) > 0; ) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
 }
 
 export interface PrepareOptions {
@@ -70,86 +134,142 @@ export interface PrepareOptions {
   int4?: boolean;
   /** Root under which prepared models live (one folder per checkpoint and dtype). */
   root: string;
+  /** How prepared weights already on disk are checked before reuse: `full` reads every byte (default `quick`). */
+  check?: CheckMode;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
 }
+
+const indexChecksum = (index: Omit<WeightsIndex, 'checksum'>) =>
+  createHash('sha256').update(JSON.stringify({ ...index, checksum: undefined })).digest('hex').slice(0, 32);
 
 export function prepareModel(o: PrepareOptions): PreparedModel {
   const modelDir = resolve(o.modelDir);
   const spec = loadModelSpec(modelDir);
   const tensors = resolveWeights(modelDir, spec);
-  const weightsHash = checkpointHash(modelDir, spec);
+  const weightsHash = checkpointHash(modelDir, spec, o.root);
   const int4 = o.int4 ?? false;
   const dir = join(o.root, `${weightsHash}-${o.dtype}${int4 ? '-int4' : ''}`);
   const indexFile = join(dir, 'weights.json');
+  const weightsFile = join(dir, WEIGHTS_FILE);
   const make = (index: WeightsIndex): PreparedModel => ({
     dir,
     spec,
     dtype: o.dtype,
     int4,
     weightsHash,
+    contentHash: index.checksum,
     weight(name) {
       const t = index.tensors[name];
       if (!t) throw new Error(`internal: weight ${name} was not prepared`);
       return { location: WEIGHTS_FILE, offset: t.offset, length: t.length };
     },
+    check(mode, file = weightsFile) {
+      // The stamp of the last full check lives beside the file it describes (one per generation for copies).
+      return checkBlocks(file, index.blocks, index.bytes, mode, `${file}.checked`);
+    },
   });
-  if (existsSync(indexFile)) {
-    try {
-      const index = JSON.parse(readFileSync(indexFile, 'utf8')) as WeightsIndex;
-      const size = statSync(join(dir, WEIGHTS_FILE)).size;
-      if (
-        index.version === INDEX_VERSION &&
-        index.source === weightsHash &&
-        index.dtype === o.dtype &&
-        index.int4 === int4 &&
-        size === index.bytes
-      ) {
-        return make(index);
-      }
-    } catch {
-      // A damaged index is rebuilt below.
-    }
+  const existing = readIndex(indexFile);
+  if (
+    existing &&
+    existing.version === INDEX_VERSION &&
+    existing.source === weightsHash &&
+    existing.dtype === o.dtype &&
+    existing.int4 === int4
+  ) {
+    const prepared = make(existing);
+    // Anything wrong with the prepared file (truncated, a flipped bit) means preparing it again, below.
+    if (!prepared.check(o.check ?? 'quick')) return prepared;
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tmp = join(dir, `${WEIGHTS_FILE}.${process.pid}.tmp`);
   const fd = openSync(tmp, 'w', 0o600);
-  const index: WeightsIndex = { version: INDEX_VERSION, source: weightsHash, dtype: o.dtype, int4, bytes: 0, tensors: {} };
+  const hasher = new BlockHasher();
+  const tensorsOut: WeightsIndex['tensors'] = {};
   const wanted = requiredWeights(spec);
   let offset = 0;
-  const put = (name: string, view: ArrayBufferView) => {
-    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  const write = (bytes: Uint8Array) => {
     let done = 0;
     while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
-    index.tensors[name] = { offset, length: bytes.byteLength };
+    hasher.update(bytes);
+  };
+  const put = (name: string, view: ArrayBufferView) => {
+    const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+    write(bytes);
+    tensorsOut[name] = { offset, length: bytes.byteLength };
     // Keep offsets 64-byte aligned so the runtime can map tensors without copies.
     const pad = (64 - (bytes.byteLength % 64)) % 64;
-    if (pad) writeSync(fd, new Uint8Array(pad));
+    if (pad) write(new Uint8Array(pad));
     offset += bytes.byteLength + pad;
   };
+  let finished = false;
   try {
     wanted.forEach((w, i) => {
       throwIfAborted(o.signal);
       const source = tensors.get(w.name) ?? tensors.get('model.embed_tokens.weight')!;
       if (int4 && isQuantizable(w.name)) {
         const [n, k] = w.shape;
-        const q = quantizeInt4(readAsFloat32(source), n, k, { blockSize: int4Block(w.name), clipSearch: true });
+        const q = quantizeInt4(finite(source, readAsFloat32(source)), n, k, { blockSize: int4Block(w.name), clipSearch: true });
         put(w.name + INT4_PARTS.b, q.b);
         put(w.name + INT4_PARTS.scales, o.dtype === 'fp16' ? f32ToF16(q.scales) : q.scales);
         put(w.name + INT4_PARTS.zeroPoints, q.zeroPoints);
       } else {
-        put(w.name, readAs(source, o.dtype));
+        put(w.name, finite(source, readAs(source, o.dtype), o.dtype));
       }
       o.onProgress?.(i + 1, wanted.length);
     });
     fsyncSync(fd);
-    index.bytes = offset;
+    finished = true;
   } finally {
     closeSync(fd);
+    // A failed preparation (full disk, a bad tensor, cancelled) leaves no temporary file behind.
+    if (!finished) rmSync(tmp, { force: true });
   }
-  renameSync(tmp, join(dir, WEIGHTS_FILE));
+  const unsigned = { version: INDEX_VERSION, source: weightsHash, dtype: o.dtype, int4, bytes: offset, tensors: tensorsOut, blocks: hasher.finish() };
+  const index: WeightsIndex = { ...unsigned, checksum: indexChecksum(unsigned) };
+  renameSync(tmp, weightsFile);
   const indexTmp = `${indexFile}.${process.pid}.tmp`;
-  writeFileSync(indexTmp, JSON.stringify(index), { mode: 0o600 });
-  renameSync(indexTmp, indexFile);
+  try {
+    writeFileSync(indexTmp, JSON.stringify(index), { mode: 0o600 });
+    renameSync(indexTmp, indexFile);
+  } catch (e) {
+    rmSync(indexTmp, { force: true });
+    throw e;
+  }
   return make(index);
+}
+
+/** The index, when it parses and its checksum holds; anything else is prepared again. */
+function readIndex(file: string): WeightsIndex | undefined {
+  try {
+    const index = JSON.parse(readFileSync(file, 'utf8')) as WeightsIndex;
+    return typeof index === 'object' && index !== null && Array.isArray(index.blocks) && index.checksum === indexChecksum(index)
+      ? index
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Refuses a tensor holding NaN or infinity: every answer would be garbage. fp16 data is tested on its exponent
+ * bits (all ones), fp32 on the values.
+ */
+function finite<T extends Float32Array | Uint8Array>(source: TensorInfo, data: T, dtype: WeightDtype = 'fp32'): T {
+  let bad = 0;
+  if (dtype === 'fp16') {
+    const u = new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);
+    for (let i = 0; i < u.length; i++) if ((u[i]! & 0x7c00) === 0x7c00) bad++;
+  } else {
+    const f = data instanceof Float32Array ? data : new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4);
+    for (let i = 0; i < f.length; i++) if (!Number.isFinite(f[i]!)) bad++;
+  }
+  if (bad > 0) {
+    throw new ModelError(
+      source.file,
+      `tensor "${source.name}" holds ${bad} NaN or infinite value${bad === 1 ? '' : 's'}, so every answer would be garbage`,
+      'The checkpoint is damaged or was saved from a diverged training run: download or export it again',
+    );
+  }
+  return data;
 }

@@ -1,12 +1,13 @@
 // Opening a model on a device: the one place that prepares the weights for the device chosen, builds a graph,
 // writes it next to the weights it references and opens the onnxruntime session. A model opens dense graphs
 // (prefill, plain decoding, KVzip scoring) and compressed graphs (a cache generation's context KV baked in).
-import { copyFileSync, existsSync, linkSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Backend, Device } from '../core/choices.ts';
 import { UserError } from '../core/errors.ts';
 import { loadModelSpec, type ModelSpec } from '../model/config.ts';
 import { prepareModel, WEIGHTS_FILE, type PreparedModel } from '../model/prepare.ts';
+import type { CheckMode } from '../model/contentCheck.ts';
 import { ropeFrequencies, type Rope } from '../model/rope.ts';
 import { buildGraph, type GraphOptions } from '../graph/transformer.ts';
 import type { BakedHead } from '../graph/attention.ts';
@@ -69,6 +70,16 @@ export interface DeviceModel {
   dense(): Promise<ForwardSession>;
   /** Closes the dense session, if open, freeing its copy of the weights (the next dense() opens it again). */
   releaseDense(): Promise<void>;
+  /**
+   * Checks the prepared weights against the hashes written at preparation (`full` reads every byte) and
+   * prepares them again when they fail, closing the dense session that read them.
+   */
+  checkWeights(mode: CheckMode): Promise<void>;
+  /**
+   * Makes `dir/weights.bin` the checked prepared weights (onnxruntime refuses external data outside a model's
+   * own folder): a hard link, replacing whatever else is there (an older, damaged inode).
+   */
+  linkWeights(dir: string): void;
   /** Writes a compressed graph over `baked` into `dir`, with the weights linked in, without opening it. */
   writeCompressed(dir: string, baked: BakedHead[][], o?: CompressedOptions): void;
   /** Opens the compressed graph in `dir`; the tail's positions start at `basePosition` (the context length). */
@@ -82,8 +93,8 @@ export function openModel(o: OpenModelOptions): DeviceModel {
   const spec = loadModelSpec(dir);
   const rope = ropeFrequencies(spec);
   let choice: DeviceChoice = chooseDevice(o.device);
-  const prepare = (dtype: 'fp32' | 'fp16') =>
-    prepareModel({ modelDir: dir, dtype, int4: o.int4, root: o.preparedRoot, signal: o.signal, onProgress: o.onProgress });
+  const prepare = (dtype: 'fp32' | 'fp16', check?: CheckMode) =>
+    prepareModel({ modelDir: dir, dtype, int4: o.int4, root: o.preparedRoot, check, signal: o.signal, onProgress: o.onProgress });
   o.beforePrepare?.(spec, choice, weightDtype(choice));
   let prepared = prepare(weightDtype(choice));
   const graph = (extra: Pick<GraphOptions, 'baked' | 'bakedDtype' | 'scorePrefix'> = {}) =>
@@ -105,8 +116,13 @@ export function openModel(o: OpenModelOptions): DeviceModel {
     const bytes = graph();
     if (!existsSync(f) || !readFileSync(f).equals(bytes)) {
       const tmp = `${f}.${process.pid}.tmp`;
-      writeFileSync(tmp, bytes, { mode: 0o600 });
-      renameSync(tmp, f);
+      try {
+        writeFileSync(tmp, bytes, { mode: 0o600 });
+        renameSync(tmp, f);
+      } catch (e) {
+        rmSync(tmp, { force: true });
+        throw e;
+      }
     }
     return f;
   };
@@ -155,18 +171,30 @@ export function openModel(o: OpenModelOptions): DeviceModel {
       dense = undefined;
       await open?.session.release();
     },
-    writeCompressed(target, baked, c = {}) {
-      // onnxruntime refuses external data outside a model's own folder, so the weights go in beside the graph.
+    async checkWeights(mode) {
+      if (!prepared.check(mode)) return;
+      await model.releaseDense();
+      prepared = prepare(prepared.dtype, 'full');
+    },
+    linkWeights(target) {
       const from = join(prepared.dir, WEIGHTS_FILE);
       const to = join(target, WEIGHTS_FILE);
-      if (!existsSync(to)) {
-        try {
-          linkSync(from, to);
-        } catch {
-          // Another filesystem: a hard link is impossible, so copy.
-          copyFileSync(from, to);
-        }
+      if (sameFile(from, to)) return;
+      // A copy (another filesystem) that still matches the prepared hashes is kept rather than copied again.
+      if (!sameDevice(from, target) && existsSync(to) && !prepared.check('quick', to)) return;
+      const tmp = `${to}.${process.pid}.tmp`;
+      rmSync(tmp, { force: true });
+      try {
+        linkSync(from, tmp);
+      } catch {
+        // Another filesystem: a hard link is impossible, so copy.
+        copyFileSync(from, tmp);
       }
+      renameSync(tmp, to);
+    },
+    writeCompressed(target, baked, c = {}) {
+      // onnxruntime refuses external data outside a model's own folder, so the weights go in beside the graph.
+      model.linkWeights(target);
       writeFileSync(join(target, c.file ?? DECODE_FILE), graph({ baked, bakedDtype: c.bakedDtype, scorePrefix: c.scorePrefix }), { mode: 0o600 });
     },
     async openCompressed(target, basePosition, c = {}) {
@@ -193,4 +221,21 @@ export function openModel(o: OpenModelOptions): DeviceModel {
 /** WebGPU keeps the KV on the device between runs; CUDA cannot from Node, and the CPU has no other place. */
 function placement(device: Backend): KvPlacement {
   return device === 'webgpu' ? 'device' : 'host';
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    const [x, y] = [statSync(a), statSync(b)];
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
+function sameDevice(file: string, dir: string): boolean {
+  try {
+    return statSync(file).dev === statSync(dir).dev;
+  } catch {
+    return false;
+  }
 }
