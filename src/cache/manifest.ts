@@ -1,17 +1,27 @@
 // The manifest of one cache entry: everything needed to decide whether the entry may be trusted.
+import { createHash } from 'node:crypto';
 import type { Level } from '../core/choices.ts';
 import type { Fingerprint } from '../context/types.ts';
 import type { BakedHead } from '../graph/attention.ts';
 
 // 2: kv.bin holds fp16 (it held the compute dtype); older entries are rebuilt, never misread.
-export const FORMAT_VERSION = 2;
+// 3: the manifest carries its own checksum, and the prepared weights' content hash.
+export const FORMAT_VERSION = 3;
 
 export interface Manifest {
   formatVersion: number;
   /** The entry key: workspace, model and every setting that changes the bytes. */
   key: string;
   workspace: string;
-  model: { dir: string; weightsHash: string; tokenizerHash: string; dtype: 'fp32' | 'fp16'; int4: boolean };
+  model: {
+    dir: string;
+    weightsHash: string;
+    /** The prepared weights' content and layout (decode.onnx points into them by offset). */
+    weightsContent: string;
+    tokenizerHash: string;
+    dtype: 'fp32' | 'fp16';
+    int4: boolean;
+  };
   ratio: number;
   level: Level;
   /** Lowest score kept by global pair selection; a refresh selects the new suffix against it. */
@@ -35,4 +45,12 @@ export interface Manifest {
     refreshedTokens?: number;
   };
   createdAt: string;
+  /** sha256 of the manifest's JSON without this field: a flipped bit anywhere in it is caught. */
+  checksum: string;
+}
+
+export function manifestChecksum(m: Omit<Manifest, 'checksum'>): string {
+  return createHash('sha256')
+    .update(JSON.stringify({ ...m, checksum: undefined }))
+    .digest('hex');
 }

@@ -1,7 +1,7 @@
 // kvzip-code: the headless CLI over the engine process (the same engine the extension uses).
 import { fileURLToPath } from 'node:url';
 import { EngineClient, EngineError } from '../engine/client.ts';
-import type { AskResult, BuildResult, CudaSetupResult, Event } from '../engine/protocol.ts';
+import type { AskResult, BuildResult, CacheEntryInfo, CudaSetupResult, Event } from '../engine/protocol.ts';
 import { parseCommandLine, UsageError } from './args.ts';
 import type { ContextPreview } from '../engine/preview.ts';
 import { previewText } from '../engine/previewText.ts';
@@ -104,7 +104,7 @@ function human(command: string, r: unknown): string {
       : b.device === 'cpu'
         ? `; peak memory ${mb(b.peakRssBytes)} (estimated ${mb(b.memoryEstimateBytes)})`
         : `; GPU memory estimated ${mb(b.memoryEstimateBytes)}`;
-    return `${b.fromCache ? 'Cache is fresh' : 'Built the cache'}: ${b.contextTokens} tokens, KV ${mb(b.kvBytesFull)} → ${mb(b.kvBytesCompressed)} (${((100 * b.kvBytesCompressed) / b.kvBytesFull).toFixed(1)}%) on ${deviceText(b)}${memory}\n${b.entry}`;
+    return `${b.fromCache ? 'Cache is fresh' : 'Built the cache'}: ${b.contextTokens} tokens, KV ${mb(b.kvBytesFull)} → ${mb(b.kvBytesCompressed)} (${(100 * b.keptShare).toFixed(1)}% of its pairs kept) on ${deviceText(b)}${memory}\n${b.entry}`;
   }
   if (command === 'setup-cuda') {
     const c = r as CudaSetupResult;
@@ -114,12 +114,13 @@ function human(command: string, r: unknown): string {
     return done + (c.usable ? `CUDA is ready: ${c.reason}.` : `CUDA is not usable yet: ${c.reason}.\n${c.needs}`);
   }
   if (command === 'info') {
-    const list = r as { workspace: string; model: string; contextTokens: number; bytes: number; ratio: number; lastUsedAt: string }[];
+    const list = r as CacheEntryInfo[];
     if (list.length === 0) return 'No cache entries.';
     return list
-      .map(
-        (e) =>
-          `${e.workspace}\n  model ${e.model}\n  ${e.contextTokens} tokens, ratio ${e.ratio}, ${(e.bytes / 1048576).toFixed(1)} MB, last used ${e.lastUsedAt}`,
+      .map((e) =>
+        'problem' in e
+          ? `${e.entry}\n  cannot be used: ${e.problem} (rebuilt by the next build; \`clear\` removes it)`
+          : `${e.workspace}\n  model ${e.model}\n  ${e.contextTokens} tokens, ratio ${e.ratio}, ${(e.bytes / 1048576).toFixed(1)} MB, last used ${e.lastUsedAt}`,
       )
       .join('\n');
   }

@@ -1,5 +1,5 @@
 // The engine: owns models and the cache store, and runs build / ask / generate for its clients.
-import { writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { writeFileSync, readFileSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type {
   AskRequest,
@@ -41,6 +41,8 @@ import { SessionStore } from './sessions.ts';
 
 /** The shortest context the memory check before preparing weights asks room for. */
 const MIN_CONTEXT_TOKENS = 2048;
+/** Files a generation must list in its manifest to be answered from. */
+const ENTRY_FILES = [KV_FILE, KEEP_FILE, DECODE_FILE];
 
 export interface EngineOptions {
   /** Chunk size m of the KVzip scoring schedule. */
@@ -67,6 +69,23 @@ export class Engine {
     const open = this.answering;
     this.answering = undefined;
     await open?.session.session.release();
+  }
+
+  /**
+   * Opens the answering session over the generation `dir` (pinned by the caller), unless it is the open one.
+   * True when it opened one.
+   */
+  private async openAnswering(m: LoadedModel, dir: string, sequenceLength: number, progress?: ProgressFn): Promise<boolean> {
+    if (this.answering?.dir === dir) return false;
+    await this.closeAnswering();
+    await this.openOnly('answering', m);
+    progress?.('load-cache', 0, 1);
+    // The generation links the prepared weights, which may have been damaged (and prepared again) since.
+    await m.checkWeights('quick');
+    m.linkWeights(dir);
+    this.answering = { dir, session: await m.openCompressed(dir, sequenceLength) };
+    progress?.('load-cache', 1, 1);
+    return true;
   }
   /** The last answer's tail KV, so a follow-up feeds only its own tokens. */
   private readonly tail = new TailKv();
@@ -122,7 +141,7 @@ export class Engine {
   private entryKey(s: CacheSettings, m: LoadedModel): string {
     return CacheStore.keyOf({
       format: FORMAT_VERSION,
-      workspace: resolve(s.workspace),
+      workspace: canonicalPath(s.workspace),
       weights: m.prepared.weightsHash,
       tokenizer: m.tokenizerHash,
       dtype: m.prepared.dtype,
@@ -152,44 +171,38 @@ export class Engine {
   ): Promise<BuildResult & { manifest: Manifest; context: BuiltContext }> {
     const t0 = performance.now();
     const m = await this.model(s, progress, signal);
+    // A build is long anyway: read every byte of the prepared weights, and prepare them again if any is wrong.
+    await m.checkWeights('full');
     const store = new CacheStore(s.cacheDir);
     const key = this.entryKey(s, m);
     const ctx = await this.context(s, m, signal, progress);
     if (ctx.tokenIds.length === 0) throw new UserError(emptyContextMessage(s.workspace, ctx, contextLimit(m.prepared.spec, m.tokenizer, s.maxContextTokens).maxTokens), 'empty-context');
     const prefixIds = m.tokenizer.prefixIds(m.tokenizer.layout());
     const ids = [...prefixIds, ...ctx.tokenIds];
-    const existing = s.force ? undefined : await store.open(key);
-    const plan = existing && 'manifest' in existing ? planRefresh(existing.manifest.fingerprint, ctx) : undefined;
-    if (existing && 'manifest' in existing && plan?.upToDate) {
-      return {
-        ...this.summary(existing.manifest, existing.dir, m, true, 0, performance.now() - t0),
-        manifest: existing.manifest,
-        context: ctx,
-      };
-    }
-
-    const memoryEstimateBytes = this.checkMemory(m, ids.length);
-    const gen = store.begin(key);
+    const opened = s.force ? undefined : await store.open(key, ENTRY_FILES);
+    // Pinned until the new generation is written: a refresh reads the old one's KV.
+    const existing = opened && 'manifest' in opened && trustedFor(opened.manifest, m) ? opened : undefined;
     try {
-      const built = await this.write(
-        s,
-        m,
-        store,
-        key,
-        gen,
-        ctx,
-        ids,
-        prefixIds.length,
-        existing && 'manifest' in existing ? existing : undefined,
-        plan,
-        t0,
-        progress,
-        signal,
-      );
-      return { ...built, memoryEstimateBytes };
-    } catch (e) {
-      rmSync(gen, { recursive: true, force: true });
-      throw e;
+      const plan = existing ? planRefresh(existing.manifest.fingerprint, ctx) : undefined;
+      if (existing && plan?.upToDate) {
+        return {
+          ...this.summary(existing.manifest, existing.dir, m, true, 0, performance.now() - t0),
+          manifest: existing.manifest,
+          context: ctx,
+        };
+      }
+
+      const memoryEstimateBytes = this.checkMemory(m, ids.length);
+      const gen = store.begin(key);
+      try {
+        const built = await this.write(s, m, store, key, gen, ctx, ids, prefixIds.length, existing, plan, t0, progress, signal);
+        return { ...built, memoryEstimateBytes };
+      } catch (e) {
+        rmSync(gen, { recursive: true, force: true });
+        throw e;
+      }
+    } finally {
+      if (opened && 'release' in opened) await opened.release();
     }
   }
 
@@ -220,7 +233,7 @@ export class Engine {
     let refreshedTokens: number | undefined;
     await this.openOnly('dense', m);
     let hostDeviceBytes: number | undefined;
-    if (existing && plan && !plan.fullRebuild && plan.firstToken > 0 && existing.manifest.files[KEEP_FILE]) {
+    if (existing && plan && !plan.fullRebuild && plan.firstToken > 0) {
       const r = await refreshCompressed(m, existing, prefixLen + plan.firstToken, ids, gen, {
         chunk,
         prefillChunk: prefillChunk(m.device, ids.length),
@@ -260,10 +273,11 @@ export class Engine {
       gen,
       {
         key,
-        workspace: resolve(s.workspace),
+        workspace: canonicalPath(s.workspace),
         model: {
           dir: m.dir,
           weightsHash: m.prepared.weightsHash,
+          weightsContent: m.prepared.contentHash,
           tokenizerHash: m.tokenizerHash,
           dtype: m.prepared.dtype,
           int4: m.prepared.int4,
@@ -287,20 +301,24 @@ export class Engine {
         },
         createdAt: new Date().toISOString(),
       },
-      [KV_FILE, KEEP_FILE, DECODE_FILE],
+      ENTRY_FILES,
     );
     progress?.('write', 1, 1);
-    if (s.cacheSizeCapMB) store.enforceCap(s.cacheSizeCapMB * 1024 * 1024, key);
+    if (s.cacheSizeCapMB) await store.enforceCap(s.cacheSizeCapMB * 1024 * 1024, key);
     return { ...this.summary(manifest, dir, m, false, prefillTokens, performance.now() - t0), hostDeviceBytes, manifest, context: ctx };
   }
 
   private select(s: CacheSettings, m: LoadedModel, scores: PairScores): KeepSets {
     return selectLevel(s.level, scores, s.ratio, {
       headScores: () => {
+        // Computed once per model and kept with it; a damaged file is only a lost shortcut, computed again.
         const file = join(m.prepared.dir, 'head-scores.json');
-        if (existsSync(file)) return Float32Array.from(JSON.parse(readFileSync(file, 'utf8')) as number[]);
+        const stored = readHeadScores(file, scores.layers * scores.kvHeads);
+        if (stored) return stored;
         const heads = headScoresOf(scores);
-        writeFileSync(file, JSON.stringify(Array.from(heads)), { mode: 0o600 });
+        const tmp = `${file}.${process.pid}.tmp`;
+        writeFileSync(tmp, JSON.stringify(Array.from(heads)), { mode: 0o600 });
+        renameSync(tmp, file);
         return heads;
       },
     });
@@ -314,6 +332,7 @@ export class Engine {
       prefillTokens,
       kvBytesFull: manifest.stats.kvBytesFull,
       kvBytesCompressed: compressedBytes(manifest),
+      keptShare: manifest.stats.keptPairs / manifest.stats.totalPairs,
       ratio: manifest.ratio,
       level: manifest.level,
       ...deviceOf(m),
@@ -337,9 +356,10 @@ export class Engine {
     const encodeQuestion = (text: string) => m.tokenizer.questionIds(layout, text);
     const store = new CacheStore(s.cacheDir);
     const key = this.entryKey(s, m);
-    let opened = await store.open(key);
+    let opened = await store.open(key, ENTRY_FILES);
     let prefillTokens = 0;
     if (!('manifest' in opened) || !trustedFor(opened.manifest, m)) {
+      if ('release' in opened) await opened.release();
       // A question that cannot fit even next to the shortest context is refused before the build.
       const prefix = m.tokenizer.prefixIds(layout).length;
       fitQuestion(encodeQuestion, s.question, s.quote, { window, used: prefix, maxTokens, beforeBuild: true });
@@ -347,10 +367,20 @@ export class Engine {
       progress?.('prefill', 0, 1, `Building the cache first: ${reason}`);
       const built = await this.build({ ...s, force: true }, progress, signal);
       prefillTokens = built.prefillTokens;
-      opened = await store.open(key);
+      opened = await store.open(key, ENTRY_FILES);
       if (!('manifest' in opened)) throw new UserError(`The cache just built cannot be read back: ${opened.problem}`, 'cache');
     }
     const { dir, manifest } = opened;
+    // On a GPU the compressed KV goes to the device once, baked into the session as it opens.
+    let uploaded = 0;
+    try {
+      if (await this.openAnswering(m, dir, manifest.sequenceLength, progress) && m.device !== 'cpu') {
+        uploaded = manifest.files[KV_FILE]?.bytes ?? 0;
+      }
+    } finally {
+      // The session holds what it read: the generation may go now.
+      await opened.release();
+    }
     const budget = conversationBudget(s.conversationBudget, window, manifest.sequenceLength);
     const { text: question, quoteLines } = fitQuestion(encodeQuestion, s.question, s.quote, {
       window,
@@ -358,17 +388,7 @@ export class Engine {
       maxTokens,
       budget,
     });
-    // On a GPU the compressed KV goes to the device once, baked into the session as it opens.
-    let uploaded = 0;
-    if (this.answering?.dir !== dir) {
-      await this.closeAnswering();
-      await this.openOnly('answering', m);
-      progress?.('load-cache', 0, 1);
-      this.answering = { dir, session: await m.openCompressed(dir, manifest.sequenceLength) };
-      if (m.device !== 'cpu') uploaded = manifest.files[KV_FILE]?.bytes ?? 0;
-      progress?.('load-cache', 1, 1);
-    }
-    const { session } = this.answering;
+    const { session } = this.answering!;
     const sessions = s.session ? new SessionStore(s.cacheDir) : undefined;
     if (sessions && s.newConversation) sessions.remove(key, s.session!);
     const earlier = sessions ? sessions.load(key, s.session!) : (s.history ?? []);
@@ -471,40 +491,62 @@ export class Engine {
   }
 
   info(cacheDir: string): CacheEntryInfo[] {
-    return new CacheStore(cacheDir).list().flatMap((e) =>
+    return new CacheStore(cacheDir).list().map((e) =>
       e.manifest
-        ? [
-            {
-              entry: e.dir,
-              workspace: e.manifest.workspace,
-              model: e.manifest.model?.dir,
-              ratio: e.manifest.ratio,
-              level: e.manifest.level,
-              contextTokens: e.manifest.sequenceLength,
-              bytes: e.bytes,
-              kvBytesFull: e.manifest.stats?.kvBytesFull,
-              kvBytesCompressed: compressedBytes(e.manifest),
-              createdAt: e.manifest.createdAt,
-              lastUsedAt: new Date(e.lastUsedMs).toISOString(),
-            },
-          ]
-        : [],
+        ? {
+            entry: e.dir,
+            workspace: e.manifest.workspace,
+            model: e.manifest.model.dir,
+            ratio: e.manifest.ratio,
+            level: e.manifest.level,
+            contextTokens: e.manifest.sequenceLength,
+            bytes: e.bytes,
+            kvBytesFull: e.manifest.stats.kvBytesFull,
+            kvBytesCompressed: compressedBytes(e.manifest),
+            createdAt: e.manifest.createdAt,
+            lastUsedAt: new Date(e.lastUsedMs).toISOString(),
+          }
+        : { entry: e.dir, bytes: e.bytes, problem: e.problem ?? 'unreadable' },
     );
   }
 
-  clear(cacheDir: string, workspace?: string): { removed: number } {
+  /**
+   * Removes the entries of `workspace` (every entry without one), and entries whose manifest cannot be trusted:
+   * nothing says whose they are, and they can never be answered from.
+   */
+  async clear(cacheDir: string, workspace?: string): Promise<{ removed: number }> {
     const store = new CacheStore(cacheDir);
-    const ws = workspace && resolve(workspace);
+    const ws = workspace && canonicalPath(workspace);
     let removed = 0;
     for (const e of store.list()) {
-      if (ws && e.manifest?.workspace !== ws) continue;
-      store.remove(e.key);
+      if (ws && e.manifest && e.manifest.workspace !== ws) continue;
+      await store.remove(e.key);
       removed++;
     }
-    this.answering = undefined;
+    await this.closeAnswering();
     this.tail.forget();
     return { removed };
   }
+}
+
+/** The real path (symlinks resolved), so a workspace reached through a link maps to the same entry. */
+export function canonicalPath(p: string): string {
+  try {
+    return realpathSync.native(resolve(p));
+  } catch {
+    return resolve(p);
+  }
+}
+
+/** Stored head scores, when the file holds exactly `count` finite numbers. */
+function readHeadScores(file: string, count: number): Float32Array | undefined {
+  try {
+    const v = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    if (Array.isArray(v) && v.length === count && v.every((x) => typeof x === 'number' && Number.isFinite(x))) return Float32Array.from(v);
+  } catch {
+    // Missing or not JSON: computed again.
+  }
+  return undefined;
 }
 
 /** The device a result reports: its name, the adapter's on WebGPU, and why, when it is the CPU. */
@@ -526,6 +568,7 @@ function compressedBytes(m: Manifest): number {
 function trustedFor(manifest: Manifest, m: LoadedModel): boolean {
   return (
     manifest.model?.weightsHash === m.prepared.weightsHash &&
+    manifest.model?.weightsContent === m.prepared.contentHash &&
     manifest.model?.tokenizerHash === m.tokenizerHash &&
     manifest.model?.dtype === m.prepared.dtype &&
     manifest.model?.int4 === m.prepared.int4

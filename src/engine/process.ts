@@ -9,6 +9,8 @@ import { previewContext } from './preview.ts';
 import { UserError } from '../core/errors.ts';
 import { CancelledError } from '../core/cancel.ts';
 import { isLevel, LEVELS, spelled } from '../core/choices.ts';
+import { checkCacheDir } from './cacheLocation.ts';
+import { environmentError } from './environmentErrors.ts';
 
 if (!process.send) {
   console.error('The KVzip engine runs as a child process of the extension or the CLI.');
@@ -54,6 +56,7 @@ function conversation(r: AskRequest): Pick<AskRequest, 'session' | 'newConversat
 async function handle(r: Request, signal: AbortSignal): Promise<unknown> {
   const progress: ProgressFn = (phase, done, total, message) =>
     send({ id: r.id, type: 'progress', phase, done, total, message });
+  if ('cacheDir' in r && typeof r.cacheDir === 'string') checkCacheDir(r.cacheDir);
   switch (r.type) {
     case 'build': {
       const { manifest: _m, context, ...result } = await engine.build({ ...settings(r), force: r.force }, progress, signal);
@@ -98,8 +101,9 @@ process.on('message', (raw: unknown) => {
     try {
       send({ id: r.id, type: 'result', result: (await handle(r, ctl.signal)) as never });
     } catch (e) {
+      const user = e instanceof UserError ? e : environmentError(e, cacheDirOf(r));
       if (e instanceof CancelledError) send({ id: r.id, type: 'error', code: 'cancelled', message: 'Cancelled' });
-      else if (e instanceof UserError) send({ id: r.id, type: 'error', code: e.code, message: e.message });
+      else if (user) send({ id: r.id, type: 'error', code: user.code, message: user.message });
       else
         send({
           id: r.id,
@@ -113,5 +117,9 @@ process.on('message', (raw: unknown) => {
     }
   });
 });
+
+function cacheDirOf(r: Request): string | undefined {
+  return 'cacheDir' in r && typeof r.cacheDir === 'string' ? r.cacheDir : undefined;
+}
 
 process.on('disconnect', () => process.exit(0));

@@ -107,6 +107,8 @@ export interface BuildResult {
   prefillTokens: number;
   kvBytesFull: number;
   kvBytesCompressed: number;
+  /** Share of the context's KV pairs kept (kvBytesCompressed also counts the index of which ones). */
+  keptShare: number;
   ratio: number;
   level: Level;
   device: string;
@@ -152,7 +154,10 @@ export interface AskResult {
   quoteLines?: { kept: number; total: number };
 }
 
-export interface CacheEntryInfo {
+/** One cache entry: a usable one, or one whose manifest cannot be trusted (rebuilt on next use, or cleared). */
+export type CacheEntryInfo = UsableEntryInfo | { entry: string; bytes: number; problem: string };
+
+export interface UsableEntryInfo {
   entry: string;
   workspace: string;
   model: string;

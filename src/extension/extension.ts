@@ -152,6 +152,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
       );
       output.appendLine(`Cache directory: ${cacheDir}`);
       for (const e of entries) {
+        if ('problem' in e) {
+          output.appendLine(`  ${e.entry}: cannot be used (${e.problem}); rebuilt on the next build, or removed by Clear`);
+          continue;
+        }
         output.appendLine(
           `  ${e.entry}: ${e.workspace} · ${e.model} · ratio ${e.ratio} ${e.level} · ${e.contextTokens} tokens · ` +
             `${(e.kvBytesCompressed / 2 ** 20).toFixed(1)} of ${(e.kvBytesFull / 2 ** 20).toFixed(1)} MiB · last used ${e.lastUsedAt}`,

@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { KvzipApi } from '../../../src/extension/extension.ts';
-import type { BuildResult, CacheEntryInfo } from '../../../src/engine/protocol.ts';
+import type { BuildResult, UsableEntryInfo } from '../../../src/engine/protocol.ts';
 
 const EXTENSION_ID = 'kvzip-code.kvzip-code';
 
@@ -119,7 +119,7 @@ suite('KVzip Code extension', () => {
   });
 
   test('Show Cache Info, Choose Model, Stop and the status bar action run', async () => {
-    const entries = await vscode.commands.executeCommand<CacheEntryInfo[] | undefined>('kvzipCode.showInfo');
+    const entries = await vscode.commands.executeCommand<UsableEntryInfo[] | undefined>('kvzipCode.showInfo');
     assert.ok(Array.isArray(entries) && entries.length >= 1, 'the built entry is listed');
     assert.equal(entries[0]!.workspace, folder());
 
@@ -165,7 +165,7 @@ suite('KVzip Code extension', () => {
     const removed = await vscode.commands.executeCommand<number>('kvzipCode.clear');
     assert.ok(removed >= 1);
     assert.equal(api.controller.current.state, 'none');
-    const entries = await vscode.commands.executeCommand<CacheEntryInfo[]>('kvzipCode.showInfo');
+    const entries = await vscode.commands.executeCommand<UsableEntryInfo[]>('kvzipCode.showInfo');
     assert.equal(entries.filter((e) => e.workspace === folder()).length, 0);
   });
 });
