@@ -171,8 +171,6 @@ export class Engine {
   ): Promise<BuildResult & { manifest: Manifest; context: BuiltContext }> {
     const t0 = performance.now();
     const m = await this.model(s, progress, signal);
-    // A build is long anyway: read every byte of the prepared weights, and prepare them again if any is wrong.
-    await m.checkWeights('full');
     const store = new CacheStore(s.cacheDir);
     const key = this.entryKey(s, m);
     const ctx = await this.context(s, m, signal, progress);
@@ -193,6 +191,9 @@ export class Engine {
       }
 
       const memoryEstimateBytes = this.checkMemory(m, ids.length);
+      // Writing a generation is long anyway: read every byte of the prepared weights it will link, and prepare
+      // them again if any is wrong.
+      await m.checkWeights('full');
       const gen = store.begin(key);
       try {
         const built = await this.write(s, m, store, key, gen, ctx, ids, prefixIds.length, existing, plan, t0, progress, signal);
