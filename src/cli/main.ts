@@ -54,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', () => running.cancel());
   try {
     const result = await running.result;
-    // The answer's token ids are for clients that keep a conversation themselves; --session keeps it here.
+    // The turn's token ids are for clients that keep a conversation themselves; --session keeps it here.
     if (json) console.log(JSON.stringify(body.type === 'ask' ? withoutIds(result as AskResult) : result, null, 1));
     else if (streams) {
       process.stdout.write('\n');
@@ -68,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-function withoutIds({ answerIds: _ids, ...rest }: AskResult): Omit<AskResult, 'answerIds'> {
+function withoutIds({ turn: _turn, ...rest }: AskResult): Omit<AskResult, 'turn'> {
   return rest;
 }
 

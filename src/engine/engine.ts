@@ -37,6 +37,7 @@ import { DECODE_FILE } from '../runtime/open.ts';
 import type { ForwardSession } from '../runtime/decoder.ts';
 import { TailKv, conversationBudget, planTail } from './conversation.ts';
 import { SessionStore } from './sessions.ts';
+import { quoteFor } from './attach.ts';
 
 
 /** The shortest context the memory check before preparing weights asks room for. */
@@ -383,7 +384,9 @@ export class Engine {
       await opened.release();
     }
     const budget = conversationBudget(s.conversationBudget, window, manifest.sequenceLength);
-    const { text: question, quoteLines } = fitQuestion(encodeQuestion, s.question, s.quote, {
+    // A file's current text goes only where the cache lacks it or holds an older version.
+    const current = quoteFor(manifest.fingerprint, s.question, s.quote);
+    const { text: question, quoteLines } = fitQuestion(encodeQuestion, current.question, current.quote, {
       window,
       used: manifest.sequenceLength,
       maxTokens,
@@ -436,7 +439,8 @@ export class Engine {
         if (!signal?.aborted) throw e;
       }
     }
-    if (sessions && !cancelled) sessions.save(key, s.session!, [...plan.kept, { question, answer: r.text, answerIds: r.ids }]);
+    const turn = { question, answer: r.text, answerIds: r.ids };
+    if (sessions && !cancelled) sessions.save(key, s.session!, [...plan.kept, turn]);
     return {
       answer: r.text,
       fromCache: prefillTokens === 0,
@@ -451,10 +455,11 @@ export class Engine {
       ...(r.stopReason === 'context-full' ? { stopped: 'conversation-budget' as const } : {}),
       turnsUsed: plan.kept.length,
       turnsDropped: plan.dropped,
-      answerIds: r.ids,
+      turn,
       stopReason: r.stopReason,
       stale,
       ...(quoteLines ? { quoteLines } : {}),
+      ...(current.added ? { added: current.added } : {}),
     };
   }
 

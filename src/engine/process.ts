@@ -34,7 +34,7 @@ function settings(r: CacheSettings): CacheSettings {
 }
 
 /** The conversation part of an ask, checked: it comes from a client and ends up as token ids in a graph. */
-function conversation(r: AskRequest): Pick<AskRequest, 'session' | 'newConversation' | 'history' | 'conversationBudget'> {
+function conversation(r: AskRequest): Pick<AskRequest, 'session' | 'newConversation' | 'history' | 'conversationBudget' | 'quote'> {
   if (r.session !== undefined && typeof r.session !== 'string') throw new UserError('session must be a name', 'bad-request');
   const history = r.history ?? [];
   const ok =
@@ -50,7 +50,17 @@ function conversation(r: AskRequest): Pick<AskRequest, 'session' | 'newConversat
   const budget = r.conversationBudget;
   if (budget !== undefined && !(Number.isInteger(budget) && budget > 0))
     throw new UserError(`conversationBudget must be a positive number of tokens, got ${budget}`, 'bad-request');
-  return { session: r.session, newConversation: r.newConversation === true, history, conversationBudget: budget };
+  const q = r.quote;
+  if (q !== undefined) {
+    const ok =
+      typeof q?.text === 'string' &&
+      (q.language === undefined || typeof q.language === 'string') &&
+      (q.path === undefined || typeof q.path === 'string') &&
+      (q.whole === undefined || typeof q.whole === 'string') &&
+      (q.lines === undefined || (Array.isArray(q.lines) && q.lines.length === 2 && q.lines.every((v) => Number.isInteger(v) && v > 0)));
+    if (!ok) throw new UserError('quote must be {text, language?, path?, lines?: [first, last], whole?}', 'bad-request');
+  }
+  return { session: r.session, newConversation: r.newConversation === true, history, conversationBudget: budget, quote: q };
 }
 
 async function handle(r: Request, signal: AbortSignal): Promise<unknown> {
@@ -66,7 +76,7 @@ async function handle(r: Request, signal: AbortSignal): Promise<unknown> {
       return previewContext(settings(r), progress, signal);
     case 'ask':
       return engine.ask(
-        { ...settings(r), ...conversation(r), question: String(r.question ?? ''), quote: r.quote, maxTokens: r.maxTokens },
+        { ...settings(r), ...conversation(r), question: String(r.question ?? ''), maxTokens: r.maxTokens },
         (text) => send({ id: r.id, type: 'token', text }),
         progress,
         signal,

@@ -53,9 +53,15 @@ export interface AskRequest {
   history?: ConversationTurn[];
   /** Tail positions (earlier turns, question and answer) a conversation may take; default all after the context. */
   conversationBudget?: number;
-  /** A selection or file quoted after the question, cut to fit the window. */
+  /**
+   * Text quoted after the question as a code block, cut by whole lines to fit. With a `path` it is the editor's
+   * current text of that file: it goes only when the cache lacks it (the file is outside the context or changed
+   * since the build), or when it is a selection (`lines`), the question's subject.
+   */
   quote?: Quote;
 }
+
+export type AddedReason = 'outside the context' | 'changed since the build' | 'selected';
 
 /** One finished exchange; the answer's own token ids make the follow-up's tail exact. */
 export interface ConversationTurn {
@@ -71,6 +77,11 @@ export interface ConversationTurn {
 export interface Quote {
   text: string;
   language?: string;
+  /** Workspace-relative, `/`-separated, as in the context. */
+  path?: string;
+  /** A selection's first and last line (1-based); `whole` is then the file's text, to compare with the build. */
+  lines?: [number, number];
+  whole?: string;
 }
 
 /** Plain generation from a prompt, with no context cache. */
@@ -144,14 +155,16 @@ export interface AskResult {
   /** Earlier turns read with this question, and the oldest ones dropped to fit the budget. */
   turnsUsed: number;
   turnsDropped: number;
-  /** The answer's token ids, for a client that keeps the conversation itself. */
-  answerIds: number[];
+  /** This exchange as the model read it (question with any quote, the answer's ids), for a client that keeps the conversation. */
+  turn: ConversationTurn;
   /** Why the answer ended: `eos` with no answer tokens means the model had nothing to say. */
   stopReason: 'eos' | 'stop-string' | 'max-tokens' | 'cancelled' | 'context-full';
   /** Files changed since the cache was built: the answer came from the old cache. */
   stale: boolean;
   /** Set when the quote was cut to fit: lines of it the model saw, of all. */
   quoteLines?: { kept: number; total: number };
+  /** Set when a file's current text went with the question, and why. */
+  added?: { path: string; lines?: [number, number]; reason: AddedReason };
 }
 
 /** One cache entry: a usable one, or one whose manifest cannot be trusted (rebuilt on next use, or cleared). */

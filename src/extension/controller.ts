@@ -1,9 +1,10 @@
 // The workspace's cache state and conversation, shared by the sidebar, the status bar and the commands.
 // Talks to the engine through EngineClient; knows nothing of how the webview draws things.
 import * as vscode from 'vscode';
-import type { AskResult, BuildResult, CacheEntryInfo, Event, Quote } from '../engine/protocol.ts';
+import type { AskResult, BuildResult, CacheEntryInfo, ConversationTurn, Event, Quote } from '../engine/protocol.ts';
 import type { Phase } from '../core/progress.ts';
 import type { HostMessage, Turn, ViewStatus } from '../webview/messages.ts';
+import { quoteLabel } from '../engine/attach.ts';
 import { EngineClient, EngineError, type RunningRequest } from '../engine/client.ts';
 import type { ContextPreview } from '../engine/preview.ts';
 import { cacheSettings, readSettings } from './settings.ts';
@@ -62,8 +63,19 @@ export function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** The header line over an answer when the file's current text went with its question. */
+export function addedNote(added: NonNullable<AskResult['added']>, cut?: AskResult['quoteLines']): string | undefined {
+  const what = added.lines ? `${added.path}:${added.lines[0]}-${added.lines[1]}` : added.path;
+  const part = cut ? ` (its first ${cut.kept} of ${cut.total} lines, to fit the question budget)` : '';
+  // A selection always goes, and its cut is told with the answer's figures.
+  if (added.reason === 'selected') return undefined;
+  return `current text of ${what} added${part}: ${added.reason}`;
+}
+
 export class Controller implements vscode.Disposable {
   readonly turns: Turn[] = [];
+  /** What the model has read so far in this conversation, oldest first: sent with each question. */
+  private history: ConversationTurn[] = [];
   /** The engine's figures for the last finished answer (from the cache or not, timings). */
   lastAsk: AskResult | undefined;
   private status: ViewStatus;
@@ -169,11 +181,15 @@ export class Controller implements vscode.Disposable {
   }
 
   /**
-   * Asks a question; the answer streams to the sidebar. Resolves with the finished turn. A `quote` (a selection)
-   * follows the question as a code block, and the engine cuts it to fit the model's window.
+   * Asks a question as a follow-up in the current conversation; the answer streams to the sidebar. Resolves with
+   * the finished turn. A `quote` (a selection, a file's current text) follows the question as a code block; the
+   * engine cuts it to fit, and leaves out a file's text that the cache holds unchanged.
    */
   async ask(question: string, quote?: Quote): Promise<Turn> {
-    const shown = quote ? `${question}\n\n\`\`\`${quote.language ?? ''}\n${quote.text}\n\`\`\`` : question;
+    // A file's text shows only after the engine says it went along (the answer's header); a selection always goes.
+    const named = quote?.path && quote.lines ? `\n\nThe current text of ${quoteLabel({ path: quote.path, lines: quote.lines })}:` : '';
+    const shown =
+      quote && (!quote.path || quote.lines) ? `${question}${named}\n\n\`\`\`${quote.language ?? ''}\n${quote.text}\n\`\`\`` : question;
     const turn: Turn = { id: this.nextTurn++, question: shown, answer: '', done: false };
     this.turns.push(turn);
     this.messageEmitter.fire({ type: 'turn', turn });
@@ -182,12 +198,16 @@ export class Controller implements vscode.Disposable {
     if (this.busy) return this.finishTurn(turn, { error: 'KVzip is busy with another request. Press stop or wait for it.' });
     const before = this.status.state;
     const hfToken = await this.secrets?.get(HF_TOKEN_SECRET);
+    const settings = readSettings(folder.uri);
+    const history = this.history;
     const req = this.engine.request<AskResult>(
       {
         type: 'ask',
         question,
         ...(quote ? { quote } : {}),
-        maxTokens: readSettings().maxAnswerTokens,
+        maxTokens: settings.maxAnswerTokens,
+        history,
+        ...(settings.conversationBudget > 0 ? { conversationBudget: settings.conversationBudget } : {}),
         ...cacheSettings(folder, this.cacheDir),
         hfToken,
       },
@@ -210,13 +230,27 @@ export class Controller implements vscode.Disposable {
       this.update({ state, device: r.device, deviceReason: r.deviceReason, adapter: r.adapter, percent: undefined, phase: undefined });
       if (r.answer && !turn.answer) turn.answer = r.answer;
       let stats = `${r.answerTokens} tokens · first token ${Math.round(r.ttftMs)} ms · ${r.decodeMsPerToken.toFixed(1)} ms/token · ${r.device}`;
-      if (r.quoteLines) {
+      if (r.turnsUsed) stats += ` · reads ${r.turnsUsed} earlier turn${r.turnsUsed === 1 ? '' : 's'}`;
+      if (r.quoteLines && !(r.added && !r.added.lines)) {
         const cut = `only the first ${r.quoteLines.kept} of ${r.quoteLines.total} selected lines fit in the model's window`;
         stats = `${cut} · ${stats}`;
         void vscode.window.showWarningMessage(`KVzip: the selection was too long; ${cut}, so the answer is about those.`);
       }
       if (r.answerTokens === 0 && r.stopReason === 'eos') stats = `the model ended its answer before writing anything · ${stats}`;
-      return this.finishTurn(turn, { cancelled: r.cancelled, stats });
+      // A new conversation started while this answer ran: it belongs to the old one.
+      if (!r.cancelled && this.history === history) this.history = [...history.slice(history.length - r.turnsUsed), r.turn];
+      const notes = [
+        ...(r.added ? [addedNote(r.added, r.quoteLines)].filter((n): n is string => !!n) : []),
+        ...(r.turnsDropped
+          ? [`${r.turnsDropped} oldest turn${r.turnsDropped === 1 ? '' : 's'} dropped: the conversation budget is full`]
+          : []),
+      ];
+      return this.finishTurn(turn, {
+        cancelled: r.cancelled,
+        stats,
+        ...(notes.length ? { notes } : {}),
+        ...(r.stopped === 'conversation-budget' ? { ended: 'Stopped: conversation budget.' } : {}),
+      });
     } catch (err) {
       this.update({ state: this.status.state === 'building' ? before : this.status.state, percent: undefined, phase: undefined });
       if (err instanceof EngineError && err.code === 'cancelled') return this.finishTurn(turn, { cancelled: true });
@@ -269,9 +303,12 @@ export class Controller implements vscode.Disposable {
     return this.engine.request<CacheEntryInfo[]>({ type: 'info', cacheDir: this.cacheDir }).result;
   }
 
-  clearHistory(): void {
-    if (this.asking) return;
+  /** Starts again from the bare cache: the sidebar empties, and the next question reads no earlier turn. */
+  newConversation(): void {
+    this.asking?.req.cancel();
     this.turns.length = 0;
+    this.history = [];
+    this.messageEmitter.fire({ type: 'init', status: this.status, turns: this.turns });
   }
 
   /** Decides whether a changed file belongs to the cached context; true when it marked the cache stale. */

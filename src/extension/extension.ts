@@ -62,25 +62,33 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
     ),
   );
 
+  // The editor's text as it is now goes to the engine, which adds it when the cache lacks the file or holds an
+  // older version of it: the answer's header then says so.
   const askSelection = withFolder(async (folder) => {
     const editor = vscode.window.activeTextEditor;
     if (!editor || editor.selection.isEmpty) return void vscode.window.showInformationMessage('KVzip: select some code first.');
     const question = await vscode.window.showInputBox({ prompt: 'Ask about the selected code', value: 'What does this code do?' });
     if (!question) return;
     const sel = editor.selection;
-    const rel = path.relative(folder.uri.fsPath, editor.document.uri.fsPath) || editor.document.fileName;
     // The engine cuts the selection by lines to fit the model's window, and the answer says when it did.
-    await sidebar.ask(`${question}\n\nThe code is ${rel}:${sel.start.line + 1}-${sel.end.line + 1}:`, {
+    await sidebar.ask(question, {
       text: editor.document.getText(sel),
       language: editor.document.languageId,
+      path: workspacePath(folder, editor.document),
+      lines: [sel.start.line + 1, sel.end.line + 1],
+      whole: editor.document.getText(),
     });
   });
 
   const explainFile = withFolder(async (folder) => {
     const doc = vscode.window.activeTextEditor?.document;
     if (!doc) return void vscode.window.showInformationMessage('KVzip: open a file first.');
-    const rel = path.relative(folder.uri.fsPath, doc.uri.fsPath) || doc.fileName;
-    await sidebar.ask(`Explain the file ${rel}: what it does and how it fits in this repository.`);
+    const rel = workspacePath(folder, doc);
+    await sidebar.ask(`Explain the file ${rel}: what it does and how it fits in this repository.`, {
+      path: rel,
+      text: doc.getText(),
+      language: doc.languageId,
+    });
   });
 
   const clear = withFolder(async () => {
@@ -186,6 +194,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
     vscode.commands.registerCommand('kvzipCode.showInfo', showInfo),
     vscode.commands.registerCommand('kvzipCode.showContext', showContext),
     vscode.commands.registerCommand('kvzipCode.stop', () => controller.stop()),
+    vscode.commands.registerCommand('kvzipCode.newConversation', () => controller.newConversation()),
     vscode.commands.registerCommand('kvzipCode.showOutput', () => output.show(true)),
     registerCudaSetup(engine, log),
     vscode.commands.registerCommand('kvzipCode.statusBarClick', () =>
@@ -193,6 +202,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
     ),
   );
   return { controller, sidebar, engine, cacheDir };
+}
+
+/** The document's path as the context names it: relative to the folder, with `/`. */
+function workspacePath(folder: vscode.WorkspaceFolder, doc: vscode.TextDocument): string {
+  return (path.relative(folder.uri.fsPath, doc.uri.fsPath) || doc.fileName).split(path.sep).join('/');
 }
 
 export function deactivate(): void {

@@ -20,6 +20,8 @@ export interface ExtensionSettings {
   cacheSizeCapMB: number;
   autoRefresh: boolean;
   maxAnswerTokens: number;
+  /** 0: every position after the context. */
+  conversationBudget: number;
 }
 
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);
@@ -44,6 +46,7 @@ export function readSettings(scope?: vscode.Uri): ExtensionSettings {
     cacheSizeCapMB: positive(c.get('cacheSizeCapMB'), 4096),
     autoRefresh: c.get('autoRefresh') === true,
     maxAnswerTokens: positive(c.get('maxAnswerTokens'), 512),
+    conversationBudget: Math.floor(positive(c.get('conversationBudget'), 0)),
   };
 }
 

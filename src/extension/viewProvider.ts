@@ -75,9 +75,14 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
       case 'build':
         await vscode.commands.executeCommand('kvzipCode.build');
         return;
-      case 'clearHistory':
-        this.controller.clearHistory();
-        this.post({ type: 'init', status: this.controller.current, turns: this.controller.turns });
+      case 'newConversation':
+        this.controller.newConversation();
+        return;
+      case 'copy':
+        await vscode.env.clipboard.writeText(m.text);
+        return;
+      case 'insert':
+        await this.insert(m.text);
         return;
       case 'openFile':
         await this.openFile(m.path, m.line);
@@ -86,6 +91,17 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
         await vscode.env.openExternal(vscode.Uri.parse(m.href, true));
         return;
     }
+  }
+
+  /** Puts a code block at the cursor (every cursor) of the editor last used. */
+  private async insert(text: string): Promise<void> {
+    const editor = vscode.window.activeTextEditor ?? vscode.window.visibleTextEditors[0];
+    if (!editor) {
+      void vscode.window.showWarningMessage('KVzip: open a file to insert the code into.');
+      return;
+    }
+    await editor.edit((e) => editor.selections.forEach((sel) => e.replace(sel, text)));
+    await vscode.window.showTextDocument(editor.document, editor.viewColumn);
   }
 
   private async openFile(candidate: string, line?: number): Promise<void> {

@@ -52,13 +52,17 @@ askBtn.type = 'submit';
 const stopBtn = el('button', 'secondary', 'Stop');
 stopBtn.id = 'stop';
 stopBtn.type = 'button';
+const newBtn = el('button', 'secondary', 'New conversation');
+newBtn.id = 'new-conversation';
+newBtn.type = 'button';
+newBtn.title = 'Start again from the bare cache: the next question reads no earlier turn';
 const buttons = el('div', 'buttons');
-buttons.append(askBtn, stopBtn);
+buttons.append(askBtn, stopBtn, newBtn);
 form.append(input, buttons);
 app.append(header, log, form);
 
 let status: ViewStatus | undefined;
-const turns = new Map<number, { turn: Turn; answer: HTMLElement; foot: HTMLElement; root: HTMLElement }>();
+const turns = new Map<number, { turn: Turn; notes: HTMLElement; answer: HTMLElement; foot: HTMLElement; root: HTMLElement }>();
 const dirty = new Set<number>();
 /** A new turn always scrolls into view; streaming only follows when the reader is already at the bottom. */
 let scrollToEnd = false;
@@ -96,17 +100,40 @@ function drawStatus(s: ViewStatus): void {
   if (!s.workspace) row('Workspace', 'Open a folder to use KVzip.');
   askBtn.disabled = s.busy || !s.workspace;
   stopBtn.hidden = !s.busy;
+  newBtn.hidden = turns.size === 0;
+}
+
+function button(label: string, cls: string, onClick: () => void): HTMLButtonElement {
+  const b = el('button', `icon ${cls}`, label);
+  b.type = 'button';
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+/** Copy and Insert at cursor on each code block: added after each render, outside the sanitized markdown. */
+function decorateCodeBlocks(answer: HTMLElement): void {
+  for (const pre of Array.from(answer.querySelectorAll('pre'))) {
+    const code = () => (pre.querySelector('code') ?? pre).textContent ?? '';
+    const bar = el('div', 'code-actions');
+    bar.append(
+      button('Copy', 'copy-code', () => vscode.postMessage({ type: 'copy', text: code() })),
+      button('Insert at cursor', 'insert-code', () => vscode.postMessage({ type: 'insert', text: code() })),
+    );
+    pre.before(bar);
+  }
 }
 
 function addTurn(turn: Turn): void {
   const root = el('section', 'turn');
   root.dataset.id = String(turn.id);
   const q = el('div', 'question', turn.question);
+  const notes = el('div', 'notes');
   const answer = el('div', 'answer markdown');
   const foot = el('div', 'foot');
-  root.append(q, answer, foot);
+  root.append(q, notes, answer, foot);
   log.append(root);
-  turns.set(turn.id, { turn, answer, foot, root });
+  turns.set(turn.id, { turn, notes, answer, foot, root });
+  newBtn.hidden = false;
   scrollToEnd = true;
   updateTurn(turn);
 }
@@ -117,10 +144,14 @@ function updateTurn(turn: Turn): void {
   t.turn = turn;
   t.root.classList.toggle('streaming', !turn.done);
   t.root.classList.toggle('error', !!turn.error);
+  t.notes.replaceChildren(...(turn.notes ?? []).map((n) => el('div', 'note', n)));
   t.foot.replaceChildren();
   if (turn.error) t.foot.append(el('div', 'error-text', turn.error));
   else if (turn.cancelled) t.foot.append(el('span', 'muted', 'Stopped.'));
+  else if (turn.ended) t.foot.append(el('span', 'ended', turn.ended));
   if (turn.stats) t.foot.append(el('span', 'muted stats', turn.stats));
+  if (turn.done && turn.answer)
+    t.foot.append(button('Copy answer', 'copy-answer', () => vscode.postMessage({ type: 'copy', text: t.turn.answer })));
   if (!turn.done && !turn.answer) t.foot.append(el('span', 'muted thinking', 'Thinking…'));
   schedule(turn.id);
 }
@@ -136,7 +167,9 @@ function flush(): void {
   scrollToEnd = false;
   for (const id of dirty) {
     const t = turns.get(id);
-    if (t) t.answer.innerHTML = renderMarkdown(t.turn.answer);
+    if (!t) continue;
+    t.answer.innerHTML = renderMarkdown(t.turn.answer);
+    decorateCodeBlocks(t.answer);
   }
   dirty.clear();
   empty.hidden = turns.size > 0;
@@ -148,6 +181,7 @@ function reset(list: Turn[]): void {
   log.replaceChildren(empty);
   for (const t of list) addTurn(t);
   empty.hidden = turns.size > 0;
+  newBtn.hidden = turns.size === 0;
   log.scrollTop = log.scrollHeight;
 }
 
@@ -202,6 +236,7 @@ input.addEventListener('keydown', (e) => {
 });
 input.addEventListener('input', () => vscode.setState({ draft: input.value }));
 stopBtn.addEventListener('click', () => vscode.postMessage({ type: 'stop' }));
+newBtn.addEventListener('click', () => vscode.postMessage({ type: 'newConversation' }));
 buildBtn.addEventListener('click', () => vscode.postMessage({ type: 'build' }));
 
 // Links in answers never navigate the webview: file links go to the host, which checks them against the workspace.

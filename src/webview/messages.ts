@@ -30,6 +30,10 @@ export interface Turn {
   error?: string;
   cancelled?: boolean;
   stats?: string;
+  /** Header lines above the answer: what went with the question, which earlier turns were dropped. */
+  notes?: string[];
+  /** Why the answer was cut, when it was (the conversation budget). */
+  ended?: string;
 }
 
 export type HostMessage =
@@ -43,11 +47,15 @@ export type ViewMessage =
   | { type: 'ask'; question: string }
   | { type: 'stop' }
   | { type: 'build' }
-  | { type: 'clearHistory' }
+  | { type: 'newConversation' }
+  | { type: 'copy'; text: string }
+  | { type: 'insert'; text: string }
   | { type: 'openFile'; path: string; line?: number }
   | { type: 'openLink'; href: string };
 
 export const MAX_QUESTION_CHARS = 20_000;
+/** An answer is at most a few thousand tokens; anything far larger did not come from one. */
+const MAX_COPY_CHARS = 1_000_000;
 const MAX_PATH_CHARS = 1_000;
 
 /** Returns the message when it is exactly one of the known shapes with sane sizes, otherwise undefined. */
@@ -60,8 +68,12 @@ export function parseViewMessage(raw: unknown): ViewMessage | undefined {
     case 'ready':
     case 'stop':
     case 'build':
-    case 'clearHistory':
+    case 'newConversation':
       return only('type') ? { type: m.type } : undefined;
+    case 'copy':
+    case 'insert':
+      if (!only('type', 'text') || typeof m.text !== 'string' || m.text === '' || m.text.length > MAX_COPY_CHARS) return undefined;
+      return { type: m.type, text: m.text };
     case 'ask':
       if (!only('type', 'question') || typeof m.question !== 'string') return undefined;
       if (m.question.trim() === '' || m.question.length > MAX_QUESTION_CHARS) return undefined;

@@ -73,7 +73,7 @@ test('conversation over the compressed cache', { skip, concurrency: false }, asy
   await t.test('the first answer is the dense answer over the context', async () => {
     const d1 = await greedy([...context, ...tok.questionIds(layout, q1)]);
     assert.equal(first.answer, d1.text);
-    assert.deepEqual(first.answerIds, d1.ids);
+    assert.deepEqual(first.turn.answerIds, d1.ids);
     assert.equal(first.turnsUsed, 0);
   });
 
@@ -98,13 +98,13 @@ test('conversation over the compressed cache', { skip, concurrency: false }, asy
   });
 
   await t.test('turns held by the client work the same as a named session', async () => {
-    const viaHistory = await ask(q2, { history: [{ question: q1, answer: first.answer, answerIds: first.answerIds }] });
+    const viaHistory = await ask(q2, { history: [first.turn] });
     assert.equal(viaHistory.turnsUsed, 1);
     assert.equal(viaHistory.answer, second.answer);
   });
 
   await t.test('the oldest turns drop when the budget is full, and the answer is the bare one', async () => {
-    const history = [{ question: q1, answer: first.answer, answerIds: first.answerIds }];
+    const history = [first.turn];
     const budget = first.questionTokens + MAX + 1;
     const r = await ask(q2, { history, conversationBudget: budget });
     assert.equal(r.turnsUsed, 0);
@@ -132,6 +132,35 @@ test('conversation over the compressed cache', { skip, concurrency: false }, asy
     const [entry] = readdirSync(sessions);
     assert.deepEqual(readdirSync(join(sessions, entry!)), ['chat.json']);
     assert.deepEqual(readdirSync(ws).sort(), ['cat.txt', 'dog.txt']);
+  });
+
+  await t.test("a file's current text goes with the question when the cache lacks it, and says why", async () => {
+    const cat = readFileSync(join(ws, 'cat.txt'), 'utf8');
+    const same = await ask('Explain cat.txt', { quote: { path: 'cat.txt', text: cat } });
+    assert.equal(same.added, undefined, 'the cache holds cat.txt as it is');
+    assert.equal(same.turn.question, 'Explain cat.txt');
+
+    const edited = cat.replace('red ball', 'blue kite');
+    const changed = await ask('Explain cat.txt', { quote: { path: 'cat.txt', text: edited } });
+    assert.deepEqual(changed.added, { path: 'cat.txt', reason: 'changed since the build' });
+    assert.match(changed.turn.question, /^Explain cat\.txt\n\nThe current text of cat\.txt:\n\n```\n.*blue kite/s);
+    assert.notEqual(changed.answer, same.answer, 'the model read the added text');
+
+    const outside = await ask('Explain new.txt', { quote: { path: 'new.txt', text: 'Lily had a dog.\n' } });
+    assert.equal(outside.added?.reason, 'outside the context');
+
+    const selection = await ask('What is this?', { quote: { path: 'cat.txt', text: 'Tom was sad.', lines: [1, 1], whole: cat } });
+    assert.equal(selection.added?.reason, 'selected', 'a selection always goes with its question');
+    assert.match(selection.turn.question, /The current text of cat\.txt:1-1:/);
+  });
+
+  await t.test('added text is cut by whole lines to fit the conversation budget', async () => {
+    const long = Array.from({ length: 60 }, (_, i) => `Line ${i} of the story.`).join('\n');
+    const r = await ask('Explain long.txt', { quote: { path: 'long.txt', text: long }, maxTokens: 8, conversationBudget: 120 });
+    assert.equal(r.added?.reason, 'outside the context');
+    assert.equal(r.quoteLines?.total, 60);
+    assert.ok(r.quoteLines!.kept > 0 && r.quoteLines!.kept < 60, `kept ${r.quoteLines!.kept} of 60 lines`);
+    assert.ok(r.questionTokens < 120);
   });
 
   await t.test('a bad session name is refused with what to use', async () => {

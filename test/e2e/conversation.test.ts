@@ -1,0 +1,182 @@
+// UI tests for conversations (issue 14): follow-ups, New conversation, copying and inserting code, and Explain
+// This File on a file edited after the build, clicked through the sidebar in code-server in Debian's chromium with
+// the real engine on stories260K.
+import { after, before, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Browser, Frame, FrameLocator, Page } from 'playwright-core';
+import { ROOT, launchBrowser, startCodeServer, workbenchUrl, type CodeServer } from '../vscode/codeServer.ts';
+
+const SHOTS = path.join(ROOT, 'bench/results/screenshots');
+
+let cs: CodeServer;
+let browser: Browser;
+let page: Page;
+let view: FrameLocator;
+
+async function shot(name: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+}
+
+/** The sidebar's own document: an iframe (#active-frame) inside the webview host iframe. */
+async function viewFrame(): Promise<Frame> {
+  for (let i = 0; i < 100; i++) {
+    for (const f of page.frames()) {
+      if (!f.parentFrame()?.url().includes('/webview/browser/pre/index.html')) continue;
+      if (
+        await f
+          .locator('#question')
+          .count()
+          .catch(() => 0)
+      )
+        return f;
+    }
+    await page.waitForTimeout(200);
+  }
+  throw new Error('the KVzip sidebar webview did not load');
+}
+
+/** Delivers a finished turn the way the extension host does (the tiny model writes stories, not code). */
+async function postFromHost(message: unknown): Promise<void> {
+  const outer = (await viewFrame()).parentFrame()!;
+  await outer.evaluate((m) => {
+    (document.getElementById('active-frame') as HTMLIFrameElement).contentWindow!.postMessage(m, '*');
+  }, message);
+}
+
+/** Asks in the sidebar and waits for the answer to finish; returns the turn's answer and footer. */
+async function ask(question: string): Promise<{ answer: string; foot: string }> {
+  const n = await view.locator('.turn').count();
+  await view.locator('#question').fill(question);
+  await view.locator('#question').press('Enter');
+  const turn = view.locator('.turn').nth(n);
+  await turn.locator('.stats').waitFor({ timeout: 60_000 });
+  return { answer: await turn.locator('.answer').innerText(), foot: await turn.locator('.foot').innerText() };
+}
+
+/** Keys typed while the webview has focus stay in it: give the editor the focus first, when one is open. */
+async function focusWorkbench(): Promise<void> {
+  const editor = page.locator('.editor-instance .view-lines').first();
+  if (await editor.count()) await editor.click();
+}
+
+async function openFile(name: string): Promise<void> {
+  await focusWorkbench();
+  await page.keyboard.press('Control+P');
+  await page.locator('.quick-input-widget input').fill(name);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor();
+  await page.keyboard.press('Enter');
+  await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 15_000 });
+}
+
+async function runCommand(title: string): Promise<void> {
+  await focusWorkbench();
+  await page.keyboard.press('F1');
+  await page.locator('.quick-input-widget input').fill(`>${title}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
+  await page.keyboard.press('Enter');
+}
+
+describe('KVzip conversations in code-server', { timeout: 300_000 }, () => {
+  before(async () => {
+    cs = await startCodeServer();
+    ({ browser, page } = await launchBrowser());
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: cs.url });
+    await page.goto(workbenchUrl(cs));
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    await page.locator('.statusbar-item', { hasText: 'KVzip' }).first().waitFor({ timeout: 60_000 });
+    await page.locator('.activitybar [aria-label^="KVzip Code"]').first().click();
+    await viewFrame();
+    view = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+    await view.locator('#build').click();
+    await view.locator('.badge.fresh').waitFor({ timeout: 120_000 });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await cs?.stop();
+  });
+
+  let followUp = '';
+
+  it('a follow-up is read with the earlier turn, and says so', async () => {
+    const first = await ask('Tom and Max');
+    assert.doesNotMatch(first.foot, /earlier turn/);
+    const second = await ask('The ball');
+    assert.match(second.foot, /reads 1 earlier turn/);
+    followUp = second.answer;
+    assert.ok(followUp.trim().length > 0);
+    await shot('conversation-follow-up');
+  });
+
+  it('New conversation empties the view and answers from the bare cache', async () => {
+    await view.locator('#new-conversation').click();
+    await view.locator('.turn').first().waitFor({ state: 'detached' });
+    await view.getByText('Ask about this repository').waitFor();
+    const bare = await ask('The ball');
+    assert.doesNotMatch(bare.foot, /earlier turn/);
+    assert.notEqual(bare.answer, followUp, 'without the earlier turn the model answers otherwise');
+    // Again from the bare cache: the same answer, so nothing of the conversation before lingers.
+    await runCommand('KVzip: New Conversation');
+    await view.locator('.turn').first().waitFor({ state: 'detached' });
+    assert.equal((await ask('The ball')).answer, bare.answer);
+  });
+
+  it('Copy on a code block puts its text on the clipboard; Insert at cursor puts it in the editor', async () => {
+    const code = 'function greet(name) {\n  return `Hello, ${name}!`;\n}';
+    await postFromHost({
+      type: 'turn',
+      turn: {
+        id: 9101,
+        question: 'Show a greeting',
+        answer: `Here it is:\n\n\`\`\`js\n${code}\n\`\`\`\n\nDone.`,
+        done: true,
+        stats: 'example',
+      },
+    });
+    const turn = view.locator('.turn[data-id="9101"]');
+    await turn.locator('.copy-code').click();
+    await page.waitForFunction(async (want) => (await navigator.clipboard.readText()) === want, code, { timeout: 10_000 });
+    await shot('conversation-code-actions');
+
+    await turn.locator('.copy-answer').click();
+    await page.waitForFunction(async () => (await navigator.clipboard.readText()).startsWith('Here it is:'), undefined, {
+      timeout: 10_000,
+    });
+
+    await openFile('tom.txt');
+    await turn.locator('.insert-code').click();
+    await page.locator('.editor-instance .view-lines', { hasText: 'return `Hello, ${name}!`;' }).waitFor({ timeout: 15_000 });
+    // Leave tom.txt as it was built: the last test explains it unchanged.
+    await runCommand('File: Revert File');
+    await page.locator('.editor-instance .view-lines', { hasText: 'Hello, ' }).waitFor({ state: 'detached', timeout: 15_000 });
+  });
+
+  it('Explain This File on a file edited after the build adds its current text, and the header says so', async () => {
+    await runCommand('KVzip: New Conversation');
+    appendFileSync(path.join(cs.workspace, 'lily.txt'), 'Later, Lily found a small red key under the tree.\n');
+    await view.locator('.badge.stale').waitFor({ timeout: 30_000 });
+    await openFile('lily.txt');
+    await page.locator('.editor-instance .view-lines', { hasText: 'small red key' }).waitFor({ timeout: 15_000 });
+    const n = await view.locator('.turn').count();
+    await runCommand('KVzip: Explain This File');
+    const turn = view.locator('.turn').nth(n);
+    await turn.locator('.stats').waitFor({ timeout: 60_000 });
+    assert.match(await turn.locator('.question').innerText(), /Explain the file lily\.txt/);
+    // The tiny model's window leaves little room after the context: the note says how much of the file fit.
+    assert.match(
+      await turn.locator('.notes').innerText(),
+      /^current text of lily\.txt added( \(its first \d+ of 7 lines, to fit the question budget\))?: changed since the build$/,
+    );
+    await shot('conversation-explain-changed-file');
+
+    const m = await view.locator('.turn').count();
+    await openFile('tom.txt');
+    await runCommand('KVzip: Explain This File');
+    await view.locator('.turn').nth(m).locator('.stats').waitFor({ timeout: 60_000 });
+    const notes = await view.locator('.turn').nth(m).locator('.notes').innerText();
+    assert.doesNotMatch(notes, /current text/, `an unchanged file in the cache adds nothing: ${notes}`);
+  });
+});
