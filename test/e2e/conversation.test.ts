@@ -149,7 +149,7 @@ describe('KVzip conversations in code-server', { timeout: 300_000 }, () => {
     await openFile('tom.txt');
     await turn.locator('.insert-code').click();
     await page.locator('.editor-instance .view-lines', { hasText: 'return `Hello, ${name}!`;' }).waitFor({ timeout: 15_000 });
-    // Leave tom.txt as it was built: the last test explains it unchanged.
+    // Leave tom.txt as it was built.
     await runCommand('File: Revert File');
     await page.locator('.editor-instance .view-lines', { hasText: 'Hello, ' }).waitFor({ state: 'detached', timeout: 15_000 });
   });
@@ -171,12 +171,5 @@ describe('KVzip conversations in code-server', { timeout: 300_000 }, () => {
       /^current text of lily\.txt added( \(its first \d+ of 7 lines, to fit the question budget\))?: changed since the build$/,
     );
     await shot('conversation-explain-changed-file');
-
-    const m = await view.locator('.turn').count();
-    await openFile('tom.txt');
-    await runCommand('KVzip: Explain This File');
-    await view.locator('.turn').nth(m).locator('.stats').waitFor({ timeout: 60_000 });
-    const notes = await view.locator('.turn').nth(m).locator('.notes').innerText();
-    assert.doesNotMatch(notes, /current text/, `an unchanged file in the cache adds nothing: ${notes}`);
   });
 });
