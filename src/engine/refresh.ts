@@ -87,8 +87,8 @@ export async function refreshCompressed(
         };
         return {
           positions,
-          keys: cat(h.keys, gatherRows(tail.keys[l].data as Elems, j, tail.length, D, rows)),
-          values: cat(h.values, gatherRows(tail.values[l].data as Elems, j, tail.length, D, rows)),
+          keys: cat(h.keys, gatherRows(tail.keys[l].data as Elems, j, tail.keys[l].dims[2], D, rows)),
+          values: cat(h.values, gatherRows(tail.values[l].data as Elems, j, tail.values[l].dims[2], D, rows)),
         };
       }),
     );

@@ -80,6 +80,7 @@ export function denseAttention(n: Net, len: Lengths): Attention {
       );
       n.g.alias(presentK, names.presentKey(l));
       n.g.alias(presentV, names.presentValue(l));
+      newRows(n, l, newKeys, v);
       return {
         merged: n.op('Reshape', [out, n.i64([-1, H * D])]),
         queries,
@@ -101,6 +102,7 @@ export function explicitDenseAttention(n: Net, len: Lengths): Attention {
       const presentV = n.op('Concat', [names.pastValue(l), n.op('Unsqueeze', [newValues, n.i64([0])])], { axis: 2 });
       n.g.alias(presentK, names.presentKey(l));
       n.g.alias(presentV, names.presentValue(l));
+      newRows(n, l, newKeys, v);
       const keys = n.op('Reshape', [presentK, n.i64([Hkv, -1, D])]);
       const values = n.op('Reshape', [presentV, n.i64([Hkv, -1, D])]);
       const logits = n.op('Add', [n.toF32(n.op('MatMul', [queries, n.op('Transpose', [keys], { perm: [0, 2, 1] })])), mask]);
@@ -108,6 +110,15 @@ export function explicitDenseAttention(n: Net, len: Lengths): Attention {
       return { merged: mergeHeads(n, attn), queries, keys, newKeys };
     },
   };
+}
+
+/**
+ * The dense graph's new positions' KV [1, Hkv, S, D]: a host session fetches these alone and writes them into its
+ * past's spare room (runtime/kv.ts); a device session keeps the presents on the device instead.
+ */
+function newRows(n: Net, l: number, newKeys: string, v: string): void {
+  n.g.alias(n.op('Unsqueeze', [newKeys, n.i64([0])]), names.newKey(l));
+  n.g.alias(n.op('Unsqueeze', [n.op('Transpose', [v], { perm: [1, 0, 2] }), n.i64([0])]), names.newValue(l));
 }
 
 /** [Hkv, G*S, D] → [H, S, D] → [S, H*D] */

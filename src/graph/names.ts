@@ -9,9 +9,16 @@ export const names = {
   /** [1, Hkv, P, D]: the past KV of layer l (a compressed graph's past is the tail after its baked context). */
   pastKey: (l: number) => `past_key_${l}`,
   pastValue: (l: number) => `past_value_${l}`,
-  /** [1, Hkv, P + S, D]: past ++ new. */
+  /** [1, Hkv, P + S, D]: past ++ new (a dense graph's past may have spare room, see pastLength). */
   presentKey: (l: number) => `present_key_${l}`,
   presentValue: (l: number) => `present_value_${l}`,
+  /**
+   * Dense graph: its past may have spare room (runtime/kv.ts), so a scalar int64 says how many positions are
+   * valid; it also returns the new positions' KV [1, Hkv, S, D], which a host session fetches instead of the presents.
+   */
+  pastLength: 'past_length',
+  newKey: (l: number) => `new_key_${l}`,
+  newValue: (l: number) => `new_value_${l}`,
   /** Dense scoring input [4] int64: past keys scored as the runs [a0, a1) ++ [b0, b1) (system prefix, chunk). */
   scoreSpans: 'score_spans',
   /** Compressed scoring input [M] int64: tail keys scored. */
@@ -26,7 +33,3 @@ export const names = {
   /** [L, Hkv, M]: KVzip's score of each scored key (max attention over the group's heads and the new queries). */
   scores: 'scores',
 } as const;
-
-export function isPresent(name: string): boolean {
-  return name.startsWith('present_');
-}

@@ -60,9 +60,10 @@ export function buildGraph(o: GraphOptions): Uint8Array {
     g.input(names.pastKey(l), n.T, [1, Hkv, 'P', D]);
     g.input(names.pastValue(l), n.T, [1, Hkv, 'P', D]);
   }
+  if (!o.baked) g.input(names.pastLength, DataType.INT64, []);
   // Keys are indexed 0..Tk-1 with the S new tokens last, for the dense cache and the compressed tail alike.
   const S = n.op('Gather', [n.op('Shape', [names.inputIds]), n.scalar(1)], { axis: 0 });
-  const P = n.op('Gather', [n.op('Shape', [names.pastKey(0)]), n.scalar(2)], { axis: 0 });
+  const P = o.baked ? n.op('Gather', [n.op('Shape', [names.pastKey(0)]), n.scalar(2)], { axis: 0 }) : names.pastLength;
   const len: Lengths = { S, P, Tk: n.op('Add', [P, S]) };
   const attention = o.baked
     ? compressedAttention(n, len, o.baked, o.bakedDtype ?? 'fp16')
@@ -117,6 +118,12 @@ export function buildGraph(o: GraphOptions): Uint8Array {
   for (let l = 0; l < L; l++) {
     g.output(names.presentKey(l), n.T, [1, Hkv, 'T', D]);
     g.output(names.presentValue(l), n.T, [1, Hkv, 'T', D]);
+  }
+  if (!o.baked) {
+    for (let l = 0; l < L; l++) {
+      g.output(names.newKey(l), n.T, [1, Hkv, 'S', D]);
+      g.output(names.newValue(l), n.T, [1, Hkv, 'S', D]);
+    }
   }
   score?.finish();
   return g.toBytes(o.baked ? 'kvzip_compressed' : 'kvzip_dense');

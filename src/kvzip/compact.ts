@@ -47,11 +47,11 @@ export function fullKvBytes(layers: number, kvHeads: number, headDim: number, to
   return 2 * layers * kvHeads * headDim * tokens * bytesPerElem;
 }
 
-/** Gathers rows [n, D] of head h from a [1, Hkv, T, D] tensor. */
-export function gatherRows(data: Elems, h: number, length: number, headDim: number, rows: ArrayLike<number>): Elems {
+/** Gathers rows [n, D] of head h from a [1, Hkv, stride, D] tensor (stride: its positions per head, spare included). */
+export function gatherRows(data: Elems, h: number, stride: number, headDim: number, rows: ArrayLike<number>): Elems {
   const Ctor = data.constructor as new (n: number) => Elems;
   const out = new Ctor(rows.length * headDim);
-  const base = h * length * headDim;
+  const base = h * stride * headDim;
   for (let j = 0; j < rows.length; j++) out.set(data.subarray(base + rows[j] * headDim, base + (rows[j] + 1) * headDim), j * headDim);
   return out;
 }
@@ -65,8 +65,8 @@ function pairsFromFull(kv: KvCache, prefixLen: number, keep: KeepSets, headDim: 
       for (let i = 0; i < kept.length; i++) positions[prefixLen + i] = prefixLen + kept[i];
       return {
         positions,
-        keys: gatherRows(kv.keys[l].data as Elems, h, kv.length, headDim, positions),
-        values: gatherRows(kv.values[l].data as Elems, h, kv.length, headDim, positions),
+        keys: gatherRows(kv.keys[l].data as Elems, h, kv.keys[l].dims[2], headDim, positions),
+        values: gatherRows(kv.values[l].data as Elems, h, kv.values[l].dims[2], headDim, positions),
       };
     }),
   );

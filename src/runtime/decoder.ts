@@ -4,9 +4,9 @@ import { setImmediate } from 'node:timers/promises';
 import * as ort from 'onnxruntime-node';
 import type { ModelSpec } from '../model/config.ts';
 import type { GraphDtype } from '../graph/net.ts';
-import { isPresent, names } from '../graph/names.ts';
+import { names } from '../graph/names.ts';
 import { throwIfAborted } from '../core/cancel.ts';
-import { emptyKv, hostKvBytes, type KvCache } from './kv.ts';
+import { appendKv, emptyKv, hostKvBytes, type KvCache } from './kv.ts';
 import { DeviceTransfer, releaseKv } from './deviceTransfer.ts';
 
 export interface Candidates {
@@ -53,6 +53,10 @@ export class ForwardSession {
   private runBytes = 0;
   /** Reads device KV back and writes host KV to the device (device placement only). */
   readonly transfer?: DeviceTransfer;
+  /** The dense graph on the host: it takes a past with spare room and returns only the new positions' KV. */
+  private readonly appends: boolean;
+  /** The dense graph: it takes the past's valid length (its past may have spare room). */
+  private readonly pastLength: boolean;
 
   constructor(
     readonly session: ort.InferenceSession,
@@ -63,9 +67,17 @@ export class ForwardSession {
     readonly placement: KvPlacement = 'host',
     /** Whether feeds and fetches cross host ↔ device (CUDA and WebGPU; not the CPU). */
     private readonly onDevice = placement === 'device',
+    /**
+     * Spare positions a grown host KV gets (dense graph). On the CPU the past is fed without a copy, so room to
+     * grow saves copying it every step; a provider that copies every input to its device wants 0, so that only
+     * valid positions are sent.
+     */
+    readonly spareKv = 0,
   ) {
     this.spans = session.inputNames.includes(names.scoreSpans);
     this.scoring = this.spans || session.inputNames.includes(names.scoreIndex);
+    this.pastLength = session.inputNames.includes(names.pastLength);
+    this.appends = this.pastLength && placement === 'host';
     if (placement === 'device') this.transfer = new DeviceTransfer(dtype);
   }
 
@@ -103,6 +115,7 @@ export class ForwardSession {
       feeds[names.pastKey(l)] = past.keys[l];
       feeds[names.pastValue(l)] = past.values[l];
     }
+    if (this.pastLength) feeds[names.pastLength] = new ort.Tensor('int64', BigInt64Array.from([BigInt(past.length)]), []);
     // WebGPU crashes on the zero-size tensors of a score branch that scores nothing (Softmax: SIGFPE, MatMul
     // with an empty inner dimension: SIGSEGV, ReduceMax: refused), so there a run that scores nothing scores
     // one key and drops the result: S × (1 + S) more logits per head, small next to the main attention.
@@ -114,7 +127,8 @@ export class ForwardSession {
     }
     const keep = o.keepPresent ?? true;
     const wanted: string[] = [names.topValues, names.topIndices];
-    if (keep) for (let l = 0; l < this.spec.numLayers; l++) wanted.push(names.presentKey(l), names.presentValue(l));
+    const [kvKey, kvValue] = this.appends ? [names.newKey, names.newValue] : [names.presentKey, names.presentValue];
+    if (keep) for (let l = 0; l < this.spec.numLayers; l++) wanted.push(kvKey(l), kvValue(l));
     if (o.allLogits) {
       if (!this.session.outputNames.includes(names.logitsAll)) throw new Error('internal: this graph was built without allLogits');
       wanted.push(names.logitsAll);
@@ -129,17 +143,13 @@ export class ForwardSession {
     await setImmediate();
     const out = await this.session.run(feeds, fetches);
     if (this.placement === 'device') for (const n of fetches) if (!wanted.includes(n) && out[n].location === 'gpu-buffer') out[n].dispose();
-    const present: KvCache = !keep
-      ? past
-      : {
-          keys: Array.from({ length: this.spec.numLayers }, (_, l) => out[names.presentKey(l)]),
-          values: Array.from({ length: this.spec.numLayers }, (_, l) => out[names.presentValue(l)]),
-          length: past.length + S,
-        };
-    let bytesMoved = hostKvBytes(past) + (keep ? hostKvBytes(present) : 0) + 16 * S;
-    for (const name of wanted) {
-      if (!isPresent(name) && out[name].location !== 'gpu-buffer') bytesMoved += (out[name].data as ArrayBufferView).byteLength;
-    }
+    const layers = (name: (l: number) => string) => Array.from({ length: this.spec.numLayers }, (_, l) => out[name(l)]);
+    let present = past;
+    if (keep && this.appends) present = appendKv(past, layers(kvKey), layers(kvValue), this.spareKv);
+    else if (keep) present = { keys: layers(kvKey), values: layers(kvValue), length: past.length + S };
+    // The past as fed (spare room included) and everything fetched into host memory.
+    let bytesMoved = hostKvBytes(past) + 16 * S;
+    for (const name of wanted) if (out[name].location !== 'gpu-buffer') bytesMoved += (out[name].data as ArrayBufferView).byteLength;
     if (this.onDevice) this.runBytes += bytesMoved;
     return {
       candidates: {

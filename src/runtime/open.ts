@@ -15,6 +15,7 @@ import type { GraphDtype } from '../graph/net.ts';
 import { chooseDevice, openSession, weightDtype, type DeviceChoice, type SessionUse } from './session.ts';
 import type { WebGpuAdapter } from './webgpu.ts';
 import { ForwardSession, deviceOutputs, type KvPlacement } from './decoder.ts';
+import { CPU_SPARE_KV } from './kv.ts';
 
 /** A cache generation's compressed graph. */
 export const DECODE_FILE = 'decode.onnx';
@@ -162,7 +163,9 @@ export function openModel(o: OpenModelOptions): DeviceModel {
           deviceOutputs: deviceOutputs(spec.numLayers),
         });
         choice = { device: opened.device, reason: opened.reason, adapter: opened.device === 'webgpu' ? choice.adapter : undefined };
-        dense = new ForwardSession(opened.session, spec, prepared.dtype, 0, placement(opened.device), opened.device !== 'cpu');
+        // The CPU feeds the past in place, so its KV grows into spare room; other providers copy every input.
+        const spare = opened.device === 'cpu' ? CPU_SPARE_KV : 0;
+        dense = new ForwardSession(opened.session, spec, prepared.dtype, 0, placement(opened.device), opened.device !== 'cpu', spare);
       }
       return dense;
     },

@@ -1,6 +1,6 @@
 // How large a prefill chunk is, per device. On CUDA, onnxruntime-node has no IO binding: every run copies its whole
-// past KV to the device and its present KV back. A prefill of N tokens in k equal chunks therefore moves
-// Σ KV(i·N/k) in plus Σ KV((i+1)·N/k) out = k × KV(N): the traffic is set by the number of chunks, not their size.
+// past KV to the device (the dense graph returns only the new positions). A prefill of N tokens in k equal chunks
+// therefore moves Σ KV(i·N/k) in plus KV(N) out = (k+1)/2 × KV(N): the traffic is set by the number of chunks.
 // CUDA's chunks grow with the context so there are never more than CUDA_PREFILL_MULTIPLE of them, which bounds a
 // prefill's traffic by CUDA_PREFILL_MULTIPLE × the final KV bytes (plus the ids and top logits). The CPU and WebGPU
 // keep the KV where the run is, so their chunks stay small (less working memory).
