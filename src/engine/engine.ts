@@ -435,8 +435,11 @@ export class Engine {
         stale = !changes.upToDate;
         if (stale) notice?.(staleNotice(changes));
       } catch (e) {
-        // Cancelled while checking: the answer is complete, only the check is lost.
-        if (!signal?.aborted) throw e;
+        // The answer is complete: a cancel loses only the check, and a workspace gone since the build is news.
+        if (e instanceof UserError && e.code === 'workspace') {
+          stale = true;
+          notice?.(`${e.message} The answer came from the cache built before.`);
+        } else if (!signal?.aborted) throw e;
       }
     }
     const turn = { question, answer: r.text, answerIds: r.ids };

@@ -8,6 +8,8 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Engine } from '../../src/engine/engine.ts';
+import type { CacheSettings } from '../../src/engine/protocol.ts';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const MODEL = fileURLToPath(new URL('../../../shared/models/stories260K', import.meta.url));
@@ -218,3 +220,30 @@ test('the default cache folder inside the workspace (workspace = $HOME) is left 
   assert.equal(report.fromCache, true);
   assert.deepEqual(report.report.included.map((f) => f.path).sort(), ['cat.txt', 'dog.txt']);
 });
+
+test(
+  'a workspace removed since the build (the extension keeps asking) answers from the cache and says the folder is gone',
+  { skip },
+  async (t) => {
+    const ws = tmp('kvzip-ws-gone-');
+    const cacheDir = tmp('kvzip-cache-gone-');
+    stories(ws);
+    t.after(() => rmSync(cacheDir, { recursive: true, force: true }));
+    const engine = new Engine();
+    const s: CacheSettings = { workspace: ws, model: MODEL, cacheDir, device: 'cpu', ratio: 0.3, level: 'pair' };
+    await engine.build(s);
+    rmSync(ws, { recursive: true });
+    const notices: string[] = [];
+    const r = await engine.ask(
+      { ...s, question: 'Tom', maxTokens: 8 },
+      () => {},
+      undefined,
+      undefined,
+      (n) => notices.push(n),
+    );
+    assert.ok(r.answerTokens > 0, 'it answered');
+    assert.equal(r.stale, true);
+    assert.equal(notices.length, 1);
+    assert.match(notices[0]!, /^The workspace .* does not exist\. .*The answer came from the cache built before\.$/);
+  },
+);
