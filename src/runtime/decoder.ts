@@ -41,9 +41,13 @@ export interface ForwardResult {
  */
 export type KvPlacement = 'host' | 'device';
 
-/** The outputs a device-placed session keeps on the device: the present KV, and the full logits nobody reads. */
+/**
+ * The outputs a device-placed session keeps on the device: the present KV, and what it does not read (the full
+ * logits, and the new rows a host session appends), so those never cross either.
+ */
 export function deviceOutputs(layers: number): string[] {
-  return [names.logitsLast, ...Array.from({ length: layers }, (_, l) => [names.presentKey(l), names.presentValue(l)]).flat()];
+  const perLayer = (l: number) => [names.presentKey(l), names.presentValue(l), names.newKey(l), names.newValue(l)];
+  return [names.logitsLast, ...Array.from({ length: layers }, (_, l) => perLayer(l)).flat()];
 }
 
 export class ForwardSession {
