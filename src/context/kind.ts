@@ -1,6 +1,8 @@
 // What a file is for, by its path alone: the first key of the ranking. A senior engineer reading a new
 // repository reads the code first, then the tests that show how it is used, then the docs and examples, and
 // the CI and tool configuration last.
+import { languageOf } from './syntax.ts';
+
 export type FileKind = 'source' | 'test' | 'doc' | 'example' | 'config' | 'ci';
 
 /** Rank order of the kinds: lower goes in first. Docs and examples share a tier. */
@@ -14,7 +16,9 @@ const TEST_FILES = /^test_.*\.py$|_test\.(py|go|rs|c|cc|cpp)$|\.(test|spec)\.[cm
 /** Java/Kotlin/C# test classes, by their case-sensitive names (FooTest.java, TestFoo.java). */
 const TEST_CLASSES = /[a-z0-9]Tests?\.(java|kt|cs)$|^Test[A-Z]\w*\.(java|kt|cs)$/;
 const EXAMPLE_DIRS = /(^|\/)(examples?|samples?|demos?|tutorials?|playground)\//;
-const DOC_DIRS = /(^|\/)(docs?|documentation|man|site|website|changelogs?)\//;
+const DOC_DIRS = /(^|\/)(docs|documentation|man|site|website|changelogs?)\//;
+/** `doc/` holds documentation, or (Go's cobra/doc, Rust crates) a package of code: code there is source. */
+const DOC_DIR = /(^|\/)doc\//;
 const DOC_EXT = /\.(md|mdx|markdown|rst|txt|adoc|asciidoc|org|tex|html?|ipynb)$/;
 const DOC_FILES =
   /^(readme|changelog|changes|history|news|authors|contributors|contributing|code_of_conduct|security|license|licence|copying|notice|patents|support|governance|maintainers)(\.[a-z0-9]+)?$/;
@@ -30,7 +34,7 @@ export function fileKind(path: string): FileKind {
   if (CONFIG_FILES.test(name)) return 'config';
   if (TEST_DIRS.test(lower) || TEST_FILES.test(name) || TEST_CLASSES.test(path.slice(path.lastIndexOf('/') + 1))) return 'test';
   if (EXAMPLE_DIRS.test(lower)) return 'example';
-  if (DOC_DIRS.test(lower) || DOC_EXT.test(name)) return 'doc';
+  if (DOC_DIRS.test(lower) || DOC_EXT.test(name) || (DOC_DIR.test(lower) && languageOf(path) === undefined)) return 'doc';
   if (CONFIG_EXT.test(name)) return 'config';
   return 'source';
 }

@@ -1,7 +1,8 @@
 // Outlines: a file too large to go in whole goes in as its skeleton. Everything stays verbatim (imports, type
 // and class declarations, fields, signatures, comments and docstrings) except the bodies of functions and
 // methods that span more than one line, each replaced by a placeholder (`{ … }`, or `...` in Python after the
-// docstring). The segment header says bodies are left out, so the model knows to say so rather than guess.
+// docstring), and Python docstrings past their first paragraph (`…`). The segment header says bodies are left
+// out, so the model knows to say so rather than guess.
 import type { LanguageId, Syntax, SyntaxNode } from './syntax.ts';
 import { languageOf } from './syntax.ts';
 
@@ -57,14 +58,25 @@ function pythonDocstring(block: SyntaxNode): SyntaxNode | undefined {
   return undefined;
 }
 
-function cutFor(language: LanguageId, body: SyntaxNode): Cut | undefined {
-  if (body.startPosition.row === body.endPosition.row) return undefined;
-  if (language !== 'python') return { start: body.startIndex, end: body.endIndex, with: '{ … }' };
-  const doc = pythonDocstring(body);
-  if (!doc) return { start: body.startIndex, end: body.endIndex, with: '...' };
-  if (doc.endIndex >= body.endIndex) return undefined;
+/** A long docstring keeps its first paragraph: the summary is the part an outline reader needs. */
+function docstringCut(doc: SyntaxNode): Cut | undefined {
+  const text = doc.text;
+  const close = /("""|''')$/.exec(text);
+  const blank = /\n[ \t]*\n/.exec(text);
+  if (!close || !blank || blank.index >= text.length - 3) return undefined;
   const indent = ' '.repeat(doc.startPosition.column);
-  return { start: doc.endIndex, end: body.endIndex, with: `\n${indent}...` };
+  return { start: doc.startIndex + blank.index, end: doc.endIndex - 3, with: `\n${indent}…\n${indent}` };
+}
+
+function cutsFor(language: LanguageId, body: SyntaxNode): Cut[] {
+  if (body.startPosition.row === body.endPosition.row) return [];
+  if (language !== 'python') return [{ start: body.startIndex, end: body.endIndex, with: '{ … }' }];
+  const doc = pythonDocstring(body);
+  if (!doc) return [{ start: body.startIndex, end: body.endIndex, with: '...' }];
+  const trimmed = docstringCut(doc);
+  if (doc.endIndex >= body.endIndex) return trimmed ? [trimmed] : [];
+  const indent = ' '.repeat(doc.startPosition.column);
+  return [...(trimmed ? [trimmed] : []), { start: doc.endIndex, end: body.endIndex, with: `\n${indent}...` }];
 }
 
 /** The cuts that turn a file into its outline, in text order, none nested. */
@@ -79,11 +91,16 @@ function cuts(language: LanguageId, root: SyntaxNode): Cut[] {
       const parent = parents[parents.length - 1];
       let descend = true;
       if (parent && shape.functions.has(parent) && cursor.currentFieldName === 'body' && shape.blocks.has(type)) {
-        const cut = cutFor(language, cursor.currentNode);
-        if (cut) {
-          out.push(cut);
+        const list = cutsFor(language, cursor.currentNode);
+        if (list.length > 0) {
+          out.push(...list);
           descend = false;
         }
+      } else if (language === 'python' && (type === 'module' || type === 'block')) {
+        // A module's or a class's docstring.
+        const doc = pythonDocstring(cursor.currentNode);
+        const trimmed = doc && docstringCut(doc);
+        if (trimmed) out.push(trimmed);
       }
       if (descend && cursor.gotoFirstChild()) {
         parents.push(type);

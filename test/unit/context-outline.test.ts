@@ -67,3 +67,50 @@ test('offsets are UTF-16: text after non-ASCII characters is cut at the right pl
   const text = `// héllo wörld 😀\nexport function f(): string {\n${body}  return s;\n}\nexport const after = "ß";\n`;
   assert.equal(outlineOf(syntax, 'u.ts', text), '// héllo wörld 😀\nexport function f(): string { … }\nexport const after = "ß";\n');
 });
+
+test('Python: a long docstring keeps its first paragraph in the outline', async () => {
+  const syntax = await loadSyntax();
+  const q = '"""';
+  const text = [
+    `${q}Templates.`,
+    '',
+    'A long module description',
+    'over several lines.',
+    q,
+    '',
+    '',
+    'class Env:',
+    `    ${q}The environment.`,
+    '',
+    '    Many details about it.',
+    `    ${q}`,
+    '',
+    '    def render(self, name):',
+    `        ${q}Renders a template.`,
+    '',
+    '        :param name: its name',
+    `        ${q}`,
+    '        t = self.load(name)',
+    '        return t.render()',
+    '',
+  ].join('\n');
+  const expected = [
+    `${q}Templates.`,
+    '…',
+    q,
+    '',
+    '',
+    'class Env:',
+    `    ${q}The environment.`,
+    '    …',
+    `    ${q}`,
+    '',
+    '    def render(self, name):',
+    `        ${q}Renders a template.`,
+    '        …',
+    `        ${q}`,
+    '        ...',
+    '',
+  ].join('\n');
+  assert.equal(outlineOf(syntax, 'env.py', text), expected);
+});

@@ -19,6 +19,8 @@ test('kinds: source, tests, docs and examples, configuration and CI', () => {
     'src/test/java/com/x/CounterTest.java': 'test',
     'README.md': 'doc',
     'docs/api.rst': 'doc',
+    'doc/guide.txt': 'doc',
+    'doc/man_docs.go': 'source',
     'CHANGES.rst': 'doc',
     'examples/hello/app.py': 'example',
     'package.json': 'config',
