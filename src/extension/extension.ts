@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { Controller, describeError } from './controller.ts';
 import { EngineClient } from '../engine/client.ts';
-import { SECTION, readSettings } from './settings.ts';
+import { SECTION, contextFolders, readSettings } from './settings.ts';
 import { SidebarProvider, VIEW_ID } from './viewProvider.ts';
 import { StatusBar } from './statusBar.ts';
 import { HF_TOKEN_SECRET, MODEL_PRESETS } from './models.ts';
@@ -204,9 +204,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
   return { controller, sidebar, engine, cacheDir };
 }
 
-/** The document's path as the context names it: relative to the folder, with `/`. */
+/** The document's path as the context names it: relative to its folder, with `/`, the folder's name first when several are open. */
 function workspacePath(folder: vscode.WorkspaceFolder, doc: vscode.TextDocument): string {
-  return (path.relative(folder.uri.fsPath, doc.uri.fsPath) || doc.fileName).split(path.sep).join('/');
+  const own = doc.isUntitled ? undefined : vscode.workspace.getWorkspaceFolder(doc.uri);
+  if (!own) return doc.isUntitled ? doc.fileName : path.relative(folder.uri.fsPath, doc.uri.fsPath).split(path.sep).join('/');
+  const rel = path.relative(own.uri.fsPath, doc.uri.fsPath).split(path.sep).join('/');
+  const all = vscode.workspace.workspaceFolders ?? [own];
+  if (all.length < 2) return rel;
+  const name = contextFolders(all).find((f) => f.path === own.uri.fsPath)?.name;
+  return name ? `${name}/${rel}` : rel;
 }
 
 export function deactivate(): void {
