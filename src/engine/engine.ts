@@ -1,5 +1,5 @@
 // The engine: owns models and the cache store, and runs build / ask / generate for its clients.
-import { writeFileSync, readFileSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { realpathSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type {
   AskRequest,
@@ -22,18 +22,14 @@ import type { BuiltContext } from '../context/types.ts';
 import { CacheStore } from '../cache/store.ts';
 import { FORMAT_VERSION, type Manifest } from '../cache/manifest.ts';
 import { UserError } from '../core/errors.ts';
-import { scoreSchedule, DEFAULT_CHUNK, fittingChunk } from '../kvzip/schedule.ts';
-import { demoteScores, PUNCT_DEMOTE } from '../kvzip/demote.ts';
-import { scoreContext } from '../kvzip/score.ts';
-import { headScoresOf, keepAll, lowestKept, selectLevel, type KeepSets } from '../kvzip/select.ts';
-import { KEEP_FILE, KV_FILE, fullKvBytes, layoutBytes, writeCompacted, type CompactLayout } from '../kvzip/compact.ts';
-import { refreshCompressed } from './refresh.ts';
+import { DEFAULT_CHUNK, fittingChunk } from '../kvzip/schedule.ts';
+import { PUNCT_DEMOTE } from '../kvzip/demote.ts';
+import { KV_FILE } from '../kvzip/compact.ts';
+import { ENTRY_FILES, writeGeneration } from './build.ts';
 import { fitQuestion } from './question.ts';
 import { emptyContextMessage } from './workspace.ts';
 import { planRefresh, type RefreshPlan } from '../context/index.ts';
-import type { PairScores } from '../kvzip/scores.ts';
 import { generate, type SamplingOptions } from '../runtime/generate.ts';
-import { DECODE_FILE } from '../runtime/open.ts';
 import type { ForwardSession } from '../runtime/decoder.ts';
 import { TailKv, conversationBudget, planTail } from './conversation.ts';
 import { SessionStore } from './sessions.ts';
@@ -43,7 +39,6 @@ import { quoteFor } from './attach.ts';
 /** The shortest context the memory check before preparing weights asks room for. */
 const MIN_CONTEXT_TOKENS = 2048;
 /** Files a generation must list in its manifest to be answered from. */
-const ENTRY_FILES = [KV_FILE, KEEP_FILE, DECODE_FILE];
 
 export interface EngineOptions {
   /** Chunk size m of the KVzip scoring schedule. */
@@ -197,8 +192,25 @@ export class Engine {
       await m.checkWeights('full');
       const gen = store.begin(key);
       try {
-        const built = await this.write(s, m, store, key, gen, ctx, ids, prefixIds.length, existing, plan, t0, progress, signal);
-        return { ...built, memoryEstimateBytes };
+        const written = await writeGeneration({
+          settings: s,
+          model: m,
+          store,
+          key,
+          gen,
+          workspace: canonicalPath(s.workspace),
+          context: ctx,
+          ids,
+          prefixLen: prefixIds.length,
+          existing: existing && plan ? { ...existing, plan } : undefined,
+          scoreChunk: this.scoreChunk(m, ids.length),
+          startedAt: t0,
+          beforeDense: () => this.openOnly('dense', m),
+          progress,
+          signal,
+        });
+        const summary = this.summary(written.manifest, written.dir, m, false, written.prefillTokens, performance.now() - t0);
+        return { ...summary, hostDeviceBytes: written.hostDeviceBytes, memoryEstimateBytes, manifest: written.manifest, context: ctx };
       } catch (e) {
         rmSync(gen, { recursive: true, force: true });
         throw e;
@@ -206,124 +218,6 @@ export class Engine {
     } finally {
       if (opened && 'release' in opened) await opened.release();
     }
-  }
-
-  /** Computes the compressed KV into the generation folder `gen` (fresh build or refresh) and commits it. */
-  private async write(
-    s: CacheSettings,
-    m: LoadedModel,
-    store: CacheStore,
-    key: string,
-    gen: string,
-    ctx: BuiltContext,
-    ids: number[],
-    prefixLen: number,
-    existing: { dir: string; manifest: Manifest } | undefined,
-    plan: RefreshPlan | undefined,
-    t0: number,
-    progress?: ProgressFn,
-    signal?: AbortSignal,
-  ): Promise<BuildResult & { manifest: Manifest; context: BuiltContext }> {
-    const spec = m.prepared.spec;
-    const chunk = this.scoreChunk(m, ids.length);
-    const elem = m.prepared.dtype === 'fp16' ? 2 : 4;
-    let compact: CompactLayout;
-    let prefillMs: number;
-    let scoreMs: number;
-    let prefillTokens: number;
-    let threshold: number | undefined;
-    let refreshedTokens: number | undefined;
-    await this.openOnly('dense', m);
-    let hostDeviceBytes: number | undefined;
-    if (existing && plan && !plan.fullRebuild && plan.firstToken > 0) {
-      const r = await refreshCompressed(m, existing, prefixLen + plan.firstToken, ids, gen, {
-        chunk,
-        prefillChunk: prefillChunk(m.device, ids.length),
-        signal,
-        progress,
-      });
-      ({ layout: compact, prefillMs, scoreMs, prefillTokens } = r);
-      threshold = existing.manifest.threshold;
-      refreshedTokens = prefillTokens;
-    } else {
-      const dense = await m.dense();
-      const bytesBefore = dense.hostDeviceBytes;
-      const tPrefill = performance.now();
-      const onDevice = (await dense.prefill(ids, dense.empty(), prefillChunk(m.device, ids.length), signal, (d, t) => progress?.('prefill', d, t))).present;
-      prefillMs = performance.now() - tPrefill;
-      prefillTokens = ids.length;
-
-      const tScore = performance.now();
-      const chunks = scoreSchedule(m.tokenizer, m.tokenizer.layout(), ids, prefixLen, chunk);
-      const scores =
-        s.ratio >= 1 ? undefined : await scoreContext(dense, onDevice, prefixLen, chunks, signal, (d, t) => progress?.('score', d, t));
-      scoreMs = performance.now() - tScore;
-      // The one read of the full KV from a WebGPU device, for compaction (a no-op where the KV is on the host).
-      const full = await dense.toHost(onDevice);
-      dense.release(onDevice);
-      hostDeviceBytes = dense.hostDeviceBytes - bytesBefore;
-      if (scores && s.level === 'pair') demoteScores(scores, m.tokenizer, ids.slice(prefixLen), PUNCT_DEMOTE);
-
-      progress?.('compress', 0, 1);
-      const keep = scores ? this.select(s, m, scores) : keepAll(spec.numLayers, spec.numKvHeads, ids.length - prefixLen);
-      threshold = scores && lowestKept(scores, keep);
-      progress?.('write', 0, 1);
-      compact = writeCompacted(join(gen, KV_FILE), full, prefixLen, keep, spec.headDim);
-    }
-    m.writeCompressed(gen, compact.baked);
-    const { dir, manifest } = await store.commit(
-      gen,
-      {
-        key,
-        workspace: canonicalPath(s.workspace),
-        model: {
-          dir: m.dir,
-          weightsHash: m.prepared.weightsHash,
-          weightsContent: m.prepared.contentHash,
-          tokenizerHash: m.tokenizerHash,
-          dtype: m.prepared.dtype,
-          int4: m.prepared.int4,
-        },
-        ratio: s.ratio,
-        level: s.level,
-        threshold,
-        sequenceLength: ids.length,
-        prefixLength: prefixLen,
-        fingerprint: ctx.fingerprint,
-        layout: compact.baked,
-        stats: {
-          kvBytesFull: fullKvBytes(spec.numLayers, spec.numKvHeads, spec.headDim, ids.length, elem),
-          kvBytesCompressed: compact.bytes + compact.keepBytes + layoutBytes(spec.numLayers, spec.numKvHeads),
-          keptPairs: compact.pairs,
-          totalPairs: spec.numLayers * spec.numKvHeads * ids.length,
-          buildMs: performance.now() - t0,
-          prefillMs,
-          scoreMs,
-          refreshedTokens,
-        },
-        createdAt: new Date().toISOString(),
-      },
-      ENTRY_FILES,
-    );
-    progress?.('write', 1, 1);
-    if (s.cacheSizeCapMB) await store.enforceCap(s.cacheSizeCapMB * 1024 * 1024, key);
-    return { ...this.summary(manifest, dir, m, false, prefillTokens, performance.now() - t0), hostDeviceBytes, manifest, context: ctx };
-  }
-
-  private select(s: CacheSettings, m: LoadedModel, scores: PairScores): KeepSets {
-    return selectLevel(s.level, scores, s.ratio, {
-      headScores: () => {
-        // Computed once per model and kept with it; a damaged file is only a lost shortcut, computed again.
-        const file = join(m.prepared.dir, 'head-scores.json');
-        const stored = readHeadScores(file, scores.layers * scores.kvHeads);
-        if (stored) return stored;
-        const heads = headScoresOf(scores);
-        const tmp = `${file}.${process.pid}.tmp`;
-        writeFileSync(tmp, JSON.stringify(Array.from(heads)), { mode: 0o600 });
-        renameSync(tmp, file);
-        return heads;
-      },
-    });
   }
 
   private summary(manifest: Manifest, entry: string, m: LoadedModel, fromCache: boolean, prefillTokens: number, ms: number): BuildResult {
@@ -545,17 +439,6 @@ export function canonicalPath(p: string): string {
   } catch {
     return resolve(p);
   }
-}
-
-/** Stored head scores, when the file holds exactly `count` finite numbers. */
-function readHeadScores(file: string, count: number): Float32Array | undefined {
-  try {
-    const v = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-    if (Array.isArray(v) && v.length === count && v.every((x) => typeof x === 'number' && Number.isFinite(x))) return Float32Array.from(v);
-  } catch {
-    // Missing or not JSON: computed again.
-  }
-  return undefined;
 }
 
 /** The device a result reports: its name, the adapter's on WebGPU, and why, when it is the CPU. */
