@@ -100,7 +100,7 @@ const settings = (workspace: string, model: string, cacheDir: string, ratio: num
 });
 
 /** `kvzip-code ask --json` in a new process: the answer comes from the persisted cache, as after a restart. */
-function askInNewProcess(s: CacheSettings): Promise<AskResult & { hostDeviceBytes?: number }> {
+function askInNewProcess(s: CacheSettings): Promise<AskResult> {
   const args = [CLI, 'ask', s.workspace, QUESTION, '--model', s.model, '--cache-dir', s.cacheDir, '--ratio', String(s.ratio)];
   args.push('--device', requested, '--max-tokens', String(ANSWER_TOKENS), '--json');
   return new Promise((resolve, reject) =>
@@ -187,7 +187,7 @@ for (const target of CONTEXTS) {
     scoringOverPrefill: round(b03.manifest.stats.scoreMs / b03.manifest.stats.prefillMs),
     decodeMsR03: round(ask03.decodeMsPerToken),
     decodeMsR10: round(ask10.decodeMsPerToken),
-    hostDeviceBytes: (b03 as { hostDeviceBytes?: number }).hostDeviceBytes,
+    hostDeviceBytes: b03.hostDeviceBytes,
     askHostDeviceBytes: ask03.hostDeviceBytes,
     densePathBytes: densePathBytes(n, kvPerToken),
     kvBytesFull: b03.kvBytesFull,
