@@ -45,8 +45,10 @@ export type KvPlacement = 'host' | 'device';
  * The outputs a device-placed session keeps on the device: the present KV, and what it does not read (the full
  * logits, and the new rows a host session appends), so those never cross either.
  */
-export function deviceOutputs(layers: number): string[] {
-  const perLayer = (l: number) => [names.presentKey(l), names.presentValue(l), names.newKey(l), names.newValue(l)];
+export function deviceOutputs(layers: number, dense: boolean): string[] {
+  // Only the dense graph has the new-row outputs; naming an output a graph lacks fails the session.
+  const newRows = (l: number) => (dense ? [names.newKey(l), names.newValue(l)] : []);
+  const perLayer = (l: number) => [names.presentKey(l), names.presentValue(l), ...newRows(l)];
   return [names.logitsLast, ...Array.from({ length: layers }, (_, l) => perLayer(l)).flat()];
 }
 

@@ -160,7 +160,7 @@ export function openModel(o: OpenModelOptions): DeviceModel {
           use: 'prefill',
           int4: prepared.int4,
           threads: o.threads,
-          deviceOutputs: deviceOutputs(spec.numLayers),
+          deviceOutputs: deviceOutputs(spec.numLayers, true),
         });
         choice = { device: opened.device, reason: opened.reason, adapter: opened.device === 'webgpu' ? choice.adapter : undefined };
         // The CPU feeds the past in place, so its KV grows into spare room; other providers copy every input.
@@ -209,7 +209,7 @@ export function openModel(o: OpenModelOptions): DeviceModel {
         int4: prepared.int4,
         prepack: c.prepack,
         threads: o.threads,
-        deviceOutputs: where === 'device' ? deviceOutputs(spec.numLayers) : [],
+        deviceOutputs: where === 'device' ? deviceOutputs(spec.numLayers, false) : [],
       });
       return new ForwardSession(opened.session, spec, prepared.dtype, basePosition, where, opened.device !== 'cpu');
     },
