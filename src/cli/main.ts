@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { EngineClient, EngineError } from '../engine/client.ts';
 import type { AskResult, BuildResult, CacheEntryInfo, CudaSetupResult, Event } from '../engine/protocol.ts';
 import { parseCommandLine, UsageError } from './args.ts';
-import type { ContextPreview } from '../engine/preview.ts';
+import type { ContextPreview } from '../engine/protocol.ts';
 import { previewText } from '../engine/previewText.ts';
 import { defaultCacheDir } from './paths.ts';
 
@@ -50,7 +50,7 @@ async function main(argv: string[]): Promise<number> {
       lastProgress = line;
     }
   };
-  const running = client.request<unknown>(body, onEvent);
+  const running = client.request(body, onEvent);
   process.once('SIGINT', () => running.cancel());
   try {
     const result = await running.result;

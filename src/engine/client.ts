@@ -2,10 +2,10 @@
 // whole runs and a crash or out-of-memory there must not take the editor down. It is forked on the first request,
 // and forked again on the next request after it died.
 import { fork, type ChildProcess } from 'node:child_process';
-import type { Event, Request } from './protocol.ts';
+import type { Event, Request, RequestType, Results } from './protocol.ts';
 
-/** Distributes Omit over the request union so each variant keeps its own fields. */
-export type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, 'id'> : never) : never;
+/** What a client submits: each request type with its own fields, less the id (cancel goes through cancel()). */
+export type RequestBody = { [K in RequestType]: Omit<Extract<Request, { type: K }>, 'id'> }[RequestType];
 
 export class EngineError extends Error {
   constructor(
@@ -55,10 +55,11 @@ export class EngineClient {
     return this.child !== undefined;
   }
 
-  request<T>(body: RequestBody, onEvent: (e: Event) => void = () => {}): RunningRequest<T> {
+  /** Sends one request; its result has the type the protocol gives that request type. */
+  request<B extends RequestBody>(body: B, onEvent: (e: Event) => void = () => {}): RunningRequest<Results[B['type']]> {
     if (this.disposed) throw new EngineError('disposed', 'The KVzip engine client was disposed.');
     const id = this.nextId++;
-    const result = new Promise<T>((resolve, reject) => {
+    const result = new Promise<Results[B['type']]>((resolve, reject) => {
       this.pending.set(id, { onEvent, resolve: resolve as (r: unknown) => void, reject });
     });
     try {

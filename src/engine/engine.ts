@@ -164,7 +164,7 @@ export class Engine {
     s: CacheSettings & { force?: boolean },
     progress?: ProgressFn,
     signal?: AbortSignal,
-  ): Promise<BuildResult & { manifest: Manifest; context: BuiltContext }> {
+  ): Promise<Omit<BuildResult, 'report'> & { manifest: Manifest; context: BuiltContext }> {
     const t0 = performance.now();
     const m = await this.model(s, progress, signal);
     const store = new CacheStore(s.cacheDir);
@@ -220,7 +220,7 @@ export class Engine {
     }
   }
 
-  private summary(manifest: Manifest, entry: string, m: LoadedModel, fromCache: boolean, prefillTokens: number, ms: number): BuildResult {
+  private summary(manifest: Manifest, entry: string, m: LoadedModel, fromCache: boolean, prefillTokens: number, ms: number): Omit<BuildResult, 'report'> {
     return {
       entry,
       fromCache,

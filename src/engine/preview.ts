@@ -3,39 +3,17 @@
 // a model not yet prepared (or a folder holding only those files).
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { contextReport, type ContextReport } from '../context/index.ts';
+import { contextReport } from '../context/index.ts';
 import { BUILD_TIME_BASIS, estimateBuildSeconds } from '../model/buildTime.ts';
 import { loadModelSpec } from '../model/config.ts';
 import { UserError } from '../core/errors.ts';
-import { estimateMemory, memoryVerdict, type MemoryEstimate } from '../model/memory.ts';
+import { estimateMemory, memoryVerdict } from '../model/memory.ts';
 import { findPreset } from '../model/presets.ts';
 import { ModelTokenizer } from '../model/tokenizer.ts';
 import { DEFAULT_CHUNK, fittingChunk } from '../kvzip/schedule.ts';
 import type { ProgressFn } from '../core/progress.ts';
-import type { CacheSettings } from './protocol.ts';
-import { contextLimit, workspaceContext, type ContextLimit } from './workspaceContext.ts';
-
-export interface ContextPreview {
-  workspace: string;
-  modelDir: string;
-  limit: ContextLimit;
-  report: ContextReport;
-  /** Prefix plus context: what the build prefills. */
-  sequenceTokens: number;
-  estimate: {
-    /** The device the estimate is for: the CPU unless CUDA was asked for ('auto' decides only at build time). */
-    device: 'cpu' | 'cuda';
-    weights: 'fp32' | 'fp16' | 'int4';
-    memory: MemoryEstimate;
-    /** CPU only: whether it fits in the free RAM now, with the verdict's advice. */
-    fits?: boolean;
-    message: string;
-    /** CPU fp32 only: the fitted model of bench/results/engine.json. */
-    buildSeconds?: number;
-    buildBasis?: string;
-  };
-  ms: number;
-}
+import type { CacheSettings, ContextPreview } from './protocol.ts';
+import { contextLimit, workspaceContext } from './workspaceContext.ts';
 
 const PREFILL_CHUNK = 512;
 

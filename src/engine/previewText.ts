@@ -2,7 +2,7 @@
 // outline) by rank, every omission with its reason, the totals, and the build's estimated memory and time.
 import type { OmittedFile } from '../context/index.ts';
 import { formatBytes } from '../model/memory.ts';
-import type { ContextPreview } from './preview.ts';
+import type { ContextPreview } from './protocol.ts';
 
 const n = (x: number): string => x.toLocaleString('en-US');
 

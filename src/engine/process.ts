@@ -1,6 +1,6 @@
 // The engine process: forked by the extension or the CLI, it answers protocol requests over IPC.
 // Inference blocks this process's thread, never the client's.
-import type { AskRequest, CacheSettings, Event, Request } from './protocol.ts';
+import type { AskRequest, CacheSettings, Event, Request, RequestType, Results } from './protocol.ts';
 import type { ProgressFn } from '../core/progress.ts';
 import { Engine } from './engine.ts';
 import { cudaSetupStatus, setupCuda } from './cudaSetup.ts';
@@ -63,7 +63,7 @@ function conversation(r: AskRequest): Pick<AskRequest, 'session' | 'newConversat
   return { session: r.session, newConversation: r.newConversation === true, history, conversationBudget: budget, quote: q };
 }
 
-async function handle(r: Request, signal: AbortSignal): Promise<unknown> {
+async function handle(r: Exclude<Request, { type: 'cancel' }>, signal: AbortSignal): Promise<Results[RequestType]> {
   const progress: ProgressFn = (phase, done, total, message) =>
     send({ id: r.id, type: 'progress', phase, done, total, message });
   if ('cacheDir' in r && typeof r.cacheDir === 'string') checkCacheDir(r.cacheDir);
@@ -109,7 +109,7 @@ process.on('message', (raw: unknown) => {
   // One request at a time: a model run owns the thread anyway, and builds must not interleave.
   queue = queue.then(async () => {
     try {
-      send({ id: r.id, type: 'result', result: (await handle(r, ctl.signal)) as never });
+      send({ id: r.id, type: 'result', result: await handle(r, ctl.signal) });
     } catch (e) {
       const user = e instanceof UserError ? e : environmentError(e, cacheDirOf(r));
       if (e instanceof CancelledError) send({ id: r.id, type: 'error', code: 'cancelled', message: 'Cancelled' });

@@ -3,6 +3,8 @@
 
 import type { Device, Level } from '../core/choices.ts';
 import type { Phase } from '../core/progress.ts';
+import type { ContextReport } from '../context/index.ts';
+import type { MemoryEstimate } from '../model/memory.ts';
 
 /** Settings that decide which cache entry a workspace maps to. */
 export interface CacheSettings {
@@ -133,6 +135,8 @@ export interface BuildResult {
   memoryEstimateBytes?: number;
   /** Bytes that crossed between host and a GPU during this build's prefill, scoring and KV read-back (0 on the CPU). */
   hostDeviceBytes?: number;
+  /** What went into the context and what was left out, and why. */
+  report: ContextReport;
 }
 
 export interface AskResult {
@@ -203,14 +207,62 @@ export interface CudaSetupResult extends CudaSetupStatus {
   installed: string[];
 }
 
+/** The context window a build's budget comes from. */
+export interface ContextLimit {
+  /** The model's attention window, or the user's cap when smaller. */
+  window: number;
+  prefixTokens: number;
+  reserveTokens: number;
+  /** Tokens the workspace files may take. */
+  maxTokens: number;
+}
+
+/** What `context` answers: what a build would put in the context and cost, before any prefill. */
+export interface ContextPreview {
+  workspace: string;
+  modelDir: string;
+  limit: ContextLimit;
+  report: ContextReport;
+  /** Prefix plus context: what the build prefills. */
+  sequenceTokens: number;
+  estimate: {
+    /** The device the estimate is for: the CPU unless CUDA was asked for ('auto' decides only at build time). */
+    device: 'cpu' | 'cuda';
+    weights: 'fp32' | 'fp16' | 'int4';
+    memory: MemoryEstimate;
+    /** CPU only: whether it fits in the free RAM now, with the verdict's advice. */
+    fits?: boolean;
+    message: string;
+    /** CPU fp32 only: the fitted model of bench/results/engine.json. */
+    buildSeconds?: number;
+    buildBasis?: string;
+  };
+  ms: number;
+}
+
+export interface ClearResult {
+  /** Cache entries removed. */
+  removed: number;
+}
+
+/** What each request type answers with. */
+export interface Results {
+  build: BuildResult;
+  context: ContextPreview;
+  ask: AskResult;
+  generate: GenerateResult;
+  info: CacheEntryInfo[];
+  clear: ClearResult;
+  'cuda-status': CudaSetupStatus;
+  'cuda-setup': CudaSetupResult;
+}
+
+export type RequestType = keyof Results;
+
 export type Event =
   | { id: number; type: 'progress'; phase: Phase; done: number; total: number; message?: string }
   | { id: number; type: 'token'; text: string }
-  | {
-      id: number;
-      type: 'result';
-      result: BuildResult | AskResult | GenerateResult | CacheEntryInfo[] | { removed: number } | CudaSetupStatus | CudaSetupResult;
-    }
+  | { id: number; type: 'result'; result: Results[RequestType] }
   /** Something the user should know while the request goes on (answering from a stale cache). */
   | { id: number; type: 'notice'; message: string }
   /** `detail` holds an internal error's stack: for --debug and the output channel, not for the message. */

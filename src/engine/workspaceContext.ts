@@ -6,20 +6,11 @@ import { UserError } from '../core/errors.ts';
 import type { ProgressFn } from '../core/progress.ts';
 import { attentionWindow, type ModelSpec } from '../model/config.ts';
 import type { ModelTokenizer } from '../model/tokenizer.ts';
-import type { CacheSettings } from './protocol.ts';
+import type { CacheSettings, ContextLimit } from './protocol.ts';
 import { cacheFolderExcludes, checkWorkspace } from './workspace.ts';
 
 /** Positions kept free after the context for the question and the answer. */
 export const ANSWER_RESERVE = 1024;
-
-export interface ContextLimit {
-  /** The model's attention window, or the user's cap when smaller. */
-  window: number;
-  prefixTokens: number;
-  reserveTokens: number;
-  /** Tokens the workspace files may take. */
-  maxTokens: number;
-}
 
 /** Tokens the workspace's files may take: the window (or --max-context-tokens) less the prefix and the reserve. */
 export function contextLimit(spec: ModelSpec, tokenizer: ModelTokenizer, maxContextTokens?: number): ContextLimit {

@@ -6,7 +6,8 @@ import type { Phase } from '../core/progress.ts';
 import type { HostMessage, Turn, ViewStatus } from '../webview/messages.ts';
 import { quoteLabel } from '../engine/attach.ts';
 import { EngineClient, EngineError, type RunningRequest } from '../engine/client.ts';
-import type { ContextPreview } from '../engine/preview.ts';
+import type { ContextPreview } from '../engine/protocol.ts';
+import type { ContextReport } from '../context/index.ts';
 import { cacheSettings, readSettings } from './settings.ts';
 import { HF_TOKEN_SECRET } from './models.ts';
 import { Staleness } from './staleness.ts';
@@ -154,7 +155,7 @@ export class Controller implements vscode.Disposable {
     if (this.building) return this.building.result;
     const before = this.status.state;
     let reported = 0;
-    const req = this.engine.request<BuildResult>({ type: 'build', force, ...cacheSettings(folder, this.cacheDir), hfToken }, (e) => {
+    const req = this.engine.request({ type: 'build', force, ...cacheSettings(folder, this.cacheDir), hfToken }, (e) => {
       const p = this.onProgress(e);
       if (p !== undefined && progress) {
         progress.report({ message: `${PHASE_LABEL[(e as { phase: Phase }).phase]} (${p}%)`, increment: p - reported });
@@ -166,6 +167,7 @@ export class Controller implements vscode.Disposable {
     this.update({ state: 'building', percent: 0, phase: undefined, busy: true });
     try {
       const result = await req.result;
+      this.logReport(result.report);
       await this.memento.update(BUILD_RECORD, { key: this.settingsKey(), builtAt: Date.now(), result } satisfies BuildRecord);
       this.applyBuild(result, 'fresh');
       return result;
@@ -200,7 +202,7 @@ export class Controller implements vscode.Disposable {
     const hfToken = await this.secrets?.get(HF_TOKEN_SECRET);
     const settings = readSettings(folder.uri);
     const history = this.history;
-    const req = this.engine.request<AskResult>(
+    const req = this.engine.request(
       {
         type: 'ask',
         question,
@@ -269,7 +271,7 @@ export class Controller implements vscode.Disposable {
 
   async clear(): Promise<number> {
     const folder = this.requireFolder();
-    const r = await this.engine.request<{ removed: number }>({ type: 'clear', cacheDir: this.cacheDir, workspace: folder.uri.fsPath })
+    const r = await this.engine.request({ type: 'clear', cacheDir: this.cacheDir, workspace: folder.uri.fsPath })
       .result;
     await this.memento.update(BUILD_RECORD, undefined);
     this.update({
@@ -287,7 +289,7 @@ export class Controller implements vscode.Disposable {
   async previewContext(token?: vscode.CancellationToken): Promise<ContextPreview | undefined> {
     const folder = this.requireFolder();
     const hfToken = await this.secrets?.get(HF_TOKEN_SECRET);
-    const req = this.engine.request<ContextPreview>({ type: 'context', ...cacheSettings(folder, this.cacheDir), hfToken });
+    const req = this.engine.request({ type: 'context', ...cacheSettings(folder, this.cacheDir), hfToken });
     const sub = token?.onCancellationRequested(() => req.cancel());
     try {
       return await req.result;
@@ -300,7 +302,7 @@ export class Controller implements vscode.Disposable {
   }
 
   info(): Promise<CacheEntryInfo[]> {
-    return this.engine.request<CacheEntryInfo[]>({ type: 'info', cacheDir: this.cacheDir }).result;
+    return this.engine.request({ type: 'info', cacheDir: this.cacheDir }).result;
   }
 
   /** Starts again from the bare cache: the sidebar empties, and the next question reads no earlier turn. */
@@ -309,6 +311,14 @@ export class Controller implements vscode.Disposable {
     this.turns.length = 0;
     this.history = [];
     this.messageEmitter.fire({ type: 'init', status: this.status, turns: this.turns });
+  }
+
+  /** The output channel says what went into the context and, per reason, how much was left out. */
+  private logReport(r: ContextReport): void {
+    const reasons = new Map<string, number>();
+    for (const f of r.omitted) reasons.set(f.reason, (reasons.get(f.reason) ?? 0) + 1);
+    const left = [...reasons].map(([reason, n]) => `${n} ${reason}`).join(', ');
+    this.log(`context: ${r.included.length} files, ${r.totalTokens} tokens${left ? `; left out: ${left}` : ''}`);
   }
 
   /** Decides whether a changed file belongs to the cached context; true when it marked the cache stale. */

@@ -19,7 +19,7 @@ export async function refreshCudaSetupKey(engine: EngineClient, log: (line: stri
     return undefined;
   }
   try {
-    const status = await engine.request<CudaSetupStatus>({ type: 'cuda-status' }).result;
+    const status = await engine.request({ type: 'cuda-status' }).result;
     log(`CUDA: ${status.usable ? 'usable' : 'not usable'} (${status.reason})`);
     await vscode.commands.executeCommand('setContext', CUDA_SETUP_KEY, status.providerMissing);
     return status;
@@ -46,7 +46,7 @@ export function registerCudaSetup(engine: EngineClient, log: (line: string) => v
           if (p > reported) progress.report({ message: `${p}% of ${(e.total / 2 ** 20).toFixed(0)} MiB`, increment: p - reported });
           reported = Math.max(reported, p);
         };
-        const running = engine.request<CudaSetupResult>({ type: 'cuda-setup' }, onEvent);
+        const running = engine.request({ type: 'cuda-setup' }, onEvent);
         const cancel = token.onCancellationRequested(() => running.cancel());
         try {
           const r = await running.result;

@@ -6,7 +6,7 @@ import { appendFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { KvzipApi } from '../../../src/extension/extension.ts';
-import type { ContextPreview } from '../../../src/engine/preview.ts';
+import type { ContextPreview } from '../../../src/engine/protocol.ts';
 import type { BuildResult } from '../../../src/engine/protocol.ts';
 
 const EXTENSION_ID = 'kvzip-code.kvzip-code';
