@@ -97,11 +97,7 @@ export function explicitDenseAttention(n: Net, len: Lengths): Attention {
   return {
     layer(l, q, k, v) {
       const { queries, newKeys } = stack(n, q, k);
-      const presentK = n.op('Concat', [names.pastKey(l), n.op('Unsqueeze', [newKeys, n.i64([0])])], { axis: 2 });
-      const newValues = n.op('Transpose', [v], { perm: [1, 0, 2] });
-      const presentV = n.op('Concat', [names.pastValue(l), n.op('Unsqueeze', [newValues, n.i64([0])])], { axis: 2 });
-      n.g.alias(presentK, names.presentKey(l));
-      n.g.alias(presentV, names.presentValue(l));
+      const { presentK, presentV } = present(n, l, newKeys, v);
       newRows(n, l, newKeys, v);
       const keys = n.op('Reshape', [presentK, n.i64([Hkv, -1, D])]);
       const values = n.op('Reshape', [presentV, n.i64([Hkv, -1, D])]);
@@ -110,6 +106,16 @@ export function explicitDenseAttention(n: Net, len: Lengths): Attention {
       return { merged: mergeHeads(n, attn), queries, keys, newKeys };
     },
   };
+}
+
+/** Layer l's past ++ new KV [1, Hkv, P+S, D], which are also the graph's present outputs. */
+function present(n: Net, l: number, newKeys: string, v: string): { presentK: string; presentV: string } {
+  const presentK = n.op('Concat', [names.pastKey(l), n.op('Unsqueeze', [newKeys, n.i64([0])])], { axis: 2 });
+  const newValues = n.op('Transpose', [v], { perm: [1, 0, 2] });
+  const presentV = n.op('Concat', [names.pastValue(l), n.op('Unsqueeze', [newValues, n.i64([0])])], { axis: 2 });
+  n.g.alias(presentK, names.presentKey(l));
+  n.g.alias(presentV, names.presentValue(l));
+  return { presentK, presentV };
 }
 
 /**
@@ -143,11 +149,7 @@ export function compressedAttention(n: Net, len: Lengths, baked: BakedHead[][], 
   return {
     layer(l, q, k, v) {
       const { queries, newKeys } = stack(n, q, k);
-      const presentK = n.op('Concat', [names.pastKey(l), n.op('Unsqueeze', [newKeys, n.i64([0])])], { axis: 2 });
-      const newValues = n.op('Transpose', [v], { perm: [1, 0, 2] });
-      const presentV = n.op('Concat', [names.pastValue(l), n.op('Unsqueeze', [newValues, n.i64([0])])], { axis: 2 });
-      n.g.alias(presentK, names.presentKey(l));
-      n.g.alias(presentV, names.presentValue(l));
+      const { presentK, presentV } = present(n, l, newKeys, v);
       const keys = n.op('Reshape', [presentK, n.i64([Hkv, -1, D])]);
       const qh = n.g.node('Split', [queries], { axis: 0, num_outputs: Hkv }, Hkv);
       const kh = split(keys);
