@@ -2,7 +2,7 @@
 // Runs the real CLI (dist/cli.js, built by `npm test`) against the real engine process and stories260K.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -17,56 +17,17 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { prng, writeTinyModel } from '../support/tinyModel.ts';
-
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
-const MODEL = fileURLToPath(new URL('../../../shared/models/stories260K', import.meta.url));
-const skip = !existsSync(MODEL)
-  ? `${MODEL} not found: the shared stories260K model is needed`
-  : !existsSync(CLI)
-    ? 'dist/cli.js missing: run npm run build'
-    : false;
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 120_000, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-async function json<T>(args: string[]): Promise<T> {
-  const r = await cli([...args, '--json']);
-  assert.equal(r.code, 0, `kvzip-code ${args.join(' ')} failed:\n${r.stderr}`);
-  return JSON.parse(r.stdout) as T;
-}
-
-interface Ask {
-  answer: string;
-  fromCache: boolean;
-  prefillTokens: number;
-  questionTokens: number;
-}
-
-function workspace(): string {
-  const ws = mkdtempSync(join(tmpdir(), 'kvzip-ws-'));
-  writeFileSync(
-    join(ws, 'cat.txt'),
-    'Once upon a time, there was a little cat named Tom. Tom liked to play with his red ball in the garden. One day, the ball rolled into the pond. Tom was sad.\n',
-  );
-  writeFileSync(
-    join(ws, 'dog.txt'),
-    'His friend, a big dog named Max, jumped into the water and got the ball. Tom was very happy and said thank you to Max. From that day on, Tom and Max were best friends.\n',
-  );
-  return ws;
-}
-
-function currentGen(cacheDir: string): string {
-  const entries = join(cacheDir, 'entries');
-  const [key] = readdirSync(entries);
-  return join(entries, key, readFileSync(join(entries, key, 'current'), 'utf8').trim());
-}
+import {
+  CLI,
+  cli,
+  cliJson as json,
+  currentGeneration as currentGen,
+  skipWithoutStories as skip,
+  STORIES as MODEL,
+  storyWorkspace as workspace,
+  type AskJson as Ask,
+} from '../support/cli.ts';
 
 const QUESTION = 'Tom and Max';
 
