@@ -3,40 +3,19 @@
 // the real engine on stories260K.
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Browser, Frame, FrameLocator, Page } from 'playwright-core';
-import { ROOT, launchBrowser, startCodeServer, workbenchUrl, type CodeServer } from '../vscode/codeServer.ts';
-
-const SHOTS = path.join(ROOT, 'bench/results/screenshots');
+import type { Browser, FrameLocator, Page } from 'playwright-core';
+import { launchBrowser, startCodeServer, workbenchUrl, type CodeServer } from '../vscode/codeServer.ts';
+import { screenshot, sidebarFrame } from './sidebarPage.ts';
 
 let cs: CodeServer;
 let browser: Browser;
 let page: Page;
 let view: FrameLocator;
 
-async function shot(name: string): Promise<void> {
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
-}
-
-/** The sidebar's own document: an iframe (#active-frame) inside the webview host iframe. */
-async function viewFrame(): Promise<Frame> {
-  for (let i = 0; i < 100; i++) {
-    for (const f of page.frames()) {
-      if (!f.parentFrame()?.url().includes('/webview/browser/pre/index.html')) continue;
-      if (
-        await f
-          .locator('#question')
-          .count()
-          .catch(() => 0)
-      )
-        return f;
-    }
-    await page.waitForTimeout(200);
-  }
-  throw new Error('the KVzip sidebar webview did not load');
-}
+const shot = (name: string) => screenshot(page, name);
+const viewFrame = () => sidebarFrame(page);
 
 /** Delivers a finished turn the way the extension host does (the tiny model writes stories, not code). */
 async function postFromHost(message: unknown): Promise<void> {

@@ -3,34 +3,19 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Browser, Frame, FrameLocator, Page } from 'playwright-core';
-import { ROOT, launchBrowser, startCodeServer, workbenchUrl, type CodeServer } from '../vscode/codeServer.ts';
-
-const SHOTS = path.join(ROOT, 'bench/results/screenshots');
+import type { Browser, FrameLocator, Page } from 'playwright-core';
+import { launchBrowser, startCodeServer, workbenchUrl, type CodeServer } from '../vscode/codeServer.ts';
+import { screenshot, sidebarFrame } from './sidebarPage.ts';
 
 let cs: CodeServer;
 let browser: Browser;
 let page: Page;
 let view: FrameLocator;
 
-async function shot(name: string): Promise<void> {
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
-}
-
-/** The sidebar's own document: VS Code puts it in an iframe (#active-frame) inside the webview host iframe. */
-async function viewFrame(): Promise<Frame> {
-  for (let i = 0; i < 100; i++) {
-    for (const f of page.frames()) {
-      if (!f.parentFrame()?.url().includes('/webview/browser/pre/index.html')) continue;
-      if (await f.locator('#question').count().catch(() => 0)) return f;
-    }
-    await page.waitForTimeout(200);
-  }
-  throw new Error('the KVzip sidebar webview did not load');
-}
+const shot = (name: string) => screenshot(page, name);
+const viewFrame = () => sidebarFrame(page);
 
 /** Posts a message into the sidebar the way the extension host does, from the webview host frame. */
 async function postFromHost(message: unknown): Promise<void> {
@@ -101,8 +86,14 @@ describe('KVzip sidebar in code-server', { timeout: 300_000 }, () => {
     await view.locator('#build').click();
     await view.locator('.badge.building').waitFor({ timeout: 30_000 });
     // Catch it past 0% when the tiny build allows; the build may also finish first.
-    await view.locator('.badge.building', { hasText: /Building [1-9]/ }).waitFor({ timeout: 10_000 }).catch(() => undefined);
-    await page.locator('.notifications-toasts', { hasText: 'building the workspace cache' }).waitFor({ timeout: 30_000 }).catch(() => undefined);
+    await view
+      .locator('.badge.building', { hasText: /Building [1-9]/ })
+      .waitFor({ timeout: 10_000 })
+      .catch(() => undefined);
+    await page
+      .locator('.notifications-toasts', { hasText: 'building the workspace cache' })
+      .waitFor({ timeout: 30_000 })
+      .catch(() => undefined);
     await shot('building');
     await view.locator('.badge.fresh').waitFor({ timeout: 120_000 });
     const details = await view.locator('.details').innerText();
@@ -133,7 +124,13 @@ describe('KVzip sidebar in code-server', { timeout: 300_000 }, () => {
     // stories260K writes stories, not paths: this answer is delivered as the host delivers model text.
     await postFromHost({
       type: 'turn',
-      turn: { id: 9001, question: 'Where does Lily meet the dog?', answer: 'Lily meets the dog in `lily.txt:3`; Tom sails in tom.txt.', done: true, stats: 'example' },
+      turn: {
+        id: 9001,
+        question: 'Where does Lily meet the dog?',
+        answer: 'Lily meets the dog in `lily.txt:3`; Tom sails in tom.txt.',
+        done: true,
+        stats: 'example',
+      },
     });
     const link = view.locator('.turn[data-id="9001"] a.file-link', { hasText: 'lily.txt:3' });
     await link.waitFor();
@@ -198,13 +195,16 @@ describe('KVzip sidebar in code-server', { timeout: 300_000 }, () => {
       return {
         pwned: (window as unknown as { pwned?: unknown }).pwned,
         active: root.querySelectorAll('script, img, iframe, svg, object, embed, [onerror], [onload]').length,
-        hrefs: Array.from(root.querySelectorAll("a[href]")).map((a) => a.getAttribute('href')),
+        hrefs: Array.from(root.querySelectorAll('a[href]')).map((a) => a.getAttribute('href')),
         text: (root as HTMLElement).innerText,
       };
     });
     assert.equal(found.pwned, undefined, 'no hostile code ran');
     assert.equal(found.active, 0, 'no active elements were created');
-    assert.ok(found.hrefs.every((h) => h === '#' || /^https?:/.test(h ?? '')), `only safe hrefs: ${found.hrefs.join(', ')}`);
+    assert.ok(
+      found.hrefs.every((h) => h === '#' || /^https?:/.test(h ?? '')),
+      `only safe hrefs: ${found.hrefs.join(', ')}`,
+    );
     assert.match(found.text, /<script>window\.pwned/, 'raw HTML shows as text');
     await shot('hostile-output');
   });
@@ -225,7 +225,10 @@ describe('KVzip sidebar in code-server', { timeout: 300_000 }, () => {
     await page.locator('.activitybar [aria-label^="Explorer"]').first().click();
     await page.locator('.activitybar [aria-label^="KVzip Code"]').first().click();
     view = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
-    await view.locator('.turn').nth(before - 1).waitFor();
+    await view
+      .locator('.turn')
+      .nth(before - 1)
+      .waitFor();
     assert.equal(await view.locator('.turn').count(), before);
   });
 });
