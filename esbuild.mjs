@@ -69,6 +69,9 @@ await Promise.all([
 const wasm = join(dirname(createRequire(import.meta.url).resolve('@vscode/tree-sitter-wasm/package.json')), 'wasm');
 mkdirSync('dist/tree-sitter', { recursive: true });
 copyFileSync(join(wasm, 'tree-sitter.js'), 'dist/tree-sitter/tree-sitter.cjs');
-for (const file of ['tree-sitter.wasm', ...['typescript', 'tsx', 'javascript', 'python', 'go', 'rust', 'java', 'cpp'].map((l) => `tree-sitter-${l}.wasm`)]) {
+for (const file of [
+  'tree-sitter.wasm',
+  ...['typescript', 'tsx', 'javascript', 'python', 'go', 'rust', 'java', 'cpp'].map((l) => `tree-sitter-${l}.wasm`),
+]) {
   copyFileSync(join(wasm, file), join('dist/tree-sitter', file));
 }

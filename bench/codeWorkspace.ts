@@ -15,7 +15,9 @@ export function codeWorkspace(dir: string, encode: (t: string) => number[], toke
   let total = 0;
   const t0 = Date.now() / 1000 - 10_000;
   for (const top of tops) {
-    const files = (readdirSync(join(root, top), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts') && !f.startsWith('results')).sort();
+    const files = (readdirSync(join(root, top), { recursive: true }) as string[])
+      .filter((f) => f.endsWith('.ts') && !f.startsWith('results'))
+      .sort();
     for (const f of files) {
       if (existsSync(join(dir, f))) continue;
       const text = readFileSync(join(root, top, f), 'utf8');

@@ -147,7 +147,10 @@ console.log(
     row('with Qwen tokenizer', `${real.s.toFixed(1)} s, ${results.filesPerSecond} files/s, ${results.tokensPerSecond} tokens/s`),
     row('without tokenizer', `${free.s.toFixed(1)} s, ${results.withoutTokenizer.filesPerSecond} files/s`),
     row('per-file ids == whole-text ids', `${boundaryExact} (${sample.length} files)`),
-    row('refresh after editing the last file', `${refresh.prefillTokens} of ${refresh.totalTokens} tokens (${(refresh.prefillShare * 100).toFixed(1)}%)`),
+    row(
+      'refresh after editing the last file',
+      `${refresh.prefillTokens} of ${refresh.totalTokens} tokens (${(refresh.prefillShare * 100).toFixed(1)}%)`,
+    ),
     row('line markers, every line', `+${(results.lineMarkers.overheadEveryLine * 100).toFixed(1)}% tokens`),
     row('line markers, every 10th line', `+${(results.lineMarkers.overheadEvery10thLine * 100).toFixed(1)}% tokens`),
   ].join('\n'),

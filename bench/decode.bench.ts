@@ -36,8 +36,11 @@ const longest = Math.max(...CONTEXTS);
 const snapshots = new Map<number, { kv: KvCache; next: number }>();
 let kv = after.empty();
 const sequence = ids(longest);
-for (let pos = 0; pos < longest; ) {
-  const end = Math.min(pos + 512, CONTEXTS.find((c) => c > pos)!);
+for (let pos = 0; pos < longest;) {
+  const end = Math.min(
+    pos + 512,
+    CONTEXTS.find((c) => c > pos)!,
+  );
   const r = await after.forward(sequence.slice(pos, end), kv);
   kv = r.present;
   pos = end;
@@ -57,7 +60,10 @@ interface Run {
 }
 const runs: Run[] = [];
 for (const context of CONTEXTS) {
-  for (const [variant, session] of [['before', before], ['after', after]] as const) {
+  for (const [variant, session] of [
+    ['before', before],
+    ['after', after],
+  ] as const) {
     const s = snapshots.get(context)!;
     runs.push({ variant, context, session, kv: s.kv, next: s.next, tokens: [], times: [], bytes: [] });
   }

@@ -65,7 +65,8 @@ for (const T of CONTEXTS) {
     mkdirSync(entry, { recursive: true });
     const lay = writeCompacted(join(entry, 'kv.bin'), full, PREFIX, keep, spec.headDim, storage);
     model.writeCompressed(entry, lay.baked, { bakedDtype: storage });
-    const entryBytes = statSync(join(entry, 'kv.bin')).size + statSync(join(entry, 'keep.bin')).size + layoutBytes(spec.numLayers, spec.numKvHeads);
+    const entryBytes =
+      statSync(join(entry, 'kv.bin')).size + statSync(join(entry, 'keep.bin')).size + layoutBytes(spec.numLayers, spec.numKvHeads);
     const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--open', entry, String(T)], {
       encoding: 'utf8',
     });
@@ -101,7 +102,16 @@ const result = {
   tables: [
     {
       title: `Cache entry: compressed KV stored as fp16 vs fp32, random Qwen2.5-0.5B shapes, ratio ${RATIO}, CPU; each session opened in its own process`,
-      columns: ['context', 'kv.bin dtype', 'entry MiB (kv.bin + keep.bin + counts)', '/ full fp32 KV (bar ≤ 0.17)', 'session open ms', 'peak RSS MiB', 'decode ms/token', 'greedy = fp32'],
+      columns: [
+        'context',
+        'kv.bin dtype',
+        'entry MiB (kv.bin + keep.bin + counts)',
+        '/ full fp32 KV (bar ≤ 0.17)',
+        'session open ms',
+        'peak RSS MiB',
+        'decode ms/token',
+        'greedy = fp32',
+      ],
       rows: rows.map((r) => [
         r.context,
         r.storage,

@@ -97,7 +97,10 @@ function entryGen(cache: string): string {
 }
 function preparedDir(cache: string): string {
   const models = join(cache, 'models');
-  return join(models, readdirSync(models).find((d) => d.endsWith('-fp32'))!);
+  return join(
+    models,
+    readdirSync(models).find((d) => d.endsWith('-fp32'))!,
+  );
 }
 
 /** Every file a user could find damaged, relative to a fresh copy of the pristine cache. */
@@ -224,8 +227,7 @@ async function askDamaged(cache: string, target: string, fault: string, file?: s
   const r = await cli(askArgs(cache));
   const o = outcomeOf(r);
   // Acted on: rebuilt (not answered from the cache), the prepared weights replaced, or the damaged file rewritten.
-  const detected =
-    o.fromCache === false || snapshot(prepared) !== preparedBefore || (file !== undefined && snapshot(file) !== damaged);
+  const detected = o.fromCache === false || snapshot(prepared) !== preparedBefore || (file !== undefined && snapshot(file) !== damaged);
   cases.push({ target, fault, detected, outcome: o.outcome, note: o.note });
   log(`${target} / ${fault}: ${o.outcome}${detected ? ', detected' : ''}${o.note ? ` (${o.note})` : ''}`);
 }
@@ -325,7 +327,8 @@ rmSync(root, { recursive: true, force: true });
 
 // ------------------------------------------------------------------------------------------ results
 const groups = new Map<string, Case[]>();
-const groupOf = (c: Case) => (c.target === 'concurrent' || c.target === 'killed' ? `${c.target}: ${c.fault.replace(/ at \d+ ms$/, '')}` : c.target);
+const groupOf = (c: Case) =>
+  c.target === 'concurrent' || c.target === 'killed' ? `${c.target}: ${c.fault.replace(/ at \d+ ms$/, '')}` : c.target;
 for (const c of cases) groups.set(groupOf(c), [...(groups.get(groupOf(c)) ?? []), c]);
 const count = (cs: Case[], f: (c: Case) => boolean) => cs.filter(f).length;
 const row = (name: string, cs: Case[]) => [

@@ -57,13 +57,17 @@ if (choice.device === 'cpu') {
   process.exit(0);
 }
 if (choice.adapter?.software && !QUICK) {
-  console.error(`bench:gpu: the WebGPU adapter is software (${adapterName(choice.adapter)}); its timings mean nothing. Use --quick for the correctness run.`);
+  console.error(
+    `bench:gpu: the WebGPU adapter is software (${adapterName(choice.adapter)}); its timings mean nothing. Use --quick for the correctness run.`,
+  );
   process.exit(0);
 }
 if (!existsSync(CLI)) throw new Error(`${CLI} missing: run npm run build (npm run bench:gpu does)`);
 const device = choice.device;
 const cuda = cudaStatus();
-const label = [device, choice.adapter?.software ? choice.adapter.architecture || 'software' : '', QUICK ? 'quick' : ''].filter(Boolean).join('-');
+const label = [device, choice.adapter?.software ? choice.adapter.architecture || 'software' : '', QUICK ? 'quick' : '']
+  .filter(Boolean)
+  .join('-');
 const OUT = arg('--out') ?? join(RESULTS_DIR, `gpu-${label}.json`);
 log(`device ${device}${choice.adapter ? ` on ${adapterName(choice.adapter)}` : ` (${cuda.reason})`}`);
 
@@ -112,9 +116,18 @@ function askInNewProcess(s: CacheSettings): Promise<AskResult> {
 
 // ------------------------------------------------------------------------------------------ stories260K greedy
 {
-  const expected = JSON.parse(readFileSync(join(STORIES, 'expected-greedy.json'), 'utf8')) as { prompt_ids: number[]; greedy_ids: number[] };
+  const expected = JSON.parse(readFileSync(join(STORIES, 'expected-greedy.json'), 'utf8')) as {
+    prompt_ids: number[];
+    greedy_ids: number[];
+  };
   const r = await engine.generate(
-    { model: STORIES, cacheDir: join(root, 'stories'), device: requested, promptIds: expected.prompt_ids, maxTokens: expected.greedy_ids.length - 1 },
+    {
+      model: STORIES,
+      cacheDir: join(root, 'stories'),
+      device: requested,
+      promptIds: expected.prompt_ids,
+      maxTokens: expected.greedy_ids.length - 1,
+    },
     () => {},
   );
   const firstDiff = r.ids.findIndex((id, i) => id !== expected.greedy_ids[i]);
@@ -128,7 +141,9 @@ function askInNewProcess(s: CacheSettings): Promise<AskResult> {
     prefillMs: round(r.prefillMs),
     decodeMsPerToken: round(r.decodeMsPerToken, 3),
   };
-  log(`stories260K greedy: ${firstDiff < 0 ? 'matches expected-greedy.json' : `differs at ${firstDiff}`}, ${round(r.decodeMsPerToken, 3)} ms/token`);
+  log(
+    `stories260K greedy: ${firstDiff < 0 ? 'matches expected-greedy.json' : `differs at ${firstDiff}`}, ${round(r.decodeMsPerToken, 3)} ms/token`,
+  );
   save();
 }
 
@@ -177,7 +192,13 @@ for (const target of CONTEXTS) {
   const ask10 = await askInNewProcess(settings(ws, model, cacheDir, 1));
   // Without the cache the first answer token costs a prefill of the whole context and the question.
   const again = await engine.generate(
-    { model, cacheDir, device: requested, promptIds: [...prefix, ...b03.context.tokenIds, ...m.tokenizer.questionIds(layout, QUESTION)], maxTokens: 1 },
+    {
+      model,
+      cacheDir,
+      device: requested,
+      promptIds: [...prefix, ...b03.context.tokenIds, ...m.tokenizer.questionIds(layout, QUESTION)],
+      maxTokens: 1,
+    },
     () => {},
   );
   const kvPerToken = b03.kvBytesFull / n;
@@ -235,7 +256,9 @@ function densePathBytes(n: number, kvPerToken: number): number {
 // ------------------------------------------------------------------------------------------ tables
 const linear = rows.slice(1).map((r, i) => {
   const a = rows[i]!;
-  return r.hostDeviceBytes && a.hostDeviceBytes ? round(r.hostDeviceBytes / a.hostDeviceBytes / (r.contextTokens / a.contextTokens), 3) : undefined;
+  return r.hostDeviceBytes && a.hostDeviceBytes
+    ? round(r.hostDeviceBytes / a.hostDeviceBytes / (r.contextTokens / a.contextTokens), 3)
+    : undefined;
 });
 results.linearTraffic = {
   bar: 'a context k times as long moves at most 1.25 × k times the hostDeviceBytes',

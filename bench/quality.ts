@@ -45,7 +45,6 @@ const RESULTS = join(here, 'results');
 const OUT_JSON = join(RESULTS, 'quality-stories260k.json');
 const OUT_SVG = join(RESULTS, 'quality-stories260k.svg');
 
-
 const MAX_POSITIONS = 512; // stories260K's window: prefix + context + probe + continuation must fit
 const CONTEXTS = 32; // greedy agreement is all-or-nothing per near-tie, NLL differences are small: few contexts make both noisy
 const CONTEXT_TOKENS = 400;
@@ -120,7 +119,6 @@ async function greedy(session: ForwardSession, past: KvCache, prompt: number[], 
   return g.ids;
 }
 
-
 /** The largest chunk whose repeat inputs stay inside the model's window (the reference's 2000 would run past 512). */
 function fittingChunks(tok: ModelTokenizer, ids: number[]): { chunk: number; chunks: ScoreChunk[] } {
   const layout = tok.layout();
@@ -130,7 +128,6 @@ function fittingChunks(tok: ModelTokenizer, ids: number[]): { chunk: number; chu
   }
   throw new Error('no scoring chunk fits the window');
 }
-
 
 async function main(): Promise<void> {
   if (!existsSync(join(MODEL_DIR, 'config.json'))) {
@@ -327,7 +324,10 @@ async function main(): Promise<void> {
     DEMOTE_METHODS.map((m) => [
       m,
       Object.fromEntries(
-        RATIOS.filter((r) => r <= 0.5).map((r) => [r, Object.fromEntries(DEMOTE_METRICS.map((k) => [k, paired(results, m, 'kvzip-pair', r, k)]))]),
+        RATIOS.filter((r) => r <= 0.5).map((r) => [
+          r,
+          Object.fromEntries(DEMOTE_METRICS.map((k) => [k, paired(results, m, 'kvzip-pair', r, k)])),
+        ]),
       ),
     ]),
   );

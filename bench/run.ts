@@ -15,7 +15,12 @@ import { BENCH_DIR, RESULTS_DIR } from './randomQwen.ts';
 
 // The named order first, then any other bench/*.bench.ts (so a new benchmark joins without editing this file).
 const ORDER = ['engine.bench.ts', 'quality.ts', 'context.bench.ts', 'convert.bench.ts'];
-const BENCHES = [...ORDER, ...readdirSync(BENCH_DIR).filter((f) => f.endsWith('.bench.ts') && !ORDER.includes(f)).sort()];
+const BENCHES = [
+  ...ORDER,
+  ...readdirSync(BENCH_DIR)
+    .filter((f) => f.endsWith('.bench.ts') && !ORDER.includes(f))
+    .sort(),
+];
 const shortName = (f: string) => f.replace(/\.ts$/, '').replace(/\.bench$/, '');
 
 const argv = process.argv.slice(2);
@@ -71,12 +76,22 @@ function renderTable(t: Table): string {
 function renderFile(name: string, data: Record<string, unknown>): string {
   const parts = [`## ${name}`];
   // Result files differ in how they describe the machine: print what each one has.
-  const m = data.machine as { cpuModel?: string; cpu?: string; cores?: number; memoryGiB?: number; node?: string; onnxruntime?: string } | undefined;
+  const m = data.machine as
+    { cpuModel?: string; cpu?: string; cores?: number; memoryGiB?: number; node?: string; onnxruntime?: string } | undefined;
   if (m) {
-    const bits = [m.cpuModel ?? m.cpu, m.cores && `${m.cores} cores`, m.memoryGiB && `${m.memoryGiB} GiB`, m.node && `Node ${m.node}`, m.onnxruntime && `onnxruntime-node ${m.onnxruntime}`];
+    const bits = [
+      m.cpuModel ?? m.cpu,
+      m.cores && `${m.cores} cores`,
+      m.memoryGiB && `${m.memoryGiB} GiB`,
+      m.node && `Node ${m.node}`,
+      m.onnxruntime && `onnxruntime-node ${m.onnxruntime}`,
+    ];
     parts.push(`Machine: ${bits.filter(Boolean).join(', ')}.`);
   }
-  const when = [data.startedAt && `run ${String(data.startedAt)}`, typeof data.totalSeconds === 'number' && `${Math.round(data.totalSeconds)} s`].filter(Boolean);
+  const when = [
+    data.startedAt && `run ${String(data.startedAt)}`,
+    typeof data.totalSeconds === 'number' && `${Math.round(data.totalSeconds)} s`,
+  ].filter(Boolean);
   if (when.length) parts.push(`(${when.join(', ')})`);
   const tables = data.tables as Table[] | undefined;
   if (Array.isArray(tables) && tables.length) parts.push(...tables.map(renderTable));
@@ -87,7 +102,11 @@ function renderFile(name: string, data: Record<string, unknown>): string {
   return parts.join('\n\n');
 }
 
-const files = existsSync(RESULTS_DIR) ? readdirSync(RESULTS_DIR).filter((f) => f.endsWith('.json')).sort() : [];
+const files = existsSync(RESULTS_DIR)
+  ? readdirSync(RESULTS_DIR)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+  : [];
 // engine first: it is the headline table; the rest in name order.
 files.sort((a, b) => (a === 'engine.json' ? -1 : b === 'engine.json' ? 1 : a.localeCompare(b)));
 const sections: string[] = [];

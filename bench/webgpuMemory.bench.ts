@@ -25,7 +25,16 @@ const root = mkdtempSync(join(tmpdir(), 'kvzip-webgpu-mem-'));
 try {
   // A random model whose weights (78 MiB fp32) dwarf its KV, so a second copy of them would show.
   const model = join(root, 'model');
-  writeTinyModel(model, { hiddenSize: 512, intermediateSize: 1536, numLayers: 4, numHeads: 8, numKvHeads: 2, vocabSize: 8192, maxPositions: 1024, seed: 3 });
+  writeTinyModel(model, {
+    hiddenSize: 512,
+    intermediateSize: 1536,
+    numLayers: 4,
+    numHeads: 8,
+    numKvHeads: 2,
+    vocabSize: 8192,
+    maxPositions: 1024,
+    seed: 3,
+  });
   const ws = join(root, 'ws');
   mkdirSync(ws);
   writeFileSync(join(ws, 'a.txt'), 'abcdefghij klmnop qrstuv wxyz '.repeat(10));

@@ -78,22 +78,28 @@ export function printReport(x: ReportInputs): void {
         pad(String(r), 5) +
           ' ' +
           m.padEnd(24) +
-          x.demoteMetrics.map((k) => {
-            const p = row[k];
-            const d = k.endsWith('Kl') || k.endsWith('Gap') ? 4 : k.endsWith('FirstDiv') ? 2 : 3;
-            return pad(`${p.better >= 0 ? '+' : ''}${p.better.toFixed(d)}±${p.se.toFixed(d)} ${p.wins}/${p.ties}/${p.losses}`, 22);
-          }).join(''),
+          x.demoteMetrics
+            .map((k) => {
+              const p = row[k];
+              const d = k.endsWith('Kl') || k.endsWith('Gap') ? 4 : k.endsWith('FirstDiv') ? 2 : 3;
+              return pad(`${p.better >= 0 ? '+' : ''}${p.better.toFixed(d)}±${p.se.toFixed(d)} ${p.wins}/${p.ties}/${p.losses}`, 22);
+            })
+            .join(''),
       );
     }
   }
   console.log(
     `punctuation/whitespace: ${(x.contextShare * 100).toFixed(1)}% of context tokens; share of kvzip-pair kept pairs: ` +
-      x.punctOf('kvzip-pair').map((p) => `r=${p.ratio} ${(p.keptShare * 100).toFixed(1)}%`).join(', '),
+      x
+        .punctOf('kvzip-pair')
+        .map((p) => `r=${p.ratio} ${(p.keptShare * 100).toFixed(1)}%`)
+        .join(', '),
   );
   for (const m of DEMOTE_METHODS)
     console.log(
       `  ${m}: ` +
-        x.punctOf(m)
+        x
+          .punctOf(m)
           .map((p) => `r=${p.ratio} ${(p.keptShare * 100).toFixed(1)}%`)
           .join(', '),
     );

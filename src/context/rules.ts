@@ -12,7 +12,12 @@ export interface RuleOptions {
 }
 
 /** The path rules a context is built with; staleness checks use the same ones so the two never disagree. */
-export function contextRules(o: { defaultExcludes?: boolean; includeSecrets?: boolean; include?: string[]; exclude?: string[] }): PathRules {
+export function contextRules(o: {
+  defaultExcludes?: boolean;
+  includeSecrets?: boolean;
+  include?: string[];
+  exclude?: string[];
+}): PathRules {
   return new PathRules({
     defaultExcludes: o.defaultExcludes ?? true,
     includeSecrets: o.includeSecrets ?? false,

@@ -99,13 +99,16 @@ async function freshInto(job: WriteJob): Promise<Computed> {
   const dense = await m.dense();
   const bytesBefore = dense.hostDeviceBytes;
   const tPrefill = performance.now();
-  const prefill = await dense.prefill(ids, dense.empty(), prefillChunk(m.device, ids.length), signal, (d, t) => progress?.('prefill', d, t));
+  const prefill = await dense.prefill(ids, dense.empty(), prefillChunk(m.device, ids.length), signal, (d, t) =>
+    progress?.('prefill', d, t),
+  );
   const onDevice = prefill.present;
   const prefillMs = performance.now() - tPrefill;
 
   const tScore = performance.now();
   const chunks = scoreSchedule(m.tokenizer, m.tokenizer.layout(), ids, prefixLen, job.scoreChunk);
-  const scores = s.ratio >= 1 ? undefined : await scoreContext(dense, onDevice, prefixLen, chunks, signal, (d, t) => progress?.('score', d, t));
+  const scores =
+    s.ratio >= 1 ? undefined : await scoreContext(dense, onDevice, prefixLen, chunks, signal, (d, t) => progress?.('score', d, t));
   const scoreMs = performance.now() - tScore;
   // The one read of the full KV from a WebGPU device, for compaction (a no-op where the KV is on the host).
   const full = await dense.toHost(onDevice);

@@ -43,7 +43,8 @@ export function checkCacheDir(dir: string): void {
     break;
   }
   const fs = process.platform === 'linux' ? VIRTUAL_FS[Number(statfsSync(at).type)] : undefined;
-  if (fs) throw new UserError(`The cache folder ${target} is on the kernel's ${fs} file system, which cannot hold files. ${FIX}`, 'cache-dir');
+  if (fs)
+    throw new UserError(`The cache folder ${target} is on the kernel's ${fs} file system, which cannot hold files. ${FIX}`, 'cache-dir');
   try {
     accessSync(at, constants.W_OK | constants.X_OK);
   } catch {

@@ -6,7 +6,14 @@ import { CancelledError } from '../core/cancel.ts';
 import { HubError } from '../model/hub.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { cudaStatus, installCudaProvider, NUGET_PACKAGE, ortBinDir, REQUIRED_PROVIDER_FILES, type CudaStatus } from '../runtime/cudaProvider.ts';
+import {
+  cudaStatus,
+  installCudaProvider,
+  NUGET_PACKAGE,
+  ortBinDir,
+  REQUIRED_PROVIDER_FILES,
+  type CudaStatus,
+} from '../runtime/cudaProvider.ts';
 import type { CudaSetupResult, CudaSetupStatus } from './protocol.ts';
 import type { ProgressFn } from '../core/progress.ts';
 
@@ -33,14 +40,13 @@ export function cudaSetupStatus(): CudaSetupStatus {
  * Fetches and installs the provider libraries. Refuses where there is no NVIDIA driver (nothing would use them),
  * unless forced, and does nothing where they are already there; either way it reports what the system still lacks.
  */
-export async function setupCuda(
-  progress: ProgressFn,
-  signal?: AbortSignal,
-  force = false,
-): Promise<CudaSetupResult> {
+export async function setupCuda(progress: ProgressFn, signal?: AbortSignal, force = false): Promise<CudaSetupResult> {
   const before = cudaStatus();
   if (before.driverVersion === undefined && !force) {
-    throw new UserError(`Cannot set up CUDA: ${before.reason}. ${CUDA_NEEDS} To install the provider for later use on a GPU machine, pass --force.`, 'no-driver');
+    throw new UserError(
+      `Cannot set up CUDA: ${before.reason}. ${CUDA_NEEDS} To install the provider for later use on a GPU machine, pass --force.`,
+      'no-driver',
+    );
   }
   const binDir = before.providerDir ?? ortBinDir();
   const missing = before.missingProviderFiles ?? REQUIRED_PROVIDER_FILES.filter((f) => !existsSync(join(binDir, f)));

@@ -1,15 +1,7 @@
 // The engine: owns models and the cache store, and runs build / ask / generate for its clients.
 import { realpathSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type {
-  AskRequest,
-  AskResult,
-  BuildResult,
-  CacheEntryInfo,
-  CacheSettings,
-  GenerateRequest,
-  GenerateResult,
-} from './protocol.ts';
+import type { AskRequest, AskResult, BuildResult, CacheEntryInfo, CacheSettings, GenerateRequest, GenerateResult } from './protocol.ts';
 import type { ProgressFn } from '../core/progress.ts';
 import { loadModel, type LoadedModel } from './model.ts';
 import { resolveModel } from './resolveModel.ts';
@@ -34,7 +26,6 @@ import type { ForwardSession } from '../runtime/decoder.ts';
 import { TailKv, conversationBudget, planTail } from './conversation.ts';
 import { SessionStore } from './sessions.ts';
 import { quoteFor } from './attach.ts';
-
 
 /** The shortest context the memory check before preparing weights asks room for. */
 const MIN_CONTEXT_TOKENS = 2048;
@@ -170,7 +161,11 @@ export class Engine {
     const store = new CacheStore(s.cacheDir);
     const key = this.entryKey(s, m);
     const ctx = await this.context(s, m, signal, progress);
-    if (ctx.tokenIds.length === 0) throw new UserError(emptyContextMessage(s.workspace, ctx, contextLimit(m.prepared.spec, m.tokenizer, s.maxContextTokens).maxTokens), 'empty-context');
+    if (ctx.tokenIds.length === 0)
+      throw new UserError(
+        emptyContextMessage(s.workspace, ctx, contextLimit(m.prepared.spec, m.tokenizer, s.maxContextTokens).maxTokens),
+        'empty-context',
+      );
     const prefixIds = m.tokenizer.prefixIds(m.tokenizer.layout());
     const ids = [...prefixIds, ...ctx.tokenIds];
     const opened = s.force ? undefined : await store.open(key, ENTRY_FILES);
@@ -220,7 +215,14 @@ export class Engine {
     }
   }
 
-  private summary(manifest: Manifest, entry: string, m: LoadedModel, fromCache: boolean, prefillTokens: number, ms: number): Omit<BuildResult, 'report'> {
+  private summary(
+    manifest: Manifest,
+    entry: string,
+    m: LoadedModel,
+    fromCache: boolean,
+    prefillTokens: number,
+    ms: number,
+  ): Omit<BuildResult, 'report'> {
     return {
       entry,
       fromCache,
@@ -270,7 +272,7 @@ export class Engine {
     // On a GPU the compressed KV goes to the device once, baked into the session as it opens.
     let uploaded = 0;
     try {
-      if (await this.openAnswering(m, dir, manifest.sequenceLength, progress) && m.device !== 'cpu') {
+      if ((await this.openAnswering(m, dir, manifest.sequenceLength, progress)) && m.device !== 'cpu') {
         uploaded = manifest.files[KV_FILE]?.bytes ?? 0;
       }
     } finally {

@@ -31,11 +31,7 @@ function previewModelDir(model: string, cacheDir: string): string {
   return resolve(model);
 }
 
-export async function previewContext(
-  s: CacheSettings,
-  progress?: ProgressFn,
-  signal?: AbortSignal,
-): Promise<ContextPreview> {
+export async function previewContext(s: CacheSettings, progress?: ProgressFn, signal?: AbortSignal): Promise<ContextPreview> {
   const t0 = performance.now();
   const dir = previewModelDir(s.model, s.cacheDir);
   const spec = loadModelSpec(dir);

@@ -64,8 +64,7 @@ function conversation(r: AskRequest): Pick<AskRequest, 'session' | 'newConversat
 }
 
 async function handle(r: Exclude<Request, { type: 'cancel' }>, signal: AbortSignal): Promise<Results[RequestType]> {
-  const progress: ProgressFn = (phase, done, total, message) =>
-    send({ id: r.id, type: 'progress', phase, done, total, message });
+  const progress: ProgressFn = (phase, done, total, message) => send({ id: r.id, type: 'progress', phase, done, total, message });
   if ('cacheDir' in r && typeof r.cacheDir === 'string') checkCacheDir(r.cacheDir);
   switch (r.type) {
     case 'build': {

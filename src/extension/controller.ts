@@ -271,8 +271,7 @@ export class Controller implements vscode.Disposable {
 
   async clear(): Promise<number> {
     const folder = this.requireFolder();
-    const r = await this.engine.request({ type: 'clear', cacheDir: this.cacheDir, workspace: folder.uri.fsPath })
-      .result;
+    const r = await this.engine.request({ type: 'clear', cacheDir: this.cacheDir, workspace: folder.uri.fsPath }).result;
     await this.memento.update(BUILD_RECORD, undefined);
     this.update({
       state: 'none',

@@ -52,7 +52,10 @@ export function registerCudaSetup(engine: EngineClient, log: (line: string) => v
           const r = await running.result;
           log(`CUDA setup: installed ${r.installed.length} files; ${r.reason}`);
           await vscode.commands.executeCommand('setContext', CUDA_SETUP_KEY, r.providerMissing);
-          if (r.usable) void vscode.window.showInformationMessage(`KVzip: CUDA is ready (${r.reason}). Builds with device "auto" or "cuda" now use the GPU.`);
+          if (r.usable)
+            void vscode.window.showInformationMessage(
+              `KVzip: CUDA is ready (${r.reason}). Builds with device "auto" or "cuda" now use the GPU.`,
+            );
           else void vscode.window.showWarningMessage(`KVzip: CUDA is not usable yet: ${r.reason}. ${r.needs}`);
           return r;
         } catch (err) {

@@ -9,9 +9,15 @@ export function statusText(s: ViewStatus): { text: string; tooltip: string } {
     case 'building':
       return { text: `$(sync~spin) KVzip: ${s.percent ?? 0}%`, tooltip: `Building the cache: ${s.phase ?? 'starting'}` };
     case 'stale':
-      return { text: '$(warning) KVzip: stale', tooltip: 'Files changed since the cache was built. Answers still use the old cache. Click to refresh.' };
+      return {
+        text: '$(warning) KVzip: stale',
+        tooltip: 'Files changed since the cache was built. Answers still use the old cache. Click to refresh.',
+      };
     case 'fresh':
-      return { text: '$(check) KVzip', tooltip: `Cache is fresh (${s.model}${s.device ? `, ${s.device}` : ''}). Click to open KVzip Code.` };
+      return {
+        text: '$(check) KVzip',
+        tooltip: `Cache is fresh (${s.model}${s.device ? `, ${s.device}` : ''}). Click to open KVzip Code.`,
+      };
   }
 }
 

@@ -80,7 +80,7 @@ export function selectLevel(level: Level, s: PairScores, ratio: number, basis: L
       return selectPairUniform(s, ratio);
     case 'head': {
       if (!('earlier' in basis)) {
-        if (!basis.headScores) throw new Error('internal: head level needs the model\'s head scores');
+        if (!basis.headScores) throw new Error("internal: head level needs the model's head scores");
         return selectHeads(basis.headScores(), s.layers, s.kvHeads, s.n, ratio);
       }
       const { keptHead } = basis.earlier;

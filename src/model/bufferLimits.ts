@@ -35,7 +35,10 @@ export function largestTensors(input: LimitsInput): TensorSize[] {
   const { shape: s, floatBytes: fb, contextTokens: n } = input;
   const m = input.scoreChunkTokens === undefined ? 0 : Math.min(input.scoreChunkTokens, n) + PROMPT_TOKENS;
   // An int4 table's largest buffer is its packed codes, half a byte per weight in blocks of INT4_TABLE_BLOCK.
-  const table = input.weights === 'int4' ? s.vocabSize * Math.ceil(s.hiddenSize / INT4_TABLE_BLOCK) * (INT4_TABLE_BLOCK / 2) : s.vocabSize * s.hiddenSize * fb;
+  const table =
+    input.weights === 'int4'
+      ? s.vocabSize * Math.ceil(s.hiddenSize / INT4_TABLE_BLOCK) * (INT4_TABLE_BLOCK / 2)
+      : s.vocabSize * s.hiddenSize * fb;
   const tensors: TensorSize[] = [
     // One layer's K (or V): [1, kvHeads, tokens, headDim]; a scoring pass's present holds the repeat input too.
     { what: `the KV cache of one layer at ${n + m} tokens`, bytes: kvBytes(s, n + m, fb) / (2 * s.numLayers) },
@@ -85,13 +88,26 @@ export function bufferLimitsVerdict(
   const largest = largestTensors(input)[0]!;
   const over = firstOver(input, limit);
   const binds = `${input.adapterName} binds at most ${formatBytes(limit)} per buffer (maxBufferSize ${formatBytes(input.limits.maxBufferSize)}, maxStorageBufferBindingSize ${formatBytes(input.limits.maxStorageBufferBindingSize)})`;
-  if (!over) return { fits: true, limitBytes: limit, largest, proposals: [], message: `The largest tensor, ${largest.what}, takes ${formatBytes(largest.bytes)}; ${binds}.` };
+  if (!over)
+    return {
+      fits: true,
+      limitBytes: limit,
+      largest,
+      proposals: [],
+      message: `The largest tensor, ${largest.what}, takes ${formatBytes(largest.bytes)}; ${binds}.`,
+    };
   const proposals: LimitsProposal[] = [];
   const ctx = largestContext(input, limit, input.minContextTokens ?? 2048);
   if (ctx !== undefined) proposals.push({ kind: 'context', contextTokens: ctx });
   if (input.weights !== 'int4' && !firstOver({ ...input, weights: 'int4' }, limit)) proposals.push({ kind: 'int4' });
   const weights: WeightFormat = input.weights === 'fp16' ? 'fp32' : input.weights;
-  const cpu = estimateMemory({ shape: input.shape, device: 'cpu', weights, contextTokens: input.contextTokens, scoreChunkTokens: input.scoreChunkTokens });
+  const cpu = estimateMemory({
+    shape: input.shape,
+    device: 'cpu',
+    weights,
+    contextTokens: input.contextTokens,
+    scoreChunkTokens: input.scoreChunkTokens,
+  });
   if (cpu.totalBytes <= input.cpuAvailableBytes * SAFETY)
     proposals.push({ kind: 'cpu', weights, totalBytes: cpu.totalBytes, availableBytes: input.cpuAvailableBytes });
   const options = proposals.map((p) => {

@@ -164,27 +164,54 @@ function statusError(
   const hubCode = header(res, 'x-error-code');
   if (status === 401) {
     return hadToken
-      ? new HubError('unauthorized', `${label}: the Hugging Face token was rejected (401). Create a new read token at ${hubEndpoint(context?.endpoint)}/settings/tokens and set it again.`, status)
-      : new HubError('unauthorized', `${label}: authentication required (401). The model is gated or private: accept its license at ${page}, then set a Hugging Face access token.`, status);
+      ? new HubError(
+          'unauthorized',
+          `${label}: the Hugging Face token was rejected (401). Create a new read token at ${hubEndpoint(context?.endpoint)}/settings/tokens and set it again.`,
+          status,
+        )
+      : new HubError(
+          'unauthorized',
+          `${label}: authentication required (401). The model is gated or private: accept its license at ${page}, then set a Hugging Face access token.`,
+          status,
+        );
   }
   if (status === 403) {
-    return new HubError('forbidden', `${label}: access denied (403). Accept the model's license at ${page} with the account that owns the token, and make sure the token has read access.`, status);
+    return new HubError(
+      'forbidden',
+      `${label}: access denied (403). Accept the model's license at ${page} with the account that owns the token, and make sure the token has read access.`,
+      status,
+    );
   }
   if (status === 404) {
     const what = hubCode === 'RepoNotFound' ? 'repository' : 'file';
-    return new HubError('not-found', `${label}: ${what} not found (404) at ${url.origin}. Check the model id and revision, or choose a local model folder.`, status);
+    return new HubError(
+      'not-found',
+      `${label}: ${what} not found (404) at ${url.origin}. Check the model id and revision, or choose a local model folder.`,
+      status,
+    );
   }
-  return new HubError('http', `${label}: the server answered ${status} ${res.statusMessage ?? ''}`.trimEnd() + `. Try again later.`, status);
+  return new HubError(
+    'http',
+    `${label}: the server answered ${status} ${res.statusMessage ?? ''}`.trimEnd() + `. Try again later.`,
+    status,
+  );
 }
 
 function toHubError(err: unknown, url: URL, label: string, signal?: AbortSignal): HubError {
   if (err instanceof HubError) return err;
   const e = err as NodeJS.ErrnoException;
-  if (signal?.aborted || e?.name === 'AbortError' || e?.code === 'ABORT_ERR') return new HubError('aborted', `${label}: download cancelled.`);
+  if (signal?.aborted || e?.name === 'AbortError' || e?.code === 'ABORT_ERR')
+    return new HubError('aborted', `${label}: download cancelled.`);
   if (e?.code && OFFLINE_CODES.has(e.code)) {
-    return new HubError('offline', `${label}: cannot reach ${url.origin} (${e.code}). Check the network connection or proxy, set HF_ENDPOINT to a reachable mirror, or choose a local model folder.`);
+    return new HubError(
+      'offline',
+      `${label}: cannot reach ${url.origin} (${e.code}). Check the network connection or proxy, set HF_ENDPOINT to a reachable mirror, or choose a local model folder.`,
+    );
   }
-  return new HubError('network', `${label}: the transfer from ${url.origin} broke (${e?.code ?? e?.message ?? String(err)}). Run the download again: it resumes where it stopped.`);
+  return new HubError(
+    'network',
+    `${label}: the transfer from ${url.origin} broke (${e?.code ?? e?.message ?? String(err)}). Run the download again: it resumes where it stopped.`,
+  );
 }
 
 async function fileSize(path: string): Promise<number> {
@@ -225,7 +252,13 @@ async function downloadAttempt(url: string, dest: string, opts: DownloadOptions)
     await rm(part, { force: true });
     have = 0;
   }
-  const { res, linkedEtag, linkedSize } = await request(url, 'GET', { token: opts.token, range: have || undefined, signal: opts.signal, label, context: opts.context });
+  const { res, linkedEtag, linkedSize } = await request(url, 'GET', {
+    token: opts.token,
+    range: have || undefined,
+    signal: opts.signal,
+    label,
+    context: opts.context,
+  });
   const status = res.statusCode ?? 0;
   let offset = 0;
   let total: number | undefined = opts.size ?? linkedSize;
@@ -240,7 +273,10 @@ async function downloadAttempt(url: string, dest: string, opts: DownloadOptions)
     if (!m || Number(m[1]) !== have) {
       res.resume();
       await rm(part, { force: true });
-      throw new HubError('network', `${label}: the server resumed at the wrong offset; the partial file was discarded. Run the download again.`);
+      throw new HubError(
+        'network',
+        `${label}: the server resumed at the wrong offset; the partial file was discarded. Run the download again.`,
+      );
     }
     offset = have;
     if (total === undefined && m[2] !== '*') total = Number(m[2]);
@@ -252,7 +288,8 @@ async function downloadAttempt(url: string, dest: string, opts: DownloadOptions)
   const expectedSha = (opts.sha256 ?? (linkedEtag && SHA256_RE.test(linkedEtag) ? linkedEtag : undefined))?.toLowerCase();
 
   const hash = createHash('sha256');
-  if (offset > 0) await hashInto(hash, part, opts.signal).catch((err: unknown) => Promise.reject(toHubError(err, new URL(url), label, opts.signal)));
+  if (offset > 0)
+    await hashInto(hash, part, opts.signal).catch((err: unknown) => Promise.reject(toHubError(err, new URL(url), label, opts.signal)));
   const out = createWriteStream(part, { flags: offset > 0 ? 'a' : 'w' });
   let bytes = offset;
   const started = Date.now();
@@ -318,7 +355,10 @@ async function downloadAttempt(url: string, dest: string, opts: DownloadOptions)
   const sha256 = hash.digest('hex');
   if (expectedSha && sha256 !== expectedSha) {
     await rm(part, { force: true });
-    throw new HubError('integrity', `${label}: sha256 mismatch (expected ${expectedSha}, got ${sha256}); the corrupt download was deleted. Run the download again; if it repeats, the mirror serves bad data.`);
+    throw new HubError(
+      'integrity',
+      `${label}: sha256 mismatch (expected ${expectedSha}, got ${sha256}); the corrupt download was deleted. Run the download again; if it repeats, the mirror serves bad data.`,
+    );
   }
   await rename(part, dest);
   return { path: dest, size: bytes, sha256, resumedFrom: offset };
@@ -334,7 +374,12 @@ export interface FileInfo {
 /** HEAD without downloading: size and sha256 (LFS) of one file, or a HubError (404 etc.). */
 export async function fileInfo(repo: string, file: string, opts: HubOptions = {}): Promise<FileInfo> {
   const url = resolveUrl(repo, file, opts.revision, opts.endpoint);
-  const { res, linkedEtag, linkedSize } = await request(url, 'HEAD', { token: opts.token, signal: opts.signal, label: file, context: { repo, endpoint: opts.endpoint } });
+  const { res, linkedEtag, linkedSize } = await request(url, 'HEAD', {
+    token: opts.token,
+    signal: opts.signal,
+    label: file,
+    context: { repo, endpoint: opts.endpoint },
+  });
   res.resume();
   const len = header(res, 'content-length');
   return {
@@ -403,7 +448,8 @@ export async function downloadModel(repo: string, targetDir: string, opts: Model
     const index = JSON.parse(await readFile(indexPath, 'utf8')) as { weight_map?: Record<string, string> };
     shards = [...new Set(Object.values(index.weight_map ?? {}))].sort();
     if (shards.length === 0) throw new HubError('integrity', `${SHARD_INDEX} of ${repo} lists no shards.`);
-    if (shards.some((s) => s.includes('..') || s.startsWith('/'))) throw new HubError('integrity', `${SHARD_INDEX} of ${repo} names a shard outside the repository.`);
+    if (shards.some((s) => s.includes('..') || s.startsWith('/')))
+      throw new HubError('integrity', `${SHARD_INDEX} of ${repo} names a shard outside the repository.`);
   } catch (err) {
     if (!(err instanceof HubError && err.code === 'not-found')) throw err;
     shards = ['model.safetensors'];
@@ -428,7 +474,8 @@ export async function downloadModel(repo: string, targetDir: string, opts: Model
         retries: opts.retries,
         label: info.file,
         context: ctx,
-        onProgress: (p) => opts.onProgress?.({ ...p, fileIndex: i, fileCount: plan.length, overallBytes: doneBytes + p.bytes, overallTotal }),
+        onProgress: (p) =>
+          opts.onProgress?.({ ...p, fileIndex: i, fileCount: plan.length, overallBytes: doneBytes + p.bytes, overallTotal }),
       });
       doneBytes += r.size;
     }
@@ -436,7 +483,6 @@ export async function downloadModel(repo: string, targetDir: string, opts: Model
   }
   return { files };
 }
-
 
 /** GETs a small JSON document with the same redirect, token and error handling as downloads. */
 export async function fetchJson<T>(url: string, opts: { token?: string; signal?: AbortSignal; label?: string } = {}): Promise<T> {

@@ -45,12 +45,7 @@ export function int4Bytes(n: number, k: number, blockSize: number, scaleBytes: n
   return n * (blocks * (blockSize / 2) + blocks * scaleBytes + Math.ceil(blocks / 2));
 }
 
-export function weightsBytes(
-  shape: ModelShape,
-  device: MemoryDevice,
-  weights: WeightFormat,
-  opts: { blockSize?: number } = {},
-): number {
+export function weightsBytes(shape: ModelShape, device: MemoryDevice, weights: WeightFormat, opts: { blockSize?: number } = {}): number {
   const p = parameterCounts(shape);
   const fb = weights === 'fp32' ? 4 : weights === 'fp16' ? 2 : floatBytes(device);
   if (weights !== 'int4') return p.total * fb;

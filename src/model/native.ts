@@ -11,7 +11,16 @@ interface Addon {
   bf16ToF32(src: Uint16Array, dst: Float32Array): void;
   f16ToF32(src: Uint16Array, dst: Float32Array): void;
   f32ToF16(src: Float32Array, dst: Uint16Array): void;
-  quantizeInt4(w: Float32Array, n: number, k: number, blockSize: number, clipSearch: boolean, b: Uint8Array, scales: Float32Array, zeroPoints: Uint8Array): number;
+  quantizeInt4(
+    w: Float32Array,
+    n: number,
+    k: number,
+    blockSize: number,
+    clipSearch: boolean,
+    b: Uint8Array,
+    scales: Float32Array,
+    zeroPoints: Uint8Array,
+  ): number;
 }
 
 export interface Converter {

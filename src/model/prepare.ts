@@ -121,7 +121,7 @@ function sha256Of(file: string): string {
   const fd = openSync(file, 'r');
   try {
     const buf = Buffer.allocUnsafe(BLOCK_BYTES);
-    for (let n; (n = readSync(fd, buf, 0, buf.byteLength, null)) > 0; ) h.update(buf.subarray(0, n));
+    for (let n; (n = readSync(fd, buf, 0, buf.byteLength, null)) > 0;) h.update(buf.subarray(0, n));
   } finally {
     closeSync(fd);
   }
@@ -141,7 +141,10 @@ export interface PrepareOptions {
 }
 
 const indexChecksum = (index: Omit<WeightsIndex, 'checksum'>) =>
-  createHash('sha256').update(JSON.stringify({ ...index, checksum: undefined })).digest('hex').slice(0, 32);
+  createHash('sha256')
+    .update(JSON.stringify({ ...index, checksum: undefined }))
+    .digest('hex')
+    .slice(0, 32);
 
 export function prepareModel(o: PrepareOptions): PreparedModel {
   const modelDir = resolve(o.modelDir);
@@ -225,7 +228,15 @@ export function prepareModel(o: PrepareOptions): PreparedModel {
     // A failed preparation (full disk, a bad tensor, cancelled) leaves no temporary file behind.
     if (!finished) rmSync(tmp, { force: true });
   }
-  const unsigned = { version: INDEX_VERSION, source: weightsHash, dtype: o.dtype, int4, bytes: offset, tensors: tensorsOut, blocks: hasher.finish() };
+  const unsigned = {
+    version: INDEX_VERSION,
+    source: weightsHash,
+    dtype: o.dtype,
+    int4,
+    bytes: offset,
+    tensors: tensorsOut,
+    blocks: hasher.finish(),
+  };
   const index: WeightsIndex = { ...unsigned, checksum: indexChecksum(unsigned) };
   renameSync(tmp, weightsFile);
   const indexTmp = `${indexFile}.${process.pid}.tmp`;

@@ -5,7 +5,16 @@ import type { ModelSpec } from './config.ts';
 /** The part of a model's spec that decides its memory. */
 export type ModelShape = Pick<
   ModelSpec,
-  'hiddenSize' | 'intermediateSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim' | 'vocabSize' | 'tieWordEmbeddings' | 'qkvBias' | 'qkNorm'
+  | 'hiddenSize'
+  | 'intermediateSize'
+  | 'numLayers'
+  | 'numHeads'
+  | 'numKvHeads'
+  | 'headDim'
+  | 'vocabSize'
+  | 'tieWordEmbeddings'
+  | 'qkvBias'
+  | 'qkNorm'
 >;
 
 export interface HubPreset {
@@ -33,7 +42,16 @@ export const HUB_PRESETS: readonly HubPreset[] = [
     contextWindow: 32768,
     params: 1.54e9,
     gated: false,
-    shape: { ...qwen25, hiddenSize: 1536, intermediateSize: 8960, numLayers: 28, numHeads: 12, numKvHeads: 2, vocabSize: 151936, tieWordEmbeddings: true },
+    shape: {
+      ...qwen25,
+      hiddenSize: 1536,
+      intermediateSize: 8960,
+      numLayers: 28,
+      numHeads: 12,
+      numKvHeads: 2,
+      vocabSize: 151936,
+      tieWordEmbeddings: true,
+    },
   },
   {
     id: 'qwen2.5-coder-7b',
@@ -43,7 +61,16 @@ export const HUB_PRESETS: readonly HubPreset[] = [
     contextWindow: 32768,
     params: 7.62e9,
     gated: false,
-    shape: { ...qwen25, hiddenSize: 3584, intermediateSize: 18944, numLayers: 28, numHeads: 28, numKvHeads: 4, vocabSize: 152064, tieWordEmbeddings: false },
+    shape: {
+      ...qwen25,
+      hiddenSize: 3584,
+      intermediateSize: 18944,
+      numLayers: 28,
+      numHeads: 28,
+      numKvHeads: 4,
+      vocabSize: 152064,
+      tieWordEmbeddings: false,
+    },
   },
   {
     id: 'qwen3-4b',
@@ -73,7 +100,18 @@ export const HUB_PRESETS: readonly HubPreset[] = [
     contextWindow: 131072,
     params: 8.03e9,
     gated: true,
-    shape: { qkvBias: false, qkNorm: false, headDim: 128, hiddenSize: 4096, intermediateSize: 14336, numLayers: 32, numHeads: 32, numKvHeads: 8, vocabSize: 128256, tieWordEmbeddings: false },
+    shape: {
+      qkvBias: false,
+      qkNorm: false,
+      headDim: 128,
+      hiddenSize: 4096,
+      intermediateSize: 14336,
+      numLayers: 32,
+      numHeads: 32,
+      numKvHeads: 8,
+      vocabSize: 128256,
+      tieWordEmbeddings: false,
+    },
   },
 ];
 

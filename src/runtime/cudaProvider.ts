@@ -15,7 +15,11 @@ export const NUGET_INDEX = 'https://api.nuget.org/v3/index.json';
 export const NUGET_PACKAGE = 'Microsoft.ML.OnnxRuntime.Gpu.Linux';
 const PATH_IN_PACKAGE = 'runtimes/linux-x64/native/';
 /** What onnxruntime-node's installer extracts for linux/x64:cuda12. */
-export const PROVIDER_FILES = ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so', 'libonnxruntime_providers_tensorrt.so'];
+export const PROVIDER_FILES = [
+  'libonnxruntime_providers_cuda.so',
+  'libonnxruntime_providers_shared.so',
+  'libonnxruntime_providers_tensorrt.so',
+];
 /** Without these two the CUDA EP cannot load; TensorRT's is optional for us. */
 export const REQUIRED_PROVIDER_FILES = PROVIDER_FILES.slice(0, 2);
 /** The CUDA 12 + cuDNN 9 libraries the CUDA EP of onnxruntime 1.2x/1.3x dlopens. */
@@ -62,7 +66,9 @@ function safeRead(path: string): string | undefined {
 
 /** onnxruntime-node's root, resolved from `fromDir` (or this module when it is an ES module). */
 export function ortPackageRoot(fromDir?: string): string {
-  const base = fromDir ? pathToFileURL(join(fromDir, 'index.js')).href : (import.meta.url ?? pathToFileURL(join(process.cwd(), 'index.js')).href);
+  const base = fromDir
+    ? pathToFileURL(join(fromDir, 'index.js')).href
+    : (import.meta.url ?? pathToFileURL(join(process.cwd(), 'index.js')).href);
   const entry = createRequire(base).resolve('onnxruntime-node');
   // The entry is <root>/dist/index.js.
   return dirname(dirname(entry));
@@ -75,7 +81,12 @@ export function ortVersion(root = ortPackageRoot()): string {
 /** The folder holding onnxruntime_binding.node for linux/x64: where the provider libraries must lie. */
 export function ortBinDir(root = ortPackageRoot()): string {
   const bin = join(root, 'bin');
-  const napi = existsSync(bin) ? readdirSync(bin).filter((d) => /^napi-v\d+$/.test(d)).sort().reverse() : [];
+  const napi = existsSync(bin)
+    ? readdirSync(bin)
+        .filter((d) => /^napi-v\d+$/.test(d))
+        .sort()
+        .reverse()
+    : [];
   for (const d of napi) {
     const dir = join(bin, d, 'linux', 'x64');
     if (existsSync(join(dir, 'onnxruntime_binding.node'))) return dir;
@@ -135,12 +146,15 @@ function findSystemLibs(names: string[], dirs: string[]): string[] {
 export function cudaStatus(opts: DetectOptions = {}): CudaStatus {
   const platform = opts.platform ?? process.platform;
   const arch = opts.arch ?? process.arch;
-  if (platform !== 'linux' || arch !== 'x64') return { usable: false, reason: `CUDA is supported on Linux x64 only (this is ${platform}/${arch})` };
+  if (platform !== 'linux' || arch !== 'x64')
+    return { usable: false, reason: `CUDA is supported on Linux x64 only (this is ${platform}/${arch})` };
   const versionText = safeRead(opts.driverVersionFile ?? '/proc/driver/nvidia/version');
   if (versionText === undefined) return { usable: false, reason: 'No NVIDIA driver found (no /proc/driver/nvidia/version)' };
-  const driverVersion = /Kernel Module\s+(?:for \S+\s+)?([\d.]+)/.exec(versionText)?.[1] ?? /\b(\d{3,}\.\d+(?:\.\d+)?)\b/.exec(versionText)?.[1];
+  const driverVersion =
+    /Kernel Module\s+(?:for \S+\s+)?([\d.]+)/.exec(versionText)?.[1] ?? /\b(\d{3,}\.\d+(?:\.\d+)?)\b/.exec(versionText)?.[1];
   const gpus = opts.nvidiaSmi === false ? undefined : queryGpus(opts.nvidiaSmi ?? 'nvidia-smi');
-  if (gpus && gpus.length === 0) return { usable: false, reason: 'The NVIDIA driver is loaded but nvidia-smi lists no GPU', driverVersion, gpus };
+  if (gpus && gpus.length === 0)
+    return { usable: false, reason: 'The NVIDIA driver is loaded but nvidia-smi lists no GPU', driverVersion, gpus };
   let providerDir: string;
   try {
     providerDir = opts.binDir ?? ortBinDir();
@@ -195,11 +209,17 @@ export async function installCudaProvider(opts: InstallOptions = {}): Promise<st
   const binDir = opts.binDir ?? ortBinDir();
   const index = opts.feedIndex ?? process.env.KVZIP_NUGET_INDEX ?? NUGET_INDEX;
   const name = NUGET_PACKAGE.toLowerCase();
-  const service = await fetchJson<{ resources?: { '@type': string; '@id': string }[] }>(index, { signal: opts.signal, label: 'NuGet index' });
+  const service = await fetchJson<{ resources?: { '@type': string; '@id': string }[] }>(index, {
+    signal: opts.signal,
+    label: 'NuGet index',
+  });
   const base = service.resources?.find((r) => r['@type'] === 'PackageBaseAddress/3.0.0')?.['@id'];
   if (!base) throw new Error(`The NuGet index at ${index} has no PackageBaseAddress/3.0.0`);
   const baseUrl = base.endsWith('/') ? base : `${base}/`;
-  const versions = await fetchJson<{ versions?: string[] }>(`${baseUrl}${name}/index.json`, { signal: opts.signal, label: `${NUGET_PACKAGE} versions` });
+  const versions = await fetchJson<{ versions?: string[] }>(`${baseUrl}${name}/index.json`, {
+    signal: opts.signal,
+    label: `${NUGET_PACKAGE} versions`,
+  });
   if (!versions.versions?.includes(version)) {
     throw new Error(`${NUGET_PACKAGE} ${version} is not on ${index}; the CUDA provider must match onnxruntime-node ${version}`);
   }

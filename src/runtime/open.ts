@@ -86,7 +86,12 @@ export interface DeviceModel {
   /** Opens the compressed graph in `dir`; the tail's positions start at `basePosition` (the context length). */
   openCompressed(dir: string, basePosition: number, o?: OpenCompressedOptions): Promise<ForwardSession>;
   /** writeCompressed, then openCompressed. */
-  compressed(dir: string, baked: BakedHead[][], basePosition: number, o?: CompressedOptions & OpenCompressedOptions): Promise<ForwardSession>;
+  compressed(
+    dir: string,
+    baked: BakedHead[][],
+    basePosition: number,
+    o?: CompressedOptions & OpenCompressedOptions,
+  ): Promise<ForwardSession>;
 }
 
 export function openModel(o: OpenModelOptions): DeviceModel {
@@ -198,7 +203,9 @@ export function openModel(o: OpenModelOptions): DeviceModel {
     writeCompressed(target, baked, c = {}) {
       // onnxruntime refuses external data outside a model's own folder, so the weights go in beside the graph.
       model.linkWeights(target);
-      writeFileSync(join(target, c.file ?? DECODE_FILE), graph({ baked, bakedDtype: c.bakedDtype, scorePrefix: c.scorePrefix }), { mode: 0o600 });
+      writeFileSync(join(target, c.file ?? DECODE_FILE), graph({ baked, bakedDtype: c.bakedDtype, scorePrefix: c.scorePrefix }), {
+        mode: 0o600,
+      });
     },
     async openCompressed(target, basePosition, c = {}) {
       const use = c.use ?? 'answer';

@@ -37,8 +37,11 @@ function binOf(root: string): string {
 function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     // Its own TMPDIR: the package is downloaded there, and a partial one would be resumed by the next run.
-    execFile(process.execPath, [join(app, 'dist', 'cli.js'), ...args], { timeout: 60_000, env: { ...process.env, TMPDIR: app, ...env } }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      [join(app, 'dist', 'cli.js'), ...args],
+      { timeout: 60_000, env: { ...process.env, TMPDIR: app, ...env } },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -53,21 +56,34 @@ describe('kvzip-code setup-cuda', { skip }, () => {
     if (app) rmSync(app, { recursive: true, force: true });
   });
 
-  test('without an NVIDIA driver it refuses, says what the GPU path needs, and installs nothing', { skip: hasDriver && 'this machine has an NVIDIA driver' }, async () => {
-    const r = await cli(['setup-cuda'], { KVZIP_NUGET_INDEX: feed.index });
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /^kvzip-code: Cannot set up CUDA: No NVIDIA driver found .*CUDA 12 and cuDNN 9 .*pass --force\.\n$/);
-    assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
-    assert.ok(!existsSync(join(binOf(app), PROVIDER_FILES[0]!)));
-    assert.equal(feed.requests.length, 0);
-  });
+  test(
+    'without an NVIDIA driver it refuses, says what the GPU path needs, and installs nothing',
+    { skip: hasDriver && 'this machine has an NVIDIA driver' },
+    async () => {
+      const r = await cli(['setup-cuda'], { KVZIP_NUGET_INDEX: feed.index });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^kvzip-code: Cannot set up CUDA: No NVIDIA driver found .*CUDA 12 and cuDNN 9 .*pass --force\.\n$/);
+      assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
+      assert.ok(!existsSync(join(binOf(app), PROVIDER_FILES[0]!)));
+      assert.equal(feed.requests.length, 0);
+    },
+  );
 
   test('--force fetches the package with progress and installs the libraries next to the onnxruntime binding', async () => {
     const r = await cli(['setup-cuda', '--force', '--json'], { KVZIP_NUGET_INDEX: feed.index });
     assert.equal(r.code, 0, r.stderr);
-    const result = JSON.parse(r.stdout) as { installed: string[]; usable: boolean; providerMissing: boolean; reason: string; needs: string };
+    const result = JSON.parse(r.stdout) as {
+      installed: string[];
+      usable: boolean;
+      providerMissing: boolean;
+      reason: string;
+      needs: string;
+    };
     const bin = binOf(app);
-    assert.deepEqual(result.installed, PROVIDER_FILES.map((f) => join(bin, f)));
+    assert.deepEqual(
+      result.installed,
+      PROVIDER_FILES.map((f) => join(bin, f)),
+    );
     for (const f of PROVIDER_FILES) assert.deepEqual(readFileSync(join(bin, f)), feed.libs[f]);
     assert.match(r.stderr, /^download \d+% Microsoft\.ML\.OnnxRuntime\.Gpu\.Linux$/m);
     assert.match(result.needs, /CUDA 12 and cuDNN 9/);
@@ -80,7 +96,10 @@ describe('kvzip-code setup-cuda', { skip }, () => {
 
     const again = await cli(['setup-cuda', '--force'], { KVZIP_NUGET_INDEX: feed.index });
     assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stdout, /^onnxruntime's CUDA provider is already installed\.\nCUDA is not usable yet: .*\nThe GPU path needs an NVIDIA driver, CUDA 12 and cuDNN 9/);
+    assert.match(
+      again.stdout,
+      /^onnxruntime's CUDA provider is already installed\.\nCUDA is not usable yet: .*\nThe GPU path needs an NVIDIA driver, CUDA 12 and cuDNN 9/,
+    );
   });
 
   test('Ctrl-C during the download cancels it and leaves no library behind', async () => {

@@ -13,7 +13,9 @@ const MODEL = fileURLToPath(new URL('../../../shared/models/stories260K', import
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const skip = !existsSync(CLI) ? 'dist/cli.js missing: run npm run build' : !existsSync(MODEL) ? `${MODEL} not found` : false;
 const onlySoftware =
-  !existsSync(SWIFTSHADER_ICD) || existsSync('/proc/driver/nvidia/version') ? 'needs SwiftShader as the only adapter and no NVIDIA driver' : false;
+  !existsSync(SWIFTSHADER_ICD) || existsSync('/proc/driver/nvidia/version')
+    ? 'needs SwiftShader as the only adapter and no NVIDIA driver'
+    : false;
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'kvzip-device-'));
 after(() => rmSync(cacheDir, { recursive: true, force: true }));
@@ -36,16 +38,20 @@ describe('--device in the CLI', { skip }, () => {
     assert.match(r.stderr, /--device must be auto, cuda, webgpu or cpu, got "gpu"/);
   });
 
-  test('auto passes over SwiftShader: the CPU, with the software adapter named in --json and in the plain output', { skip: onlySoftware }, async () => {
-    const r = await cli(['generate', '--model', MODEL, '--prompt-ids', '1', '--max-tokens', '4', '--json']);
-    assert.equal(r.code, 0, r.stderr);
-    const g = JSON.parse(r.stdout) as { device: string; deviceReason?: string; adapter?: string };
-    assert.equal(g.device, 'cpu');
-    assert.equal(g.adapter, undefined);
-    assert.match(g.deviceReason ?? '', /No NVIDIA driver found.*software adapter, google swiftshader.*auto never picks/);
+  test(
+    'auto passes over SwiftShader: the CPU, with the software adapter named in --json and in the plain output',
+    { skip: onlySoftware },
+    async () => {
+      const r = await cli(['generate', '--model', MODEL, '--prompt-ids', '1', '--max-tokens', '4', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const g = JSON.parse(r.stdout) as { device: string; deviceReason?: string; adapter?: string };
+      assert.equal(g.device, 'cpu');
+      assert.equal(g.adapter, undefined);
+      assert.match(g.deviceReason ?? '', /No NVIDIA driver found.*software adapter, google swiftshader.*auto never picks/);
 
-    const plain = await cli(['generate', '--model', MODEL, '--prompt-ids', '1', '--max-tokens', '4']);
-    assert.equal(plain.code, 0, plain.stderr);
-    assert.match(plain.stderr, /^on cpu \(No NVIDIA driver found.*swiftshader.*\)$/m);
-  });
+      const plain = await cli(['generate', '--model', MODEL, '--prompt-ids', '1', '--max-tokens', '4']);
+      assert.equal(plain.code, 0, plain.stderr);
+      assert.match(plain.stderr, /^on cpu \(No NVIDIA driver found.*swiftshader.*\)$/m);
+    },
+  );
 });

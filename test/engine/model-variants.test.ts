@@ -131,7 +131,13 @@ describe('stories260K (a real trained model)', () => {
     if (!present) return t.skip(`${dir} not found`);
     const expected = load();
     const { dense: fs } = await openCpuModel(dir, join(tmp, 'prepared'));
-    const r = await generate(fs, expected.prompt_ids, fs.empty(), { maxTokens: expected.greedy_ids.length - expected.prompt_ids.length }, { decode });
+    const r = await generate(
+      fs,
+      expected.prompt_ids,
+      fs.empty(),
+      { maxTokens: expected.greedy_ids.length - expected.prompt_ids.length },
+      { decode },
+    );
     assert.deepEqual([...expected.prompt_ids, ...r.ids], expected.greedy_ids);
     assert.equal(r.ids.length, 255);
   });

@@ -6,7 +6,17 @@ import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, STACK, STORIES, cli, cliJson, currentGeneration, skipWithoutStories as skip, storyWorkspace, type AskJson } from '../support/cli.ts';
+import {
+  CLI,
+  STACK,
+  STORIES,
+  cli,
+  cliJson,
+  currentGeneration,
+  skipWithoutStories as skip,
+  storyWorkspace,
+  type AskJson,
+} from '../support/cli.ts';
 
 const QUESTION = 'Tom and Max';
 
@@ -59,7 +69,7 @@ test('nothing unverified is trusted', { skip, concurrency: false }, async (t) =>
     });
   }
 
-  await t.test('a flipped bit of the manifest\'s sequenceLength is caught and the entry rebuilt', async () => {
+  await t.test("a flipped bit of the manifest's sequenceLength is caught and the entry rebuilt", async () => {
     const f = join(currentGeneration(cache), 'manifest.json');
     const text = readFileSync(f, 'utf8');
     const n = Number(/"sequenceLength": (\d+)/.exec(text)![1]);

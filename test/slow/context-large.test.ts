@@ -31,7 +31,9 @@ for (const mode of ['walk', 'git'] as const) {
       onProgress: () => (peak = Math.max(peak, process.memoryUsage().rss)),
     });
     const ms = performance.now() - t0;
-    t.diagnostic(`${mode}: ${ms.toFixed(0)} ms, rss +${((peak - rss0) / 2 ** 20).toFixed(0)} MiB, ${ctx.files.length} files, ${ctx.totalTokens} tokens`);
+    t.diagnostic(
+      `${mode}: ${ms.toFixed(0)} ms, rss +${((peak - rss0) / 2 ** 20).toFixed(0)} MiB, ${ctx.files.length} files, ${ctx.totalTokens} tokens`,
+    );
     assert.equal(ctx.stats.scanned, DEFAULT_MAX_FILES);
     assert.equal(ctx.omitted.find((o) => o.reason === 'file-limit')?.path, '');
     assert.ok(ctx.totalTokens <= 128_000 && ctx.totalTokens > 120_000);

@@ -63,7 +63,9 @@ export interface NugetFeed {
  * `stall` sends the package's first half and then holds the connection open, for cancellation tests.
  */
 export async function startNugetFeed(versions = ['1.29.0', '1.30.0'], opts: { stall?: boolean } = {}): Promise<NugetFeed> {
-  const libs = Object.fromEntries(PROVIDER_FILES.map((f) => [f, Buffer.concat([Buffer.from(`ELF ${f}`), randomBytes(50_000), Buffer.alloc(50_000)])]));
+  const libs = Object.fromEntries(
+    PROVIDER_FILES.map((f) => [f, Buffer.concat([Buffer.from(`ELF ${f}`), randomBytes(50_000), Buffer.alloc(50_000)])]),
+  );
   const nupkg = makeZip({
     '[Content_Types].xml': Buffer.from('<Types/>'),
     ...Object.fromEntries(Object.entries(libs).map(([f, d]) => [`runtimes/linux-x64/native/${f}`, d])),
@@ -76,7 +78,8 @@ export async function startNugetFeed(versions = ['1.29.0', '1.30.0'], opts: { st
     requests.push(req.url ?? '');
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const json = (v: unknown) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(v));
-    if (req.url === '/v3/index.json') return json({ version: '3.0.0', resources: [{ '@id': `${base}/flat/`, '@type': 'PackageBaseAddress/3.0.0' }] });
+    if (req.url === '/v3/index.json')
+      return json({ version: '3.0.0', resources: [{ '@id': `${base}/flat/`, '@type': 'PackageBaseAddress/3.0.0' }] });
     if (req.url === '/flat/microsoft.ml.onnxruntime.gpu.linux/index.json') return json({ versions });
     if (req.url === `/flat/microsoft.ml.onnxruntime.gpu.linux/${version}/microsoft.ml.onnxruntime.gpu.linux.${version}.nupkg`) {
       res.writeHead(200, { 'content-length': nupkg.length });

@@ -84,6 +84,9 @@ export function writeShardedSafetensors(dir: string, tensors: TensorData[], shar
     for (const t of part) weightMap[t.name] = name;
     totalSize += bytes.length;
   }
-  writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2));
+  writeFileSync(
+    join(dir, 'model.safetensors.index.json'),
+    JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2),
+  );
   return files;
 }

@@ -21,10 +21,14 @@ test('a cache folder under a file is refused, naming the file', (t) => {
   refused(join(root, 'afile'), /is a file, not a folder/);
 });
 
-test('a cache folder on /proc or /sys is refused (mkdir there never returns)', { skip: process.platform !== 'linux' && 'Linux only' }, () => {
-  refused('/proc/kvzip-cache/x', /on the kernel's proc file system/);
-  refused('/sys/kvzip-cache', /on the kernel's sysfs file system/);
-});
+test(
+  'a cache folder on /proc or /sys is refused (mkdir there never returns)',
+  { skip: process.platform !== 'linux' && 'Linux only' },
+  () => {
+    refused('/proc/kvzip-cache/x', /on the kernel's proc file system/);
+    refused('/sys/kvzip-cache', /on the kernel's sysfs file system/);
+  },
+);
 
 test('a usable folder, existing or not yet, is accepted', (t) => {
   const root = mkdtempSync(join(tmpdir(), 'kvzip-location-'));

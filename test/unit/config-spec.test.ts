@@ -14,7 +14,12 @@ describe('parseModelSpec', () => {
     assert.equal(spec({ hiddenSize: 64, numHeads: 8 }).headDim, 8);
     const q3 = spec({ architecture: 'Qwen3ForCausalLM', hiddenSize: 64, numHeads: 4, headDim: 24 });
     assert.equal(q3.headDim, 24);
-    expectModelError(() => spec({ hiddenSize: 60, numHeads: 8 }), '/m/config.json', /head_dim 7.5 must be an even integer/, /Set head_dim explicitly/);
+    expectModelError(
+      () => spec({ hiddenSize: 60, numHeads: 8 }),
+      '/m/config.json',
+      /head_dim 7.5 must be an even integer/,
+      /Set head_dim explicitly/,
+    );
     expectModelError(() => spec({ headDim: 7 }), '/m/config.json', /head_dim 7 must be an even integer/, /Set head_dim/);
   });
 
@@ -44,7 +49,10 @@ describe('parseModelSpec', () => {
     assert.deepEqual(spec({ config: { eos_token_id: [128001, 128008, 128009] } }).eosTokenIds, [128001, 128008, 128009]);
     assert.equal(spec({ architecture: 'MistralForCausalLM', config: { sliding_window: 4096 } }).slidingWindow, 4096);
     assert.equal(spec({ config: { sliding_window: 4096 } }).slidingWindow, undefined, 'Llama ignores sliding_window');
-    assert.equal(spec({ architecture: 'Qwen2ForCausalLM', config: { sliding_window: 4096, use_sliding_window: false } }).slidingWindow, undefined);
+    assert.equal(
+      spec({ architecture: 'Qwen2ForCausalLM', config: { sliding_window: 4096, use_sliding_window: false } }).slidingWindow,
+      undefined,
+    );
   });
 
   test('rope_scaling types, under "type" or "rope_type"', () => {
@@ -52,14 +60,27 @@ describe('parseModelSpec', () => {
     assert.deepEqual(spec({ ropeScaling: { rope_type: 'default' } }).ropeScaling, { type: 'none' });
     assert.deepEqual(spec({ ropeScaling: { type: 'linear', factor: 2 } }).ropeScaling, { type: 'linear', factor: 2 });
     assert.deepEqual(
-      spec({ ropeScaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } }).ropeScaling,
+      spec({
+        ropeScaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
+      }).ropeScaling,
       { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 },
     );
-    const yarn = spec({ maxPositions: 131072, ropeScaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 32768 } }).ropeScaling;
-    assert.deepEqual(yarn, { type: 'yarn', factor: 4, originalMaxPositions: 32768, betaFast: 32, betaSlow: 1, attentionFactor: 0.1 * Math.log(4) + 1 });
+    const yarn = spec({
+      maxPositions: 131072,
+      ropeScaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 32768 },
+    }).ropeScaling;
+    assert.deepEqual(yarn, {
+      type: 'yarn',
+      factor: 4,
+      originalMaxPositions: 32768,
+      betaFast: 32,
+      betaSlow: 1,
+      attentionFactor: 0.1 * Math.log(4) + 1,
+    });
     const withMscale = spec({ ropeScaling: { type: 'yarn', factor: 40, mscale: 1, mscale_all_dim: 0.707 } }).ropeScaling;
     assert.equal(withMscale.type, 'yarn');
-    if (withMscale.type === 'yarn') assert.ok(Math.abs(withMscale.attentionFactor - (0.1 * Math.log(40) + 1) / (0.0707 * Math.log(40) + 1)) < 1e-12);
+    if (withMscale.type === 'yarn')
+      assert.ok(Math.abs(withMscale.attentionFactor - (0.1 * Math.log(40) + 1) / (0.0707 * Math.log(40) + 1)) < 1e-12);
     const given = spec({ ropeScaling: { type: 'yarn', factor: 2, attention_factor: 1.5 } }).ropeScaling;
     assert.ok(given.type === 'yarn' && given.attentionFactor === 1.5);
   });
@@ -128,12 +149,18 @@ describe('ropeFrequencies', () => {
       const want = hfInvFreq(s);
       assert.equal(got.invFreq.length, s.headDim / 2);
       assert.equal(got.scale, want.scale);
-      got.invFreq.forEach((f, i) => assert.ok(Math.abs(f - want.invFreq[i]) <= 1e-6 * want.invFreq[i], `invFreq[${i}] ${f} vs ${want.invFreq[i]}`));
+      got.invFreq.forEach((f, i) =>
+        assert.ok(Math.abs(f - want.invFreq[i]) <= 1e-6 * want.invFreq[i], `invFreq[${i}] ${f} vs ${want.invFreq[i]}`),
+      );
     });
   }
 
   test('llama3 leaves high frequencies alone and divides low ones by the factor', () => {
-    const s = spec({ headDim: 128, ropeTheta: 500000, ropeScaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } });
+    const s = spec({
+      headDim: 128,
+      ropeTheta: 500000,
+      ropeScaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
+    });
     const plain = ropeFrequencies({ ...s, ropeScaling: { type: 'none' } }).invFreq;
     const scaled = ropeFrequencies(s).invFreq;
     assert.equal(scaled[0], plain[0]);

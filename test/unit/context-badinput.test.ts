@@ -26,7 +26,10 @@ for (const mode of ['git', 'walk'] as const) {
       commit(root, 1, ['a/real.ts', 'loop', 'a/up', 'dangling', 'escape']);
     }
     const ctx = await buildContext(root, { encode: charEncode, discovery: mode });
-    assert.deepEqual(ctx.files.map((f) => f.path), ['a/real.ts']);
+    assert.deepEqual(
+      ctx.files.map((f) => f.path),
+      ['a/real.ts'],
+    );
     for (const p of ['loop', 'a/up', 'dangling', 'escape']) assert.equal(omission(ctx, p)?.reason, 'symlink', p);
     assert.match(omission(ctx, 'escape')!.detail!, /links to \/etc\/hostname/);
     // git does not list a FIFO; the walk sees it and reports it.
@@ -50,7 +53,10 @@ test('files deleted, swapped for a FIFO or a link, or grown past the cap between
       writeFileSync(join(root, 'grow.ts'), 'x'.repeat(5000));
     },
   });
-  assert.deepEqual(ctx.files.map((f) => f.path), ['keep.ts']);
+  assert.deepEqual(
+    ctx.files.map((f) => f.path),
+    ['keep.ts'],
+  );
   assert.deepEqual(omission(ctx, 'gone.ts'), { path: 'gone.ts', reason: 'unreadable', detail: 'vanished before it was read' });
   assert.equal(omission(ctx, 'fifo.ts')?.reason, 'not-a-file');
   assert.equal(omission(ctx, 'link.ts')?.reason, 'symlink');
@@ -67,17 +73,25 @@ test('a tracked file missing from the work tree is reported', async (t) => {
   assert.equal(omission(ctx, 'b.ts')?.reason, 'unreadable');
 });
 
-test('a file that keeps changing while read is reported as changed, not half-read', { skip: !existsSync('/proc/self/status') }, async () => {
-  // /proc files report size 0 and then yield bytes: the size check after the read never agrees.
-  const r = await readStable('/proc/self/status', 1 << 20);
-  assert.deepEqual(r.ok ? 'ok' : [r.reason, r.detail], ['changed', 'still changing after 3 reads']);
-});
+test(
+  'a file that keeps changing while read is reported as changed, not half-read',
+  { skip: !existsSync('/proc/self/status') },
+  async () => {
+    // /proc files report size 0 and then yield bytes: the size check after the read never agrees.
+    const r = await readStable('/proc/self/status', 1 << 20);
+    assert.deepEqual(r.ok ? 'ok' : [r.reason, r.detail], ['changed', 'still changing after 3 reads']);
+  },
+);
 
 test('a file appended to concurrently is either read whole at one instant or reported as changed', async (t) => {
   const root = tempDir(t);
   const file = join(root, 'log.txt');
   writeFileSync(file, 'start\n');
-  const writer = execFileSync('sh', ['-c', `(i=0; while [ $i -lt 3000 ]; do echo line$i >> '${file}'; i=$((i+1)); done) >/dev/null 2>&1 & echo $!`], { encoding: 'utf8' });
+  const writer = execFileSync(
+    'sh',
+    ['-c', `(i=0; while [ $i -lt 3000 ]; do echo line$i >> '${file}'; i=$((i+1)); done) >/dev/null 2>&1 & echo $!`],
+    { encoding: 'utf8' },
+  );
   try {
     for (let i = 0; i < 20; i++) {
       const r = await readStable(file, 1 << 20);
@@ -125,10 +139,9 @@ test('cancellation: an aborted signal rejects with AbortError, before or during 
   write(root, { 'a.ts': 'a', 'b/c.ts': 'c' });
   await assert.rejects(buildContext(root, { encode: charEncode, signal: AbortSignal.abort() }), { name: 'AbortError' });
   const ac = new AbortController();
-  await assert.rejects(
-    buildContext(root, { encode: charEncode, signal: ac.signal, onProgress: (p) => p.phase === 'stat' && ac.abort() }),
-    { name: 'AbortError' },
-  );
+  await assert.rejects(buildContext(root, { encode: charEncode, signal: ac.signal, onProgress: (p) => p.phase === 'stat' && ac.abort() }), {
+    name: 'AbortError',
+  });
 });
 
 test('progress reports every phase in order', async (t) => {
@@ -146,5 +159,8 @@ test('discovery: git on a folder outside any repository is an error; the walk ne
   mkdirSync(join(root, '.git'));
   write(root, { '.git/config': 'x' });
   const ctx = await buildContext(root, { encode: charEncode, discovery: 'walk', defaultExcludes: false });
-  assert.deepEqual(ctx.files.map((f) => f.path), ['a.ts']);
+  assert.deepEqual(
+    ctx.files.map((f) => f.path),
+    ['a.ts'],
+  );
 });

@@ -12,7 +12,16 @@ const paths = (ctx: { files: { path: string }[] }): string[] => ctx.files.map((f
 test('git order: fewer commits first, then older last commit, then path; dirty and untracked last', async (t) => {
   const root = tempDir(t);
   gitInit(root);
-  write(root, { 'stable.ts': '1', 'hot.ts': '1', 'warm.ts': '1', 'old.ts': '1', 'new.ts': '1', 'z-tie.ts': '1', 'a-tie.ts': '1', 'edited.ts': '1' });
+  write(root, {
+    'stable.ts': '1',
+    'hot.ts': '1',
+    'warm.ts': '1',
+    'old.ts': '1',
+    'new.ts': '1',
+    'z-tie.ts': '1',
+    'a-tie.ts': '1',
+    'edited.ts': '1',
+  });
   commit(root, 1, ['stable.ts', 'hot.ts', 'warm.ts', 'old.ts', 'z-tie.ts', 'a-tie.ts', 'edited.ts']);
   write(root, { 'hot.ts': '2', 'warm.ts': '2' });
   commit(root, 2, ['hot.ts', 'warm.ts']);
@@ -24,7 +33,11 @@ test('git order: fewer commits first, then older last commit, then path; dirty a
   assert.equal(ctx.stats.order, 'git-history');
   assert.deepEqual(paths(ctx), [
     // one commit each: at t=1 (ties broken by path), then new.ts at t=4
-    'a-tie.ts', 'old.ts', 'stable.ts', 'z-tie.ts', 'new.ts',
+    'a-tie.ts',
+    'old.ts',
+    'stable.ts',
+    'z-tie.ts',
+    'new.ts',
     'warm.ts', // two commits
     'hot.ts', // three commits
     'untracked.ts', // volatile: no commits

@@ -29,7 +29,10 @@ test('no change: up to date, nothing to prefill', async (t) => {
 test('editing the last file in the order re-prefills only that file, and the prefix ids are unchanged', async (t) => {
   const root = await repo(t);
   const old = await buildContext(root, { encode: charEncode });
-  assert.deepEqual(old.files.map((f) => f.path), ['a.ts', 'b.ts', 'c.ts']);
+  assert.deepEqual(
+    old.files.map((f) => f.path),
+    ['a.ts', 'b.ts', 'c.ts'],
+  );
   write(root, { 'c.ts': 'const c = 6; // edited\n' });
   const now = await buildContext(root, { encode: charEncode });
   const plan = planRefresh(old.fingerprint, now);
@@ -47,7 +50,10 @@ test('editing a middle file moves it last (dirty) and re-prefills from its old p
   const old = await buildContext(root, { encode: charEncode });
   write(root, { 'a.ts': 'const a = 100;\n' });
   const now = await buildContext(root, { encode: charEncode });
-  assert.deepEqual(now.files.map((f) => f.path), ['b.ts', 'c.ts', 'a.ts']);
+  assert.deepEqual(
+    now.files.map((f) => f.path),
+    ['b.ts', 'c.ts', 'a.ts'],
+  );
   const plan = planRefresh(old.fingerprint, now);
   assert.equal(plan.firstToken, 0);
   assert.deepEqual(plan.changed, ['a.ts']);

@@ -24,7 +24,10 @@ after(async () => {
 
 function fakeDriver(): string {
   const f = join(dir, 'nvidia-version');
-  writeFileSync(f, 'NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 22:23:56 UTC 2024\nGCC version:  gcc version 12.2.0\n');
+  writeFileSync(
+    f,
+    'NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 22:23:56 UTC 2024\nGCC version:  gcc version 12.2.0\n',
+  );
   return f;
 }
 
@@ -35,11 +38,15 @@ describe('CUDA provider', () => {
     assert.match(s.reason, /No NVIDIA driver found/);
   });
 
-  test('the session falls back to the CPU with the detection reason', { skip: existsSync('/proc/driver/nvidia/version') && 'this machine has an NVIDIA driver' }, () => {
-    const choice = chooseDevice('auto');
-    assert.equal(choice.device, 'cpu');
-    assert.match(choice.reason ?? '', /No NVIDIA (GPU )?driver found/);
-  });
+  test(
+    'the session falls back to the CPU with the detection reason',
+    { skip: existsSync('/proc/driver/nvidia/version') && 'this machine has an NVIDIA driver' },
+    () => {
+      const choice = chooseDevice('auto');
+      assert.equal(choice.device, 'cpu');
+      assert.match(choice.reason ?? '', /No NVIDIA (GPU )?driver found/);
+    },
+  );
 
   test('other platforms are refused with the platform named', () => {
     const s = cudaStatus({ platform: 'darwin', arch: 'arm64' });
@@ -66,11 +73,23 @@ describe('CUDA provider', () => {
   test('installCudaProvider fetches the .nupkg through the NuGet v3 layout and extracts the libraries', async () => {
     const bin = join(dir, 'bin');
     const progress: number[] = [];
-    const paths = await installCudaProvider({ binDir: bin, version: '1.30.0', feedIndex: feed.index, cacheDir: join(dir, 'cache'), onProgress: (p) => progress.push(p.bytes) });
-    assert.deepEqual(paths, PROVIDER_FILES.map((f) => join(bin, f)));
+    const paths = await installCudaProvider({
+      binDir: bin,
+      version: '1.30.0',
+      feedIndex: feed.index,
+      cacheDir: join(dir, 'cache'),
+      onProgress: (p) => progress.push(p.bytes),
+    });
+    assert.deepEqual(
+      paths,
+      PROVIDER_FILES.map((f) => join(bin, f)),
+    );
     for (const f of PROVIDER_FILES) assert.deepEqual(readFileSync(join(bin, f)), feed.libs[f]);
     assert.equal(progress.at(-1), feed.nupkg.length);
-    assert.ok(!existsSync(join(dir, 'cache', 'microsoft.ml.onnxruntime.gpu.linux.1.30.0.nupkg')), 'the package is removed after extraction');
+    assert.ok(
+      !existsSync(join(dir, 'cache', 'microsoft.ml.onnxruntime.gpu.linux.1.30.0.nupkg')),
+      'the package is removed after extraction',
+    );
     assert.deepEqual(feed.requests.slice(-3), [
       '/v3/index.json',
       '/flat/microsoft.ml.onnxruntime.gpu.linux/index.json',
@@ -86,7 +105,10 @@ describe('CUDA provider', () => {
   });
 
   test('a version missing from the feed is a clear error', async () => {
-    await assert.rejects(installCudaProvider({ binDir: join(dir, 'bin2'), version: '9.9.9', feedIndex: feed.index, cacheDir: join(dir, 'cache') }), /Gpu\.Linux 9\.9\.9 is not on/);
+    await assert.rejects(
+      installCudaProvider({ binDir: join(dir, 'bin2'), version: '9.9.9', feedIndex: feed.index, cacheDir: join(dir, 'cache') }),
+      /Gpu\.Linux 9\.9\.9 is not on/,
+    );
     assert.ok(!existsSync(join(dir, 'bin2', 'libonnxruntime_providers_cuda.so')));
   });
 

@@ -11,7 +11,10 @@ test('parseViewMessage accepts exactly the known shapes', () => {
   assert.deepEqual(parseViewMessage({ type: 'ready' }), { type: 'ready' });
   assert.deepEqual(parseViewMessage({ type: 'ask', question: 'why?' }), { type: 'ask', question: 'why?' });
   assert.deepEqual(parseViewMessage({ type: 'openFile', path: 'a.ts', line: 3 }), { type: 'openFile', path: 'a.ts', line: 3 });
-  assert.deepEqual(parseViewMessage({ type: 'openLink', href: 'https://example.com/x' }), { type: 'openLink', href: 'https://example.com/x' });
+  assert.deepEqual(parseViewMessage({ type: 'openLink', href: 'https://example.com/x' }), {
+    type: 'openLink',
+    href: 'https://example.com/x',
+  });
   for (const bad of [
     null,
     'ask',

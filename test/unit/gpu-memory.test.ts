@@ -21,7 +21,13 @@ const DEFAULT_LIMITS = { maxBufferSize: 256 * MiB, maxStorageBufferBindingSize: 
 
 describe('WebGPU buffer limits', () => {
   test('the largest tensors of a Qwen2.5-Coder-1.5B fp16 build at 8K tokens, exact bytes', () => {
-    const t = largestTensors({ shape: shape('qwen2.5-coder-1.5b'), weights: 'fp16', floatBytes: 2, contextTokens: 8192, scoreChunkTokens: 2000 });
+    const t = largestTensors({
+      shape: shape('qwen2.5-coder-1.5b'),
+      weights: 'fp16',
+      floatBytes: 2,
+      contextTokens: 8192,
+      scoreChunkTokens: 2000,
+    });
     assert.deepEqual(
       t.map((x) => x.bytes),
       [
@@ -37,7 +43,11 @@ describe('WebGPU buffer limits', () => {
   test('int4 packs the vocabulary table at half a byte a weight; an untied head is a second table as large', () => {
     const int4 = largestTensors({ shape: shape('qwen2.5-coder-1.5b'), weights: 'int4', floatBytes: 2, contextTokens: 4096 });
     assert.equal(int4.find((x) => /embedding/.test(x.what))?.bytes, 151936 * (1536 / 16) * 8);
-    assert.equal(int4.find((x) => /LM head/.test(x.what)), undefined, 'tied: the head is the table');
+    assert.equal(
+      int4.find((x) => /LM head/.test(x.what)),
+      undefined,
+      'tied: the head is the table',
+    );
     const untied = largestTensors({ shape: shape('llama-3.1-8b'), weights: 'fp16', floatBytes: 2, contextTokens: 4096 });
     assert.equal(untied.find((x) => /LM head/.test(x.what))?.bytes, 128256 * 4096 * 2);
   });
@@ -181,16 +191,23 @@ describe('CUDA free memory', () => {
 
 describe("the engine's check against this machine's real WebGPU adapter", () => {
   const icd = '/usr/lib/chromium/vk_swiftshader_icd.json';
-  test('SwiftShader (1 GiB buffers, no shader-f16) refuses a 7B fp32 table before preparing, and takes int4', { skip: !existsSync(icd) && 'no SwiftShader' }, () => {
-    process.env.VK_ICD_FILENAMES ??= icd;
-    const adapter = probeWebGpu().adapter;
-    assert.ok(adapter, 'an adapter');
-    const at2k = { shape: shape('qwen2.5-coder-7b'), device: 'webgpu' as const, adapter, dtype: 'fp32' as const, contextTokens: 2048 };
-    assert.throws(
-      () => checkFits({ ...at2k, int4: false }),
-      (e: Error & { code?: string }) =>
-        e.code === 'memory' && /^Too large for this GPU: the embedding table would take 2\.0 GiB at 2048 tokens, but google swiftshader .* binds at most/.test(e.message),
-    );
-    assert.equal(checkFits({ ...at2k, int4: true }), undefined);
-  });
+  test(
+    'SwiftShader (1 GiB buffers, no shader-f16) refuses a 7B fp32 table before preparing, and takes int4',
+    { skip: !existsSync(icd) && 'no SwiftShader' },
+    () => {
+      process.env.VK_ICD_FILENAMES ??= icd;
+      const adapter = probeWebGpu().adapter;
+      assert.ok(adapter, 'an adapter');
+      const at2k = { shape: shape('qwen2.5-coder-7b'), device: 'webgpu' as const, adapter, dtype: 'fp32' as const, contextTokens: 2048 };
+      assert.throws(
+        () => checkFits({ ...at2k, int4: false }),
+        (e: Error & { code?: string }) =>
+          e.code === 'memory' &&
+          /^Too large for this GPU: the embedding table would take 2\.0 GiB at 2048 tokens, but google swiftshader .* binds at most/.test(
+            e.message,
+          ),
+      );
+      assert.equal(checkFits({ ...at2k, int4: true }), undefined);
+    },
+  );
 });

@@ -37,7 +37,11 @@ function sendRanged(req: http.IncomingMessage, res: http.ServerResponse, data: B
   if (m) {
     const start = Number(m[1]);
     if (start >= data.length) return res.writeHead(416, { 'content-range': `bytes */${data.length}` }).end();
-    res.writeHead(206, { ...extra, 'content-length': data.length - start, 'content-range': `bytes ${start}-${data.length - 1}/${data.length}` });
+    res.writeHead(206, {
+      ...extra,
+      'content-length': data.length - start,
+      'content-range': `bytes ${start}-${data.length - 1}/${data.length}`,
+    });
     return res.end(data.subarray(start));
   }
   res.writeHead(200, { ...extra, 'content-length': data.length });
@@ -56,7 +60,11 @@ const modelFiles: Record<string, Buffer> = {
   'config.json': Buffer.from('{"model_type":"llama"}'),
   'tokenizer.json': Buffer.from('{"model":{}}'),
   'tokenizer_config.json': Buffer.from('{}'),
-  'model.safetensors.index.json': Buffer.from(JSON.stringify({ weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors', c: 'model-00001-of-00002.safetensors' } })),
+  'model.safetensors.index.json': Buffer.from(
+    JSON.stringify({
+      weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors', c: 'model-00001-of-00002.safetensors' },
+    }),
+  ),
   'model-00001-of-00002.safetensors': shard1,
   'model-00002-of-00002.safetensors': shard2,
 };
@@ -134,7 +142,10 @@ describe('hub download', () => {
     const dest = join(dir, 'gated', 'weights.bin');
     const events: DownloadProgress[] = [];
     cdnSeen.length = 0;
-    const r = await downloadFile(resolveUrl('org/gated', 'weights.bin', 'main', endpoint), dest, { token: TOKEN, onProgress: (p) => events.push(p) });
+    const r = await downloadFile(resolveUrl('org/gated', 'weights.bin', 'main', endpoint), dest, {
+      token: TOKEN,
+      onProgress: (p) => events.push(p),
+    });
     assert.equal(r.sha256, blobSha);
     assert.deepEqual(readFileSync(dest), blob);
     assert.ok(!existsSync(`${dest}.part`));
@@ -161,7 +172,10 @@ describe('hub download', () => {
   });
 
   test('403 tells to accept the license; 404 tells to check the id', async () => {
-    const e403 = await rejects(downloadFile(resolveUrl('org/forbidden', 'weights.bin', 'main', endpoint), join(dir, 'f.bin'), { token: TOKEN }), 'forbidden');
+    const e403 = await rejects(
+      downloadFile(resolveUrl('org/forbidden', 'weights.bin', 'main', endpoint), join(dir, 'f.bin'), { token: TOKEN }),
+      'forbidden',
+    );
     assert.match(e403.message, /Accept the model's license/);
     const dest = join(dir, 'missing.bin');
     const e404 = await rejects(downloadFile(resolveUrl('org/public', 'nope.bin', 'main', endpoint), dest), 'not-found');
@@ -176,7 +190,10 @@ describe('hub download', () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise((r) => closed.close(r));
     const dest = join(dir, 'offline.bin');
-    const e = await rejects(downloadFile(resolveUrl('org/public', 'weights.bin', 'main', `http://127.0.0.1:${port}`), dest, { token: TOKEN }), 'offline');
+    const e = await rejects(
+      downloadFile(resolveUrl('org/public', 'weights.bin', 'main', `http://127.0.0.1:${port}`), dest, { token: TOKEN }),
+      'offline',
+    );
     assert.match(e.message, /cannot reach .*ECONNREFUSED.*HF_ENDPOINT/);
     noFile(dest);
   });
@@ -240,7 +257,10 @@ describe('hub download', () => {
   test('downloadModel fetches config, tokenizer, shard index and shards; skips a missing generation_config', async () => {
     const target = join(dir, 'model');
     let sawOverall = 0;
-    const { files } = await downloadModel('org/model', target, { endpoint, onProgress: (p) => (sawOverall = Math.max(sawOverall, p.overallBytes)) });
+    const { files } = await downloadModel('org/model', target, {
+      endpoint,
+      onProgress: (p) => (sawOverall = Math.max(sawOverall, p.overallBytes)),
+    });
     assert.deepEqual(files.sort(), Object.keys(modelFiles).sort());
     for (const [name, data] of Object.entries(modelFiles)) assert.deepEqual(readFileSync(join(target, name)), data, name);
     assert.ok(!existsSync(join(target, 'generation_config.json')));

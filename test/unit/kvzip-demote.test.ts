@@ -12,7 +12,10 @@ const tok = {
   calls: 0,
   decode(ids: number[]): string {
     this.calls++;
-    return ids.map((i) => vocab[i]).join('').replace(/^ /, '');
+    return ids
+      .map((i) => vocab[i])
+      .join('')
+      .replace(/^ /, '');
   },
   encode(text: string): number[] {
     return [vocab.indexOf(text)];
@@ -20,7 +23,8 @@ const tok = {
 };
 
 test('whitespace and \\p{P} count; symbols, words, empty and U+FFFD do not', () => {
-  for (const t of ['.', '\n\n    ', '();', '  ', '"', '}', '»', ',', "'", '...', '\t', '#', '//', '_']) assert.ok(isPunctuationOrSpace(t), JSON.stringify(t));
+  for (const t of ['.', '\n\n    ', '();', '  ', '"', '}', '»', ',', "'", '...', '\t', '#', '//', '_'])
+    assert.ok(isPunctuationOrSpace(t), JSON.stringify(t));
   for (const t of ['', ' the', ' =', 'x_1', '�', ' <', '+', '$', '|', 'don', ' a.']) assert.ok(!isPunctuationOrSpace(t), JSON.stringify(t));
 });
 
@@ -41,8 +45,7 @@ test('applyMultipliers scales every (layer, head) row in place, position by posi
   const out = applyMultipliers(s, Float32Array.from([1, 0.5, 1, 0.25]));
   assert.equal(out, s);
   for (let l = 0; l < 2; l++)
-    for (let h = 0; h < 3; h++)
-      for (let i = 0; i < 4; i++) assert.equal(s.at(l, h, i), before[(l * 3 + h) * 4 + i] * [1, 0.5, 1, 0.25][i]);
+    for (let h = 0; h < 3; h++) for (let i = 0; i < 4; i++) assert.equal(s.at(l, h, i), before[(l * 3 + h) * 4 + i] * [1, 0.5, 1, 0.25][i]);
   assert.throws(() => applyMultipliers(s, new Float32Array(3)), RangeError);
 });
 
@@ -51,11 +54,21 @@ test('demotion moves the pair budget from punctuation to content; factor 1 chang
   const ids = [1, 2, 6, 1];
   const s = new PairScores(1, 2, 4);
   s.data.set([0.1, 0.9, 0.5, 0.2, 0.1, 0.9, 0.5, 0.2]);
-  assert.deepEqual(selectPair(s, 0.25).flat().map((h) => Array.from(h)), [[1], [1]]);
+  assert.deepEqual(
+    selectPair(s, 0.25)
+      .flat()
+      .map((h) => Array.from(h)),
+    [[1], [1]],
+  );
   const same = new PairScores(1, 2, 4);
   same.data.set(s.data);
   demoteScores(same, tok, ids, 1);
   assert.deepEqual(same.data, s.data);
   demoteScores(s, tok, ids, 0.5);
-  assert.deepEqual(selectPair(s, 0.25).flat().map((h) => Array.from(h)), [[2], [2]]);
+  assert.deepEqual(
+    selectPair(s, 0.25)
+      .flat()
+      .map((h) => Array.from(h)),
+    [[2], [2]],
+  );
 });

@@ -2,7 +2,18 @@
 // anything in them (or in their index) is wrong; a checkpoint is identified by its content, not its mtime.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prepareModel, WEIGHTS_FILE, type PreparedModel } from '../../src/model/prepare.ts';
@@ -104,27 +115,33 @@ test('weights holding NaN are refused with the tensor named', (t) => {
     /download or export it again/,
   );
   assert.deepEqual(
-    readdirSync(join(root, 'prepared')).flatMap((d) => (statSync(join(root, 'prepared', d)).isDirectory() ? readdirSync(join(root, 'prepared', d)) : [])),
+    readdirSync(join(root, 'prepared')).flatMap((d) =>
+      statSync(join(root, 'prepared', d)).isDirectory() ? readdirSync(join(root, 'prepared', d)) : [],
+    ),
     [],
     'nothing was left half-written',
   );
 });
 
-test('a full disk while preparing leaves no temporary file, and reads as "the disk is full"', { skip: !existsSync('/dev/full') && '/dev/full is Linux only' }, (t) => {
-  const { first, weights, prepare } = setup(t);
-  rmSync(weights);
-  // The temporary file the preparation writes is /dev/full, which answers every write with ENOSPC.
-  const tmp = join(first.dir, `${WEIGHTS_FILE}.${process.pid}.tmp`);
-  symlinkSync('/dev/full', tmp);
-  let caught: unknown;
-  try {
-    prepare();
-  } catch (e) {
-    caught = e;
-  }
-  assert.equal((caught as NodeJS.ErrnoException)?.code, 'ENOSPC', `${caught}`);
-  assert.equal(existsSync(tmp), false, 'the temporary file was removed');
-  const message = environmentError(caught, first.dir)?.message ?? '';
-  assert.match(message, /The disk is full/);
-  assert.match(message, /Free some space, or move the cache folder/);
-});
+test(
+  'a full disk while preparing leaves no temporary file, and reads as "the disk is full"',
+  { skip: !existsSync('/dev/full') && '/dev/full is Linux only' },
+  (t) => {
+    const { first, weights, prepare } = setup(t);
+    rmSync(weights);
+    // The temporary file the preparation writes is /dev/full, which answers every write with ENOSPC.
+    const tmp = join(first.dir, `${WEIGHTS_FILE}.${process.pid}.tmp`);
+    symlinkSync('/dev/full', tmp);
+    let caught: unknown;
+    try {
+      prepare();
+    } catch (e) {
+      caught = e;
+    }
+    assert.equal((caught as NodeJS.ErrnoException)?.code, 'ENOSPC', `${caught}`);
+    assert.equal(existsSync(tmp), false, 'the temporary file was removed');
+    const message = environmentError(caught, first.dir)?.message ?? '';
+    assert.match(message, /The disk is full/);
+    assert.match(message, /Free some space, or move the cache folder/);
+  },
+);

