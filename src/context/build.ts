@@ -49,6 +49,8 @@ interface Kept {
   ids: ArrayLike<number>;
   /** The decoded file, kept while it is in as an outline so it can be upgraded to whole. */
   content?: string;
+  /** The file's fuller outline, kept while it is in at the signatures level so it can be upgraded to it. */
+  outline?: string;
   note?: string;
   ranked: Ranked;
 }
@@ -204,6 +206,7 @@ export async function buildContext(root: string | readonly ContextRoot[], option
           continue;
         }
         let outline: string | undefined;
+        let signatures: string | undefined;
         let seg: Segment | undefined;
         let ids: ArrayLike<number> | undefined;
         if (wholeFits) {
@@ -213,7 +216,10 @@ export async function buildContext(root: string | readonly ContextRoot[], option
         if (!ids || ids.length > budget.left) {
           // A small file's outline would save a few tokens for a parse: small files go in whole or not at all.
           outline = bytes < MIN_OUTLINE_BYTES ? undefined : outlineOf(syntax, path, d.text);
-          if (outline !== undefined) seg = renderSegment(path, outline, true);
+          signatures = outline === undefined ? undefined : outlineOf(syntax, path, d.text, 'signatures');
+          if (signatures === outline) signatures = undefined;
+          if (signatures !== undefined) seg = renderSegment(path, signatures, 'signatures');
+          else if (outline !== undefined) seg = renderSegment(path, outline, 'outline');
           else seg ??= renderSegment(path, d.text);
           ids = options.encode(seg.text);
         }
@@ -233,6 +239,7 @@ export async function buildContext(root: string | readonly ContextRoot[], option
         hugeMisses = 0;
         const k: Kept = { hash: createHash('sha256').update(r.bytes).digest('hex'), bytes, seg, ids, ranked };
         if (outline !== undefined) k.content = d.text;
+        if (signatures !== undefined) k.outline = outline;
         if (d.invalid > 0) k.note = `${d.invalid} invalid UTF-8 sequences shown as U+FFFD`;
         kept.set(path, k);
       }
@@ -243,18 +250,26 @@ export async function buildContext(root: string | readonly ContextRoot[], option
     endedAt ??= skippedHuge;
     skippedHuge = undefined;
 
-    // 2. Outlines become whole files, in rank order, while they fit.
+    // 2. Signatures become outlines, then outlines whole files, in rank order, while they fit: every central
+    //    file gets its docstrings before any gets its bodies.
+    const upgrade = (k: Kept, to: Segment): boolean => {
+      // Tokens scale with characters closely enough to skip encoding files that clearly cannot fit.
+      if ((k.ids.length * to.text.length) / k.seg.text.length - k.ids.length > 1.25 * budget.left) return false;
+      const ids = options.encode(to.text);
+      if (!budget.take(ids.length - k.ids.length)) return false;
+      k.seg = to;
+      k.ids = ids;
+      return true;
+    };
     for (const ranked of members) {
       const k = kept.get(ranked.path);
-      if (k?.content === undefined) continue;
-      const whole = renderSegment(ranked.path, k.content);
-      // Tokens scale with characters closely enough to skip encoding files that clearly cannot fit.
-      if ((k.ids.length * whole.text.length) / k.seg.text.length - k.ids.length > 1.25 * budget.left) continue;
-      const ids = options.encode(whole.text);
-      if (!budget.take(ids.length - k.ids.length)) continue;
-      k.seg = whole;
-      k.ids = ids;
-      delete k.content;
+      if (k?.outline !== undefined && upgrade(k, renderSegment(ranked.path, k.outline, 'outline'))) delete k.outline;
+    }
+    for (const ranked of members) {
+      const k = kept.get(ranked.path);
+      if (k?.content !== undefined && k.outline === undefined && upgrade(k, renderSegment(ranked.path, k.content))) {
+        delete k.content;
+      }
     }
   }
 

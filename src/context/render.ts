@@ -11,16 +11,17 @@
 // starts with `===`, a pre-tokenizer boundary for BPE tokenizers, so this matches tokenizing the whole text
 // (the bench checks it), and an unchanged file keeps exactly the same ids wherever it lands: refresh reuses
 // the prefix KV token for token.
-import { OUTLINE_NOTE } from './outline.ts';
+import { OUTLINE_NOTES, type OutlineLevel } from './outline.ts';
 import type { ContextFile } from './types.ts';
 
 /** Bump when the rendered bytes change for the same files: it invalidates stored fingerprints. */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 
-export function header(path: string, outline = false): string {
+/** A file's header line; an outline's names what its level leaves out. */
+export function header(path: string, outline: OutlineLevel | boolean = false): string {
   // Control characters (a newline in a file name) would break the header line; JSON-quote such names.
   const shown = /[\u0000-\u001f\u007f]/.test(path) ? JSON.stringify(path) : path;
-  return outline ? `=== ${shown} (${OUTLINE_NOTE}) ===\n` : `=== ${shown} ===\n`;
+  return outline ? `=== ${shown} (${OUTLINE_NOTES[outline === true ? 'outline' : outline]}) ===\n` : `=== ${shown} ===\n`;
 }
 
 export interface Segment {
@@ -29,7 +30,7 @@ export interface Segment {
   contentOffset: number;
 }
 
-export function renderSegment(path: string, content: string, outline = false): Segment {
+export function renderSegment(path: string, content: string, outline: OutlineLevel | false = false): Segment {
   const h = header(path, outline);
   return { text: content.length === 0 || content.endsWith('\n') ? h + content : h + content + '\n', contentOffset: h.length };
 }

@@ -113,4 +113,28 @@ test('Python: a long docstring keeps its first paragraph in the outline', async 
     '',
   ].join('\n');
   assert.equal(outlineOf(syntax, 'env.py', text), expected);
+  // The signatures level keeps the declarations only: docstrings and comments go, with their lines.
+  const commented = text.replace('class Env:', '# The environment class.\nclass Env:');
+  assert.equal(
+    outlineOf(syntax, 'env.py', commented, 'signatures'),
+    ['', '', 'class Env:', '', '    def render(self, name):', '        ...', ''].join('\n'),
+  );
+});
+
+test('TypeScript: the signatures level leaves out comments, and keeps declarations and signatures', async () => {
+  const syntax = await loadSyntax();
+  const text = [
+    '// The point type.',
+    'export interface Point {',
+    '  /** Across. */',
+    '  x: number;',
+    '}',
+    'export function norm(p: Point): number { // the length',
+    '  const s = p.x * p.x;',
+    '  return Math.sqrt(s);',
+    '}',
+    '',
+  ].join('\n');
+  const expected = ['export interface Point {', '  x: number;', '}', 'export function norm(p: Point): number { … }', ''].join('\n');
+  assert.equal(outlineOf(syntax, 'p.ts', text, 'signatures'), expected);
 });

@@ -5,7 +5,9 @@ import { test } from 'node:test';
 import { buildContext, contextReport, header, planRefresh } from '../../src/context/index.ts';
 import { fileKind } from '../../src/context/kind.ts';
 import { rankFiles } from '../../src/context/rank.ts';
+import { outlineOf } from '../../src/context/outline.ts';
 import { Resolver } from '../../src/context/resolve.ts';
+import { loadSyntax } from '../../src/context/syntax.ts';
 import { charEncode, commit, gitInit, tempDir, write } from './context-fixtures.ts';
 
 test('kinds: source, tests, docs and examples, configuration and CI', () => {
@@ -138,6 +140,67 @@ test('a large central file that does not fit whole goes in as a marked outline, 
     assert.match(o.detail!, /^rank \d+ of \d+ \((source|test|doc|example|config|ci)\)/);
 });
 
+test('when central outlines do not all fit, each goes in as its signatures first, and docstrings come back as room allows', async (t) => {
+  const root = tempDir(t);
+  const q = '"""';
+  // Two modules every other file imports, each with long docstrings and comments, then three small users.
+  const module = (name: string): string =>
+    [
+      `${q}The ${name} module.`,
+      '',
+      `${'A long description of what it does. '.repeat(20)}`,
+      q,
+      'import json',
+      '',
+      '',
+      `class ${name.toUpperCase()}:`,
+      `    ${q}The ${name} class.${' More words.'.repeat(30)}${q}`,
+      '',
+      '    # a comment the signatures leave out',
+      ...Array.from({ length: 6 }, (_, i) => [
+        `    def op${i}(self, value):`,
+        `        ${q}Does op${i}.${' Details.'.repeat(20)}${q}`,
+        `        value = value + ${i}`,
+        '        return value',
+        '',
+      ]).flat(),
+    ].join('\n');
+  const files: Record<string, string> = { 'pkg/core.py': module('core'), 'pkg/util.py': module('util') };
+  for (const n of ['a', 'b', 'c']) files[`pkg/${n}.py`] = `from .core import CORE\nfrom .util import UTIL\n\n${n.toUpperCase()} = 1\n`;
+  write(root, files);
+  const all = await buildContext(root, { encode: charEncode });
+  const rankOf = (p: string) => all.files.find((f) => f.path === p)!.rank;
+  assert.ok(rankOf('pkg/core.py') <= 2 && rankOf('pkg/util.py') <= 2);
+
+  const segment = (ctx: Awaited<ReturnType<typeof buildContext>>, p: string): string => {
+    const f = ctx.files.find((x) => x.path === p);
+    assert.ok(f, `${p} is in`);
+    return ctx.text.slice(f.charStart, f.charEnd);
+  };
+  // Room for both modules' signatures but not both outlines.
+  const small = await buildContext(root, { encode: charEncode, maxTokens: 1500 });
+  const coreSig = segment(small, 'pkg/core.py');
+  const utilSig = segment(small, 'pkg/util.py');
+  assert.ok(coreSig.startsWith(header('pkg/core.py', 'signatures')), coreSig.slice(0, 120));
+  assert.ok(coreSig.includes('def op5(self, value):') && coreSig.includes('class CORE:'));
+  assert.ok(!coreSig.includes('Does op') && !coreSig.includes('a comment') && !coreSig.includes('The core module'));
+  for (const n of ['a', 'b', 'c'])
+    assert.ok(
+      small.files.some((f) => f.path === `pkg/${n}.py`),
+      `pkg/${n}.py is in`,
+    );
+
+  const users = 3 * (header('pkg/a.py').length + files['pkg/a.py']!.length);
+  const outlineSize = header('pkg/core.py', 'outline').length + outlineOf(await loadSyntax(), 'pkg/core.py', files['pkg/core.py']!)!.length;
+  const between = users + coreSig.length + utilSig.length + (outlineSize - coreSig.length) + 10;
+  const mid = await buildContext(root, { encode: charEncode, maxTokens: between });
+  const first = all.files.find((f) => f.rank === 1)!.path;
+  const second = all.files.find((f) => f.rank === 2)!.path;
+  // The higher-ranked module gets its docstrings back; the other keeps its signatures; no file is left out.
+  assert.ok(segment(mid, first).startsWith(header(first, 'outline')) && segment(mid, first).includes('Does op5.'));
+  assert.ok(segment(mid, second).startsWith(header(second, 'signatures')));
+  assert.equal(mid.omitted.filter((o) => o.reason === 'budget').length, 0);
+});
 test('at every budget: sources before tests before docs; no source out while a doc, example, test or CI file is in whole', async (t) => {
   const root = tempDir(t);
   project(root);
