@@ -1,0 +1,17 @@
+// What the build and ask jobs use of the engine: its loaded models, entry keys, contexts and the answering session.
+import type { ProgressFn } from '../core/progress.ts';
+import type { BuiltContext } from '../context/types.ts';
+import type { Answering } from './answering.ts';
+import type { LoadedModel } from './model.ts';
+import type { CacheSettings } from './protocol.ts';
+
+export interface EngineParts {
+  model(r: CacheSettings & { int4?: boolean; hfToken?: string }, progress?: ProgressFn, signal?: AbortSignal): Promise<LoadedModel>;
+  entryKey(s: CacheSettings, m: LoadedModel): string;
+  context(s: CacheSettings, m: LoadedModel, signal?: AbortSignal, progress?: ProgressFn): Promise<BuiltContext>;
+  /** KVzip's chunk m for a sequence of `tokens`. */
+  scoreChunk(m: LoadedModel, tokens: number): number;
+  /** Refuses, with numbers and proposals, a context that would not fit on the model's device; the estimate. */
+  checkMemory(m: LoadedModel, tokens: number): number | undefined;
+  answering: Answering;
+}
