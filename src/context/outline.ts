@@ -5,8 +5,8 @@
 // out, so the model knows to say so rather than guess.
 //
 // The tighter 'signatures' level also leaves out comments and docstrings: a budget too small for every central
-// file's outline still holds every central file's declarations (Jinja2's ten most-imported modules at 10% of
-// its tokens need 28.6K tokens as outlines, 19K as signatures).
+// file's outline still holds every central file's declarations (Jinja2's 11 top-ranked modules need 28.6K
+// tokens as outlines, 19K as signatures, against 22.6K at 10% of its tokens).
 import type { LanguageId, Syntax, SyntaxNode } from './syntax.ts';
 import { languageOf } from './syntax.ts';
 
