@@ -297,6 +297,7 @@ export async function buildContext(root: string | readonly ContextRoot[], option
       f.outline = true;
       outlines++;
     }
+    if (k.outline !== undefined) f.signatures = true;
     if (k.note) f.note = k.note;
     for (let t = 0; t < k.ids.length; t++) tokenIds.push(k.ids[t]!);
     parts.push(k.seg.text);

@@ -8,12 +8,13 @@ export function fingerprintOf(files: readonly ContextFile[], totalTokens: number
   const fp: Fingerprint = {
     version: FORMAT_VERSION,
     totalTokens,
-    files: files.map(({ path, hash, tokenStart, tokenEnd, outline }) => ({
+    files: files.map(({ path, hash, tokenStart, tokenEnd, outline, signatures }) => ({
       path,
       hash,
       tokenStart,
       tokenEnd,
       ...(outline ? { outline } : {}),
+      ...(signatures ? { signatures } : {}),
     })),
   };
   if (tokenizerId !== undefined) fp.tokenizerId = tokenizerId;
@@ -41,15 +42,16 @@ export interface RefreshPlan {
 export function planRefresh(old: Fingerprint, next: Fingerprint | BuiltContext): RefreshPlan {
   const now = 'fingerprint' in next ? next.fingerprint : next;
   const before = new Map(old.files.map((f) => [f.path, f.hash]));
-  // A file that switches between whole and outline renders differently with the same bytes.
-  const outlined = new Map(old.files.map((f) => [f.path, f.outline]));
+  // A file that switches between whole, outline and signatures renders differently with the same bytes.
+  const form = (f: { outline?: true; signatures?: true }) => (f.signatures ? 'signatures' : f.outline ? 'outline' : 'whole');
+  const outlined = new Map(old.files.map((f) => [f.path, form(f)]));
   const after = new Set(now.files.map((f) => f.path));
   const changed: string[] = [];
   const added: string[] = [];
   for (const f of now.files) {
     const h = before.get(f.path);
     if (h === undefined) added.push(f.path);
-    else if (h !== f.hash || outlined.get(f.path) !== f.outline) changed.push(f.path);
+    else if (h !== f.hash || outlined.get(f.path) !== form(f)) changed.push(f.path);
   }
   const removed = old.files.filter((f) => !after.has(f.path)).map((f) => f.path);
 
@@ -65,8 +67,7 @@ export function planRefresh(old: Fingerprint, next: Fingerprint | BuiltContext):
     while (i < n) {
       const a = old.files[i]!;
       const b = now.files[i]!;
-      if (a.path !== b.path || a.hash !== b.hash || a.outline !== b.outline || a.tokenEnd - a.tokenStart !== b.tokenEnd - b.tokenStart)
-        break;
+      if (a.path !== b.path || a.hash !== b.hash || form(a) !== form(b) || a.tokenEnd - a.tokenStart !== b.tokenEnd - b.tokenStart) break;
       i++;
     }
   }

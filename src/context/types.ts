@@ -93,6 +93,8 @@ export interface ContextFile {
   note?: string;
   /** The file went in as its outline: signatures, declarations and docstrings, function bodies left out. */
   outline?: true;
+  /** The outline is at its tighter level: comments and docstrings left out too. */
+  signatures?: true;
   /** Its place in the ranking by value (1 = first). */
   rank: number;
   kind: FileKind;
@@ -128,7 +130,7 @@ export interface Fingerprint {
   version: number;
   tokenizerId?: string;
   totalTokens: number;
-  files: { path: string; hash: string; tokenStart: number; tokenEnd: number; outline?: true }[];
+  files: { path: string; hash: string; tokenStart: number; tokenEnd: number; outline?: true; signatures?: true }[];
 }
 
 export interface BuiltContext {

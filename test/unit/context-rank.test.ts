@@ -200,6 +200,9 @@ test('when central outlines do not all fit, each goes in as its signatures first
   assert.ok(segment(mid, first).startsWith(header(first, 'outline')) && segment(mid, first).includes('Does op5.'));
   assert.ok(segment(mid, second).startsWith(header(second, 'signatures')));
   assert.equal(mid.omitted.filter((o) => o.reason === 'budget').length, 0);
+  // The same bytes at another level render differently: a refresh must prefill the file again.
+  const plan = planRefresh(small.fingerprint, mid);
+  assert.ok(!plan.upToDate && plan.changed.includes(first), JSON.stringify(plan.changed));
 });
 test('at every budget: sources before tests before docs; no source out while a doc, example, test or CI file is in whole', async (t) => {
   const root = tempDir(t);
