@@ -31,25 +31,25 @@ async function postFromHost(message: unknown): Promise<void> {
  * The tiny model answers in well under a second, quicker than a remote click: act from inside the view the moment
  * the Stop button appears (the host said it is busy), as a fast user would.
  */
-async function whenBusy(action: 'click-stop' | 'kill-engine'): Promise<void> {
+async function whenBusy(): Promise<void> {
   const frame = await viewFrame();
-  await frame.evaluate((a) => {
+  await frame.evaluate(() => {
     const stop = document.getElementById('stop')!;
     const obs = new MutationObserver(() => {
       if (stop.hidden) return;
       obs.disconnect();
-      if (a === 'click-stop') stop.click();
-      else void (window as unknown as { killEngine(): Promise<void> }).killEngine();
+      stop.click();
     });
     obs.observe(stop, { attributes: true, attributeFilter: ['hidden'] });
-  }, action);
+  });
 }
 
-function killEngine(): void {
+/** The engine process this code-server's extension host started. */
+function enginePid(): number {
   const ps = execFileSync('ps', ['-e', '-o', 'pid=,pgid=,args=']).toString().split('\n');
   const engine = ps.map((l) => l.trim().split(/\s+/)).find((f) => Number(f[1]) === cs.pgid && f.some((a) => a.endsWith('dist/engine.js')));
   assert.ok(engine, 'the engine runs under this code-server');
-  process.kill(Number(engine[0]), 'SIGKILL');
+  return Number(engine[0]);
 }
 
 async function ask(question: string): Promise<void> {
@@ -62,7 +62,6 @@ describe('KVzip sidebar in code-server', { timeout: 300_000 }, () => {
     // The stories workspace is tiny; smaller scoring chunks stretch the build enough to be seen in progress.
     cs = await startCodeServer({ env: { KVZIP_SCORE_CHUNK: '8' }, settings: { 'kvzipCode.maxAnswerTokens': 400 } });
     ({ browser, page } = await launchBrowser());
-    await page.exposeFunction('killEngine', killEngine);
     await page.goto(workbenchUrl(cs));
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
     await page.locator('.statusbar-item', { hasText: 'KVzip' }).first().waitFor({ timeout: 60_000 });
@@ -170,7 +169,7 @@ describe('KVzip sidebar in code-server', { timeout: 300_000 }, () => {
   });
 
   it('the stop button stops an answer', async () => {
-    await whenBusy('click-stop');
+    await whenBusy();
     await ask('Tell me a long story about Tom and his boat.');
     await view.locator('.turn:last-child', { hasText: 'Stopped.' }).waitFor({ timeout: 30_000 });
     await view.locator('#stop').waitFor({ state: 'hidden' });
@@ -210,8 +209,12 @@ describe('KVzip sidebar in code-server', { timeout: 300_000 }, () => {
   });
 
   it('shows what happened when the engine dies mid-answer, and recovers', async () => {
-    await whenBusy('kill-engine');
+    // Frozen first, so the tiny model cannot finish its answer before the kill lands.
+    const engine = enginePid();
+    process.kill(engine, 'SIGSTOP');
     await ask('Tell me a long story about Lily and the dog.');
+    await view.locator('#stop').waitFor({ state: 'visible', timeout: 30_000 });
+    process.kill(engine, 'SIGKILL');
     const error = view.locator('.turn:last-child .error-text');
     await error.waitFor({ timeout: 30_000 });
     assert.match(await error.innerText(), /engine was killed by SIGKILL[\s\S]*restarts on the next request/);
