@@ -1,18 +1,20 @@
-// The attention variants, one per graph kind. Both take one layer's roped q [S, H, D], k and v [S, Hkv, D],
-// write the layer's present KV (past ++ new) and return the heads' output [S, H*D], plus what the KVzip score
+// The attention variants, one per graph kind. Each takes one layer's roped q [S, H, D], k and v [S, Hkv, D],
+// writes the layer's present KV (past ++ new) and returns the heads' output [S, H*D], plus what the KVzip score
 // branch reads.
 // - dense: onnxruntime's fused GroupQueryAttention over past ++ new (fp32 on the CPU, fp16 on GPUs), so no
-//   [G*S, T] logits tensor is materialised;
+//   [G*S, T] logits tensor is materialised; a scoring run (an ONNX If on "scores wanted") takes the explicit
+//   blocked attention of scoringAttention.ts instead, which also gives the scores;
 // - explicit dense: the same over past ++ new as plain MatMul/Softmax, for WebGPU, whose GroupQueryAttention is
 //   wrong from 32 new tokens per run up (0.46 off on a tiny model's logits at 40 new over a past of 10; the
 //   explicit form agrees with the CPU within 5e-6 at 32, 40, 100 and 512);
 // - compressed: per KV head, the baked context keys (no padding, no mask) then the causal tail, as plain
 //   MatMul/Softmax: each head's baked segment has its own length.
-// GQA is computed without repeating K/V: queries of the G heads sharing a KV head are stacked as rows.
 import type { ExternalRef } from '../model/prepare.ts';
 import { DataType } from './onnx.ts';
 import { dataType, END, type GraphDtype, type Net } from './net.ts';
 import { names } from './names.ts';
+import { mergeHeads, stack, type Lengths } from './heads.ts';
+import { scoringAttention, type ScoringPlan } from './scoringAttention.ts';
 
 /** One KV head's baked context KV: K stored transposed [D, n], V as [n, D]. */
 export interface BakedHead {
@@ -21,22 +23,17 @@ export interface BakedHead {
   valueRef: ExternalRef;
 }
 
-/** Per-graph lengths: S new tokens after P past ones, Tk = P + S keys in all (the new ones last). */
-export interface Lengths {
-  S: string;
-  P: string;
-  Tk: string;
-}
-
 export interface AttentionOut {
   /** [S, H*D]: the heads' outputs, ready for o_proj. */
   merged: string;
-  /** [Hkv, G*S, D]: queries stacked per KV head, pre-scaled by 1/sqrt(D). */
-  queries: string;
+  /** What the explicit attentions give a separate score branch: [Hkv, G*S, D] queries stacked per KV head, pre-scaled by 1/sqrt(D). */
+  queries?: string;
   /** [Hkv, P + S, D]: the present keys. */
-  keys: string;
+  keys?: string;
   /** [Hkv, S, D]: the new tokens' keys. */
-  newKeys: string;
+  newKeys?: string;
+  /** [Hkv, M]: the layer's KVzip scores, where the attention computes them itself (the fused one's scoring runs). */
+  scores?: string;
   /** Compressed graphs, per KV head: its stacked queries, its present keys and its baked keys [1, D, n]. */
   heads?: { queries: string; keys: string; baked: string }[];
 }
@@ -45,48 +42,42 @@ export interface Attention {
   layer(l: number, q: string, k: string, v: string): AttentionOut;
 }
 
-/** Queries [S, H, D] → [Hkv, G*S, D] pre-scaled, and new keys [S, Hkv, D] → [Hkv, S, D]. */
-function stack(n: Net, q: string, k: string): { queries: string; newKeys: string } {
-  const { numKvHeads: Hkv, headDim: D } = n.spec;
-  const qScale = n.g.constFloat([1 / Math.sqrt(D)], [], n.T);
-  const heads = n.op('Transpose', [q], { perm: [1, 0, 2] });
-  return {
-    queries: n.op('Mul', [n.op('Reshape', [heads, n.i64([Hkv, -1, D])]), qScale]),
-    newKeys: n.op('Transpose', [k], { perm: [1, 0, 2] }),
-  };
-}
-
-export function denseAttention(n: Net, len: Lengths): Attention {
+export function denseAttention(n: Net, len: Lengths, plan: ScoringPlan): Attention {
   const { numHeads: H, numKvHeads: Hkv, headDim: D } = n.spec;
   const seqlensK = n.op('Cast', [n.op('Reshape', [n.op('Sub', [len.Tk, n.scalar(1)]), n.i64([1])])], { to: DataType.INT32 });
   const totalLength = n.op('Cast', [len.Tk], { to: DataType.INT32 });
+  const types = [n.T, n.T, n.T, DataType.FLOAT];
   return {
     layer(l, q, k, v) {
-      const { queries, newKeys } = stack(n, q, k);
-      const [out, presentK, presentV] = n.g.node(
-        'GroupQueryAttention',
-        [
-          n.op('Reshape', [q, n.i64([1, -1, H * D])]),
-          n.op('Reshape', [k, n.i64([1, -1, Hkv * D])]),
-          n.op('Reshape', [v, n.i64([1, -1, Hkv * D])]),
-          names.pastKey(l),
-          names.pastValue(l),
-          seqlensK,
-          totalLength,
-        ],
-        { num_heads: H, kv_num_heads: Hkv },
-        3,
-        'com.microsoft',
+      const scoring = n.g.subgraph(`scoring_attention_${l}`, types, () => scoringAttention(n, len, plan, l, q, k, v));
+      const fused = n.g.subgraph(`attention_${l}`, types, () => {
+        const [out, presentK, presentV] = n.g.node(
+          'GroupQueryAttention',
+          [
+            n.op('Reshape', [q, n.i64([1, -1, H * D])]),
+            n.op('Reshape', [k, n.i64([1, -1, Hkv * D])]),
+            n.op('Reshape', [v, n.i64([1, -1, Hkv * D])]),
+            names.pastKey(l),
+            names.pastValue(l),
+            seqlensK,
+            totalLength,
+          ],
+          { num_heads: H, kv_num_heads: Hkv },
+          3,
+          'com.microsoft',
+        );
+        return [n.op('Reshape', [out, n.i64([-1, H * D])]), presentK, presentV, n.op('ConstantOfShape', [n.i64([Hkv, 0])])];
+      });
+      const [merged, presentK, presentV, scores] = n.g.node(
+        'If',
+        [plan.spans.active],
+        { then_branch: { graph: scoring }, else_branch: { graph: fused } },
+        4,
       );
       n.g.alias(presentK, names.presentKey(l));
       n.g.alias(presentV, names.presentValue(l));
-      newRows(n, l, newKeys, v);
-      return {
-        merged: n.op('Reshape', [out, n.i64([-1, H * D])]),
-        queries,
-        keys: n.op('Reshape', [presentK, n.i64([Hkv, -1, D])]),
-        newKeys,
-      };
+      newRows(n, l, n.op('Transpose', [k], { perm: [1, 0, 2] }), v);
+      return { merged, scores };
     },
   };
 }
@@ -125,13 +116,6 @@ function present(n: Net, l: number, newKeys: string, v: string): { presentK: str
 function newRows(n: Net, l: number, newKeys: string, v: string): void {
   n.g.alias(n.op('Unsqueeze', [newKeys, n.i64([0])]), names.newKey(l));
   n.g.alias(n.op('Unsqueeze', [n.op('Transpose', [v], { perm: [1, 0, 2] }), n.i64([0])]), names.newValue(l));
-}
-
-/** [Hkv, G*S, D] → [H, S, D] → [S, H*D] */
-function mergeHeads(n: Net, attn: string): string {
-  const { numHeads: H, headDim: D } = n.spec;
-  const perHead = n.op('Reshape', [attn, n.i64([H, -1, D])]);
-  return n.op('Reshape', [n.op('Transpose', [perHead], { perm: [1, 0, 2] }), n.i64([-1, H * D])]);
 }
 
 export function compressedAttention(n: Net, len: Lengths, baked: BakedHead[][], bakedDtype: GraphDtype): Attention {

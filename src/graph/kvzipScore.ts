@@ -1,14 +1,18 @@
 // KVzip's score branch: for each layer and KV head, the max attention each scored key receives from the G query
 // heads and every new (repeat-input) query, under a softmax over [scored keys] ++ [the new tokens' own keys,
-// causal]. It is an explicit attention of its own beside the main one, which must expose probabilities (the
-// fused attention gives none).
-// - dense: the scored past keys are two runs, [a0, a1) ++ [b0, b1) (system prefix and chunk), copied as slices;
+// causal].
+// - dense, on the devices with a fused attention: that attention computes the scores in scoring runs
+//   (scoringAttention.ts), and this collects them;
+// - dense, beside WebGPU's explicit attention: an explicit attention of its own, over the scored past keys as two
+//   runs, [a0, a1) ++ [b0, b1) (system prefix and chunk), copied as slices;
 // - compressed (a refresh scoring its suffix): the sink is the first `scorePrefix` baked pairs of every head,
 //   and the scored keys are arbitrary tail positions.
 import { DataType } from './onnx.ts';
 import { END, type Net } from './net.ts';
 import { names } from './names.ts';
-import type { AttentionOut, Lengths } from './attention.ts';
+import type { AttentionOut } from './attention.ts';
+import type { Lengths } from './heads.ts';
+import type { ScoreSpans } from './scoreSpans.ts';
 
 export interface ScoreBranch {
   layer(a: AttentionOut): void;
@@ -31,12 +35,23 @@ function scoreMask(n: Net, len: Lengths, M: string, own: string): string {
   return n.op('Concat', [n.op('ConstantOfShape', [rows], {}), n.causal(own, n.scalar(0), len.S)], { axis: 1 });
 }
 
-export function denseScoreBranch(n: Net, len: Lengths): ScoreBranch {
+/** Dense graphs whose attention computes each layer's scores itself (scoringAttention.ts) collect them. */
+export function attentionScores(n: Net): ScoreBranch {
+  const layers: string[] = [];
+  return {
+    ...branch(n, layers),
+    layer(a) {
+      layers.push(n.op('Unsqueeze', [a.scores!, n.i64([0])]));
+    },
+  };
+}
+
+/** The score branch beside an attention that gives no probabilities and no scores (WebGPU's explicit one). */
+export function denseScoreBranch(n: Net, len: Lengths, spans: ScoreSpans): ScoreBranch {
   const { numHeads: H, numKvHeads: Hkv } = n.spec;
   const G = H / Hkv;
-  n.g.input(names.scoreSpans, DataType.INT64, [4]);
-  const spanAt = (i: number) => n.op('Slice', [names.scoreSpans, n.i64([i]), n.i64([i + 1])]);
-  const M = n.op('Squeeze', [n.op('Add', [n.op('Sub', [spanAt(1), spanAt(0)]), n.op('Sub', [spanAt(3), spanAt(2)])])]);
+  const spanAt = (i: number) => spans.at[i];
+  const M = spans.M;
   // A run that scores nothing (prefill, decode) leaves out the new tokens' own keys too, so the branch works
   // on empty tensors and costs nothing.
   const ownLen = n.op('Mul', [len.S, n.op('Min', [M, n.scalar(1)])]);
@@ -49,10 +64,10 @@ export function denseScoreBranch(n: Net, len: Lengths): ScoreBranch {
   return {
     ...branch(n, layers),
     layer(a) {
-      const span = (from: number) => n.op('Slice', [a.keys, spanAt(from), spanAt(from + 1), n.i64([1])]);
-      const own = n.op('Slice', [a.newKeys, n.i64([0]), ownEnd, n.i64([1])]);
+      const span = (from: number) => n.op('Slice', [a.keys!, spanAt(from), spanAt(from + 1), n.i64([1])]);
+      const own = n.op('Slice', [a.newKeys!, n.i64([0]), ownEnd, n.i64([1])]);
       const kBar = n.op('Concat', [span(0), span(2), own], { axis: 1 });
-      const qk = n.op('Reshape', [n.toF32(n.op('MatMul', [a.queries, n.op('Transpose', [kBar], { perm: [0, 2, 1] })])), headsApart]);
+      const qk = n.op('Reshape', [n.toF32(n.op('MatMul', [a.queries!, n.op('Transpose', [kBar], { perm: [0, 2, 1] })])), headsApart]);
       const probs = n.op('Softmax', [n.op('Add', [qk, mask])], { axis: -1 });
       // Max over queries, then over the group: onnxruntime reduces a [H, S, keys] middle axis several times
       // faster than the merged [Hkv, G*S, keys] one.

@@ -8,6 +8,7 @@ type INodeProto = onnxProto.onnx.INodeProto;
 type ITensorProto = onnxProto.onnx.ITensorProto;
 type IValueInfoProto = onnxProto.onnx.IValueInfoProto;
 type IAttributeProto = onnxProto.onnx.IAttributeProto;
+type IGraphProto = onnxProto.onnx.IGraphProto;
 
 export const DataType = {
   FLOAT: 1,
@@ -20,11 +21,11 @@ export const DataType = {
 } as const;
 export type DataTypeCode = (typeof DataType)[keyof typeof DataType];
 
-export type Attr = number | number[] | string | { float: number } | { floats: number[] };
+export type Attr = number | number[] | string | { float: number } | { floats: number[] } | { graph: IGraphProto };
 export type Dim = number | string;
 
 export class GraphBuilder {
-  private readonly nodes: INodeProto[] = [];
+  private nodes: INodeProto[] = [];
   private readonly initializers: ITensorProto[] = [];
   private readonly inputs: IValueInfoProto[] = [];
   private readonly outputs: IValueInfoProto[] = [];
@@ -61,6 +62,27 @@ export class GraphBuilder {
 
   op(opType: string, inputs: string[], attrs: Record<string, Attr> = {}, domain = ''): string {
     return this.node(opType, inputs, attrs, 1, domain)[0];
+  }
+
+  /**
+   * The nodes `body` adds form a subgraph (an If branch) whose outputs are the values it returns, typed as given;
+   * it sees every value of the enclosing graph, and its constants live there.
+   */
+  subgraph(name: string, types: DataTypeCode[], body: () => string[]): IGraphProto {
+    const outer = this.nodes;
+    this.nodes = [];
+    try {
+      const values = body();
+      const made = new Set(this.nodes.flatMap((nd) => nd.output ?? []));
+      // A branch output must be produced inside the branch, so only outer values pass through an Identity.
+      const output = values.map((v, i) => ({
+        name: made.has(v) ? v : this.op('Identity', [v]),
+        type: { tensorType: { elemType: types[i] } },
+      }));
+      return { name, node: this.nodes, output };
+    } finally {
+      this.nodes = outer;
+    }
   }
 
   /** Renames a value into a graph output via Identity. */
@@ -151,5 +173,6 @@ function attribute(name: string, v: Attr): IAttributeProto {
   if (typeof v === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(v) };
   if (Array.isArray(v)) return { name, type: T.INTS, ints: v };
   if ('float' in v) return { name, type: T.FLOAT, f: v.float };
+  if ('graph' in v) return { name, type: T.GRAPH, g: v.graph };
   return { name, type: T.FLOATS, floats: v.floats };
 }

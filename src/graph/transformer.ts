@@ -15,8 +15,11 @@ import type { Rope } from '../model/rope.ts';
 import { DataType } from './onnx.ts';
 import { END, Net, type GraphDtype } from './net.ts';
 import { names } from './names.ts';
-import { compressedAttention, denseAttention, explicitDenseAttention, type BakedHead, type Lengths } from './attention.ts';
-import { compressedScoreBranch, denseScoreBranch } from './kvzipScore.ts';
+import { compressedAttention, denseAttention, explicitDenseAttention, type BakedHead } from './attention.ts';
+import type { Lengths } from './heads.ts';
+import { attentionScores, compressedScoreBranch, denseScoreBranch } from './kvzipScore.ts';
+import { scoreSpans } from './scoreSpans.ts';
+import { scoringPlan } from './scoringAttention.ts';
 
 export interface GraphOptions {
   spec: ModelSpec;
@@ -65,13 +68,17 @@ export function buildGraph(o: GraphOptions): Uint8Array {
   const S = n.op('Gather', [n.op('Shape', [names.inputIds]), n.scalar(1)], { axis: 0 });
   const P = o.baked ? n.op('Gather', [n.op('Shape', [names.pastKey(0)]), n.scalar(2)], { axis: 0 }) : names.pastLength;
   const len: Lengths = { S, P, Tk: n.op('Add', [P, S]) };
-  const attention = o.baked
-    ? compressedAttention(n, len, o.baked, o.bakedDtype ?? 'fp16')
-    : o.fusedAttention === false
-      ? explicitDenseAttention(n, len)
-      : denseAttention(n, len);
-  const score = !o.baked
-    ? denseScoreBranch(n, len)
+  const spans = o.baked ? undefined : scoreSpans(n);
+  const fused = o.fusedAttention !== false;
+  const attention = !spans
+    ? compressedAttention(n, len, o.baked!, o.bakedDtype ?? 'fp16')
+    : fused
+      ? denseAttention(n, len, scoringPlan(n, len, spans))
+      : explicitDenseAttention(n, len);
+  const score = spans
+    ? fused
+      ? attentionScores(n)
+      : denseScoreBranch(n, len, spans)
     : o.scorePrefix !== undefined
       ? compressedScoreBranch(n, len, o.scorePrefix)
       : undefined;

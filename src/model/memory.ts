@@ -29,6 +29,12 @@ export interface MemoryEstimate {
 
 /** Node, onnxruntime, the tokenizer and the engine's own state; the CUDA context and library workspaces on the GPU. */
 const RUNTIME_BYTES: Record<MemoryDevice, number> = { cpu: 160 * 2 ** 20, cuda: 800 * 2 ** 20 };
+/**
+ * The query blocks a scoring pass works in: each block's probabilities stay in cache (graph/scoringAttention.ts
+ * builds its blocks from this).
+ */
+export const SCORE_QUERY_BLOCKS = 32;
+
 /** A typical repeat prompt in front of a scoring chunk (src/kvzip/schedule.ts allows up to 64). */
 const PROMPT_TOKENS = 24;
 /** Leave this share of the available memory for the editor, the OS and the page cache. */
@@ -89,14 +95,11 @@ export function estimateMemory(input: EstimateInput): MemoryEstimate {
   // Prefill: a chunk over the whole past, with past and present KV both alive at the last chunk.
   const c = Math.min(input.chunkTokens ?? 512, n);
   const prefill = kv + attention(c, n) + mlp(c);
-  // Scoring: the repeat pass of m tokens attends over all n + m keys, then the score branch holds three
-  // [heads, m, ~2m] fp32 tensors (logits, masked logits, probabilities). The allocator's arena keeps the
-  // attention's block once freed and carves as many branch tensors out of it as fit; the rest need new blocks.
+  // Scoring: the repeat pass of m tokens attends over all n + m keys in query blocks (graph/scoringAttention.ts),
+  // each holding four fp32 [heads, m / blocks, n + m] tensors (logits, probabilities, the scored columns twice).
   const m = Math.min(input.scoreChunkTokens ?? 2000, n) + PROMPT_TOKENS;
-  const branch = s.numHeads * m * 2 * m * 4;
-  const a = attention(m, n + m);
-  const arena = a + Math.max(0, 3 - Math.floor(a / branch)) * branch;
-  const scoring = kvBytes(s, n + m, fb) + arena + mlp(m);
+  const blocks = 4 * s.numHeads * Math.ceil(m / SCORE_QUERY_BLOCKS) * (n + m) * 4;
+  const scoring = kvBytes(s, n + m, fb) + blocks + mlp(m);
   const activation = Math.max(prefill, scoring);
   const runtime = RUNTIME_BYTES[device];
   const weights = w + tiedCopy;

@@ -170,7 +170,7 @@ describe('CUDA free memory', () => {
     assert.equal(cudaFreeBytes(0, smi('[N/A]\\n')), undefined);
   });
 
-  test('a 7B fp16 build at 32K on a card with 20,000 MiB free is refused, with int4 and a smaller model', () => {
+  test('a 7B fp16 build at 32K on a card with 20,000 MiB free is refused, with a smaller context, int4 and a smaller model', () => {
     const v = memoryVerdict({
       shape: shape('qwen2.5-coder-7b'),
       device: 'cuda',
@@ -181,10 +181,13 @@ describe('CUDA free memory', () => {
       cpuAvailableBytes: 8 * GiB,
     });
     assert.equal(v.fits, false);
-    assert.match(v.message, /^Not enough GPU memory: needs 21\.4 GiB \(weights 14\.2 GiB, .* only 19\.5 GiB is free\. Try int4 weights/);
+    assert.match(
+      v.message,
+      /^Not enough GPU memory: needs 19\.8 GiB \(weights 14\.2 GiB, .* only 19\.5 GiB is free\. Try a context of 15360 tokens/,
+    );
     assert.deepEqual(
       v.proposals.map((p) => p.kind),
-      ['int4', 'model'],
+      ['context', 'int4', 'model'],
     );
   });
 });
