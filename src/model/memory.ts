@@ -33,7 +33,7 @@ const RUNTIME_BYTES: Record<MemoryDevice, number> = { cpu: 160 * 2 ** 20, cuda: 
  * The query blocks a scoring pass works in: each block's probabilities stay in cache (graph/scoringAttention.ts
  * builds its blocks from this).
  */
-export const SCORE_QUERY_BLOCKS = 32;
+export const SCORE_QUERY_BLOCKS = 64;
 
 /** A typical repeat prompt in front of a scoring chunk (src/kvzip/schedule.ts allows up to 64). */
 const PROMPT_TOKENS = 24;
