@@ -183,7 +183,7 @@ describe('CUDA free memory', () => {
     assert.equal(v.fits, false);
     assert.match(
       v.message,
-      /^Not enough GPU memory: needs 19\.8 GiB \(weights 14\.2 GiB, .* only 19\.5 GiB is free\. Try a context of 17408 tokens/,
+      /^Not enough GPU memory: needs 19\.3 GiB \(weights 14\.2 GiB, .* only 19\.5 GiB is free\. Try a context of 17408 tokens/,
     );
     assert.deepEqual(
       v.proposals.map((p) => p.kind),
