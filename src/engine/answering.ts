@@ -48,7 +48,7 @@ export class Answering {
     // The generation links the prepared weights, which may have been damaged (and prepared again) since.
     await m.checkWeights('quick');
     m.linkWeights(dir);
-    const { session, uploaded } = await m.openAnswering(dir, manifest.layout, manifest.sequenceLength);
+    const { session, uploaded } = await m.openOver(dir, manifest.layout, manifest.sequenceLength);
     this.open = { dir, session };
     progress?.('load-cache', 1, 1);
     return uploaded;

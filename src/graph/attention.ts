@@ -40,6 +40,8 @@ export interface AttentionOut {
   newKeys: string;
   /** Compressed graphs, per KV head: its stacked queries, its present keys and its baked keys [1, D, n]. */
   heads?: { queries: string; keys: string; baked: string }[];
+  /** WebGPU's dense graph: the layer's context inputs, keys [Hkv, D, C] and their bias [Hkv, 1, C]. */
+  context?: { keys: string; bias: string };
 }
 
 export interface Attention {
@@ -120,7 +122,7 @@ export function explicitDenseAttention(n: Net, len: Lengths): Attention {
       const pc = n.op('Slice', [probs, n.i64([0]), C, n.i64([2])]);
       const pt = n.op('Slice', [probs, C, n.i64([END]), n.i64([2])]);
       const attn = n.op('Add', [n.op('MatMul', [pc, names.contextValue(l)]), n.op('MatMul', [pt, values])]);
-      return { merged: mergeHeads(n, attn), queries, keys, newKeys };
+      return { merged: mergeHeads(n, attn), queries, keys, newKeys, context: { keys: ctxKey, bias: names.contextBias(l) } };
     },
   };
 }

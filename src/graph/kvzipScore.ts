@@ -3,6 +3,7 @@
 // causal]. It is an explicit attention of its own beside the main one, which must expose probabilities (the
 // fused attention gives none).
 // - dense: the scored past keys are two runs, [a0, a1) ++ [b0, b1) (system prefix and chunk), copied as slices;
+//   on WebGPU, whose dense graph also refreshes, a sink of leading context pairs may lead them;
 // - compressed (a refresh scoring its suffix): the sink is the first `scorePrefix` baked pairs of every head,
 //   and the scored keys are arbitrary tail positions.
 import { DataType } from './onnx.ts';
@@ -31,7 +32,7 @@ function scoreMask(n: Net, len: Lengths, M: string, own: string): string {
   return n.op('Concat', [n.op('ConstantOfShape', [rows], {}), n.causal(own, n.scalar(0), len.S)], { axis: 1 });
 }
 
-export function denseScoreBranch(n: Net, len: Lengths): ScoreBranch {
+export function denseScoreBranch(n: Net, len: Lengths, context: boolean): ScoreBranch {
   const { numHeads: H, numKvHeads: Hkv } = n.spec;
   const G = H / Hkv;
   n.g.input(names.scoreSpans, DataType.INT64, [4]);
@@ -40,9 +41,20 @@ export function denseScoreBranch(n: Net, len: Lengths): ScoreBranch {
   // A run that scores nothing (prefill, decode) leaves out the new tokens' own keys too, so the branch works
   // on empty tensors and costs nothing.
   const ownLen = n.op('Mul', [len.S, n.op('Min', [M, n.scalar(1)])]);
+  // With context inputs (WebGPU), the first K context pairs of every head lead the softmax, unscored: a refresh
+  // scores its suffix over the compressed prefix, whose system prefix is that sink.
+  if (context) n.g.input(names.scoreContextSink, DataType.INT64, []);
+  const K = context ? n.op('Unsqueeze', [names.scoreContextSink, n.i64([0])]) : undefined;
   // Broadcast over the heads.
-  const mask = scoreMask(n, len, M, ownLen);
+  const scored = scoreMask(n, len, M, ownLen);
+  const mask = K
+    ? n.op('Concat', [n.op('ConstantOfShape', [n.op('Concat', [n.op('Unsqueeze', [len.S, n.i64([0])]), K], { axis: 0 })]), scored], {
+        axis: 1,
+      })
+    : scored;
   const scoredEnd = n.op('Unsqueeze', [M, n.i64([0])]);
+  // Where the scored keys lie in the softmax's keys: after the sink.
+  const [scoredFrom, scoredTo] = K ? [K, n.op('Add', [K, scoredEnd])] : [n.i64([0]), scoredEnd];
   const ownEnd = n.op('Unsqueeze', [ownLen, n.i64([0])]);
   const headsApart = n.op('Concat', [n.i64([H]), n.op('Unsqueeze', [len.S, n.i64([0])]), n.i64([-1])], { axis: 0 });
   const layers: string[] = [];
@@ -52,13 +64,18 @@ export function denseScoreBranch(n: Net, len: Lengths): ScoreBranch {
       const span = (from: number) => n.op('Slice', [a.keys, spanAt(from), spanAt(from + 1), n.i64([1])]);
       const own = n.op('Slice', [a.newKeys, n.i64([0]), ownEnd, n.i64([1])]);
       const kBar = n.op('Concat', [span(0), span(2), own], { axis: 1 });
-      const qk = n.op('Reshape', [n.toF32(n.op('MatMul', [a.queries, n.op('Transpose', [kBar], { perm: [0, 2, 1] })])), headsApart]);
-      const probs = n.op('Softmax', [n.op('Add', [qk, mask])], { axis: -1 });
+      let logits = n.toF32(n.op('MatMul', [a.queries, n.op('Transpose', [kBar], { perm: [0, 2, 1] })]));
+      if (K && a.context) {
+        const sinkKeys = n.op('Slice', [a.context.keys, n.i64([0]), K, n.i64([2])]);
+        const sinkBias = n.toF32(n.op('Slice', [a.context.bias, n.i64([0]), K, n.i64([2])]));
+        logits = n.op('Concat', [n.op('Add', [n.toF32(n.op('MatMul', [a.queries, sinkKeys])), sinkBias]), logits], { axis: 2 });
+      }
+      const probs = n.op('Softmax', [n.op('Add', [n.op('Reshape', [logits, headsApart]), mask])], { axis: -1 });
       // Max over queries, then over the group: onnxruntime reduces a [H, S, keys] middle axis several times
       // faster than the merged [Hkv, G*S, keys] one.
       const perHead = n.op('ReduceMax', [probs, n.i64([1])], { keepdims: 0 });
       const best = n.op('ReduceMax', [n.op('Reshape', [perHead, n.i64([Hkv, G, -1])]), n.i64([1])], { keepdims: 0 });
-      layers.push(n.op('Unsqueeze', [n.op('Slice', [best, n.i64([0]), scoredEnd, n.i64([1])]), n.i64([0])]));
+      layers.push(n.op('Unsqueeze', [n.op('Slice', [best, scoredFrom, scoredTo, n.i64([1])]), n.i64([0])]));
     },
   };
 }

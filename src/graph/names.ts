@@ -29,6 +29,11 @@ export const names = {
   contextBias: (l: number) => `context_bias_${l}`,
   /** Dense scoring input [4] int64: past keys scored as the runs [a0, a1) ++ [b0, b1) (system prefix, chunk). */
   scoreSpans: 'score_spans',
+  /**
+   * WebGPU's dense scoring input, scalar int64: the leading context pairs of every head that join the softmax as
+   * its sink (a refresh's system prefix). At least 1: a build's is the masked dummy pair, which adds nothing.
+   */
+  scoreContextSink: 'score_context_sink',
   /** Compressed scoring input [M] int64: tail keys scored. */
   scoreIndex: 'score_index',
   /** [1, vocab]: the last position's logits. */

@@ -71,7 +71,7 @@ export function buildGraph(o: GraphOptions): Uint8Array {
       ? explicitDenseAttention(n, len)
       : denseAttention(n, len);
   const score = !o.baked
-    ? denseScoreBranch(n, len)
+    ? denseScoreBranch(n, len, o.fusedAttention === false)
     : o.scorePrefix !== undefined
       ? compressedScoreBranch(n, len, o.scorePrefix)
       : undefined;

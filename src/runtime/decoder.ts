@@ -21,6 +21,12 @@ export interface ForwardOptions {
   allLogits?: boolean;
   /** KVzip scoring: indices of past keys to score (dense graph only). */
   scoreIndex?: number[];
+  /**
+   * KVzip scoring over a context (WebGPU's dense graph): how many leading context pairs of every head join the
+   * softmax as its sink. Default 1, the masked dummy of a build (a run with a real context and no sink wanted
+   * does not read its scores). Graphs without context inputs have no such sink.
+   */
+  contextSink?: number;
   /** Fetch the new KV (default true). Scoring passes drop theirs, so they skip the copy. */
   keepPresent?: boolean;
 }
@@ -195,6 +201,7 @@ export class ForwardSession {
       const index = o.scoreIndex ?? [0];
       feeds[names.scoreIndex] = new ort.Tensor('int64', BigInt64Array.from(index, BigInt), [index.length]);
     }
+    if (this.contextInputs) feeds[names.scoreContextSink] = new ort.Tensor('int64', BigInt64Array.from([BigInt(o.contextSink ?? 1)]), []);
     const keep = o.keepPresent ?? true;
     const wanted: string[] = [names.topValues, names.topIndices];
     const [kvKey, kvValue] = this.appends ? [names.newKey, names.newValue] : [names.presentKey, names.presentValue];

@@ -88,12 +88,18 @@ export interface DeviceModel {
   /** Opens the compressed graph in `dir`; the tail's positions start at `basePosition` (the context length). */
   openCompressed(dir: string, basePosition: number, o?: OpenCompressedOptions): Promise<ForwardSession>;
   /**
-   * The session that answers from the generation in `dir` (its compressed KV laid out by `baked`), and the bytes
-   * that went to the device to open it. On WebGPU it is the dense session with the KV as device-resident context
-   * inputs, so no generation loads the weights again; elsewhere the generation's own compressed graph, the KV
-   * baked in (openCompressed).
+   * A session over the compressed KV in `dir` (laid out by `baked`), its tail's positions starting at
+   * `basePosition`, and the bytes that went to the device to open it. It answers, or with `refresh` prefills and
+   * scores a refresh's suffix (`scorePrefix`: the system prefix's length, its softmax sink). On WebGPU it is the
+   * dense session with the KV as device-resident context inputs, so no generation and no refresh loads the weights
+   * again; elsewhere a compressed graph with the KV baked in (a refresh's written first, into `file`).
    */
-  openAnswering(dir: string, baked: BakedHead[][], basePosition: number): Promise<{ session: ForwardSession; uploaded: number }>;
+  openOver(
+    dir: string,
+    baked: BakedHead[][],
+    basePosition: number,
+    refresh?: { scorePrefix: number; file: string },
+  ): Promise<{ session: ForwardSession; uploaded: number }>;
   /** writeCompressed, then openCompressed. */
   compressed(
     dir: string,
@@ -229,7 +235,7 @@ export function openModel(o: OpenModelOptions): DeviceModel {
       });
       return new ForwardSession(opened.session, spec, prepared.dtype, basePosition, where, opened.device !== 'cpu');
     },
-    async openAnswering(target, baked, basePosition) {
+    async openOver(target, baked, basePosition, refresh) {
       if (choice.device === 'webgpu') {
         const d = await model.dense();
         // Still WebGPU unless the dense graph fell back to the CPU, whose fp32 cannot take this generation's KV.
@@ -241,7 +247,9 @@ export function openModel(o: OpenModelOptions): DeviceModel {
       // CUDA keeps the KV baked: onnxruntime-node has no device-resident tensors there (no IO binding), so context
       // inputs would cross to the device on every decode step, where initializers go up once, as the session opens.
       // The CPU measured the baked layout fastest, and has no device to upload to.
-      const session = await model.openCompressed(target, basePosition);
+      const session = refresh
+        ? await model.compressed(target, baked, basePosition, { ...refresh, use: 'prefill' })
+        : await model.openCompressed(target, basePosition);
       const blob = baked.flat().reduce((a, b) => a + b.keyRef.length + b.valueRef.length, 0);
       return { session, uploaded: choice.device === 'cpu' ? 0 : blob };
     },

@@ -1,7 +1,8 @@
 // One weights copy on WebGPU: in one engine process, a build, answers from it (a follow-up over the kept tail KV
-// included), a rebuild into a new generation and answers from that open exactly one session holding the weights
-// (the dense one, which takes each generation's compressed KV as device-resident context inputs), and every
-// greedy answer equals the CPU's, where answering opens each generation's own baked compressed session.
+// included), a rebuild into a new generation, answers from that, a refresh after an edit and an answer from it
+// open exactly one session holding the weights (the dense one, which takes each generation's compressed KV as
+// device-resident context inputs), and every greedy answer, and the refresh's selection, equal the CPU's, where
+// answering and refreshing open a baked compressed session per generation.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,6 +28,8 @@ interface Run {
   /** Sessions holding the weights that the whole run created. */
   sessions: number;
   devices: string[];
+  /** The refresh: tokens it prefilled of the context's, and the share of pairs it kept. */
+  refresh: { prefillTokens: number; contextTokens: number; keptShare: number };
 }
 
 async function run(root: string, device: 'cpu' | 'webgpu'): Promise<Run> {
@@ -53,11 +56,16 @@ async function run(root: string, device: 'cpu' | 'webgpu'): Promise<Run> {
   await engine.build({ ...s, force: true });
   await ask('Lily and the kite');
   await ask('Tom and Max');
-  return { answers, sessions: weightSessionsCreated() - before, devices };
+  // An edit to the last file: a refresh re-prefills and re-scores its suffix over the compressed prefix.
+  writeFileSync(join(ws, 'c.txt'), `${STORIES[2]} The kite was red.\n`);
+  const refreshed = await engine.build(s);
+  await ask('What colour was the kite?');
+  const { prefillTokens, contextTokens, keptShare } = refreshed;
+  return { answers, sessions: weightSessionsCreated() - before, devices, refresh: { prefillTokens, contextTokens, keptShare } };
 }
 
 test(
-  'build → ask → rebuild → ask on WebGPU: one session holds the weights, answers equal the CPU',
+  'build → ask → rebuild → ask → refresh → ask on WebGPU: one session holds the weights, answers equal the CPU',
   { skip, timeout: 600_000 },
   async (t) => {
     const root = mkdtempSync(join(tmpdir(), 'kvzip-webgpu-one-'));
@@ -65,8 +73,10 @@ test(
     const cpu = await run(root, 'cpu');
     const gpu = await run(root, 'webgpu');
     t.diagnostic(`sessions holding the weights: cpu ${cpu.sessions}, webgpu ${gpu.sessions}`);
-    assert.deepEqual(gpu.devices, ['webgpu', 'webgpu', 'webgpu', 'webgpu']);
-    assert.equal(gpu.sessions, 1, 'one session over the weights on WebGPU, across both generations');
+    assert.deepEqual(gpu.devices, ['webgpu', 'webgpu', 'webgpu', 'webgpu', 'webgpu']);
+    assert.ok(gpu.refresh.prefillTokens > 0 && gpu.refresh.prefillTokens < gpu.refresh.contextTokens, 'the third build refreshed');
+    assert.deepEqual(gpu.refresh, cpu.refresh, "the refresh prefilled and kept what the CPU's did");
+    assert.equal(gpu.sessions, 1, 'one session over the weights on WebGPU, across three generations and a refresh');
     assert.ok(cpu.sessions >= 3, 'the CPU opens a baked session per generation beside its dense one');
     assert.deepEqual(gpu.answers, cpu.answers, 'the same greedy answers as the CPU');
   },
