@@ -1,10 +1,11 @@
-// Memory of one engine process on WebGPU that builds a cache, answers from it, rebuilds and answers again: the
-// resident size after each step against the weights and KV bytes. On SwiftShader the "device" memory is the
-// process's own, so the resident size shows the GPU side too; on a real GPU it shows only the host side.
+// Memory of one engine process on WebGPU that builds a cache, answers from it, rebuilds, answers again, refreshes
+// after an edit and answers from that: the resident size after each step against the weights and KV bytes, and
+// how many sessions holding the weights the process created. On SwiftShader the "device" memory is the process's
+// own, so the resident size shows the GPU side too; on a real GPU it shows only the host side.
 // Writes bench/results/webgpu-memory-<adapter>.json. Skips (and says why) where Dawn finds no adapter.
 //
 //   VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json node --import tsx bench/webgpuMemory.bench.ts
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -13,6 +14,9 @@ import { Engine } from '../src/engine/engine.ts';
 import { DeviceTransfer } from '../src/runtime/deviceTransfer.ts';
 import { adapterName, probeWebGpu } from '../src/runtime/webgpu.ts';
 import { WEIGHTS_FILE } from '../src/model/prepare.ts';
+import { weightSessionsCreated } from '../src/runtime/session.ts';
+import { MANIFEST } from '../src/cache/store.ts';
+import type { Manifest } from '../src/cache/manifest.ts';
 import { RESULTS_DIR } from './randomQwen.ts';
 
 const probe = probeWebGpu();
@@ -48,17 +52,36 @@ try {
   await t.toHost(await t.toDevice(new ort.Tensor('float32', new Float32Array(4), [1, 1, 2, 2])));
   mark('WebGPU device started');
   const engine = new Engine();
+  const sessionsBefore = weightSessionsCreated();
   const s = { workspace: ws, model, cacheDir: join(root, 'cache'), device: 'webgpu' as const, ratio: 0.3, level: 'pair' as const };
+  // The session opened and run once before any work, so the build's own working set shows apart from the
+  // session's first run (pipelines compiled, buffers allocated).
+  const dense = await (await engine.model(s)).dense();
+  mark('dense session opened');
+  dense.release((await dense.forward([5], dense.empty())).present);
+  mark('first run (one token)');
   const built = await engine.build({ ...s, force: true });
-  mark('build (dense session)');
-  await engine.ask({ ...s, question: 'abc', maxTokens: 16 }, () => {});
-  mark('ask (dense closed, compressed session opened)');
+  mark('build');
+  // The padding the context inputs carry: every head padded to its layer's largest (read now: a rebuild
+  // replaces this generation).
+  const layout = (JSON.parse(readFileSync(join(built.entry, MANIFEST), 'utf8')) as Manifest).layout;
+  const kept = layout.flat().reduce((a, b) => a + b.count, 0);
+  const padded = layout.reduce((a, heads) => a + heads.length * Math.max(1, ...heads.map((h) => h.count)), 0);
+  const asked = await engine.ask({ ...s, question: 'abc', maxTokens: 16 }, () => {});
+  mark('ask (the KV uploaded as context inputs of the dense session)');
   await engine.ask({ ...s, question: 'abcd', maxTokens: 16 }, () => {});
-  mark('ask again (same session)');
+  mark('ask again (same session, same KV)');
   await engine.build({ ...s, force: true });
-  mark('rebuild (compressed closed, dense reopened)');
+  mark('rebuild (the KV freed, same session)');
   await engine.ask({ ...s, question: 'abc', maxTokens: 16 }, () => {});
-  mark('ask the new generation (dense closed, new compressed session)');
+  mark('ask the new generation (its KV uploaded, same session)');
+  // A file added after the first: a refresh re-prefills and re-scores only it, over the compressed prefix.
+  writeFileSync(join(ws, 'b.txt'), 'the end of the alphabet: wxyz\n');
+  const refreshed = await engine.build(s);
+  mark('refresh after an edit (same session)');
+  await engine.ask({ ...s, question: 'abc', maxTokens: 16 }, () => {});
+  mark('ask the refreshed generation (same session)');
+  const sessions = weightSessionsCreated() - sessionsBefore;
 
   const m = await engine.model(s);
   const weightsMiB = statSync(join(m.prepared.dir, WEIGHTS_FILE)).size / MiB;
@@ -68,13 +91,16 @@ try {
     weightsMiB: Math.round(weightsMiB * 10) / 10,
     kvFullMiB: Math.round((built.kvBytesFull / MiB) * 100) / 100,
     contextTokens: built.contextTokens,
+    refresh: { prefillTokens: refreshed.prefillTokens, contextTokens: refreshed.contextTokens },
+    weightSessions: sessions,
+    firstAskHostDeviceBytes: asked.hostDeviceBytes,
+    contextPaddingShare: Math.round((1 - kept / padded) * 1000) / 1000,
     tables: [
       {
         title: `One engine process on WebGPU (${adapterName(probe.adapter)}): resident MiB after each step (weights ${weightsMiB.toFixed(1)} MiB, full KV ${(built.kvBytesFull / MiB).toFixed(2)} MiB)`,
         columns: ['step', 'resident MiB', 'peak resident MiB'],
         rows,
-        notes:
-          'Each step opens at most one session holding the weights (the engine closes the other first); closing a WebGPU session did not give its memory back here.',
+        notes: `${sessions} session(s) holding the weights created in all: the dense one builds, answers every generation (its compressed KV uploaded once as context inputs, padded per head to its layer's largest: ${((1 - kept / padded) * 100).toFixed(1)}% padding) and refreshes.`,
       },
     ],
   };

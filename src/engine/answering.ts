@@ -1,6 +1,7 @@
 // The open answering session, one cache generation at a time, and the last answer's tail KV: the state that
 // build and ask share inside one engine process.
 import type { ProgressFn } from '../core/progress.ts';
+import type { Manifest } from '../cache/manifest.ts';
 import type { ForwardSession } from '../runtime/decoder.ts';
 import { TailKv } from './conversation.ts';
 import type { LoadedModel } from './model.ts';
@@ -18,36 +19,39 @@ export class Answering {
 
   /**
    * Each session holds its own copy of the weights (onnxruntime-node cannot share initializers between sessions),
-   * so on a GPU only one of the dense and the answering session is open at a time: a build closes the answering
-   * session, and answering closes the dense one. The CPU keeps both (RAM is larger, and reopening costs seconds).
+   * so on CUDA only one of the dense and the answering session is open at a time: a build closes the answering
+   * session, and answering closes the dense one. On WebGPU the answering session is the dense one over the
+   * generation's KV, so a build frees only that KV, and answering closes nothing. The CPU keeps both (RAM is
+   * larger, and reopening costs seconds).
    */
   async only(which: 'dense' | 'answering', m: LoadedModel): Promise<void> {
     if (m.device === 'cpu') return;
     if (which === 'dense') await this.close();
-    else await m.releaseDense();
+    else if (m.device === 'cuda') await m.releaseDense();
   }
 
   async close(): Promise<void> {
     const open = this.open;
     this.open = undefined;
-    await open?.session.session.release();
+    await open?.session.close();
   }
 
   /**
    * Opens the answering session over the generation `dir` (pinned by the caller), unless it is the open one.
-   * True when it opened one.
+   * Returns the bytes that went to the device to open it (0 when it was open, and on the CPU).
    */
-  async openFor(m: LoadedModel, dir: string, sequenceLength: number, progress?: ProgressFn): Promise<boolean> {
-    if (this.open?.dir === dir) return false;
+  async openFor(m: LoadedModel, dir: string, manifest: Manifest, progress?: ProgressFn): Promise<number> {
+    if (this.open?.dir === dir && this.open.session.isOpen) return 0;
     await this.close();
     await this.only('answering', m);
     progress?.('load-cache', 0, 1);
     // The generation links the prepared weights, which may have been damaged (and prepared again) since.
     await m.checkWeights('quick');
     m.linkWeights(dir);
-    this.open = { dir, session: await m.openCompressed(dir, sequenceLength) };
+    const { session, uploaded } = await m.openOver(dir, manifest.layout, manifest.sequenceLength);
+    this.open = { dir, session };
     progress?.('load-cache', 1, 1);
-    return true;
+    return uploaded;
   }
 
   /** Forgets everything (the cache was cleared). */

@@ -4,7 +4,6 @@ import type { ProgressFn } from '../core/progress.ts';
 import { UserError } from '../core/errors.ts';
 import { planRefresh, type RefreshPlan } from '../context/index.ts';
 import { CacheStore } from '../cache/store.ts';
-import { KV_FILE } from '../kvzip/compact.ts';
 import { attentionWindow } from '../model/config.ts';
 import { generate, type SamplingOptions } from '../runtime/generate.ts';
 import { prefillChunk } from '../runtime/traffic.ts';
@@ -53,12 +52,11 @@ export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResu
     if (!('manifest' in opened)) throw new UserError(`The cache just built cannot be read back: ${opened.problem}`, 'cache');
   }
   const { dir, manifest } = opened;
-  // On a GPU the compressed KV goes to the device once, baked into the session as it opens.
+  // On a GPU the compressed KV goes to the device once per generation: baked into the session as it opens on
+  // CUDA, as context inputs of the one dense session on WebGPU.
   let uploaded = 0;
   try {
-    if ((await parts.answering.openFor(m, dir, manifest.sequenceLength, progress)) && m.device !== 'cpu') {
-      uploaded = manifest.files[KV_FILE]?.bytes ?? 0;
-    }
+    uploaded = await parts.answering.openFor(m, dir, manifest, progress);
   } finally {
     // The session holds what it read: the generation may go now.
     await opened.release();

@@ -14,6 +14,7 @@ import { scoreSchedule } from '../kvzip/schedule.ts';
 import { scoreChunks } from '../kvzip/score.ts';
 import { selectLevel } from '../kvzip/select.ts';
 import { demoteScores, PUNCT_DEMOTE } from '../kvzip/demote.ts';
+import type { ForwardSession } from '../runtime/decoder.ts';
 import type { LoadedModel } from './model.ts';
 import type { ProgressFn } from '../core/progress.ts';
 
@@ -46,26 +47,30 @@ export async function refreshCompressed(
 
   if (from >= ids.length) return { layout: writeHeads(gen, reused, D, ids.length), prefillTokens: 0, prefillMs: 0, scoreMs: 0 };
 
-  // A compressed graph over the reused pairs, with scoring, prefills and scores the suffix as its tail.
+  // A session over the reused pairs, with scoring, prefills and scores the suffix as its tail: on WebGPU the dense
+  // one with those pairs as context inputs, elsewhere a compressed graph with them baked in.
   const work = join(gen, 'refresh');
   mkdirSync(work, { recursive: true });
+  let session: ForwardSession | undefined;
   try {
     const baseLayout = writeHeads(work, reused, D, from);
-    const session = await m.compressed(work, baseLayout.baked, from, { scorePrefix: prefixLen, file: 'refresh.onnx', use: 'prefill' });
+    session = (await m.openOver(work, baseLayout.baked, from, { scorePrefix: prefixLen, file: 'refresh.onnx' })).session;
 
     const suffix = ids.slice(from);
     const t0 = performance.now();
-    const tail = (await session.prefill(suffix, session.empty(), o.prefillChunk, o.signal, (d, t) => o.progress?.('prefill', d, t)))
+    const onDevice = (await session.prefill(suffix, session.empty(), o.prefillChunk, o.signal, (d, t) => o.progress?.('prefill', d, t)))
       .present;
     const prefillMs = performance.now() - t0;
 
     const t1 = performance.now();
     const layout = m.tokenizer.layout();
     const chunks = scoreSchedule(m.tokenizer, layout, ids, prefixLen, o.chunk, from);
-    const scores = await scoreChunks(session, tail, { start: from, first: from, sink: 0 }, chunks, o.signal, (d, t) =>
-      o.progress?.('score', d, t),
-    );
+    const at = { start: from, first: from, sink: 0, contextSink: prefixLen };
+    const scores = await scoreChunks(session, onDevice, at, chunks, o.signal, (d, t) => o.progress?.('score', d, t));
     const scoreMs = performance.now() - t1;
+    // The suffix's KV read back once from a WebGPU device, to gather the kept rows (a no-op on the host).
+    const tail = await session.toHost(onDevice);
+    session.release(onDevice);
 
     // The same demotion the stored threshold was computed with.
     if (old.manifest.level === 'pair') demoteScores(scores, m.tokenizer, suffix, PUNCT_DEMOTE);
@@ -94,6 +99,7 @@ export async function refreshCompressed(
     );
     return { layout: writeHeads(gen, merged, D, ids.length), prefillTokens: suffix.length, prefillMs, scoreMs };
   } finally {
+    await session?.close();
     rmSync(work, { recursive: true, force: true });
   }
 }

@@ -6,7 +6,8 @@
 //   blocked attention of scoringAttention.ts instead, which also gives the scores;
 // - explicit dense: the same over past ++ new as plain MatMul/Softmax, for WebGPU, whose GroupQueryAttention is
 //   wrong from 32 new tokens per run up (0.46 off on a tiny model's logits at 40 new over a past of 10; the
-//   explicit form agrees with the CPU within 5e-6 at 32, 40, 100 and 512);
+//   explicit form agrees with the CPU within 5e-6 at 32, 40, 100 and 512); it also attends over a compressed
+//   context given as inputs, padded per head with a −inf bias, so on WebGPU it answers too;
 // - compressed: per KV head, the baked context keys (no padding, no mask) then the causal tail, as plain
 //   MatMul/Softmax: each head's baked segment has its own length.
 import type { ExternalRef } from '../model/prepare.ts';
@@ -36,6 +37,8 @@ export interface AttentionOut {
   scores?: string;
   /** Compressed graphs, per KV head: its stacked queries, its present keys and its baked keys [1, D, n]. */
   heads?: { queries: string; keys: string; baked: string }[];
+  /** WebGPU's dense graph: the layer's context inputs, keys [Hkv, D, C] and their bias [Hkv, 1, C]. */
+  context?: { keys: string; bias: string };
 }
 
 export interface Attention {
@@ -83,8 +86,16 @@ export function denseAttention(n: Net, len: Lengths, plan: ScoringPlan): Attenti
 }
 
 export function explicitDenseAttention(n: Net, len: Lengths): Attention {
-  const { numKvHeads: Hkv, headDim: D } = n.spec;
+  const { numKvHeads: Hkv, headDim: D, numLayers: L } = n.spec;
   const mask = n.tileGroups(n.causal(len.Tk, len.P, len.Tk));
+  // A cache generation's compressed KV goes in as inputs (device-resident on WebGPU, uploaded once per
+  // generation), so this one session, and its one copy of the weights, both builds and answers. A build feeds
+  // one masked dummy pair per head: zero-size tensors crash WebGPU's MatMul and Softmax.
+  for (let l = 0; l < L; l++) {
+    n.g.input(names.contextKey(l), n.T, [Hkv, D, `C${l}`]);
+    n.g.input(names.contextValue(l), n.T, [Hkv, `C${l}`, D]);
+    n.g.input(names.contextBias(l), n.T, [Hkv, 1, `C${l}`]);
+  }
   return {
     layer(l, q, k, v) {
       const { queries, newKeys } = stack(n, q, k);
@@ -92,9 +103,17 @@ export function explicitDenseAttention(n: Net, len: Lengths): Attention {
       newRows(n, l, newKeys, v);
       const keys = n.op('Reshape', [presentK, n.i64([Hkv, -1, D])]);
       const values = n.op('Reshape', [presentV, n.i64([Hkv, -1, D])]);
-      const logits = n.op('Add', [n.toF32(n.op('MatMul', [queries, n.op('Transpose', [keys], { perm: [0, 2, 1] })])), mask]);
-      const attn = n.op('MatMul', [n.fromF32(n.op('Softmax', [logits], { axis: -1 })), values]);
-      return { merged: mergeHeads(n, attn), queries, keys, newKeys };
+      // One softmax over [context (padding at −inf)] ++ [past ++ new, causal], as the compressed graph's per-head
+      // segments do without padding; the padding's probabilities are exactly 0.
+      const ctxKey = names.contextKey(l);
+      const sc = n.op('Add', [n.toF32(n.op('MatMul', [queries, ctxKey])), n.toF32(names.contextBias(l))]);
+      const st = n.op('Add', [n.toF32(n.op('MatMul', [queries, n.op('Transpose', [keys], { perm: [0, 2, 1] })])), mask]);
+      const probs = n.fromF32(n.op('Softmax', [n.op('Concat', [sc, st], { axis: 2 })], { axis: -1 }));
+      const C = n.op('Slice', [n.op('Shape', [ctxKey]), n.i64([2]), n.i64([3])]);
+      const pc = n.op('Slice', [probs, n.i64([0]), C, n.i64([2])]);
+      const pt = n.op('Slice', [probs, C, n.i64([END]), n.i64([2])]);
+      const attn = n.op('Add', [n.op('MatMul', [pc, names.contextValue(l)]), n.op('MatMul', [pt, values])]);
+      return { merged: mergeHeads(n, attn), queries, keys, newKeys, context: { keys: ctxKey, bias: names.contextBias(l) } };
     },
   };
 }

@@ -19,8 +19,21 @@ export const names = {
   pastLength: 'past_length',
   newKey: (l: number) => `new_key_${l}`,
   newValue: (l: number) => `new_value_${l}`,
+  /**
+   * WebGPU's dense graph: a cache generation's compressed context KV of layer l, attended before the past (the
+   * tail after it), every KV head padded to the layer's largest: keys transposed [Hkv, D, C], values [Hkv, C, D],
+   * and an additive bias [Hkv, 1, C], 0 on kept pairs and −inf on the padding (runtime/context.ts).
+   */
+  contextKey: (l: number) => `context_key_${l}`,
+  contextValue: (l: number) => `context_value_${l}`,
+  contextBias: (l: number) => `context_bias_${l}`,
   /** Dense scoring input [4] int64: past keys scored as the runs [a0, a1) ++ [b0, b1) (system prefix, chunk). */
   scoreSpans: 'score_spans',
+  /**
+   * WebGPU's dense scoring input, scalar int64: the leading context pairs of every head that join the softmax as
+   * its sink (a refresh's system prefix). At least 1: a build's is the masked dummy pair, which adds nothing.
+   */
+  scoreContextSink: 'score_context_sink',
   /** Compressed scoring input [M] int64: tail keys scored. */
   scoreIndex: 'score_index',
   /** [1, vocab]: the last position's logits. */

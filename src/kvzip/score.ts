@@ -13,6 +13,11 @@ export interface ScoredPast {
   first: number;
   /** Leading past keys kept in every chunk's softmax: the system prefix, when the past holds it. */
   sink: number;
+  /**
+   * Leading context pairs of every head kept in the softmax instead, on a graph with context inputs (a refresh
+   * on WebGPU: the system prefix heads the compressed prefix); a baked refresh graph has its sink built in.
+   */
+  contextSink?: number;
 }
 
 /** The one scoring loop: a fresh build scores the full KV, a refresh the re-prefilled suffix after the baked pairs. */
@@ -30,7 +35,7 @@ export async function scoreChunks(
     throwIfAborted(signal);
     const index = [...sink];
     for (let p = c.start; p < c.end; p++) index.push(p - at.start);
-    const r = await session.forward(c.input, past, { scoreIndex: index, keepPresent: false });
+    const r = await session.forward(c.input, past, { scoreIndex: index, keepPresent: false, contextSink: at.contextSink });
     scores.addChunk(r.scores!, index.length, c.start - at.first, c.end - c.start);
     onProgress?.(i + 1, chunks.length);
   }

@@ -8,6 +8,7 @@ import { names } from '../graph/names.ts';
 import { throwIfAborted } from '../core/cancel.ts';
 import { appendKv, emptyKv, hostKvBytes, type KvCache } from './kv.ts';
 import { DeviceTransfer, releaseKv } from './deviceTransfer.ts';
+import { contextBytes, emptyContext, type ContextFeeds } from './context.ts';
 
 export interface Candidates {
   /** Top logits of the last position, descending. */
@@ -20,6 +21,12 @@ export interface ForwardOptions {
   allLogits?: boolean;
   /** KVzip scoring: indices of past keys to score (dense graph only). */
   scoreIndex?: number[];
+  /**
+   * KVzip scoring over a context (WebGPU's dense graph): how many leading context pairs of every head join the
+   * softmax as its sink. Default 1, the masked dummy of a build (a run with a real context and no sink wanted
+   * does not read its scores). Graphs without context inputs have no such sink.
+   */
+  contextSink?: number;
   /** Fetch the new KV (default true). Scoring passes drop theirs, so they skip the copy. */
   keepPresent?: boolean;
 }
@@ -59,6 +66,15 @@ export class ForwardSession {
   private runBytes = 0;
   /** Reads device KV back and writes host KV to the device (device placement only). */
   readonly transfer?: DeviceTransfer;
+  /** WebGPU's dense graph: it attends over a compressed context given as inputs (see context.ts). */
+  private readonly contextInputs: boolean;
+  /** Those inputs, on the device where the KV is: a generation's (withContext), else no context, uploaded once. */
+  private context?: Promise<ContextFeeds>;
+  /** The session this one shares its onnxruntime session with (withContext); closing this one leaves it open. */
+  private base?: ForwardSession;
+  private closed = false;
+  /** Bytes withContext moved to the device for this session's context. */
+  uploadedBytes = 0;
   /** The dense graph on the host: it takes a past with spare room and returns only the new positions' KV. */
   private readonly appends: boolean;
   /** The dense graph: it takes the past's valid length (its past may have spare room). */
@@ -79,12 +95,65 @@ export class ForwardSession {
      * valid positions are sent.
      */
     readonly spareKv = 0,
+    /** Shared with the session this one is a context view of (withContext). */
+    transfer?: DeviceTransfer,
   ) {
     this.spans = session.inputNames.includes(names.scoreSpans);
     this.scoring = this.spans || session.inputNames.includes(names.scoreIndex);
     this.pastLength = session.inputNames.includes(names.pastLength);
     this.appends = this.pastLength && placement === 'host';
-    if (placement === 'device') this.transfer = new DeviceTransfer(dtype);
+    this.contextInputs = session.inputNames.includes(names.contextKey(0));
+    if (placement === 'device') this.transfer = transfer ?? new DeviceTransfer(dtype);
+  }
+
+  /**
+   * This session over a cache generation's compressed context KV (WebGPU's dense graph only): the context goes
+   * to the device once, here, and every run of the returned session attends over it, its tail's positions
+   * starting at `basePosition` (the context length). The onnxruntime session, and its weights, are shared.
+   */
+  async withContext(context: ContextFeeds, basePosition: number): Promise<ForwardSession> {
+    if (!this.contextInputs) throw new Error('internal: this graph takes no context inputs');
+    const view = new ForwardSession(
+      this.session,
+      this.spec,
+      this.dtype,
+      basePosition,
+      this.placement,
+      this.onDevice,
+      this.spareKv,
+      this.transfer,
+    );
+    view.base = this;
+    const before = this.transfer?.bytes ?? 0;
+    view.context = Promise.resolve(await this.place(context));
+    view.uploadedBytes = (this.transfer?.bytes ?? 0) - before;
+    return view;
+  }
+
+  /** False once closed, or once the session it shares was. */
+  get isOpen(): boolean {
+    return !this.closed && (this.base?.isOpen ?? true);
+  }
+
+  /**
+   * Frees what this session holds: its context's device memory, and its onnxruntime session with the weights
+   * unless it shares another's (a context view).
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const context = await this.context;
+    if (context) for (const t of Object.values(context)) if (t.location === 'gpu-buffer') t.dispose();
+    if (!this.base) await this.session.release();
+  }
+
+  /** Context inputs where this session's KV lives: on the device when it is placed there. */
+  private async place(c: ContextFeeds): Promise<ContextFeeds> {
+    const transfer = this.transfer;
+    if (!transfer) return c;
+    const placed: ContextFeeds = {};
+    for (const [name, t] of Object.entries(c)) placed[name] = await transfer.toDevice(t);
+    return placed;
   }
 
   /** Bytes that crossed between host and device so far: runs' feeds and fetches, and KV read back or written. */
@@ -122,6 +191,7 @@ export class ForwardSession {
       feeds[names.pastValue(l)] = past.values[l];
     }
     if (this.pastLength) feeds[names.pastLength] = new ort.Tensor('int64', BigInt64Array.from([BigInt(past.length)]), []);
+    if (this.contextInputs) Object.assign(feeds, await (this.context ??= this.place(emptyContext(this.spec, this.dtype))));
     // WebGPU crashes on the zero-size tensors of a score branch that scores nothing (Softmax: SIGFPE, MatMul
     // with an empty inner dimension: SIGSEGV, ReduceMax: refused), so there a run that scores nothing scores
     // one key and drops the result: S × (1 + S) more logits per head, small next to the main attention.
@@ -131,6 +201,7 @@ export class ForwardSession {
       const index = o.scoreIndex ?? [0];
       feeds[names.scoreIndex] = new ort.Tensor('int64', BigInt64Array.from(index, BigInt), [index.length]);
     }
+    if (this.contextInputs) feeds[names.scoreContextSink] = new ort.Tensor('int64', BigInt64Array.from([BigInt(o.contextSink ?? 1)]), []);
     const keep = o.keepPresent ?? true;
     const wanted: string[] = [names.topValues, names.topIndices];
     const [kvKey, kvValue] = this.appends ? [names.newKey, names.newValue] : [names.presentKey, names.presentValue];
@@ -153,8 +224,9 @@ export class ForwardSession {
     let present = past;
     if (keep && this.appends) present = appendKv(past, layers(kvKey), layers(kvValue), this.spareKv);
     else if (keep) present = { keys: layers(kvKey), values: layers(kvValue), length: past.length + S };
-    // The past as fed (spare room included) and everything fetched into host memory.
+    // The past as fed (spare room included), a context fed from the host, and everything fetched into host memory.
     let bytesMoved = hostKvBytes(past) + 16 * S;
+    if (this.contextInputs && !this.transfer) bytesMoved += contextBytes(await this.context!);
     for (const name of wanted) if (out[name].location !== 'gpu-buffer') bytesMoved += (out[name].data as ArrayBufferView).byteLength;
     if (this.onDevice) this.runBytes += bytesMoved;
     return {

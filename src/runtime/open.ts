@@ -1,6 +1,7 @@
 // Opening a model on a device: the one place that prepares the weights for the device chosen, builds a graph,
 // writes it next to the weights it references and opens the onnxruntime session. A model opens dense graphs
-// (prefill, plain decoding, KVzip scoring) and compressed graphs (a cache generation's context KV baked in).
+// (prefill, plain decoding, KVzip scoring; on WebGPU answering too, the compressed KV as context inputs) and
+// compressed graphs (a cache generation's context KV baked in: answering on the CPU and CUDA, and refresh).
 import { copyFileSync, existsSync, linkSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Backend, Device } from '../core/choices.ts';
@@ -16,6 +17,7 @@ import { chooseDevice, openSession, weightDtype, type DeviceChoice, type Session
 import type { WebGpuAdapter } from './webgpu.ts';
 import { ForwardSession, deviceOutputs, type KvPlacement } from './decoder.ts';
 import { CPU_SPARE_KV } from './kv.ts';
+import { readContext } from './context.ts';
 
 /** A cache generation's compressed graph. */
 export const DECODE_FILE = 'decode.onnx';
@@ -85,6 +87,19 @@ export interface DeviceModel {
   writeCompressed(dir: string, baked: BakedHead[][], o?: CompressedOptions): void;
   /** Opens the compressed graph in `dir`; the tail's positions start at `basePosition` (the context length). */
   openCompressed(dir: string, basePosition: number, o?: OpenCompressedOptions): Promise<ForwardSession>;
+  /**
+   * A session over the compressed KV in `dir` (laid out by `baked`), its tail's positions starting at
+   * `basePosition`, and the bytes that went to the device to open it. It answers, or with `refresh` prefills and
+   * scores a refresh's suffix (`scorePrefix`: the system prefix's length, its softmax sink). On WebGPU it is the
+   * dense session with the KV as device-resident context inputs, so no generation and no refresh loads the weights
+   * again; elsewhere a compressed graph with the KV baked in (a refresh's written first, into `file`).
+   */
+  openOver(
+    dir: string,
+    baked: BakedHead[][],
+    basePosition: number,
+    refresh?: { scorePrefix: number; file: string },
+  ): Promise<{ session: ForwardSession; uploaded: number }>;
   /** writeCompressed, then openCompressed. */
   compressed(
     dir: string,
@@ -177,7 +192,7 @@ export function openModel(o: OpenModelOptions): DeviceModel {
     async releaseDense() {
       const open = dense;
       dense = undefined;
-      await open?.session.release();
+      await open?.close();
     },
     async checkWeights(mode) {
       if (!prepared.check(mode)) return;
@@ -219,6 +234,24 @@ export function openModel(o: OpenModelOptions): DeviceModel {
         deviceOutputs: where === 'device' ? deviceOutputs(spec.numLayers, false) : [],
       });
       return new ForwardSession(opened.session, spec, prepared.dtype, basePosition, where, opened.device !== 'cpu');
+    },
+    async openOver(target, baked, basePosition, refresh) {
+      if (choice.device === 'webgpu') {
+        const d = await model.dense();
+        // Still WebGPU unless the dense graph fell back to the CPU, whose fp32 cannot take this generation's KV.
+        if (d.placement === 'device') {
+          const session = await d.withContext(readContext(target, baked, spec, prepared.dtype), basePosition);
+          return { session, uploaded: session.uploadedBytes };
+        }
+      }
+      // CUDA keeps the KV baked: onnxruntime-node has no device-resident tensors there (no IO binding), so context
+      // inputs would cross to the device on every decode step, where initializers go up once, as the session opens.
+      // The CPU measured the baked layout fastest, and has no device to upload to.
+      const session = refresh
+        ? await model.compressed(target, baked, basePosition, { ...refresh, use: 'prefill' })
+        : await model.openCompressed(target, basePosition);
+      const blob = baked.flat().reduce((a, b) => a + b.keyRef.length + b.valueRef.length, 0);
+      return { session, uploaded: choice.device === 'cpu' ? 0 : blob };
     },
     async compressed(target, baked, basePosition, c = {}) {
       model.writeCompressed(target, baked, c);

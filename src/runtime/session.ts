@@ -95,6 +95,14 @@ export function sessionOptions(device: Backend, kind: SessionKind): ort.Inferenc
   };
 }
 
+/** Sessions over a model's weights this process has created (openSession): each one holds its own copy. */
+let weightSessions = 0;
+
+/** How many sessions holding a model's weights this process has created so far (weightless ones not counted). */
+export function weightSessionsCreated(): number {
+  return weightSessions;
+}
+
 /**
  * Opens `modelPath` on the chosen device. If the GPU provider fails, `fallback` is asked for a CPU model path (the
  * CPU needs fp32 weights) and the failure becomes the stated reason.
@@ -105,15 +113,20 @@ export async function openSession(
   fallback: () => Promise<string> | string,
   kind: SessionKind = { use: 'prefill' },
 ): Promise<OpenedSession> {
+  const create = async (path: string, device: Backend) => {
+    const session = await ort.InferenceSession.create(path, sessionOptions(device, kind));
+    weightSessions++;
+    return session;
+  };
   if (choice.device !== 'cpu') {
     try {
-      return { session: await ort.InferenceSession.create(modelPath, sessionOptions(choice.device, kind)), device: choice.device };
+      return { session: await create(modelPath, choice.device), device: choice.device };
     } catch (e) {
       const reason = `${choice.device === 'cuda' ? 'CUDA' : 'WebGPU'} session failed (${firstLine(e)}); running on the CPU`;
-      return { session: await ort.InferenceSession.create(await fallback(), sessionOptions('cpu', kind)), device: 'cpu', reason };
+      return { session: await create(await fallback(), 'cpu'), device: 'cpu', reason };
     }
   }
-  return { session: await ort.InferenceSession.create(modelPath, sessionOptions('cpu', kind)), device: 'cpu', reason: choice.reason };
+  return { session: await create(modelPath, 'cpu'), device: 'cpu', reason: choice.reason };
 }
 
 /**
