@@ -48,7 +48,7 @@ export function attentionScores(n: Net): ScoreBranch {
 }
 
 /** The score branch beside an attention that gives no probabilities and no scores (WebGPU's explicit one). */
-export function denseScoreBranch(n: Net, len: Lengths, spans: ScoreSpans, context: boolean): ScoreBranch {
+export function denseScoreBranch(n: Net, len: Lengths, spans: ScoreSpans): ScoreBranch {
   const { numHeads: H, numKvHeads: Hkv } = n.spec;
   const G = H / Hkv;
   const spanAt = (i: number) => spans.at[i];
@@ -56,20 +56,17 @@ export function denseScoreBranch(n: Net, len: Lengths, spans: ScoreSpans, contex
   // A run that scores nothing (prefill, decode) leaves out the new tokens' own keys too, so the branch works
   // on empty tensors and costs nothing.
   const ownLen = n.op('Mul', [len.S, n.op('Min', [M, n.scalar(1)])]);
-  // With context inputs (WebGPU), the first K context pairs of every head lead the softmax, unscored: a refresh
-  // scores its suffix over the compressed prefix, whose system prefix is that sink.
-  if (context) n.g.input(names.scoreContextSink, DataType.INT64, []);
-  const K = context ? n.op('Unsqueeze', [names.scoreContextSink, n.i64([0])]) : undefined;
+  // The first K context pairs of every head lead the softmax, unscored: a refresh scores its suffix over the
+  // compressed prefix, whose system prefix is that sink.
+  n.g.input(names.scoreContextSink, DataType.INT64, []);
+  const K = n.op('Unsqueeze', [names.scoreContextSink, n.i64([0])]);
   // Broadcast over the heads.
   const scored = scoreMask(n, len, M, ownLen);
-  const mask = K
-    ? n.op('Concat', [n.op('ConstantOfShape', [n.op('Concat', [n.op('Unsqueeze', [len.S, n.i64([0])]), K], { axis: 0 })]), scored], {
-        axis: 1,
-      })
-    : scored;
+  const sinkRows = n.op('ConstantOfShape', [n.op('Concat', [n.op('Unsqueeze', [len.S, n.i64([0])]), K], { axis: 0 })]);
+  const mask = n.op('Concat', [sinkRows, scored], { axis: 1 });
   const scoredEnd = n.op('Unsqueeze', [M, n.i64([0])]);
   // Where the scored keys lie in the softmax's keys: after the sink.
-  const [scoredFrom, scoredTo] = K ? [K, n.op('Add', [K, scoredEnd])] : [n.i64([0]), scoredEnd];
+  const scoredTo = n.op('Add', [K, scoredEnd]);
   const ownEnd = n.op('Unsqueeze', [ownLen, n.i64([0])]);
   const headsApart = n.op('Concat', [n.i64([H]), n.op('Unsqueeze', [len.S, n.i64([0])]), n.i64([-1])], { axis: 0 });
   const layers: string[] = [];
@@ -79,18 +76,18 @@ export function denseScoreBranch(n: Net, len: Lengths, spans: ScoreSpans, contex
       const span = (from: number) => n.op('Slice', [a.keys!, spanAt(from), spanAt(from + 1), n.i64([1])]);
       const own = n.op('Slice', [a.newKeys!, n.i64([0]), ownEnd, n.i64([1])]);
       const kBar = n.op('Concat', [span(0), span(2), own], { axis: 1 });
-      let logits = n.toF32(n.op('MatMul', [a.queries!, n.op('Transpose', [kBar], { perm: [0, 2, 1] })]));
-      if (K && a.context) {
-        const sinkKeys = n.op('Slice', [a.context.keys, n.i64([0]), K, n.i64([2])]);
-        const sinkBias = n.toF32(n.op('Slice', [a.context.bias, n.i64([0]), K, n.i64([2])]));
-        logits = n.op('Concat', [n.op('Add', [n.toF32(n.op('MatMul', [a.queries!, sinkKeys])), sinkBias]), logits], { axis: 2 });
-      }
+      const sinkKeys = n.op('Slice', [a.context!.keys, n.i64([0]), K, n.i64([2])]);
+      const sinkBias = n.toF32(n.op('Slice', [a.context!.bias, n.i64([0]), K, n.i64([2])]));
+      const sink = n.op('Add', [n.toF32(n.op('MatMul', [a.queries!, sinkKeys])), sinkBias]);
+      const logits = n.op('Concat', [sink, n.toF32(n.op('MatMul', [a.queries!, n.op('Transpose', [kBar], { perm: [0, 2, 1] })]))], {
+        axis: 2,
+      });
       const probs = n.op('Softmax', [n.op('Add', [n.op('Reshape', [logits, headsApart]), mask])], { axis: -1 });
       // Max over queries, then over the group: onnxruntime reduces a [H, S, keys] middle axis several times
       // faster than the merged [Hkv, G*S, keys] one.
       const perHead = n.op('ReduceMax', [probs, n.i64([1])], { keepdims: 0 });
       const best = n.op('ReduceMax', [n.op('Reshape', [perHead, n.i64([Hkv, G, -1])]), n.i64([1])], { keepdims: 0 });
-      layers.push(n.op('Unsqueeze', [n.op('Slice', [best, scoredFrom, scoredTo, n.i64([1])]), n.i64([0])]));
+      layers.push(n.op('Unsqueeze', [n.op('Slice', [best, K, scoredTo, n.i64([1])]), n.i64([0])]));
     },
   };
 }

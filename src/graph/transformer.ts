@@ -78,7 +78,7 @@ export function buildGraph(o: GraphOptions): Uint8Array {
   const score = spans
     ? fused
       ? attentionScores(n)
-      : denseScoreBranch(n, len, spans, true)
+      : denseScoreBranch(n, len, spans)
     : o.scorePrefix !== undefined
       ? compressedScoreBranch(n, len, o.scorePrefix)
       : undefined;
