@@ -64,7 +64,8 @@ try {
   let before = rss();
   const mark = (step: string) => {
     const top = hwm();
-    rows.push([step, Math.round(rss()), top === undefined ? 'n/a' : Math.round(top), top === undefined ? 'n/a' : Math.round(top - before)]);
+    const peaks = top === undefined ? ['n/a', 'n/a'] : [Math.round(top), Math.round(top - before)];
+    rows.push([step, Math.round(rss()), ...peaks]);
     before = rss();
     resetHwm();
   };
@@ -132,7 +133,7 @@ try {
         title: `One engine process on WebGPU (${adapterName(probe.adapter)}): resident MiB after each step (weights ${weightsMiB.toFixed(1)} MiB, full KV ${(built.kvBytesFull / MiB).toFixed(2)} MiB)`,
         columns: ['step', 'resident MiB after it', 'peak resident MiB in it', 'its peak over the resident size it started from, MiB'],
         rows,
-        notes: `A warm build (the rebuild) peaks ${warmBuild} MiB over the resident size it starts from, against ${workingMiB.toFixed(1)} MiB of KV and activations in the memory estimate; the weights are already resident then. The first run's ${firstRun} MiB over its start is the driver's one-time work (weights uploaded, pipelines compiled). ${sessions} session(s) holding the weights created in all: the dense one builds, answers every generation (its compressed KV uploaded once as context inputs, padded per head to its layer's largest: ${((1 - kept / padded) * 100).toFixed(1)}% padding) and refreshes.`,
+        notes: `A warm build (the rebuild) peaks ${warmBuild} MiB over the resident size it starts from, against ${workingMiB.toFixed(1)} MiB of KV and activations in the memory estimate; the weights are already resident then. The first run, the first build and the first ask of each kind rise far more (the first run ${firstRun} MiB): work done once per shape, not broken down here. ${sessions} session(s) holding the weights created in all: the dense one builds, answers every generation (its compressed KV uploaded once as context inputs, padded per head to its layer's largest: ${((1 - kept / padded) * 100).toFixed(1)}% padding) and refreshes.`,
       },
     ],
   };
