@@ -12,7 +12,7 @@ import { workspaceContext } from './workspaceContext.ts';
 import type { BuiltContext } from '../context/types.ts';
 import { CacheStore } from '../cache/store.ts';
 import { FORMAT_VERSION } from '../cache/manifest.ts';
-import { DEFAULT_CHUNK, fittingChunk } from '../kvzip/schedule.ts';
+import { DEFAULT_CHUNK, fittingChunk, longestChunk } from '../kvzip/schedule.ts';
 import { PUNCT_DEMOTE } from '../kvzip/demote.ts';
 import { generate } from '../runtime/generate.ts';
 import { Answering } from './answering.ts';
@@ -82,7 +82,7 @@ export class Engine {
       dtype: m.prepared.dtype,
       int4: m.prepared.int4,
       contextTokens: tokens,
-      scoreChunkTokens: this.scoreChunk(m, tokens),
+      scoreChunkTokens: longestChunk(this.scoreChunk(m, tokens)),
     });
   }
 

@@ -18,7 +18,7 @@ export interface FitInput {
   dtype: 'fp32' | 'fp16';
   int4: boolean;
   contextTokens: number;
-  /** KVzip's scoring chunk m (the build scores), or undefined (it does not). */
+  /** KVzip's longest scoring chunk (the build scores), or undefined (it does not). */
   scoreChunkTokens?: number;
 }
 

@@ -10,7 +10,7 @@ import { UserError } from '../core/errors.ts';
 import { estimateMemory, memoryVerdict } from '../model/memory.ts';
 import { findPreset } from '../model/presets.ts';
 import { ModelTokenizer } from '../model/tokenizer.ts';
-import { DEFAULT_CHUNK, fittingChunk } from '../kvzip/schedule.ts';
+import { DEFAULT_CHUNK, fittingChunk, longestChunk } from '../kvzip/schedule.ts';
 import type { ProgressFn } from '../core/progress.ts';
 import type { CacheSettings, ContextPreview } from './protocol.ts';
 import { contextLimit, workspaceContext } from './workspaceContext.ts';
@@ -48,7 +48,7 @@ export async function previewContext(s: CacheSettings, progress?: ProgressFn, si
     weights,
     contextTokens: sequenceTokens,
     chunkTokens: PREFILL_CHUNK,
-    scoreChunkTokens: fittingChunk(DEFAULT_CHUNK, sequenceTokens, limit.window),
+    scoreChunkTokens: longestChunk(fittingChunk(DEFAULT_CHUNK, sequenceTokens, limit.window)),
   } as const;
   let estimate: ContextPreview['estimate'];
   if (device === 'cpu') {

@@ -18,7 +18,7 @@ export interface LimitsInput {
   /** Bytes per float element on the adapter: 2 with shader-f16, else 4. */
   floatBytes: 2 | 4;
   contextTokens: number;
-  /** KVzip's scoring chunk m; without it the build does not score (ratio 1). */
+  /** KVzip's longest scoring chunk; without it the build does not score (ratio 1). */
   scoreChunkTokens?: number;
 }
 

@@ -14,7 +14,7 @@ export interface EstimateInput {
   contextTokens: number;
   /** Tokens per prefill chunk. */
   chunkTokens?: number;
-  /** KVzip's scoring chunk m: its repeat pass holds the largest activations of a build. */
+  /** KVzip's longest scoring chunk (kvzip/schedule.ts): its repeat pass holds the largest activations of a build. */
   scoreChunkTokens?: number;
   blockSize?: number;
 }
