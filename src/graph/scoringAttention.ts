@@ -7,7 +7,8 @@
 //   and whose probabilities stay in cache; only the new keys' logits take the causal mask;
 // - KVzip's softmax runs over the scored keys and the new ones: the full softmax divided by its mass there, which
 //   is exact. That mass is 1 − (mass on the rest) when the rest is small (a chunk covering most of the past), and
-//   summed directly when it is large (later chunks of a long context).
+//   summed directly when it is large (later chunks of a long context). When the chunk covers the whole past, the
+//   full softmax is KVzip's as it is.
 import { SCORE_QUERY_BLOCKS } from '../model/memory.ts';
 import { DataType } from './onnx.ts';
 import type { Net } from './net.ts';
@@ -90,6 +91,9 @@ export function scoringAttention(n: Net, len: Lengths, plan: ScoringPlan, l: num
   // The mass on the scored and new keys is 1 − (mass on the rest of the past) when that rest is small (one chunk
   // covers most of the past), or summed directly when it is large (a long context's later chunks).
   const fewRest = n.op('Less', [n.op('Sub', [len.P, plan.spans.M]), n.op('Add', [plan.spans.M, n.op('Div', [len.S, n.scalar(2)])])]);
+  // One chunk covering the whole context scores every past key: the full softmax is KVzip's, and the max over
+  // all keys, sliced afterwards, skips copying and rescaling the scored probabilities.
+  const noRest = n.op('Equal', [len.P, plan.spans.M]);
   const outs: string[] = [];
   const best: string[] = [];
   for (const b of plan.blocks) {
@@ -104,16 +108,21 @@ export function scoringAttention(n: Net, len: Lengths, plan: ScoringPlan, l: num
     const stacked = n.op('Concat', [n.i64([Hkv, -1]), b.kEnd], { axis: 0 });
     const attn = n.op('MatMul', [n.op('Reshape', [n.fromF32(probs), stacked]), n.op('Slice', [values, n.i64([0]), b.kEnd, n.i64([1])])]);
     outs.push(n.op('Reshape', [attn, n.i64([Hkv, G, -1, D])]));
-    const scored = n.op('Slice', [probs, n.i64([0]), M, n.i64([3])]);
-    const sum = (from: string, to: string) =>
-      n.op('ReduceSum', [n.op('Slice', [probs, from, to, n.i64([3])]), n.i64([3])], { keepdims: 1 });
-    const sinceRest = n.g.subgraph('mass_from_rest', [DataType.FLOAT], () => [n.op('Sub', [one, sum(M, P)])]);
-    const direct = n.g.subgraph('mass_direct', [DataType.FLOAT], () => [
-      n.op('Add', [n.op('ReduceSum', [scored, n.i64([3])], { keepdims: 1 }), sum(P, b.kEnd)]),
-    ]);
-    const mass = n.op('If', [fewRest], { then_branch: { graph: sinceRest }, else_branch: { graph: direct } });
     // Over the group's heads and the block's queries; an empty block gives −inf, which the max ignores.
-    best.push(n.op('ReduceMax', [n.op('Mul', [scored, n.op('Reciprocal', [mass])]), n.i64([1, 2])], { keepdims: 0 }));
+    const maxOver = (x: string) => n.op('ReduceMax', [x, n.i64([1, 2])], { keepdims: 0 });
+    const whole = n.g.subgraph('scores_whole_past', [DataType.FLOAT], () => [n.op('Slice', [maxOver(probs), n.i64([0]), M, n.i64([1])])]);
+    const part = n.g.subgraph('scores_part_of_past', [DataType.FLOAT], () => {
+      const scored = n.op('Slice', [probs, n.i64([0]), M, n.i64([3])]);
+      const sum = (from: string, to: string) =>
+        n.op('ReduceSum', [n.op('Slice', [probs, from, to, n.i64([3])]), n.i64([3])], { keepdims: 1 });
+      const sinceRest = n.g.subgraph('mass_from_rest', [DataType.FLOAT], () => [n.op('Sub', [one, sum(M, P)])]);
+      const direct = n.g.subgraph('mass_direct', [DataType.FLOAT], () => [
+        n.op('Add', [n.op('ReduceSum', [scored, n.i64([3])], { keepdims: 1 }), sum(P, b.kEnd)]),
+      ]);
+      const mass = n.op('If', [fewRest], { then_branch: { graph: sinceRest }, else_branch: { graph: direct } });
+      return [maxOver(n.op('Mul', [scored, n.op('Reciprocal', [mass])]))];
+    });
+    best.push(n.op('If', [noRest], { then_branch: { graph: whole }, else_branch: { graph: part } }));
   }
   return [
     mergeHeads(n, n.op('Concat', outs, { axis: 2 })),

@@ -20,6 +20,9 @@ test('score graph equals the KVzip formula for every layer, head and key (GQA 4,
 // mass directly instead of taking it from the rest (scoringAttention.ts).
 test('score graph equals the KVzip formula when most of the past is outside the chunk (nine chunks)', (t) => checkScores(t, 72, 8, 9));
 
+// A context no longer than one chunk: every past key is scored, so the full softmax is KVzip's as it is.
+test('score graph equals the KVzip formula when one chunk covers the whole context', (t) => checkScores(t, 30, 40, 1));
+
 async function checkScores(t: TestContext, contextLen: number, chunkSize: number, chunkCount: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'kvzip-score-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
