@@ -42,6 +42,8 @@ export class Answering {
    */
   async openFor(m: LoadedModel, dir: string, manifest: Manifest, progress?: ProgressFn): Promise<number> {
     if (this.open?.dir === dir && this.open.session.isOpen) return 0;
+    // A tail over another generation is never resumed here.
+    this.tail.forget();
     await this.close();
     await this.only('answering', m);
     progress?.('load-cache', 0, 1);
@@ -56,7 +58,7 @@ export class Answering {
 
   /** Forgets everything (the cache was cleared). */
   async forget(): Promise<void> {
-    await this.close();
     this.tail.forget();
+    await this.close();
   }
 }

@@ -3,6 +3,7 @@
 // never written: turns live in the engine's memory (their KV) and in session files (their token ids).
 import type { ModelTokenizer, PromptLayout } from '../model/tokenizer.ts';
 import type { KvCache } from '../runtime/kv.ts';
+import { releaseKv } from '../runtime/deviceTransfer.ts';
 import type { ConversationTurn } from './protocol.ts';
 
 export interface TailPlan {
@@ -77,12 +78,17 @@ export class TailKv {
     return { past: empty(), feed: ids };
   }
 
-  /** Remembers a generation's KV: `ids` is everything fed and produced; the KV covers its first kv.length. */
+  /**
+   * Remembers a generation's KV: `ids` is everything fed and produced; the KV covers its first kv.length. The KV
+   * it replaces is freed: on WebGPU it is device memory that no collector reclaims, one tail per answer.
+   */
   keep(dir: string, ids: number[], kv: KvCache): void {
+    if (this.last?.kv !== kv) this.forget();
     this.last = { dir, ids: ids.slice(0, kv.length), kv };
   }
 
   forget(): void {
+    if (this.last) releaseKv(this.last.kv);
     this.last = undefined;
   }
 }
