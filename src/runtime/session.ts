@@ -86,6 +86,10 @@ export function sessionOptions(device: Backend, kind: SessionKind): ort.Inferenc
   return {
     executionProviders: providers[device],
     graphOptimizationLevel: 'all',
+    // onnxruntime's memory pattern (one block planned per set of input shapes) only cost memory on the CPU: a
+    // scoring pass at the shapes of the one before allocated it beside the arena, 1.3 GiB more at 7.2K tokens on
+    // the 0.5B shapes, at the same speed.
+    ...(device === 'cpu' ? { enableMemPattern: false } : {}),
     logSeverityLevel: 3,
     ...(kind.threads ? { intraOpNumThreads: kind.threads, interOpNumThreads: kind.threads } : {}),
     ...(device === 'cpu' && !cpuPrepacks(kind) ? { extra: { session: { disable_prepacking: '1' } } } : {}),
