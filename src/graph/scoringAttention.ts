@@ -6,9 +6,9 @@
 // - the new queries go in blocks that read the new keys up to their last query only (the causal half is skipped)
 //   and whose probabilities stay in cache; only the new keys' logits take the causal mask;
 // - KVzip's softmax runs over the scored keys and the new ones: the full softmax divided by its mass there, which
-//   is exact. That mass is 1 − (mass on the rest) when the rest is small (a chunk covering most of the past), and
-//   summed directly when it is large (later chunks of a long context). When the chunk covers the whole past, the
-//   full softmax is KVzip's as it is.
+//   is exact. The mass is summed over those keys: 1 − (mass on the rest) loses every digit when the rest holds
+//   nearly all the attention, and made scores infinite. When the chunk covers the whole past, the full softmax is
+//   KVzip's as it is.
 import { SCORE_QUERY_BLOCKS } from '../model/memory.ts';
 import { DataType } from './onnx.ts';
 import type { Net } from './net.ts';
@@ -87,10 +87,6 @@ export function scoringAttention(n: Net, len: Lengths, plan: ScoringPlan, l: num
   const newKeysT = n.op('Transpose', [newKeys], { perm: [0, 2, 1] });
   const values = n.op('Concat', [reorder(pastValue), newValues], { axis: 1 });
   const q4 = n.op('Reshape', [queries, n.i64([Hkv, G, -1, D])]);
-  const one = n.g.constFloat([1], []);
-  // The mass on the scored and new keys is 1 − (mass on the rest of the past) when that rest is small (one chunk
-  // covers most of the past), or summed directly when it is large (a long context's later chunks).
-  const fewRest = n.op('Less', [n.op('Sub', [len.P, plan.spans.M]), n.op('Add', [plan.spans.M, n.op('Div', [len.S, n.scalar(2)])])]);
   // One chunk covering the whole context scores every past key: the full softmax is KVzip's, and the max over
   // all keys, sliced afterwards, skips copying and rescaling the scored probabilities.
   const noRest = n.op('Equal', [len.P, plan.spans.M]);
@@ -113,13 +109,8 @@ export function scoringAttention(n: Net, len: Lengths, plan: ScoringPlan, l: num
     const whole = n.g.subgraph('scores_whole_past', [DataType.FLOAT], () => [n.op('Slice', [maxOver(probs), n.i64([0]), M, n.i64([1])])]);
     const part = n.g.subgraph('scores_part_of_past', [DataType.FLOAT], () => {
       const scored = n.op('Slice', [probs, n.i64([0]), M, n.i64([3])]);
-      const sum = (from: string, to: string) =>
-        n.op('ReduceSum', [n.op('Slice', [probs, from, to, n.i64([3])]), n.i64([3])], { keepdims: 1 });
-      const sinceRest = n.g.subgraph('mass_from_rest', [DataType.FLOAT], () => [n.op('Sub', [one, sum(M, P)])]);
-      const direct = n.g.subgraph('mass_direct', [DataType.FLOAT], () => [
-        n.op('Add', [n.op('ReduceSum', [scored, n.i64([3])], { keepdims: 1 }), sum(P, b.kEnd)]),
-      ]);
-      const mass = n.op('If', [fewRest], { then_branch: { graph: sinceRest }, else_branch: { graph: direct } });
+      const newMass = n.op('ReduceSum', [n.op('Slice', [probs, P, b.kEnd, n.i64([3])]), n.i64([3])], { keepdims: 1 });
+      const mass = n.op('Add', [n.op('ReduceSum', [scored, n.i64([3])], { keepdims: 1 }), newMass]);
       return [maxOver(n.op('Mul', [scored, n.op('Reciprocal', [mass])]))];
     });
     best.push(n.op('If', [noRest], { then_branch: { graph: whole }, else_branch: { graph: part } }));

@@ -3,9 +3,10 @@
 // softmax(q·K̄ᵀ/√d), where K̄ = [system-prefix keys] ++ [the chunk's keys] ++ [the repeat input's own keys, causal].
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { writeTinyModel, prng } from '../support/tinyModel.ts';
 import { openCpuModel } from '../support/sessions.ts';
 import { loadWeights, referenceForward } from '../support/reference.ts';
@@ -22,6 +23,26 @@ test('score graph equals the KVzip formula when most of the past is outside the 
 
 // A context no longer than one chunk: every past key is scored, so the full softmax is KVzip's as it is.
 test('score graph equals the KVzip formula when one chunk covers the whole context', (t) => checkScores(t, 30, 40, 1));
+
+// The trained stories260K, where the repeat queries of a chunk put nearly all their attention on the rest of the
+// past: KVzip's mass on the scored and new keys, taken as 1 − (mass on the rest), lost every digit there and gave
+// infinite scores (chunks of 144 over 267 tokens), which the selection then always kept.
+const STORIES = fileURLToPath(new URL('../../../shared/models/stories260K', import.meta.url));
+test(
+  'scores stay probabilities when the rest of the past holds nearly all the attention (stories260K)',
+  { skip: !existsSync(STORIES) && `${STORIES} not found (../shared is absent)` },
+  async () => {
+    const m = await openCpuModel(STORIES);
+    const tok = ModelTokenizer.load(STORIES, m.prepared.spec.eosTokenIds);
+    const ids = Array.from({ length: 267 }, (_, i) => 5 + ((i * 37) % 400));
+    const full = (await m.dense.prefill(ids, m.dense.empty(), 512)).present;
+    for (const chunk of [144, 100]) {
+      const scores = await scoreContext(m.dense, full, 10, scoreSchedule(tok, tok.layout(), ids, 10, chunk));
+      const bad = scores.data.findIndex((v) => !(v >= 0 && v <= 1 + 1e-6));
+      assert.equal(bad, -1, `chunks of ${chunk}: score ${scores.data[bad]} at ${bad}`);
+    }
+  },
+);
 
 async function checkScores(t: TestContext, contextLen: number, chunkSize: number, chunkCount: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'kvzip-score-'));
