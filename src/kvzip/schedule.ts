@@ -1,5 +1,6 @@
-// KVzip's scoring schedule: the context is cut into chunks of m tokens (a short remainder joins the last), and each chunk gets a repeat input
-// that asks the model to reconstruct it (the reference implementation's prompts, in the model's chat layout).
+// KVzip's scoring schedule: the context is cut into chunks of m tokens (a short remainder joins the last), and
+// each chunk gets a repeat input that asks the model to reconstruct it (the reference implementation's prompts,
+// in the model's chat layout).
 import type { ModelTokenizer, PromptLayout } from '../model/tokenizer.ts';
 
 export const DEFAULT_CHUNK = 2000;
