@@ -199,8 +199,9 @@ const results = {
         'seconds',
       ],
       rows,
-      notes:
+      notes: [
         'Only kvzip-code has git history; the Debian source trees order by modification time. Config files (package.json, pyproject.toml) are not counted as doc/example/test/CI.',
+      ],
     },
     {
       title: 'Preview at scale (issue 12, bar 4)',

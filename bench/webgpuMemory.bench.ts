@@ -133,7 +133,9 @@ try {
         title: `One engine process on WebGPU (${adapterName(probe.adapter)}): resident MiB after each step (weights ${weightsMiB.toFixed(1)} MiB, full KV ${(built.kvBytesFull / MiB).toFixed(2)} MiB)`,
         columns: ['step', 'resident MiB after it', 'peak resident MiB in it', 'its peak over the resident size it started from, MiB'],
         rows,
-        notes: `A warm build (the rebuild) peaks ${warmBuild} MiB over the resident size it starts from, against ${workingMiB.toFixed(1)} MiB of KV and activations in the memory estimate; the weights are already resident then. The first run, the first build and the first ask of each kind rise far more (the first run ${firstRun} MiB): work done once per shape, not broken down here. ${sessions} session(s) holding the weights created in all: the dense one builds, answers every generation (its compressed KV uploaded once as context inputs, padded per head to its layer's largest: ${((1 - kept / padded) * 100).toFixed(1)}% padding) and refreshes.`,
+        notes: [
+          `A warm build (the rebuild) peaks ${warmBuild} MiB over the resident size it starts from, against ${workingMiB.toFixed(1)} MiB of KV and activations in the memory estimate; the weights are already resident then. The first run, the first build and the first ask of each kind rise far more (the first run ${firstRun} MiB): work done once per shape, not broken down here. ${sessions} session(s) holding the weights created in all: the dense one builds, answers every generation (its compressed KV uploaded once as context inputs, padded per head to its layer's largest: ${((1 - kept / padded) * 100).toFixed(1)}% padding) and refreshes.`,
+        ],
       },
     ],
   };
