@@ -39,6 +39,9 @@ interface KvRun {
   scoreMs: number;
   scoreOverPrefill: number;
   scoreOverPrefillCpu?: number;
+  localScoreOverPrefill?: number;
+  localScoreOverPrefillCpu?: number;
+  localKeptOverlapR03?: number;
   fullKvBytes: number;
   denseDecodeMsPerToken: number;
   denseDecodeMedianMs: number;
@@ -95,13 +98,16 @@ export function engineTables(r: EngineResults): Table[] {
   });
   const kr = r.kvzip ?? [];
   tables.push({
-    title: `KVzip cost (issue 3, bar 5): scoring vs prefill, m = ${r.settings.scoreChunk}`,
+    title: `KVzip cost (issue 15): scoring vs prefill, m = ${r.settings.scoreChunk}, exact and local levels`,
     columns: [
       'context',
       'prefill s',
-      'scoring s',
-      'scoring / prefill, wall (bar ≤ 2.0)',
+      'exact scoring s',
+      'exact / prefill, wall (bar ≤ 1.5)',
       'same, CPU time',
+      'local / prefill, wall (bar ≤ 1.5)',
+      'same, CPU time',
+      "exact's kept pairs local keeps, r=0.3",
       'decode r=0.3 / r=1.0 (median)',
       'decode falls with ratio',
       'TTFT: re-prefill / compressed r=0.3',
@@ -112,6 +118,9 @@ export function engineTables(r: EngineResults): Table[] {
       round(k.scoreMs / 1000, 1),
       k.scoreOverPrefill,
       k.scoreOverPrefillCpu ?? '',
+      k.localScoreOverPrefill ?? '',
+      k.localScoreOverPrefillCpu ?? '',
+      k.localKeptOverlapR03 === undefined ? '' : `${round(100 * k.localKeptOverlapR03, 1)}%`,
       k.decodeR03OverR10,
       k.decodeFallsWithRatio ? 'yes' : 'no',
       `${k.ttftSpeedupR03}×`,

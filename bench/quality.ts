@@ -22,12 +22,13 @@ import { questionScores, scoreContext } from '../src/kvzip/score.ts';
 import { PairScores } from '../src/kvzip/scores.ts';
 import { keptPairs, selectPair } from '../src/kvzip/select.ts';
 import { writeCompacted } from '../src/kvzip/compact.ts';
-import { applyMultipliers, demoteMultipliers } from '../src/kvzip/demote.ts';
+import { applyMultipliers, demoteMultipliers, PUNCT_DEMOTE } from '../src/kvzip/demote.ts';
 import { mulberry32 as rng } from '../src/runtime/random.ts';
 import {
   DEMOTE_FACTORS,
   DEMOTE_METHODS,
   demoteFactor,
+  LOCAL_BASIS,
   METHODS,
   RATIOS,
   ratiosOf,
@@ -148,7 +149,8 @@ async function main(): Promise<void> {
   const contexts: unknown[] = [];
   const fullRef: { heldOutNll: number; factNll: number }[] = [];
   const punct: Record<string, { ratio: number; keptShare: number }[]>[] = [];
-  const timing = { prefillMs: 0, scoreMs: 0, sessionsMs: 0, sessions: 0 };
+  const timing = { prefillMs: 0, scoreMs: 0, localScoreMs: 0, sessionsMs: 0, sessions: 0 };
+  const localShared: Record<string, number[]> = Object.fromEntries(RATIOS.filter((r) => r <= 0.5).map((r) => [r, []]));
 
   for (let c = 0; c < CONTEXTS; c++) {
     const opening = OPENINGS[c] ? tok.encode(OPENINGS[c]) : [];
@@ -167,6 +169,9 @@ async function main(): Promise<void> {
     const { chunk, chunks } = fittingChunks(tok, ids);
     const scores = await scoreContext(dense, full, 1, chunks);
     timing.scoreMs += performance.now() - t;
+    t = performance.now();
+    const local = applyMultipliers(await scoreContext(dense, full, 1, chunks, 'local'), demoteMultipliers(tok, ctx, PUNCT_DEMOTE));
+    timing.localScoreMs += performance.now() - t;
     // SnapKV made for one question (probe 3's cue), then asked the others.
     const snapScores: PairScores = await questionScores(dense, full, 1, probes[SNAP_PROBE].cue);
 
@@ -236,7 +241,19 @@ async function main(): Promise<void> {
     const n = ctx.length;
     const L = spec.numLayers;
     const H = spec.numKvHeads;
-    const inputs = { scores, demoted, snapScores, layers: L, kvHeads: H, n, seed: 7 + c };
+    const inputs = { scores, demoted, local, snapScores, layers: L, kvHeads: H, n, seed: 7 + c };
+    for (const r of Object.keys(localShared)) {
+      const exact = selectFor(LOCAL_BASIS, Number(r), inputs);
+      const mine = selectFor('kvzip-local', Number(r), inputs);
+      let shared = 0;
+      exact.forEach((layer, l) =>
+        layer.forEach((kept, h) => {
+          const other = new Set(mine[l][h]);
+          for (const p of kept) if (other.has(p)) shared++;
+        }),
+      );
+      localShared[r].push(shared / keptPairs(exact));
+    }
 
     let whole: Measure | undefined;
     for (const m of METHODS) {
@@ -331,6 +348,16 @@ async function main(): Promise<void> {
       ),
     ]),
   );
+  // Local scoring against the shipped exact method, paired the same way.
+  const localVsExact = {
+    'kvzip-local': Object.fromEntries(
+      RATIOS.filter((r) => r <= 0.5).map((r) => [
+        r,
+        Object.fromEntries(DEMOTE_METRICS.map((k) => [k, paired(results, 'kvzip-local', LOCAL_BASIS, r, k)])),
+      ]),
+    ),
+  };
+  const localKeptShared = Object.entries(localShared).map(([r, xs]) => ({ ratio: Number(r), shared: mean(xs) }));
   const json = {
     model: 'stories260K',
     date: new Date().toISOString(),
@@ -363,7 +390,8 @@ async function main(): Promise<void> {
         heldOutKl: 'the same positions: mean KL(full || compressed)',
         snapProbeMatch: 'greedy agreement on the probe SnapKV was made for',
       },
-      scoring: 'KVzip reconstruction scoring with the largest chunk whose repeat input fits the 512-position window',
+      scoring:
+        "KVzip reconstruction scoring with the largest chunk whose repeat input fits the 512-position window; kvzip-local: the same chunks, each repeat input attending to BOS and its own chunk only (the engine's local level), demoted as shipped",
     },
     seconds,
     timing,
@@ -380,6 +408,11 @@ async function main(): Promise<void> {
       rule: 'per context: variant minus kvzip-pair, sign-adjusted so > 0 is better; better = mean over contexts, se = its standard error, wins/ties/losses = contexts',
       factors: DEMOTE_FACTORS,
       byMethod: demoteVsPair,
+    },
+    localVsExact: {
+      rule: `per context: kvzip-local minus ${LOCAL_BASIS} (exact scoring, the same selection), sign-adjusted so > 0 is closer to the full cache`,
+      byMethod: localVsExact,
+      keptShared: localKeptShared,
     },
     perContext: results,
     fullPerContext: fullRef,
@@ -401,6 +434,8 @@ async function main(): Promise<void> {
     verdict,
     demoteMetrics: DEMOTE_METRICS,
     demoteVsPair,
+    localVsExact,
+    localKeptShared,
     contextShare: json.punctuation.contextShare,
     punctOf,
     timing,

@@ -1,6 +1,9 @@
 // The quality bench's report: the table and verdict on stdout, and the SVG of quality against ratio.
-import { DEMOTE_METHODS, isDemote, KVZIP_METHODS, METHODS, RATIOS, ratiosOf, SINKS, type Method } from './methods.ts';
+import { DEMOTE_METHODS, isDemote, KVZIP_METHODS, LOCAL_BASIS, METHODS, RATIOS, ratiosOf, SINKS, type Method } from './methods.ts';
 import { METRICS, type Averages, type Measure, type paired, type verdictOf } from './metrics.ts';
+
+/** Per method and ratio, per metric: a paired difference over contexts. */
+type PairedRows = Record<string, Record<string, Record<string, ReturnType<typeof paired>>>>;
 
 export interface ReportInputs {
   contexts: number;
@@ -10,11 +13,14 @@ export interface ReportInputs {
   verdict: ReturnType<typeof verdictOf>;
   demoteMetrics: (keyof Measure)[];
   /** Per demote method and ratio, per metric: the paired difference against kvzip-pair. */
-  demoteVsPair: Record<string, Record<string, Record<string, ReturnType<typeof paired>>>>;
+  demoteVsPair: PairedRows;
+  /** The same for kvzip-local against LOCAL_BASIS, with the share of that method's kept pairs local keeps too. */
+  localVsExact: PairedRows;
+  localKeptShared: { ratio: number; shared: number }[];
   /** Punctuation/whitespace share of the context tokens. */
   contextShare: number;
   punctOf: (m: Method) => { ratio: number; keptShare: number }[];
-  timing: { prefillMs: number; scoreMs: number; sessionsMs: number; sessions: number };
+  timing: { prefillMs: number; scoreMs: number; localScoreMs: number; sessionsMs: number; sessions: number };
   seconds: number;
   wrote: string[];
 }
@@ -70,24 +76,7 @@ export function printReport(x: ReportInputs): void {
   console.log(
     '\ndemote vs kvzip-pair, paired over contexts: better = mean(variant - pair), sign-adjusted (> 0 = closer to full) ± se [wins/ties/losses]',
   );
-  console.log(pad('ratio', 5) + ' ' + 'method'.padEnd(24) + x.demoteMetrics.map((k) => pad(k, 22)).join(''));
-  for (const r of RATIOS.filter((x) => x <= 0.5)) {
-    for (const m of DEMOTE_METHODS) {
-      const row = x.demoteVsPair[m][r];
-      console.log(
-        pad(String(r), 5) +
-          ' ' +
-          m.padEnd(24) +
-          x.demoteMetrics
-            .map((k) => {
-              const p = row[k];
-              const d = k.endsWith('Kl') || k.endsWith('Gap') ? 4 : k.endsWith('FirstDiv') ? 2 : 3;
-              return pad(`${p.better >= 0 ? '+' : ''}${p.better.toFixed(d)}±${p.se.toFixed(d)} ${p.wins}/${p.ties}/${p.losses}`, 22);
-            })
-            .join(''),
-      );
-    }
-  }
+  pairedTable(x.demoteVsPair, x.demoteMetrics);
   console.log(
     `punctuation/whitespace: ${(x.contextShare * 100).toFixed(1)}% of context tokens; share of kvzip-pair kept pairs: ` +
       x
@@ -103,15 +92,45 @@ export function printReport(x: ReportInputs): void {
           .map((p) => `r=${p.ratio} ${(p.keptShare * 100).toFixed(1)}%`)
           .join(', '),
     );
+  console.log(`\nkvzip-local vs ${LOCAL_BASIS}, paired over contexts, as above`);
+  pairedTable(x.localVsExact, x.demoteMetrics);
   console.log(
-    `prefill ${x.timing.prefillMs.toFixed(0)} ms, scoring ${x.timing.scoreMs.toFixed(0)} ms (all contexts); ${x.timing.sessions} compressed sessions in ${(x.timing.sessionsMs / 1000).toFixed(1)} s; total ${x.seconds.toFixed(1)} s`,
+    `  share of ${LOCAL_BASIS}'s kept pairs that kvzip-local keeps: ` +
+      x.localKeptShared.map((p) => `r=${p.ratio} ${(p.shared * 100).toFixed(1)}%`).join(', '),
+  );
+  console.log(
+    `prefill ${x.timing.prefillMs.toFixed(0)} ms, scoring ${x.timing.scoreMs.toFixed(0)} ms, local scoring ${x.timing.localScoreMs.toFixed(0)} ms (all contexts); ${x.timing.sessions} compressed sessions in ${(x.timing.sessionsMs / 1000).toFixed(1)} s; total ${x.seconds.toFixed(1)} s`,
   );
   console.log(`wrote ${x.wrote.join(' and ')}`);
+}
+
+/** Rows of paired differences: method × ratio ≤ 0.5, one cell per metric, "better ± se wins/ties/losses". */
+function pairedTable(rows: PairedRows, metrics: (keyof Measure)[]): void {
+  const pad = (s: string, w: number) => s.padStart(w);
+  console.log(pad('ratio', 5) + ' ' + 'method'.padEnd(24) + metrics.map((k) => pad(k, 22)).join(''));
+  for (const r of RATIOS.filter((x) => x <= 0.5)) {
+    for (const [m, byRatio] of Object.entries(rows)) {
+      const row = byRatio[r];
+      console.log(
+        pad(String(r), 5) +
+          ' ' +
+          m.padEnd(24) +
+          metrics
+            .map((k) => {
+              const p = row[k];
+              const d = k.endsWith('Kl') || k.endsWith('Gap') ? 4 : k.endsWith('FirstDiv') ? 2 : 3;
+              return pad(`${p.better >= 0 ? '+' : ''}${p.better.toFixed(d)}±${p.se.toFixed(d)} ${p.wins}/${p.ties}/${p.losses}`, 22);
+            })
+            .join(''),
+      );
+    }
+  }
 }
 
 const COLORS: Record<Method, string> = {
   'kvzip-pair': '#d62728',
   'kvzip-pair-demote-0.75': '#8c564b',
+  'kvzip-local': '#9467bd',
   'kvzip-uniform': '#ff7f0e',
   random: '#7f7f7f',
   recency: '#1f77b4',

@@ -1,6 +1,6 @@
 // The manifest of one cache entry: everything needed to decide whether the entry may be trusted.
 import { createHash } from 'node:crypto';
-import type { Level } from '../core/choices.ts';
+import type { Level, Scoring } from '../core/choices.ts';
 import type { Fingerprint } from '../context/types.ts';
 import type { BakedHead } from '../graph/attention.ts';
 
@@ -24,6 +24,8 @@ export interface Manifest {
   };
   ratio: number;
   level: Level;
+  /** How the context was scored; absent in entries built before local scoring existed (exact). */
+  scoring?: Scoring;
   /** Lowest score kept by global pair selection; a refresh selects the new suffix against it. */
   threshold?: number;
   /** Tokens of the cached sequence (prefix + context); questions start at this position. */

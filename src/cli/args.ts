@@ -5,7 +5,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { findPreset } from '../model/presets.ts';
 import type { RequestBody } from '../engine/client.ts';
-import { DEVICES, isDevice, isLevel, LEVELS, spelled } from '../core/choices.ts';
+import { DEVICES, isDevice, isLevel, isScoring, LEVELS, SCORINGS, spelled } from '../core/choices.ts';
 
 /** A mistake on the command line; `usage` when the usage text helps (not for a workspace that is missing). */
 export class UsageError extends Error {
@@ -28,6 +28,7 @@ const OPTIONS = {
   device: { type: 'string', default: 'auto' },
   ratio: { type: 'string', default: '0.3' },
   level: { type: 'string', default: 'pair' },
+  scoring: { type: 'string', default: 'exact' },
   'cache-dir': { type: 'string' },
   'max-context-tokens': { type: 'string' },
   pin: { type: 'string', multiple: true },
@@ -113,9 +114,10 @@ export function parseCommandLine(argv: string[], defaultCacheDir: () => string):
   const base = { command, json: o.json, debug: o.debug, help: o.help };
   if (o.help || !command) return base;
 
-  const { device, level } = o;
+  const { device, level, scoring } = o;
   if (!isDevice(device)) throw new UsageError(`--device must be ${spelled(DEVICES)}, got "${device}"`);
   if (!isLevel(level)) throw new UsageError(`--level must be ${spelled(LEVELS)}, got "${level}"`);
+  if (!isScoring(scoring)) throw new UsageError(`--scoring must be ${spelled(SCORINGS)}, got "${scoring}"`);
   const cacheDir = resolve(o['cache-dir'] ?? defaultCacheDir());
   const ratio = fraction(o.ratio, 'ratio', { value: 0, open: true })!;
   const maxTokens = count(o['max-tokens'], 'max-tokens', 'the most tokens in the answer');
@@ -135,6 +137,7 @@ export function parseCommandLine(argv: string[], defaultCacheDir: () => string):
     device,
     ratio,
     level,
+    ...(scoring === 'local' ? { scoring } : {}),
     int4: o.int4,
     maxContextTokens,
     pinned: o.pin,

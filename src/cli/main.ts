@@ -11,8 +11,8 @@ const USAGE = `kvzip-code — ask questions about a repository to a local model,
 
   kvzip-code generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--temperature T] [--top-p P] [--stop STR] [--device auto|cuda|webgpu|cpu] [--int4] [--json]
   kvzip-code context WORKSPACE --model DIR [--max-context-tokens N] [--pin GLOB]... [--device D] [--int4] [--json]
-  kvzip-code build WORKSPACE --model DIR [--ratio 0.3] [--level pair|pair-uniform|head] [--force] [--int4] [--max-context-tokens N] [--cache-dir D] [--device D] [--json]
-  kvzip-code ask WORKSPACE "QUESTION" --model DIR [--session NAME [--new]] [--conversation-budget N] [--ratio R] [--level L] [--max-tokens N] [--int4] [--cache-dir D] [--device D] [--json]
+  kvzip-code build WORKSPACE --model DIR [--ratio 0.3] [--level pair|pair-uniform|head] [--scoring exact|local] [--force] [--int4] [--max-context-tokens N] [--cache-dir D] [--device D] [--json]
+  kvzip-code ask WORKSPACE "QUESTION" --model DIR [--session NAME [--new]] [--conversation-budget N] [--ratio R] [--level L] [--scoring S] [--max-tokens N] [--int4] [--cache-dir D] [--device D] [--json]
   kvzip-code info [--cache-dir D] [--json]
   kvzip-code clear [WORKSPACE] [--cache-dir D]
   kvzip-code setup-cuda [--force] [--json]
@@ -104,7 +104,7 @@ function human(command: string, r: unknown): string {
       : b.device === 'cpu'
         ? `; peak memory ${mb(b.peakRssBytes)} (estimated ${mb(b.memoryEstimateBytes)})`
         : `; GPU memory estimated ${mb(b.memoryEstimateBytes)}`;
-    return `${b.fromCache ? 'Cache is fresh' : 'Built the cache'}: ${b.contextTokens} tokens, KV ${mb(b.kvBytesFull)} → ${mb(b.kvBytesCompressed)} (${(100 * b.keptShare).toFixed(1)}% of its pairs kept) on ${deviceText(b)}${memory}\n${b.entry}`;
+    return `${b.fromCache ? 'Cache is fresh' : 'Built the cache'}: ${b.contextTokens} tokens, KV ${mb(b.kvBytesFull)} → ${mb(b.kvBytesCompressed)} (${(100 * b.keptShare).toFixed(1)}% of its pairs kept${b.scoring === 'local' ? ', scored locally' : ''}) on ${deviceText(b)}${memory}\n${b.entry}`;
   }
   if (command === 'setup-cuda') {
     const c = r as CudaSetupResult;

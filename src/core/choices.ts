@@ -11,12 +11,24 @@ export type Backend = Exclude<Device, 'auto'>;
 export const LEVELS = ['pair', 'pair-uniform', 'head'] as const;
 export type Level = (typeof LEVELS)[number];
 
+/**
+ * How KVzip's repeat passes attend: `exact`, over the whole cache as the reference does (about 2× a prefill);
+ * `local`, over the system prefix and the chunk being reconstructed only, which makes scoring linear in the
+ * context at the price of an approximation (bench/quality.ts measures it against exact scores).
+ */
+export const SCORINGS = ['exact', 'local'] as const;
+export type Scoring = (typeof SCORINGS)[number];
+
 export function isDevice(s: string): s is Device {
   return (DEVICES as readonly string[]).includes(s);
 }
 
 export function isLevel(s: string): s is Level {
   return (LEVELS as readonly string[]).includes(s);
+}
+
+export function isScoring(s: string): s is Scoring {
+  return (SCORINGS as readonly string[]).includes(s);
 }
 
 /** `a, b or c`, for messages that list the allowed values. */

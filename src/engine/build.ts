@@ -107,12 +107,21 @@ async function freshInto(job: WriteJob): Promise<Computed> {
 
   const tScore = performance.now();
   const chunks = scoreSchedule(m.tokenizer, m.tokenizer.layout(), ids, prefixLen, job.scoreChunk);
+  const scoring = s.scoring ?? 'exact';
+  // The one read of the full KV from a WebGPU device, for compaction (a no-op where the KV is on the host);
+  // local scoring reads it first, as it feeds each chunk's pairs from the host.
+  const read = async () => {
+    const host = await dense.toHost(onDevice);
+    dense.release(onDevice);
+    return host;
+  };
+  const early = scoring === 'local' ? await read() : undefined;
   const scores =
-    s.ratio >= 1 ? undefined : await scoreContext(dense, onDevice, prefixLen, chunks, signal, (d, t) => progress?.('score', d, t));
+    s.ratio >= 1
+      ? undefined
+      : await scoreContext(dense, early ?? onDevice, prefixLen, chunks, scoring, signal, (d, t) => progress?.('score', d, t));
   const scoreMs = performance.now() - tScore;
-  // The one read of the full KV from a WebGPU device, for compaction (a no-op where the KV is on the host).
-  const full = await dense.toHost(onDevice);
-  dense.release(onDevice);
+  const full = early ?? (await read());
   const hostDeviceBytes = dense.hostDeviceBytes - bytesBefore;
   if (scores && s.level === 'pair') demoteScores(scores, m.tokenizer, ids.slice(prefixLen), PUNCT_DEMOTE);
 
@@ -167,6 +176,7 @@ function manifestOf(job: WriteJob, c: Computed): Omit<Manifest, 'formatVersion' 
     },
     ratio: s.ratio,
     level: s.level,
+    ...(s.scoring === 'local' ? { scoring: s.scoring } : {}),
     threshold: c.threshold,
     sequenceLength: n,
     prefixLength: job.prefixLen,

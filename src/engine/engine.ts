@@ -109,6 +109,7 @@ export class Engine {
       exclude: s.exclude ?? [],
       // Only when set, so that entries built before these settings existed keep their keys.
       ...(s.pinned?.length ? { pinned: s.pinned } : {}),
+      ...(s.scoring === 'local' ? { scoring: s.scoring } : {}),
       ...(s.folders?.length ? { folders: s.folders } : {}),
     });
   }

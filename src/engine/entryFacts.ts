@@ -55,6 +55,7 @@ export function buildSummary(
     keptShare: manifest.stats.keptPairs / manifest.stats.totalPairs,
     ratio: manifest.ratio,
     level: manifest.level,
+    scoring: manifest.scoring ?? 'exact',
     ...deviceOf(m),
     buildMs: ms,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,

@@ -8,7 +8,7 @@ import { contextReport } from '../context/index.ts';
 import { previewContext } from './preview.ts';
 import { UserError } from '../core/errors.ts';
 import { CancelledError } from '../core/cancel.ts';
-import { isLevel, LEVELS, spelled } from '../core/choices.ts';
+import { isLevel, isScoring, LEVELS, SCORINGS, spelled } from '../core/choices.ts';
 import { checkCacheDir } from './cacheLocation.ts';
 import { environmentError } from './environmentErrors.ts';
 
@@ -27,6 +27,8 @@ function settings(r: CacheSettings): CacheSettings {
   const ratio = Number(r.ratio);
   if (!(ratio > 0 && ratio <= 1)) throw new UserError(`ratio must be in (0, 1], got ${r.ratio}`, 'bad-request');
   if (!isLevel(r.level)) throw new UserError(`level must be ${spelled(LEVELS)}, got ${r.level}`, 'bad-request');
+  if (r.scoring !== undefined && !isScoring(r.scoring))
+    throw new UserError(`scoring must be ${spelled(SCORINGS)}, got ${r.scoring}`, 'bad-request');
   for (const k of ['workspace', 'model', 'cacheDir'] as const) {
     if (typeof r[k] !== 'string' || !r[k]) throw new UserError(`${k} is required`, 'bad-request');
   }

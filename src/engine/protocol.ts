@@ -1,7 +1,7 @@
 // The typed message protocol between a client (CLI, extension) and the engine process.
 // Only JSON crosses it: binary KV stays inside the engine and on disk.
 
-import type { Device, Level } from '../core/choices.ts';
+import type { Device, Level, Scoring } from '../core/choices.ts';
 import type { Phase } from '../core/progress.ts';
 import type { ContextReport } from '../context/index.ts';
 import type { MemoryEstimate } from '../model/memory.ts';
@@ -14,6 +14,8 @@ export interface CacheSettings {
   device: Device;
   ratio: number;
   level: Level;
+  /** How KVzip's repeat passes attend (core/choices.ts); default exact. */
+  scoring?: Scoring;
   /** Linear weights as int4 blocks (MatMulNBits) instead of fp32/fp16. */
   int4?: boolean;
   /** Hugging Face token for gated presets; kept in the editor's secret storage, never logged. */
@@ -124,6 +126,7 @@ export interface BuildResult {
   keptShare: number;
   ratio: number;
   level: Level;
+  scoring: Scoring;
   device: string;
   deviceReason?: string;
   /** The WebGPU adapter's name, when the device is WebGPU. */

@@ -280,6 +280,7 @@ export class Controller implements vscode.Disposable {
       kvBytesCompressed: undefined,
       ratio: undefined,
       level: undefined,
+      scoring: undefined,
     });
     return r.removed;
   }
@@ -405,6 +406,7 @@ export class Controller implements vscode.Disposable {
       kvBytesCompressed: r.kvBytesCompressed,
       ratio: r.ratio,
       level: r.level,
+      scoring: r.scoring,
     });
   }
 

@@ -1,7 +1,7 @@
 // Reads the kvzipCode.* settings into the engine's CacheSettings for the workspace (one folder or several).
 import * as vscode from 'vscode';
 import type { CacheSettings } from '../engine/protocol.ts';
-import { isDevice, isLevel, type Device, type Level } from '../core/choices.ts';
+import { isDevice, isLevel, isScoring, type Device, type Level, type Scoring } from '../core/choices.ts';
 
 export const SECTION = 'kvzipCode';
 export const DEFAULT_MODEL = 'Qwen2.5-Coder-1.5B-Instruct';
@@ -11,6 +11,7 @@ export interface ExtensionSettings {
   device: Device;
   ratio: number;
   level: Level;
+  scoring: Scoring;
   include: string[];
   exclude: string[];
   /** Globs of files that rank first in the context. */
@@ -32,12 +33,14 @@ export function readSettings(scope?: vscode.Uri): ExtensionSettings {
   const c = vscode.workspace.getConfiguration(SECTION, scope);
   const device = c.get<string>('device');
   const level = c.get<string>('level');
+  const scoring = c.get<string>('scoring');
   const model = c.get<string>('model');
   return {
     model: typeof model === 'string' && model.trim() ? model.trim() : DEFAULT_MODEL,
     device: device !== undefined && isDevice(device) ? device : 'auto',
     ratio: Math.min(1, positive(c.get('ratio'), 0.3)),
     level: level !== undefined && isLevel(level) ? level : 'pair',
+    scoring: scoring !== undefined && isScoring(scoring) ? scoring : 'exact',
     include: strings(c.get('include')),
     exclude: strings(c.get('exclude')),
     pinned: strings(c.get('pinned')),
@@ -77,6 +80,7 @@ export function cacheSettings(folder: vscode.WorkspaceFolder, cacheDir: string):
     device: s.device,
     ratio: s.ratio,
     level: s.level,
+    ...(s.scoring === 'local' ? { scoring: s.scoring } : {}),
     ...(s.maxContextTokens > 0 ? { maxContextTokens: s.maxContextTokens } : {}),
     includeSecrets: s.includeSecrets,
     ...(s.include.length ? { include: s.include } : {}),

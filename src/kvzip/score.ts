@@ -1,7 +1,8 @@
 // KVzip scoring: each chunk's repeat input is forwarded after the cache (teacher-forced), and the score graph
 // returns, per layer and KV head, the max attention each of the chunk's keys receives.
 import type { ForwardSession } from '../runtime/decoder.ts';
-import type { KvCache } from '../runtime/kv.ts';
+import { gatherKv, type KvCache } from '../runtime/kv.ts';
+import type { Scoring } from '../core/choices.ts';
 import { throwIfAborted } from '../core/cancel.ts';
 import type { ScoreChunk } from './schedule.ts';
 import { PairScores } from './scores.ts';
@@ -42,16 +43,39 @@ export async function scoreChunks(
   return scores;
 }
 
-/** Scores the context of a full KV, whose first `prefixLen` keys are the always-kept system prefix. */
-export function scoreContext(
+/**
+ * Scores the context of a full KV, whose first `prefixLen` keys are the always-kept system prefix.
+ * `local` scoring forwards each repeat input over the prefix and its own chunk only, at the positions it has
+ * after the whole sequence: KVzip's scores keep their formula (a softmax over those same keys), and only the
+ * repeat inputs' hidden states lose what the rest of the context would have added to them. The work is then
+ * linear in the context instead of quadratic. It needs the KV in host memory (`full` is read there). A refresh
+ * scores its re-prefilled suffix exactly, whichever the entry's level.
+ */
+export async function scoreContext(
   session: ForwardSession,
   full: KvCache,
   prefixLen: number,
   chunks: ScoreChunk[],
+  scoring: Scoring = 'exact',
   signal?: AbortSignal,
   onProgress?: (done: number, total: number) => void,
 ): Promise<PairScores> {
-  return scoreChunks(session, full, { start: 0, first: prefixLen, sink: prefixLen }, chunks, signal, onProgress);
+  const at = { start: 0, first: prefixLen, sink: prefixLen };
+  if (scoring === 'exact') return scoreChunks(session, full, at, chunks, signal, onProgress);
+  if (full.keys[0]?.location === 'gpu-buffer') throw new Error('internal: local scoring reads the KV from host memory (toHost first)');
+  const scores = new PairScores(session.spec.numLayers, session.spec.numKvHeads, full.length - prefixLen);
+  for (const [i, c] of chunks.entries()) {
+    throwIfAborted(signal);
+    const past = gatherKv(full, [
+      [0, prefixLen],
+      [c.start, c.end],
+    ]);
+    const index = Array.from({ length: past.length }, (_, k) => k);
+    const r = await session.forward(c.input, past, { scoreIndex: index, keepPresent: false, positionStart: full.length });
+    scores.addChunk(r.scores!, index.length, c.start - prefixLen, c.end - c.start);
+    onProgress?.(i + 1, chunks.length);
+  }
+  return scores;
 }
 
 /**

@@ -27,6 +27,11 @@ export interface ForwardOptions {
    * does not read its scores). Graphs without context inputs have no such sink.
    */
   contextSink?: number;
+  /**
+   * Sequence position of the first new token; default right after the past. Local KVzip scoring feeds a
+   * shortened past and keeps its repeat inputs where they sit after the whole cached sequence.
+   */
+  positionStart?: number;
   /** Fetch the new KV (default true). Scoring passes drop theirs, so they skip the copy. */
   keepPresent?: boolean;
 }
@@ -177,7 +182,7 @@ export class ForwardSession {
 
   async forward(ids: number[], past: KvCache, o: ForwardOptions = {}): Promise<ForwardResult> {
     const S = ids.length;
-    const start = this.basePosition + past.length;
+    const start = o.positionStart ?? this.basePosition + past.length;
     const feeds: Record<string, ort.Tensor> = {
       [names.inputIds]: new ort.Tensor('int64', BigInt64Array.from(ids, BigInt), [1, S]),
       [names.positionIds]: new ort.Tensor(

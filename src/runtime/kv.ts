@@ -79,6 +79,27 @@ export function appendKv(past: KvCache, newKeys: ort.Tensor[], newValues: ort.Te
   return { keys, values, length, written };
 }
 
+/**
+ * Host KV of positions `runs` ([from, to) each, in order) of `kv`, in new buffers of exactly that length: a
+ * shortened past whose keys keep the positions they were roped at.
+ */
+export function gatherKv(kv: KvCache, runs: [number, number][]): KvCache {
+  const length = runs.reduce((n, [from, to]) => n + to - from, 0);
+  const cap = kvCapacity(kv);
+  const gather = (t: ort.Tensor): ort.Tensor => {
+    const [, H, , D] = t.dims;
+    const src = t.data as Elems;
+    const dst = alloc(t.type === 'float16' ? 'fp16' : 'fp32', H * length * D);
+    for (let h = 0, at = 0; h < H; h++)
+      for (const [from, to] of runs) {
+        dst.set(src.subarray((h * cap + from) * D, (h * cap + to) * D), at);
+        at += (to - from) * D;
+      }
+    return new ort.Tensor(t.type as 'float32' | 'float16', dst, [1, H, length, D]);
+  };
+  return { keys: kv.keys.map(gather), values: kv.values.map(gather), length, written: { length } };
+}
+
 /** Bytes of the KV's tensors that are in host memory (reading a gpu-buffer tensor's data would abort). */
 export function hostKvBytes(kv: KvCache): number {
   let n = 0;

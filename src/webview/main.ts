@@ -94,7 +94,11 @@ function drawStatus(s: ViewStatus): void {
   }
   if (s.kvBytesFull && s.kvBytesCompressed !== undefined) {
     const pct = Math.round((100 * s.kvBytesCompressed) / s.kvBytesFull);
-    row('KV cache', `${mib(s.kvBytesCompressed)} of ${mib(s.kvBytesFull)} (${pct}%)`, `ratio ${s.ratio ?? '?'}, level ${s.level ?? '?'}`);
+    row(
+      'KV cache',
+      `${mib(s.kvBytesCompressed)} of ${mib(s.kvBytesFull)} (${pct}%)`,
+      `ratio ${s.ratio ?? '?'}, level ${s.level ?? '?'}${s.scoring === 'local' ? ', scored locally' : ''}`,
+    );
   }
   if (s.contextTokens) row('Context', `${s.contextTokens.toLocaleString()} tokens`);
   if (!s.workspace) row('Workspace', 'Open a folder to use KVzip.');

@@ -18,6 +18,7 @@ export interface ViewStatus {
   kvBytesCompressed?: number;
   ratio?: number;
   level?: string;
+  scoring?: string;
   busy: boolean;
   workspace: boolean;
 }

@@ -176,6 +176,22 @@ test('a random model over a longer context: built in one process, answered ident
   assert.equal(again.fromCache, true);
   assert.equal(again.prefillTokens, 0);
   assert.equal(again.answer, first.answer);
+
+  // The local scoring level is its own entry beside the exact one, persisted and answered from like it.
+  const [, , , ...rest] = args;
+  const build = (scoring: string) =>
+    json<{ fromCache: boolean; scoring: string; entry: string; kvBytesCompressed: number }>(['build', ws, ...rest, '--scoring', scoring]);
+  const exact = await build('exact');
+  assert.deepEqual([exact.fromCache, exact.scoring], [true, 'exact']);
+  const local = await build('local');
+  assert.deepEqual([local.fromCache, local.scoring], [false, 'local'], 'local scoring built an entry of its own');
+  assert.notEqual(local.entry, exact.entry);
+  const localManifest = JSON.parse(readFileSync(join(local.entry, 'manifest.json'), 'utf8'));
+  assert.equal(localManifest.scoring, 'local');
+  const fromLocal = await json<Ask>([...args, '--scoring', 'local']);
+  assert.equal(fromLocal.fromCache, true);
+  assert.equal(fromLocal.prefillTokens, 0);
+  assert.equal((await json<Ask>(args)).answer, first.answer, 'the exact entry is still served as it was');
 });
 
 test('editing the last file refreshes only the suffix; at ratio 1 the refresh is exact', { skip }, async (t) => {

@@ -14,6 +14,7 @@ import { ropeFrequencies } from '../../src/model/rope.ts';
 import { ModelTokenizer } from '../../src/model/tokenizer.ts';
 import { scoreSchedule } from '../../src/kvzip/schedule.ts';
 import { scoreContext } from '../../src/kvzip/score.ts';
+import type { Scoring } from '../../src/core/choices.ts';
 
 test('score graph equals the KVzip formula for every layer, head and key (GQA 4, three chunks)', (t) => checkScores(t, 30, 12, 3));
 
@@ -23,6 +24,12 @@ test('score graph equals the KVzip formula when most of the past is outside the 
 
 // A context no longer than one chunk: every past key is scored, so the full softmax is KVzip's as it is.
 test('score graph equals the KVzip formula when one chunk covers the whole context', (t) => checkScores(t, 30, 40, 1));
+
+// The local level: the same formula, with each repeat input attending to the system prefix and its own chunk
+// only (the context itself prefilled as usual).
+test('local scoring equals the KVzip formula over repeat inputs that see only the prefix and their chunk', (t) =>
+  checkScores(t, 30, 12, 3, 'local'));
+test('local scoring with one chunk over the whole context equals exact scoring', (t) => checkScores(t, 30, 40, 1, 'local'));
 
 // The trained stories260K, where the repeat queries of a chunk put nearly all their attention on the rest of the
 // past: KVzip's mass on the scored and new keys, taken as 1 − (mass on the rest), lost every digit there and gave
@@ -46,7 +53,13 @@ test(
   },
 );
 
-async function checkScores(t: TestContext, contextLen: number, chunkSize: number, chunkCount: number): Promise<void> {
+async function checkScores(
+  t: TestContext,
+  contextLen: number,
+  chunkSize: number,
+  chunkCount: number,
+  scoring: Scoring = 'exact',
+): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'kvzip-score-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const { spec } = writeTinyModel(dir, { numHeads: 8, numKvHeads: 2, numLayers: 2, seed: 11 });
@@ -58,7 +71,7 @@ async function checkScores(t: TestContext, contextLen: number, chunkSize: number
   const chunks = scoreSchedule(tok, tok.layout(), ids, prefixLen, chunkSize);
   assert.equal(chunks.length, chunkCount);
   const full = (await m.dense.prefill(ids, m.dense.empty(), 8)).present;
-  const got = await scoreContext(m.dense, full, prefixLen, chunks);
+  const got = await scoreContext(m.dense, full, prefixLen, chunks, scoring);
 
   const { numHeads: H, numKvHeads: Hkv, headDim: D } = spec;
   const G = H / Hkv;
@@ -73,32 +86,41 @@ async function checkScores(t: TestContext, contextLen: number, chunkSize: number
       ...Array.from({ length: prefixLen }, (_, i) => i),
       ...Array.from({ length: c.end - c.start }, (_, i) => c.start + i),
     ];
-    referenceForward(spec, ropeFrequencies(spec), weights, seq, (l, q, k) => {
-      for (let h = 0; h < Hkv; h++) {
-        const best = new Float64Array(keysScored.length);
-        for (let g = 0; g < G; g++) {
-          const head = h * G + g;
-          for (let s = 0; s < R; s++) {
-            const qi = (T + s) * H + head;
-            const dot = (pos: number) => {
-              let d = 0;
-              for (let x = 0; x < D; x++) d += q[qi * D + x] * k[(pos * Hkv + h) * D + x];
-              return d / Math.sqrt(D);
-            };
-            const logits = [...keysScored.map(dot), ...Array.from({ length: s + 1 }, (_, j) => dot(T + j))];
-            const max = Math.max(...logits);
-            const e = logits.map((v) => Math.exp(v - max));
-            const sum = e.reduce((a, b) => a + b, 0);
-            keysScored.forEach((_, j) => (best[j] = Math.max(best[j], e[j] / sum)));
+    // A local repeat input sees the prefix, its chunk and its own earlier tokens; the context sees all before it.
+    const sees = (s: number, k: number) => scoring === 'exact' || s < T || k < prefixLen || (k >= c.start && k < c.end) || k >= T;
+    referenceForward(
+      spec,
+      ropeFrequencies(spec),
+      weights,
+      seq,
+      (l, q, k) => {
+        for (let h = 0; h < Hkv; h++) {
+          const best = new Float64Array(keysScored.length);
+          for (let g = 0; g < G; g++) {
+            const head = h * G + g;
+            for (let s = 0; s < R; s++) {
+              const qi = (T + s) * H + head;
+              const dot = (pos: number) => {
+                let d = 0;
+                for (let x = 0; x < D; x++) d += q[qi * D + x] * k[(pos * Hkv + h) * D + x];
+                return d / Math.sqrt(D);
+              };
+              const logits = [...keysScored.map(dot), ...Array.from({ length: s + 1 }, (_, j) => dot(T + j))];
+              const max = Math.max(...logits);
+              const e = logits.map((v) => Math.exp(v - max));
+              const sum = e.reduce((a, b) => a + b, 0);
+              keysScored.forEach((_, j) => (best[j] = Math.max(best[j], e[j] / sum)));
+            }
+          }
+          for (let j = prefixLen; j < keysScored.length; j++) {
+            const diff = Math.abs(got.at(l, h, keysScored[j] - prefixLen) - best[j]);
+            worst = Math.max(worst, diff);
+            checked++;
           }
         }
-        for (let j = prefixLen; j < keysScored.length; j++) {
-          const diff = Math.abs(got.at(l, h, keysScored[j] - prefixLen) - best[j]);
-          worst = Math.max(worst, diff);
-          checked++;
-        }
-      }
-    });
+      },
+      sees,
+    );
   }
   assert.equal(checked, spec.numLayers * Hkv * contextLen);
   assert.ok(worst < 1e-5, `largest difference ${worst}`);

@@ -76,6 +76,8 @@ export function referenceForward(
   ids: number[],
   /** Sees each layer's post-RoPE queries [S, H, D] and keys [S, Hkv, D] (the KVzip score check needs them). */
   onAttention?: (layer: number, q: Float64Array, k: Float64Array) => void,
+  /** Which earlier positions t position s attends to besides itself (default all: plain causal attention). */
+  sees: (s: number, t: number) => boolean = () => true,
 ): Float32Array {
   const { hiddenSize: h, numHeads: H, numKvHeads: Hkv, headDim: D, intermediateSize: I, vocabSize: V } = spec;
   const S = ids.length;
@@ -111,7 +113,7 @@ export function referenceForward(
         for (let t = 0; t <= s; t++) {
           let dot = 0;
           for (let d = 0; d < D; d++) dot += qr[(s * H + head) * D + d] * kr[(t * Hkv + kvh) * D + d];
-          scores[t] = dot * scale;
+          scores[t] = t === s || sees(s, t) ? dot * scale : -Infinity;
           if (scores[t] > max) max = scores[t];
         }
         let sum = 0;

@@ -43,6 +43,7 @@ test('numeric flags: exact errors for negative, hex, empty and out-of-range valu
   refused([...gen, '--top-p', '0'], '--top-p must be in (0, 1], got 0');
   refused([...gen, '--prompt-ids', '1,0x2'], '--prompt-ids must be comma-separated token ids, got "0x2"');
   refused([...build, '--level', 'token'], '--level must be pair, pair-uniform or head, got "token"');
+  refused([...build, '--scoring', 'fast'], '--scoring must be exact or local, got "fast"');
 });
 
 test('good values parse to what the engine gets', () => {
@@ -51,6 +52,10 @@ test('good values parse to what the engine gets', () => {
   assert.ok(r.body?.type === 'build');
   assert.equal(r.body.ratio, 0.25);
   assert.equal(r.body.maxContextTokens, 2000);
+  assert.equal(r.body.scoring, undefined, 'exact scoring is the default, left out of the request');
+  const local = parse('build', ws, '--model', '/m', '--scoring', 'local');
+  assert.ok(local.body?.type === 'build');
+  assert.equal(local.body.scoring, 'local');
   const a = parse('ask', ws, 'q', '--model', '/m', '--ratio', '1', '--max-tokens', '7', '--debug');
   assert.ok(a.body?.type === 'ask');
   assert.equal(a.body.maxTokens, 7);

@@ -89,7 +89,7 @@ describe('WebGPU matches the CPU', { skip }, () => {
         gpu.release(kg);
       });
 
-      test('KVzip scores over three chunks', async () => {
+      test('KVzip scores over three chunks, exact and local', async () => {
         const tok = ModelTokenizer.load(dir, [2]);
         const rand = prng(5);
         const prefixLen = 3;
@@ -100,9 +100,16 @@ describe('WebGPU matches the CPU', { skip }, () => {
         const kg = await full(gpu);
         const a = await scoreContext(cpu, kc, prefixLen, chunks);
         const b = await scoreContext(gpu, kg, prefixLen, chunks);
+        // Local scoring reads the KV back once, as a build does, and sends each chunk's pairs from the host.
+        const host = await gpu.toHost(kg);
         gpu.release(kg);
         const d = maxDiff(a.data, b.data);
         assert.ok(d < TOL, `scores within ${TOL} (worst ${d})`);
+        const la = await scoreContext(cpu, kc, prefixLen, chunks, 'local');
+        const lb = await scoreContext(gpu, host, prefixLen, chunks, 'local');
+        const ld = maxDiff(la.data, lb.data);
+        assert.ok(ld < TOL, `local scores within ${TOL} (worst ${ld})`);
+        assert.ok(maxDiff(a.data, la.data) > 10 * TOL, 'local scores are not exact ones (the test tells them apart)');
       });
     });
   }
