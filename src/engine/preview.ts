@@ -41,6 +41,7 @@ export async function previewContext(s: CacheSettings, progress?: ProgressFn, si
   const sequenceTokens = limit.prefixTokens + ctx.totalTokens;
 
   const device = s.device === 'cuda' ? 'cuda' : 'cpu';
+  const scoreChunk = fittingChunk(DEFAULT_CHUNK, sequenceTokens, limit.window);
   const weights = s.int4 ? 'int4' : device === 'cuda' ? 'fp16' : 'fp32';
   const input = {
     shape: spec,
@@ -48,14 +49,14 @@ export async function previewContext(s: CacheSettings, progress?: ProgressFn, si
     weights,
     contextTokens: sequenceTokens,
     chunkTokens: PREFILL_CHUNK,
-    scoreChunkTokens: longestChunk(fittingChunk(DEFAULT_CHUNK, sequenceTokens, limit.window)),
+    scoreChunkTokens: longestChunk(scoreChunk),
   } as const;
   let estimate: ContextPreview['estimate'];
   if (device === 'cpu') {
     const v = memoryVerdict(input);
     estimate = { device, weights, memory: v.estimate, fits: v.fits, message: v.message };
     if (weights === 'fp32') {
-      estimate.buildSeconds = estimateBuildSeconds(spec, sequenceTokens);
+      estimate.buildSeconds = estimateBuildSeconds(spec, sequenceTokens, s.scoring ?? 'exact', scoreChunk);
       estimate.buildBasis = BUILD_TIME_BASIS;
     }
   } else {
