@@ -51,7 +51,7 @@ export async function buildCache(parts: EngineParts, job: BuildJob): Promise<Bui
       };
     }
 
-    const memoryEstimateBytes = parts.checkMemory(m, ids.length);
+    const memoryEstimateBytes = parts.checkMemory(m, ids.length, s.scoring ?? 'exact');
     // Writing a generation is long anyway: read every byte of the prepared weights it will link, and prepare
     // them again if any is wrong.
     await m.checkWeights('full');

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import type { AskResult, CacheEntryInfo, CacheSettings, GenerateRequest, GenerateResult } from './protocol.ts';
 import type { ProgressFn } from '../core/progress.ts';
+import type { Scoring } from '../core/choices.ts';
 import { UserError } from '../core/errors.ts';
 import { loadModel, type LoadedModel } from './model.ts';
 import { resolveModel } from './resolveModel.ts';
@@ -39,7 +40,7 @@ export class Engine {
     entryKey: (s, m) => this.entryKey(s, m),
     context: (s, m, signal, progress) => this.context(s, m, signal, progress),
     scoreChunk: (m, tokens) => this.scoreChunk(m, tokens),
-    checkMemory: (m, tokens) => this.checkMemory(m, tokens),
+    checkMemory: (m, tokens, scoring) => this.checkMemory(m, tokens, scoring),
     answering: this.answering,
   };
 
@@ -74,7 +75,7 @@ export class Engine {
   }
 
   /** Refuses, with numbers and proposals, a context that would not fit on the model's device, before prefilling it. */
-  private checkMemory(m: LoadedModel, tokens: number): number | undefined {
+  private checkMemory(m: LoadedModel, tokens: number, scoring: Scoring): number | undefined {
     return checkFits({
       shape: m.prepared.spec,
       device: m.device,
@@ -83,6 +84,7 @@ export class Engine {
       int4: m.prepared.int4,
       contextTokens: tokens,
       scoreChunkTokens: longestChunk(this.scoreChunk(m, tokens)),
+      scoring,
     });
   }
 

@@ -2,7 +2,7 @@
 // against free RAM, CUDA against the driver's free memory, WebGPU against the adapter's buffer limits (an adapter
 // does not tell its free memory). What would not fit is refused with numbers and what to try instead.
 import { freemem } from 'node:os';
-import type { Backend } from '../core/choices.ts';
+import type { Backend, Scoring } from '../core/choices.ts';
 import { UserError } from '../core/errors.ts';
 import { bufferLimitsVerdict } from '../model/bufferLimits.ts';
 import { memoryVerdict } from '../model/memory.ts';
@@ -20,6 +20,8 @@ export interface FitInput {
   contextTokens: number;
   /** KVzip's longest scoring chunk (the build scores), or undefined (it does not). */
   scoreChunkTokens?: number;
+  /** How the build scores: a local repeat pass attends over its chunk, not the whole context. */
+  scoring?: Scoring;
 }
 
 /**
@@ -52,6 +54,7 @@ export function checkFits(i: FitInput): number | undefined {
     contextTokens: i.contextTokens,
     chunkTokens: prefillChunk(i.device, i.contextTokens),
     scoreChunkTokens: i.scoreChunkTokens,
+    scoring: i.scoring,
     availableBytes,
   });
   if (!v.fits) throw new UserError(v.message, 'memory');

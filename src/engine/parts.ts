@@ -1,5 +1,6 @@
 // What the build and ask jobs use of the engine: its loaded models, entry keys, contexts and the answering session.
 import type { ProgressFn } from '../core/progress.ts';
+import type { Scoring } from '../core/choices.ts';
 import type { BuiltContext } from '../context/types.ts';
 import type { Answering } from './answering.ts';
 import type { LoadedModel } from './model.ts';
@@ -12,6 +13,6 @@ export interface EngineParts {
   /** KVzip's chunk m for a sequence of `tokens`. */
   scoreChunk(m: LoadedModel, tokens: number): number;
   /** Refuses, with numbers and proposals, a context that would not fit on the model's device; the estimate. */
-  checkMemory(m: LoadedModel, tokens: number): number | undefined;
+  checkMemory(m: LoadedModel, tokens: number, scoring: Scoring): number | undefined;
   answering: Answering;
 }

@@ -50,13 +50,14 @@ export async function previewContext(s: CacheSettings, progress?: ProgressFn, si
     contextTokens: sequenceTokens,
     chunkTokens: PREFILL_CHUNK,
     scoreChunkTokens: longestChunk(scoreChunk),
+    scoring: s.scoring ?? 'exact',
   } as const;
   let estimate: ContextPreview['estimate'];
   if (device === 'cpu') {
     const v = memoryVerdict(input);
     estimate = { device, weights, memory: v.estimate, fits: v.fits, message: v.message };
     if (weights === 'fp32') {
-      estimate.buildSeconds = estimateBuildSeconds(spec, sequenceTokens, s.scoring ?? 'exact', scoreChunk);
+      estimate.buildSeconds = estimateBuildSeconds(spec, sequenceTokens, input.scoring, scoreChunk);
       estimate.buildBasis = BUILD_TIME_BASIS;
     }
   } else {

@@ -1,6 +1,7 @@
 // Memory estimate before preparing or prefilling, and a verdict with concrete alternatives, so a run that cannot
 // fit is refused up front instead of dying half-way.
 import { freemem } from 'node:os';
+import type { Scoring } from '../core/choices.ts';
 import { INT4_TABLE_BLOCK } from './int4.ts';
 import { HUB_PRESETS, parameterCounts, type HubPreset, type ModelShape } from './presets.ts';
 
@@ -16,6 +17,8 @@ export interface EstimateInput {
   chunkTokens?: number;
   /** KVzip's longest scoring chunk (kvzip/schedule.ts): its repeat pass holds the largest activations of a build. */
   scoreChunkTokens?: number;
+  /** Local scoring's repeat passes attend over the prefix and their chunk only (default exact: the whole context). */
+  scoring?: Scoring;
   blockSize?: number;
 }
 
@@ -101,13 +104,15 @@ export function estimateMemory(input: EstimateInput): MemoryEstimate {
   // Prefill: a chunk over the whole past, with past and present KV both alive at the last chunk.
   const c = Math.min(input.chunkTokens ?? 512, n);
   const prefill = kv + attention(c, n) + mlp(c);
-  // Scoring: the repeat pass of m tokens attends over all n + m keys in query blocks (graph/scoringAttention.ts).
-  // On the CPU its peak measured SCORING_PROBS × one fp32 [heads, m, n + m] tensor; CUDA's is unmeasured, and
-  // counted as four of a block's fp32 [heads, m / blocks, n + m] tensors.
+  // Scoring: the repeat pass of m tokens attends over all n + m keys in query blocks (graph/scoringAttention.ts),
+  // or, scoring locally, over a past of its chunk (and the prefix, within the prompt's allowance).
+  // On the CPU its peak measured SCORING_PROBS × one fp32 [heads, m, keys] tensor; CUDA's is unmeasured, and
+  // counted as four of a block's fp32 [heads, m / blocks, keys] tensors.
   const m = Math.min(input.scoreChunkTokens ?? 2000, n) + PROMPT_TOKENS;
+  const keys = (input.scoring === 'local' ? Math.min(n, m) : n) + m;
   const rows = device === 'cpu' ? SCORING_PROBS * m : 4 * Math.ceil(m / SCORE_QUERY_BLOCKS);
-  const probs = rows * s.numHeads * (n + m) * 4;
-  const scoring = kvBytes(s, n + m, fb) + probs + mlp(m);
+  const probs = rows * s.numHeads * keys * 4;
+  const scoring = kvBytes(s, keys, fb) + probs + mlp(m);
   const activation = Math.max(prefill, scoring);
   const runtime = RUNTIME_BYTES[device];
   const weights = w + tiedCopy;

@@ -33,6 +33,13 @@ describe('memory estimate', () => {
     assert.equal(e.kvBytes, 1.75 * GiB);
   });
 
+  test("local scoring's working set is its chunk's, not the whole context's; with one chunk it is exact's", () => {
+    const at = (contextTokens: number, scoring: 'exact' | 'local') =>
+      estimateMemory({ shape: q7, device: 'cpu', weights: 'fp32', contextTokens, scoreChunkTokens: 2000, scoring }).activationBytes;
+    assert.ok(at(32768, 'local') < 0.5 * at(32768, 'exact'), `${at(32768, 'local')} vs ${at(32768, 'exact')}`);
+    assert.equal(at(1500, 'local'), at(1500, 'exact'));
+  });
+
   test('weights by format: fp32 = 2 × fp16; int4 packs nibbles plus scales and zero points', () => {
     const fp16 = weightsBytes(q7, 'cuda', 'fp16');
     assert.equal(weightsBytes(q7, 'cpu', 'fp32'), 2 * fp16);
