@@ -267,15 +267,27 @@ interface Scored {
   scoreMs: number;
   scoreCpuMs: number;
   local: { scoreMs: number; scoreCpuMs: number; keptOverlapR03: number };
+  /** The prefill the scoring ratios divide by: the mean of one just before and one just after the scoring. */
+  basis: { ms: number; cpuMs: number };
   chunks: number;
   denseDecode: { meanMs: number; medianMs: number; bytesPerStep: number };
   rePrefillTtftMs: number;
 }
 const scored: Scored[] = [];
+/** A prefill of the first T tokens from an empty cache in PREFILL_CHUNK chunks, timed (wall and CPU). */
+async function timedPrefill(T: number): Promise<{ ms: number; cpuMs: number }> {
+  const s = performance.now();
+  const c = cpuMs();
+  await dense.prefill(sequence.slice(0, T), dense.empty(), PREFILL_CHUNK);
+  return { ms: performance.now() - s, cpuMs: cpuMs() - c };
+}
 for (const T of KVZIP_CONTEXTS) {
   const snap = snapshots.get(T)!;
   const chunks = scoreSchedule(tok, layout, sequence.slice(0, T), prefixLen, DEFAULT_CHUNK);
   log(`KVzip ${T}: scoring ${chunks.length} chunk(s) of m=${DEFAULT_CHUNK}`);
+  // The ratios' prefill is measured again on each side of the scoring, and averaged: load from other jobs on this
+  // machine drifts over minutes, so the first pass's prefill (long before) is no fair basis.
+  const before = await timedPrefill(T);
   let s = performance.now();
   const c = cpuMs();
   const scores = await scoreContext(dense, snap.kv, prefixLen, chunks, 'exact', undefined, (d, n) => log(`  score chunk ${d}/${n}`));
@@ -291,11 +303,13 @@ for (const T of KVZIP_CONTEXTS) {
     scoreCpuMs: cpuMs() - lc,
     keptOverlapR03: sharedShare(selectPair(scores, 0.3), selectPair(localScores, 0.3)),
   };
+  const after = await timedPrefill(T);
+  const basis = { ms: (before.ms + after.ms) / 2, cpuMs: (before.cpuMs + after.cpuMs) / 2 };
   log(
-    `KVzip ${T}: local scoring ${(local.scoreMs / 1000).toFixed(1)} s → ${(local.scoreMs / snap.prefillMs).toFixed(2)}× wall, ${(local.scoreCpuMs / snap.prefillCpuMs).toFixed(2)}× CPU; ${(100 * local.keptOverlapR03).toFixed(1)}% of exact's kept pairs at r = 0.3`,
+    `KVzip ${T}: prefill ${(before.ms / 1000).toFixed(1)} s before, ${(after.ms / 1000).toFixed(1)} s after; exact scoring ${(scoreMs / 1000).toFixed(1)} s → ${(scoreMs / basis.ms).toFixed(2)}× wall, ${(scoreCpuMs / basis.cpuMs).toFixed(2)}× CPU`,
   );
   log(
-    `KVzip ${T}: prefill ${(snap.prefillMs / 1000).toFixed(1)} s, scoring ${(scoreMs / 1000).toFixed(1)} s → ${(scoreMs / snap.prefillMs).toFixed(2)}× wall, ${(scoreCpuMs / snap.prefillCpuMs).toFixed(2)}× CPU`,
+    `KVzip ${T}: local scoring ${(local.scoreMs / 1000).toFixed(1)} s → ${(local.scoreMs / basis.ms).toFixed(2)}× wall, ${(local.scoreCpuMs / basis.cpuMs).toFixed(2)}× CPU; ${(100 * local.keptOverlapR03).toFixed(1)}% of exact's kept pairs at r = 0.3`,
   );
   // Re-prefilling for a question: the context's chunked prefill (measured above) plus the question forwarded
   // over the full cache, exactly the work of prefilling [context + question] in 512-token chunks.
@@ -313,6 +327,7 @@ for (const T of KVZIP_CONTEXTS) {
     scoreMs,
     scoreCpuMs,
     local,
+    basis,
     chunks: chunks.length,
     denseDecode: { meanMs: denseDecode.decodeMsPerToken, medianMs: denseDecode.decodeMedianMs, bytesPerStep: denseDecode.bytesPerStep },
     rePrefillTtftMs,
@@ -320,7 +335,7 @@ for (const T of KVZIP_CONTEXTS) {
 }
 await opened.releaseDense();
 
-for (const { T, scores, scoreMs, scoreCpuMs, local, chunks, denseDecode, rePrefillTtftMs } of scored) {
+for (const { T, scores, scoreMs, scoreCpuMs, local, basis, chunks, denseDecode, rePrefillTtftMs } of scored) {
   const snap = snapshots.get(T)!;
   const full = fullKvBytes(spec.numLayers, spec.numKvHeads, spec.headDim, T, 4);
   interface Open {
@@ -412,16 +427,18 @@ for (const { T, scores, scoreMs, scoreCpuMs, local, chunks, denseDecode, rePrefi
     scoreChunks: chunks,
     prefillMs: round(snap.prefillMs),
     scoreMs: round(scoreMs),
-    scoreOverPrefill: round(scoreMs / snap.prefillMs, 3),
     prefillCpuMs: round(snap.prefillCpuMs),
     scoreCpuMs: round(scoreCpuMs),
-    scoreOverPrefillCpu: round(scoreCpuMs / snap.prefillCpuMs, 3),
-    scoreBarMet: scoreMs / snap.prefillMs <= 1.5 && scoreCpuMs / snap.prefillCpuMs <= 1.5,
+    scoringPrefillMs: round(basis.ms),
+    scoringPrefillCpuMs: round(basis.cpuMs),
+    scoreOverPrefill: round(scoreMs / basis.ms, 3),
+    scoreOverPrefillCpu: round(scoreCpuMs / basis.cpuMs, 3),
+    scoreBarMet: scoreMs / basis.ms <= 1.5 && scoreCpuMs / basis.cpuMs <= 1.5,
     localScoreMs: round(local.scoreMs),
-    localScoreOverPrefill: round(local.scoreMs / snap.prefillMs, 3),
+    localScoreOverPrefill: round(local.scoreMs / basis.ms, 3),
     localScoreCpuMs: round(local.scoreCpuMs),
-    localScoreOverPrefillCpu: round(local.scoreCpuMs / snap.prefillCpuMs, 3),
-    localScoreBarMet: local.scoreMs / snap.prefillMs <= 1.5 && local.scoreCpuMs / snap.prefillCpuMs <= 1.5,
+    localScoreOverPrefillCpu: round(local.scoreCpuMs / basis.cpuMs, 3),
+    localScoreBarMet: local.scoreMs / basis.ms <= 1.5 && local.scoreCpuMs / basis.cpuMs <= 1.5,
     localKeptOverlapR03: round(local.keptOverlapR03, 3),
     fullKvBytes: full,
     denseDecodeMsPerToken: round(denseDecode.meanMs),

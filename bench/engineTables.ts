@@ -39,6 +39,8 @@ interface KvRun {
   scoreMs: number;
   scoreOverPrefill: number;
   scoreOverPrefillCpu?: number;
+  /** The prefill the scoring ratios divide by: the mean of one before and one after the scoring. */
+  scoringPrefillMs?: number;
   localScoreOverPrefill?: number;
   localScoreOverPrefillCpu?: number;
   localKeptOverlapR03?: number;
@@ -101,7 +103,7 @@ export function engineTables(r: EngineResults): Table[] {
     title: `KVzip cost (issue 15): scoring vs prefill, m = ${r.settings.scoreChunk}, exact and local levels`,
     columns: [
       'context',
-      'prefill s',
+      'prefill s (beside the scoring)',
       'exact scoring s',
       'exact / prefill, wall (bar ≤ 1.5)',
       'same, CPU time',
@@ -114,7 +116,7 @@ export function engineTables(r: EngineResults): Table[] {
     ],
     rows: kr.map((k) => [
       k.context,
-      round(k.prefillMs / 1000, 1),
+      round((k.scoringPrefillMs ?? k.prefillMs) / 1000, 1),
       round(k.scoreMs / 1000, 1),
       k.scoreOverPrefill,
       k.scoreOverPrefillCpu ?? '',
