@@ -6,7 +6,8 @@ import type { BakedHead } from '../graph/attention.ts';
 
 // 2: kv.bin holds fp16 (it held the compute dtype); older entries are rebuilt, never misread.
 // 3: the manifest carries its own checksum, and the prepared weights' content hash.
-export const FORMAT_VERSION = 3;
+// 4: KVzip's mass is summed directly; entries scored before could keep pairs on infinite scores.
+export const FORMAT_VERSION = 4;
 
 export interface Manifest {
   formatVersion: number;
