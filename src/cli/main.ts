@@ -120,7 +120,7 @@ function human(command: string, r: unknown): string {
       .map((e) =>
         'problem' in e
           ? `${e.entry}\n  cannot be used: ${e.problem} (rebuilt by the next build; \`clear\` removes it)`
-          : `${e.workspace}\n  model ${e.model}\n  ${e.contextTokens} tokens, ratio ${e.ratio}, ${(e.bytes / 1048576).toFixed(1)} MB, last used ${e.lastUsedAt}`,
+          : `${e.workspace}\n  model ${e.model}\n  ${e.contextTokens} tokens, ratio ${e.ratio}${e.scoring === 'local' ? ', local scoring' : ''}, ${(e.bytes / 1048576).toFixed(1)} MB, last used ${e.lastUsedAt}`,
       )
       .join('\n');
   }

@@ -176,6 +176,7 @@ export class Engine {
             model: e.manifest.model.dir,
             ratio: e.manifest.ratio,
             level: e.manifest.level,
+            scoring: e.manifest.scoring ?? 'exact',
             contextTokens: e.manifest.sequenceLength,
             bytes: e.bytes,
             kvBytesFull: e.manifest.stats.kvBytesFull,

@@ -183,6 +183,7 @@ export interface UsableEntryInfo {
   model: string;
   ratio: number;
   level: Level;
+  scoring: Scoring;
   contextTokens: number;
   bytes: number;
   kvBytesFull: number;

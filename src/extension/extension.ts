@@ -165,7 +165,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
           continue;
         }
         output.appendLine(
-          `  ${e.entry}: ${e.workspace} · ${e.model} · ratio ${e.ratio} ${e.level} · ${e.contextTokens} tokens · ` +
+          `  ${e.entry}: ${e.workspace} · ${e.model} · ratio ${e.ratio} ${e.level}${e.scoring === 'local' ? ' (local scoring)' : ''} · ${e.contextTokens} tokens · ` +
             `${(e.kvBytesCompressed / 2 ** 20).toFixed(1)} of ${(e.kvBytesFull / 2 ** 20).toFixed(1)} MiB · last used ${e.lastUsedAt}`,
         );
       }

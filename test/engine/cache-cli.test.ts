@@ -188,6 +188,8 @@ test('a random model over a longer context: built in one process, answered ident
   assert.notEqual(local.entry, exact.entry);
   const localManifest = JSON.parse(readFileSync(join(local.entry, 'manifest.json'), 'utf8'));
   assert.equal(localManifest.scoring, 'local');
+  const listed = await json<{ scoring: string }[]>(['info', '--cache-dir', join(root, 'cache'), '--json']);
+  assert.deepEqual(listed.map((e) => e.scoring).sort(), ['exact', 'local']);
   const fromLocal = await json<Ask>([...args, '--scoring', 'local']);
   assert.equal(fromLocal.fromCache, true);
   assert.equal(fromLocal.prefillTokens, 0);
