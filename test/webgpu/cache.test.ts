@@ -68,6 +68,25 @@ test('build → ask from the persisted cache in a new process on WebGPU answers 
   assert.ok((gpu.hostDeviceBytes as number) > 0, "the compressed KV and each step's ids and top logits crossed");
 });
 
+test(
+  "local scoring on WebGPU: built from the KV read back once, it answers as the CPU's build does",
+  { skip, timeout: 600_000 },
+  async (t) => {
+    const root = mkdtempSync(join(tmpdir(), 'kvzip-webgpu-local-'));
+    t.after(() => rmSync(root, { recursive: true, force: true }));
+    const ws = workspace(root, 'ws', 2);
+    const answers: Record<string, Record<string, unknown>> = {};
+    for (const device of ['cpu', 'webgpu']) {
+      const common = ['--model', MODEL, '--device', device, '--scoring', 'local', '--cache-dir', join(root, `cache-${device}`)];
+      const built = await cli(['build', ws, ...common]);
+      assert.deepEqual([built.device, built.scoring, built.fromCache], [device, 'local', false]);
+      answers[device] = await cli(['ask', ws, 'Tom and Max', '--max-tokens', '40', ...common]);
+    }
+    assert.equal(answers.webgpu.fromCache, true);
+    assert.equal(answers.webgpu.answer, answers.cpu.answer, 'the same greedy answer as the CPU');
+  },
+);
+
 test('a context twice as long moves at most 1.25 × twice the host ↔ device bytes', { skip, timeout: 600_000 }, async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'kvzip-webgpu-traffic-'));
   t.after(() => rmSync(root, { recursive: true, force: true }));
