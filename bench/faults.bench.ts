@@ -10,11 +10,12 @@
 //   - refused when ask exits non-zero with a message and no stack;
 //   - crashed when ask prints "Internal error" or a stack, dies on a signal or hangs past the timeout.
 // stories260K on the CPU keeps each ask at a second or two.
-import { execFile, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_DIR, RESULTS_DIR } from './randomQwen.ts';
+import { killCliAfter, storyWorkspace } from '../test/support/cli.ts';
 
 const STORIES = join(BENCH_DIR, '..', '..', 'shared', 'models', 'stories260K');
 const CLI = join(BENCH_DIR, '..', 'dist', 'cli.js');
@@ -49,16 +50,7 @@ function cli(args: string[], timeoutMs = ASK_TIMEOUT_MS): Promise<Run> {
 }
 
 const root = mkdtempSync(join(tmpdir(), 'kvzip-faults-'));
-const ws = join(root, 'ws');
-mkdirSync(ws);
-writeFileSync(
-  join(ws, 'cat.txt'),
-  'Once upon a time, there was a little cat named Tom. Tom liked to play with his red ball in the garden. One day, the ball rolled into the pond. Tom was sad.\n',
-);
-writeFileSync(
-  join(ws, 'dog.txt'),
-  'His friend, a big dog named Max, jumped into the water and got the ball. Tom was very happy and said thank you to Max. From that day on, Tom and Max were best friends.\n',
-);
+const ws = storyWorkspace();
 const pristine = join(root, 'pristine');
 const askArgs = (cache: string) => ['ask', ws, QUESTION, '--model', STORIES, '--cache-dir', cache, '--max-tokens', '24', '--json'];
 const buildArgs = (cache: string, extra: string[] = []) => ['build', ws, '--model', STORIES, '--cache-dir', cache, ...extra];
@@ -279,15 +271,7 @@ async function killed(): Promise<void> {
   for (const [what, args, delays] of runs) {
     for (const delay of delays) {
       const cache = freshCache('killed');
-      const child = spawn(process.execPath, [CLI, ...args(cache)], { stdio: 'ignore', detached: true });
-      const exited = new Promise((r) => child.once('exit', r));
-      await new Promise((r) => setTimeout(r, delay));
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // It finished first.
-      }
-      await exited;
+      await killCliAfter(args(cache), delay);
       record('killed', `${what} at ${delay} ms`, await cli(askArgs(cache)));
     }
   }
@@ -324,6 +308,7 @@ for (const [target, fault, edit] of EDITS) {
 await concurrent();
 await killed();
 rmSync(root, { recursive: true, force: true });
+rmSync(ws, { recursive: true, force: true });
 
 // ------------------------------------------------------------------------------------------ results
 const groups = new Map<string, Case[]>();

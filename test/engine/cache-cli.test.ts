@@ -2,7 +2,6 @@
 // Runs the real CLI (dist/cli.js, built by `npm test`) against the real engine process and stories260K.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -23,6 +22,7 @@ import {
   cli,
   cliJson as json,
   currentGeneration as currentGen,
+  killCliAfter,
   skipWithoutStories as skip,
   STORIES as MODEL,
   storyWorkspace as workspace,
@@ -100,15 +100,7 @@ test('persisted cache', { skip, concurrency: false }, async (t) => {
 
   await t.test('kill -9 of the builder at any moment leaves a usable cache', async () => {
     for (const delay of [60, 150, 250, 350, 450, 600]) {
-      const child = spawn(process.execPath, [CLI, 'build', ws, ...common, '--force'], { stdio: 'ignore', detached: true });
-      const exited = new Promise((r) => child.once('exit', r));
-      await new Promise((r) => setTimeout(r, delay));
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // It finished first.
-      }
-      await exited;
+      await killCliAfter(['build', ws, ...common, '--force'], delay);
       const r = await ask();
       assert.equal(r.answer, first.answer, `after a kill at ${delay} ms`);
       assert.equal(r.fromCache, true, `the previous good entry is used after a kill at ${delay} ms`);

@@ -1,6 +1,6 @@
 // Runs the real CLI (dist/cli.js, built by `npm test`) in its own process, as a user would.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,19 @@ export function cli(args: string[], env: Record<string, string> = {}, timeoutMs 
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
+}
+
+/** Runs the CLI in a process group of its own and kill -9s the group after `delayMs`, unless it finished first. */
+export async function killCliAfter(args: string[], delayMs: number): Promise<void> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: 'ignore', detached: true });
+  const exited = new Promise((r) => child.once('exit', r));
+  await new Promise((r) => setTimeout(r, delayMs));
+  try {
+    process.kill(-child.pid!, 'SIGKILL');
+  } catch {
+    // It finished first.
+  }
+  await exited;
 }
 
 export async function cliJson<T>(args: string[]): Promise<T> {
