@@ -98,8 +98,11 @@ export function buildGraph(o: GraphOptions): Uint8Array {
     }
     const a = attention.layer(l, rope(q), rope(k), v);
     score?.layer(a);
+    // Past the last layer's attention only the last position is read (its logits), unless every position's are:
+    // the rows before it skip o_proj and the MLP (1/L of a prefill's or scoring pass's linear work).
+    const lastRow = (t: string) => (l === L - 1 && !o.allLogits ? n.op('Slice', [t, n.i64([-1]), n.i64([END]), n.i64([0])]) : t);
     const oBias = spec.oBias ? `${p}self_attn.o_proj.bias` : undefined;
-    x = n.op('Add', [x, n.linear(a.merged, `${p}self_attn.o_proj.weight`, [h, H * D], oBias)]);
+    x = n.op('Add', [lastRow(x), n.linear(lastRow(a.merged), `${p}self_attn.o_proj.weight`, [h, H * D], oBias)]);
 
     const xn2 = n.rms(x, `${p}post_attention_layernorm.weight`, h);
     const mb = (w: string) => (spec.mlpBias ? `${p}mlp.${w}_proj.bias` : undefined);
