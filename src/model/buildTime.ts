@@ -3,7 +3,7 @@
 // the attention pairs its repeat passes read, which depend on the scoring level.
 // The terms are fitted to the engine bench's CPU times for the Qwen2.5-0.5B shape in fp32
 // (bench/results/engine.json, 2 cores: prefill 4.3 s at 1K, 20.8 s at 4K, 52.3 s at 8K, the fit giving 21.1 s
-// at 4K; scoring 1.39-1.52 prefills at 2K, 1.71-2.1 exact and 0.99-1.01 local at 8K) and scaled to another shape by
+// at 4K; scoring 1.39-1.53 prefills at 2K, 1.71-2.1 exact and 0.99-1.01 local at 8K) and scaled to another shape by
 // its linear parameters and its layers x heads x head size. A machine with more or faster cores is faster; the
 // estimate says which machine it was fitted on.
 import { parameterCounts, type ModelShape } from './presets.ts';
