@@ -47,18 +47,23 @@ function cli(args: string[]): Promise<Record<string, unknown>> {
   );
 }
 
-test('build → ask from the persisted cache in a new process on WebGPU answers as the CPU does', { skip, timeout: 600_000 }, async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'kvzip-webgpu-cache-'));
-  t.after(() => rmSync(root, { recursive: true, force: true }));
+/** Builds and asks on the CPU, then on WebGPU, each device with a cache folder of its own; their asks' results. */
+async function buildThenAsk(root: string, extra: string[]): Promise<Record<'cpu' | 'webgpu', Record<string, unknown>>> {
   const ws = workspace(root, 'ws', 2);
   const answers: Record<string, Record<string, unknown>> = {};
   for (const device of ['cpu', 'webgpu']) {
-    const common = ['--model', MODEL, '--device', device, '--cache-dir', join(root, `cache-${device}`)];
+    const common = ['--model', MODEL, '--device', device, ...extra, '--cache-dir', join(root, `cache-${device}`)];
     const built = await cli(['build', ws, ...common]);
-    assert.equal(built.device, device);
-    assert.equal(built.fromCache, false);
-    answers[device] = await cli(['ask', ws, 'Tom and Max', '--max-tokens', '40', ...common]);
+    assert.deepEqual([built.device, built.fromCache], [device, false]);
+    answers[device] = { ...(await cli(['ask', ws, 'Tom and Max', '--max-tokens', '40', ...common])), scoring: built.scoring };
   }
+  return answers as Record<'cpu' | 'webgpu', Record<string, unknown>>;
+}
+
+test('build → ask from the persisted cache in a new process on WebGPU answers as the CPU does', { skip, timeout: 600_000 }, async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'kvzip-webgpu-cache-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const answers = await buildThenAsk(root, []);
   const gpu = answers.webgpu;
   assert.equal(gpu.device, 'webgpu');
   assert.equal(gpu.fromCache, true);
@@ -74,14 +79,8 @@ test(
   async (t) => {
     const root = mkdtempSync(join(tmpdir(), 'kvzip-webgpu-local-'));
     t.after(() => rmSync(root, { recursive: true, force: true }));
-    const ws = workspace(root, 'ws', 2);
-    const answers: Record<string, Record<string, unknown>> = {};
-    for (const device of ['cpu', 'webgpu']) {
-      const common = ['--model', MODEL, '--device', device, '--scoring', 'local', '--cache-dir', join(root, `cache-${device}`)];
-      const built = await cli(['build', ws, ...common]);
-      assert.deepEqual([built.device, built.scoring, built.fromCache], [device, 'local', false]);
-      answers[device] = await cli(['ask', ws, 'Tom and Max', '--max-tokens', '40', ...common]);
-    }
+    const answers = await buildThenAsk(root, ['--scoring', 'local']);
+    assert.deepEqual([answers.cpu.scoring, answers.webgpu.scoring], ['local', 'local']);
     assert.equal(answers.webgpu.fromCache, true);
     assert.equal(answers.webgpu.answer, answers.cpu.answer, 'the same greedy answer as the CPU');
   },
