@@ -27,24 +27,11 @@ import type { ForwardResult, ForwardSession } from '../src/runtime/decoder.ts';
 import type { KvCache } from '../src/runtime/kv.ts';
 import { scoreSchedule, DEFAULT_CHUNK } from '../src/kvzip/schedule.ts';
 import { scoreContext } from '../src/kvzip/score.ts';
-import { selectPair, keptPairs, type KeepSets } from '../src/kvzip/select.ts';
+import { selectPair, keptPairs } from '../src/kvzip/select.ts';
+import { sharedKept } from './quality/metrics.ts';
 import { writeCompacted, fullKvBytes, layoutBytes } from '../src/kvzip/compact.ts';
 import type { PairScores } from '../src/kvzip/scores.ts';
 import type { BuildResult } from '../src/engine/protocol.ts';
-
-/** The share of `a`'s kept pairs that `b` keeps too (both keep the same number). */
-function sharedShare(a: KeepSets, b: KeepSets): number {
-  let shared = 0;
-  let total = 0;
-  a.forEach((layer, l) =>
-    layer.forEach((kept, h) => {
-      const other = new Set(b[l][h]);
-      total += kept.length;
-      for (const p of kept) if (other.has(p)) shared++;
-    }),
-  );
-  return total ? shared / total : 1;
-}
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
@@ -301,7 +288,7 @@ for (const T of KVZIP_CONTEXTS) {
   const local = {
     scoreMs: performance.now() - s,
     scoreCpuMs: cpuMs() - lc,
-    keptOverlapR03: sharedShare(selectPair(scores, 0.3), selectPair(localScores, 0.3)),
+    keptOverlapR03: sharedKept(selectPair(scores, 0.3), selectPair(localScores, 0.3)),
   };
   const after = await timedPrefill(T);
   const basis = { ms: (before.ms + after.ms) / 2, cpuMs: (before.cpuMs + after.cpuMs) / 2 };

@@ -37,7 +37,18 @@ import {
   type DemoteMethod,
   type Method,
 } from './quality/methods.ts';
-import { agreement, averages, compare, logitsOf, mean, paired, verdictOf, type Forced, type Measure } from './quality/metrics.ts';
+import {
+  agreement,
+  averages,
+  compare,
+  logitsOf,
+  mean,
+  paired,
+  sharedKept,
+  verdictOf,
+  type Forced,
+  type Measure,
+} from './quality/metrics.ts';
 import { printReport, svg } from './quality/report.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -242,18 +253,8 @@ async function main(): Promise<void> {
     const L = spec.numLayers;
     const H = spec.numKvHeads;
     const inputs = { scores, demoted, local, snapScores, layers: L, kvHeads: H, n, seed: 7 + c };
-    for (const r of Object.keys(localShared)) {
-      const exact = selectFor(LOCAL_BASIS, Number(r), inputs);
-      const mine = selectFor('kvzip-local', Number(r), inputs);
-      let shared = 0;
-      exact.forEach((layer, l) =>
-        layer.forEach((kept, h) => {
-          const other = new Set(mine[l][h]);
-          for (const p of kept) if (other.has(p)) shared++;
-        }),
-      );
-      localShared[r].push(shared / keptPairs(exact));
-    }
+    for (const r of Object.keys(localShared))
+      localShared[r].push(sharedKept(selectFor(LOCAL_BASIS, Number(r), inputs), selectFor('kvzip-local', Number(r), inputs)));
 
     let whole: Measure | undefined;
     for (const m of METHODS) {

@@ -2,7 +2,22 @@
 // the measures kept per (method, ratio, context), and the verdict over contexts with paired differences.
 import type { ForwardSession } from '../../src/runtime/decoder.ts';
 import type { KvCache } from '../../src/runtime/kv.ts';
+import type { KeepSets } from '../../src/kvzip/select.ts';
 import { BASELINES, KVZIP_METHODS, METHODS, RATIOS, ratiosOf, type Method } from './methods.ts';
+
+/** The share of `a`'s kept pairs that `b` keeps too (both keep the same number). */
+export function sharedKept(a: KeepSets, b: KeepSets): number {
+  let shared = 0;
+  let total = 0;
+  a.forEach((layer, l) =>
+    layer.forEach((kept, h) => {
+      const other = new Set(b[l][h]);
+      total += kept.length;
+      for (const p of kept) if (other.has(p)) shared++;
+    }),
+  );
+  return total ? shared / total : 1;
+}
 
 /** Logits of every new position ([S, vocab]) of `ids` fed on top of `past`. */
 export async function logitsOf(session: ForwardSession, past: KvCache, ids: number[]): Promise<Float32Array> {
