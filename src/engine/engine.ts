@@ -6,6 +6,7 @@ import type { Scoring } from '../core/choices.ts';
 import { UserError } from '../core/errors.ts';
 import { loadModel, type LoadedModel } from './model.ts';
 import { resolveModel } from './resolveModel.ts';
+import { modelFolder } from '../model/gguf/import.ts';
 import { attentionWindow } from '../model/config.ts';
 import { checkFits } from './memoryCheck.ts';
 import { prefillChunk } from '../runtime/traffic.ts';
@@ -51,7 +52,7 @@ export class Engine {
     progress?: ProgressFn,
     signal?: AbortSignal,
   ): Promise<LoadedModel> {
-    const dir = await resolveModel(r.model, r.cacheDir, { token: r.hfToken, signal, progress });
+    const dir = await modelFolder(await resolveModel(r.model, r.cacheDir, { token: r.hfToken, signal, progress }), r.cacheDir);
     const key = `${dir}\0${r.device}\0${r.int4 ?? false}`;
     let m = this.models.get(key);
     if (!m) {
@@ -158,6 +159,7 @@ export class Engine {
       window,
     );
     return {
+      modelPath: m.dir,
       ids: [...ids, ...out.ids],
       text: out.text,
       ...deviceOf(m),

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { contextReport } from '../context/index.ts';
 import { BUILD_TIME_BASIS, estimateBuildSeconds } from '../model/buildTime.ts';
 import { loadModelSpec } from '../model/config.ts';
+import { modelFolder } from '../model/gguf/import.ts';
 import { UserError } from '../core/errors.ts';
 import { estimateMemory, memoryVerdict } from '../model/memory.ts';
 import { findPreset } from '../model/presets.ts';
@@ -33,7 +34,7 @@ function previewModelDir(model: string, cacheDir: string): string {
 
 export async function previewContext(s: CacheSettings, progress?: ProgressFn, signal?: AbortSignal): Promise<ContextPreview> {
   const t0 = performance.now();
-  const dir = previewModelDir(s.model, s.cacheDir);
+  const dir = await modelFolder(previewModelDir(s.model, s.cacheDir), s.cacheDir);
   const spec = loadModelSpec(dir);
   const tokenizer = ModelTokenizer.load(dir, spec.eosTokenIds);
   const limit = contextLimit(spec, tokenizer, s.maxContextTokens);

@@ -4,7 +4,7 @@
 import type { ModelSpec } from '../model/config.ts';
 import type { ExternalRef } from '../model/prepare.ts';
 import type { Rope } from '../model/rope.ts';
-import { INT4_PARTS, int4Block, isQuantizable } from '../model/int4.ts';
+import { NBITS_PARTS, type NBitsLayout } from '../model/int4.ts';
 import { DataType, GraphBuilder, type DataTypeCode } from './onnx.ts';
 
 export type GraphDtype = 'fp32' | 'fp16';
@@ -26,7 +26,10 @@ export class Net {
     readonly spec: ModelSpec,
     dtype: GraphDtype,
     private readonly weight: (name: string) => ExternalRef,
-    private readonly int4: boolean,
+    /** How each weight is quantized, if it is (see model/int4.ts). */
+    private readonly layout: (name: string) => NBitsLayout | undefined = () => undefined,
+    /** MatMulNBits' accuracy_level: 4 computes in int8 (the CPU's integer dot products), 0 in the graph's dtype. */
+    private readonly accuracyLevel = 4,
   ) {
     this.T = dataType(dtype);
   }
@@ -64,51 +67,75 @@ export class Net {
     });
   }
 
-  /** y = x Wᵀ (+ b) with W [out, in] = dims; int4 blocks through MatMulNBits for the Linear weights. */
+  /** y = x Wᵀ (+ b) with W [out, in] = dims; quantized weights through MatMulNBits. */
   linear(x: string, wName: string, dims: number[], bias?: string): string {
-    if (!this.int4 || !isQuantizable(wName)) {
+    const l = this.layout(wName);
+    if (!l) {
       return this.op('Gemm', bias ? [x, this.w(wName, dims), this.w(bias, [dims[0]])] : [x, this.w(wName, dims)], { transB: 1 });
     }
     const [N, K] = dims;
-    const bs = int4Block(wName);
-    const blocks = Math.ceil(K / bs);
-    const y = this.op(
-      'MatMulNBits',
-      [
-        x,
-        this.int4Part(wName, INT4_PARTS.b, DataType.UINT8, [N, blocks, bs / 2]),
-        this.int4Part(wName, INT4_PARTS.scales, this.T, [N * blocks]),
-        this.int4Part(wName, INT4_PARTS.zeroPoints, DataType.UINT8, [N * Math.ceil(blocks / 2)]),
-      ],
-      // accuracy_level 4: activations in int8 for the CPU's integer dot products (MLAS); a measured trade.
-      { K, N, bits: 4, block_size: bs, accuracy_level: 4 },
-      'com.microsoft',
-    );
+    const blocks = Math.ceil(K / l.block);
+    const inputs = [
+      x,
+      this.part(wName, NBITS_PARTS.b, DataType.UINT8, [N, blocks, (l.block * l.bits) / 8]),
+      this.part(wName, NBITS_PARTS.scales, this.T, [N * blocks]),
+    ];
+    if (l.zeroPoints) inputs.push(this.part(wName, NBITS_PARTS.zeroPoints, DataType.UINT8, [N * Math.ceil((blocks * l.bits) / 8)]));
+    let y = this.op('MatMulNBits', inputs, { K, N, bits: l.bits, block_size: l.block, accuracy_level: this.accuracyLevel }, 'com.microsoft');
+    if (l.mins) {
+      // Σ_b (Σ x over block b) · min[b, n]: the min term of w = scale · code + min, 1/block of the MatMul's work.
+      const sums = this.op('ReduceSum', [this.op('Reshape', [x, this.i64([-1, blocks, l.block])]), this.i64([2])], { keepdims: 0 });
+      y = this.op('Add', [y, this.op('MatMul', [sums, this.part(wName, NBITS_PARTS.mins, this.T, [blocks, N])])]);
+    }
     return bias ? this.op('Add', [y, this.w(bias, [N])]) : y;
   }
 
-  /** Token ids [S] → embeddings [S, hidden]; on an int4 table rows are dequantized as MatMulNBits does. */
+  /** Token ids [S] → embeddings [S, hidden]; a quantized table's rows are dequantized as MatMulNBits does. */
   embed(ids: string): string {
     const name = 'model.embed_tokens.weight';
     const { vocabSize: V, hiddenSize: h } = this.spec;
-    if (!this.int4) return this.op('Gather', [this.w(name, [V, h]), ids], { axis: 0 });
-    const bs = int4Block(name);
-    const blocks = Math.ceil(h / bs);
-    return this.op(
-      'GatherBlockQuantized',
-      [
-        this.int4Part(name, INT4_PARTS.b, DataType.UINT8, [V, blocks * (bs / 2)]),
-        ids,
-        this.int4Part(name, INT4_PARTS.scales, this.T, [V, blocks]),
-        this.int4Part(name, INT4_PARTS.zeroPoints, DataType.UINT8, [V, Math.ceil(blocks / 2)]),
-      ],
-      { gather_axis: 0, quantize_axis: 1, block_size: bs, bits: 4 },
-      'com.microsoft',
-    );
+    const l = this.layout(name);
+    if (!l) return this.op('Gather', [this.w(name, [V, h]), ids], { axis: 0 });
+    const blocks = Math.ceil(h / l.block);
+    const rowBytes = (blocks * l.block * l.bits) / 8;
+    if (l.zeroPoint === undefined) {
+      // int4's per-block zero points: onnxruntime's own lookup reads the MatMulNBits blocks as they are.
+      return this.op(
+        'GatherBlockQuantized',
+        [
+          this.part(name, NBITS_PARTS.b, DataType.UINT8, [V, rowBytes]),
+          ids,
+          this.part(name, NBITS_PARTS.scales, this.T, [V, blocks]),
+          this.part(name, NBITS_PARTS.zeroPoints, DataType.UINT8, [V, Math.ceil(blocks / 2)]),
+        ],
+        { gather_axis: 0, quantize_axis: 1, block_size: l.block, bits: 4 },
+        'com.microsoft',
+      );
+    }
+    // A GGUF format: one zero point for every block, and maybe mins, so the rows are unpacked here.
+    const rows = this.op('Gather', [this.part(name, NBITS_PARTS.b, DataType.UINT8, [V, rowBytes]), ids], { axis: 0 });
+    let codes = rows;
+    if (l.bits === 4) {
+      const lo = this.op('BitwiseAnd', [rows, this.g.constUint8([15])]);
+      const hi = this.op('BitShift', [rows, this.g.constUint8([4])], { direction: 'RIGHT' });
+      const pair = (t: string) => this.op('Unsqueeze', [t, this.i64([-1])]);
+      codes = this.op('Concat', [pair(lo), pair(hi)], { axis: -1 });
+    }
+    const q = this.op('Sub', [
+      this.op('Reshape', [this.op('Cast', [codes], { to: this.T }), this.i64([-1, blocks, l.block])]),
+      this.g.constFloat([l.zeroPoint], [], this.T),
+    ]);
+    const perBlock = (t: string) => this.op('Unsqueeze', [t, this.i64([-1])]);
+    let y = this.op('Mul', [q, perBlock(this.op('Gather', [this.part(name, NBITS_PARTS.scales, this.T, [V, blocks]), ids], { axis: 0 }))]);
+    if (l.mins) {
+      const mins = this.op('Gather', [this.part(name, NBITS_PARTS.mins, this.T, [blocks, V]), ids], { axis: 1 });
+      y = this.op('Add', [y, perBlock(this.op('Transpose', [mins], { perm: [1, 0] }))]);
+    }
+    return this.op('Reshape', [y, this.i64([-1, h])]);
   }
 
-  // One initializer per int4 part and shape: the embedding's blocks are read by the lookup and the tied head.
-  private int4Part(wName: string, suffix: string, type: DataTypeCode, shape: number[]): string {
+  // One initializer per part and shape: the embedding's blocks are read by the lookup and the tied head.
+  private part(wName: string, suffix: string, type: DataTypeCode, shape: number[]): string {
     return this.g.external(`${wName}${suffix}:${shape.join('x')}`, type, shape, this.weight(wName + suffix));
   }
 

@@ -100,6 +100,16 @@ export class GraphBuilder {
     return name;
   }
 
+  constUint8(values: number[], dims: number[] = []): string {
+    const key = `u8:${dims}:${values}`;
+    const hit = this.constCache.get(key);
+    if (hit) return hit;
+    const name = this.fresh('c_u8');
+    this.initializers.push({ name, dataType: DataType.UINT8, dims, rawData: Uint8Array.from(values) });
+    this.constCache.set(key, name);
+    return name;
+  }
+
   constFloat(values: ArrayLike<number>, dims: number[], type: DataTypeCode = DataType.FLOAT): string {
     const key = `f${type}:${dims}:${Array.from(values).join(',')}`;
     const hit = this.constCache.get(key);

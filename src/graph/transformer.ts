@@ -11,6 +11,7 @@
 // tied embeddings need no transposed copy (net.ts).
 import type { ModelSpec } from '../model/config.ts';
 import type { ExternalRef } from '../model/prepare.ts';
+import type { NBitsLayout } from '../model/int4.ts';
 import type { Rope } from '../model/rope.ts';
 import { DataType } from './onnx.ts';
 import { END, Net, type GraphDtype } from './net.ts';
@@ -26,8 +27,10 @@ export interface GraphOptions {
   rope: Rope;
   dtype: GraphDtype;
   weight: (name: string) => ExternalRef;
-  /** Linear weights are int4 MatMulNBits blocks (see model/prepare.ts). */
-  int4?: boolean;
+  /** How each quantized weight is stored as MatMulNBits inputs (see model/prepare.ts); others are float. */
+  layout?: (name: string) => NBitsLayout | undefined;
+  /** MatMulNBits' accuracy_level (default 4: int8 activations on the CPU; 0 computes in the graph's dtype). */
+  accuracyLevel?: number;
   /** Present for a compressed graph: baked[layer][kvHead]. */
   baked?: BakedHead[][];
   /** Element type of the baked blob (kvzip/compact.ts writes fp16); widened to `dtype` in the graph. */
@@ -54,7 +57,7 @@ export interface GraphOptions {
 export function buildGraph(o: GraphOptions): Uint8Array {
   const { spec } = o;
   const { numHeads: H, numKvHeads: Hkv, headDim: D, hiddenSize: h, numLayers: L } = spec;
-  const n = new Net(spec, o.dtype, o.weight, o.int4 ?? false);
+  const n = new Net(spec, o.dtype, o.weight, o.layout, o.accuracyLevel);
   const { g } = n;
 
   g.input(names.inputIds, DataType.INT64, [1, 'S']);

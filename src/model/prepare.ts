@@ -20,10 +20,10 @@ import { loadModelSpec, type ModelSpec } from './config.ts';
 import { throwIfAborted } from '../core/cancel.ts';
 import { ModelError } from './errors.ts';
 import { BLOCK_BYTES, BlockHasher, checkBlocks, type CheckMode } from './contentCheck.ts';
-import type { TensorInfo } from './safetensors.ts';
-import { readAs, readAsFloat32, requiredWeights, resolveWeights, type WeightDtype } from './weights.ts';
+import { readAs, readAsFloat32, readQuantized, requiredWeights, resolveWeights, type SourceTensor, type WeightDtype } from './weights.ts';
 import { f32ToF16, quantizeInt4 } from './native.ts';
-import { INT4_PARTS, int4Block, isQuantizable } from './int4.ts';
+import { int4Block, int4WeightLayout, isQuantizable, NBITS_PARTS, type NBitsLayout } from './int4.ts';
+import { toNBits } from './gguf/quants.ts';
 
 /** Where one tensor's bytes lie in an external-data file (ONNX's `location`/`offset`/`length`). */
 export interface ExternalRef {
@@ -39,11 +39,15 @@ export interface PreparedModel {
   dtype: WeightDtype;
   /** Linear weights in int4 MatMulNBits blocks. */
   int4: boolean;
+  /** Some weights are MatMulNBits blocks: int4, or a GGUF's own quantization kept as it is. */
+  quantized: boolean;
   /** Identifies the checkpoint's bytes: its config and the content of its weight files. */
   weightsHash: string;
   /** Identifies the prepared bytes and their layout (the index's checksum, which covers every block's hash). */
   contentHash: string;
   weight(name: string): ExternalRef;
+  /** How a quantized weight is stored, or undefined for a float one. */
+  layout(name: string): NBitsLayout | undefined;
   /**
    * Checks a weights file (the prepared one by default, or a copy of it in a cache generation) against the
    * hashes written at preparation. Returns what is wrong, or undefined.
@@ -56,8 +60,11 @@ interface WeightsIndex {
   source: string;
   dtype: WeightDtype;
   int4: boolean;
+  dequantize: boolean;
   bytes: number;
   tensors: Record<string, { offset: number; length: number }>;
+  /** Quantized weights' layouts, by weight name. */
+  layouts: Record<string, NBitsLayout>;
   /** Hash of each BLOCK_BYTES block of weights.bin, the last one short. */
   blocks: string[];
   /** sha256 of this index without this field: an edited or swapped tensor entry is caught. */
@@ -66,7 +73,8 @@ interface WeightsIndex {
 
 // 3: int4 quantizes the embedding table, which a tied LM head shares (2 kept it float beside an int4 head copy).
 // 4: block hashes of weights.bin and a checksum of the index itself.
-const INDEX_VERSION = 4;
+// 5: per-weight MatMulNBits layouts (GGUF formats kept as they are), neutral part names.
+const INDEX_VERSION = 5;
 export const WEIGHTS_FILE = 'weights.bin';
 
 /**
@@ -132,6 +140,8 @@ export interface PrepareOptions {
   modelDir: string;
   dtype: WeightDtype;
   int4?: boolean;
+  /** A GGUF's quantized weights as floats instead of their own blocks (a benchmark's fp32 side). */
+  dequantize?: boolean;
   /** Root under which prepared models live (one folder per checkpoint and dtype). */
   root: string;
   /** How prepared weights already on disk are checked before reuse: `full` reads every byte (default `quick`). */
@@ -152,7 +162,8 @@ export function prepareModel(o: PrepareOptions): PreparedModel {
   const tensors = resolveWeights(modelDir, spec);
   const weightsHash = checkpointHash(modelDir, spec, o.root);
   const int4 = o.int4 ?? false;
-  const dir = join(o.root, `${weightsHash}-${o.dtype}${int4 ? '-int4' : ''}`);
+  const dequantize = o.dequantize ?? false;
+  const dir = join(o.root, `${weightsHash}-${o.dtype}${int4 ? '-int4' : ''}${dequantize ? '-dequantized' : ''}`);
   const indexFile = join(dir, 'weights.json');
   const weightsFile = join(dir, WEIGHTS_FILE);
   const make = (index: WeightsIndex): PreparedModel => ({
@@ -160,6 +171,7 @@ export function prepareModel(o: PrepareOptions): PreparedModel {
     spec,
     dtype: o.dtype,
     int4,
+    quantized: Object.keys(index.layouts).length > 0,
     weightsHash,
     contentHash: index.checksum,
     weight(name) {
@@ -167,6 +179,7 @@ export function prepareModel(o: PrepareOptions): PreparedModel {
       if (!t) throw new Error(`internal: weight ${name} was not prepared`);
       return { location: WEIGHTS_FILE, offset: t.offset, length: t.length };
     },
+    layout: (name) => index.layouts[name],
     check(mode, file = weightsFile) {
       // The stamp of the last full check lives beside the file it describes (one per generation for copies).
       return checkBlocks(file, index.blocks, index.bytes, mode, `${file}.checked`);
@@ -178,7 +191,8 @@ export function prepareModel(o: PrepareOptions): PreparedModel {
     existing.version === INDEX_VERSION &&
     existing.source === weightsHash &&
     existing.dtype === o.dtype &&
-    existing.int4 === int4
+    existing.int4 === int4 &&
+    existing.dequantize === dequantize
   ) {
     const prepared = make(existing);
     // Anything wrong with the prepared file (truncated, a flipped bit) means preparing it again, below.
@@ -189,6 +203,8 @@ export function prepareModel(o: PrepareOptions): PreparedModel {
   const fd = openSync(tmp, 'w', 0o600);
   const hasher = new BlockHasher();
   const tensorsOut: WeightsIndex['tensors'] = {};
+  const layouts: WeightsIndex['layouts'] = {};
+  const scalesOf = (f: Float32Array) => (o.dtype === 'fp16' ? f32ToF16(f) : f);
   const wanted = requiredWeights(spec);
   let offset = 0;
   const write = (bytes: Uint8Array) => {
@@ -210,12 +226,30 @@ export function prepareModel(o: PrepareOptions): PreparedModel {
     wanted.forEach((w, i) => {
       throwIfAborted(o.signal);
       const source = tensors.get(w.name) ?? tensors.get('model.embed_tokens.weight')!;
-      if (int4 && isQuantizable(w.name)) {
+      if (source.dtype === 'GGML' && !dequantize && isQuantizable(w.name)) {
+        // A GGUF's blocks are repacked as they are: the graph multiplies exactly the numbers the file holds.
+        const d = readQuantized(source);
+        finite(source, d.scales);
+        finite(source, d.mins);
+        const q = toNBits(d);
+        put(w.name + NBITS_PARTS.b, q.b);
+        put(w.name + NBITS_PARTS.scales, scalesOf(q.scales));
+        if (q.zeroPoints) put(w.name + NBITS_PARTS.zeroPoints, q.zeroPoints);
+        if (q.mins) put(w.name + NBITS_PARTS.mins, scalesOf(q.mins));
+        layouts[w.name] = {
+          bits: d.format.bits,
+          block: d.format.subBlock,
+          zeroPoints: q.zeroPoints !== undefined,
+          zeroPoint: d.format.zeroPoint,
+          mins: q.mins !== undefined,
+        };
+      } else if (int4 && isQuantizable(w.name)) {
         const [n, k] = w.shape;
         const q = quantizeInt4(finite(source, readAsFloat32(source)), n, k, { blockSize: int4Block(w.name), clipSearch: true });
-        put(w.name + INT4_PARTS.b, q.b);
-        put(w.name + INT4_PARTS.scales, o.dtype === 'fp16' ? f32ToF16(q.scales) : q.scales);
-        put(w.name + INT4_PARTS.zeroPoints, q.zeroPoints);
+        put(w.name + NBITS_PARTS.b, q.b);
+        put(w.name + NBITS_PARTS.scales, scalesOf(q.scales));
+        put(w.name + NBITS_PARTS.zeroPoints, q.zeroPoints);
+        layouts[w.name] = int4WeightLayout(w.name);
       } else {
         put(w.name, finite(source, readAs(source, o.dtype), o.dtype));
       }
@@ -233,8 +267,10 @@ export function prepareModel(o: PrepareOptions): PreparedModel {
     source: weightsHash,
     dtype: o.dtype,
     int4,
+    dequantize,
     bytes: offset,
     tensors: tensorsOut,
+    layouts,
     blocks: hasher.finish(),
   };
   const index: WeightsIndex = { ...unsigned, checksum: indexChecksum(unsigned) };
@@ -266,7 +302,7 @@ function readIndex(file: string): WeightsIndex | undefined {
  * Refuses a tensor holding NaN or infinity: every answer would be garbage. fp16 data is tested on its exponent
  * bits (all ones), fp32 on the values.
  */
-function finite<T extends Float32Array | Uint8Array>(source: TensorInfo, data: T, dtype: WeightDtype = 'fp32'): T {
+function finite<T extends Float32Array | Uint8Array>(source: SourceTensor, data: T, dtype: WeightDtype = 'fp32'): T {
   let bad = 0;
   if (dtype === 'fp16') {
     const u = new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);

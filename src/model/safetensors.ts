@@ -133,7 +133,7 @@ export function listTensors(dir: string): Map<string, TensorInfo> {
 }
 
 /** Reads one tensor's raw bytes (little-endian, in its stored dtype). */
-export function readTensorBytes(info: TensorInfo): Buffer {
+export function readTensorBytes(info: Pick<TensorInfo, 'name' | 'file' | 'offset' | 'byteLength'>): Buffer {
   const fd = openSync(info.file, 'r');
   try {
     const buf = Buffer.allocUnsafe(info.byteLength);

@@ -1,10 +1,13 @@
 // Which tensors a spec needs, with their expected shapes, and their conversion to the device's dtype.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelSpec } from './config.ts';
 import { ModelError } from './errors.ts';
-import { listTensors, readTensorBytes, type TensorInfo } from './safetensors.ts';
+import { listTensors, readTensorBytes, type SafetensorsDtype } from './safetensors.ts';
 import { bf16ToF32, f16ToF32, f32ToF16 } from './native.ts';
+import { GGUF_INDEX, readIndex } from './gguf/import.ts';
+import { decodeRows, dequantize, GGML, QUANT_FORMATS, type DecodedRows } from './gguf/quants.ts';
+import { unpermutedOrder } from './gguf/tensors.ts';
 
 export type WeightDtype = 'fp32' | 'fp16';
 
@@ -49,9 +52,58 @@ export function requiredWeights(spec: ModelSpec): WeightRef[] {
   return out;
 }
 
+/** A tensor of the checkpoint: a safetensors entry, or a GGUF tensor under its Hugging Face name. */
+export interface SourceTensor {
+  name: string;
+  /** 'GGML' for a block-quantized GGUF tensor (see `ggml`). */
+  dtype: SafetensorsDtype | 'GGML';
+  /** HF shape: [out, in] for a matrix. */
+  shape: number[];
+  file: string;
+  /** Absolute byte offset of the data in the file. */
+  offset: number;
+  byteLength: number;
+  ggml?: {
+    type: number;
+    /** llama.cpp permuted the rows per head (q and k of the llama family): the head count that undoes it. */
+    permutedHeads?: number;
+  };
+}
+
+const GGUF_FLOAT: Record<number, SafetensorsDtype> = { [GGML.F32]: 'F32', [GGML.F16]: 'F16', [GGML.BF16]: 'BF16' };
+
+/** Every tensor of a model folder: its safetensors, or the GGUF that gguf.json points into. */
+export function listSourceTensors(dir: string): Map<string, SourceTensor> {
+  if (!existsSync(join(dir, GGUF_INDEX))) return listTensors(dir);
+  const index = readIndex(dir);
+  if (!index) throw new ModelError(join(dir, GGUF_INDEX), 'is not valid JSON', 'Open the GGUF file again: it is imported anew');
+  for (const f of index.files) {
+    let changed: boolean;
+    try {
+      changed = statSync(f.path).size !== f.size;
+    } catch {
+      changed = true;
+    }
+    if (changed) throw new ModelError(f.path, 'changed or disappeared since it was opened', 'Open the GGUF file again');
+  }
+  const out = new Map<string, SourceTensor>();
+  for (const [name, t] of Object.entries(index.tensors)) {
+    out.set(name, {
+      name,
+      dtype: GGUF_FLOAT[t.type] ?? 'GGML',
+      shape: t.shape,
+      file: t.file,
+      offset: t.offset,
+      byteLength: t.byteLength,
+      ggml: { type: t.type, permutedHeads: t.permutedHeads },
+    });
+  }
+  return out;
+}
+
 /** Checks that every required tensor exists with the right shape; returns where each one lives. */
-export function resolveWeights(dir: string, spec: ModelSpec): Map<string, TensorInfo> {
-  const tensors = listTensors(dir);
+export function resolveWeights(dir: string, spec: ModelSpec): Map<string, SourceTensor> {
+  const tensors = listSourceTensors(dir);
   for (const w of requiredWeights(spec)) {
     const t = tensors.get(w.name);
     if (!t) {
@@ -73,8 +125,36 @@ export function resolveWeights(dir: string, spec: ModelSpec): Map<string, Tensor
   return tensors;
 }
 
-export function readAsFloat32(info: TensorInfo): Float32Array {
+/** [rows, K] of a block-quantized GGUF tensor (a 1-D one is one row), rows in HF order. */
+function rowsOf(info: SourceTensor): { n: number; k: number; order?: Int32Array } {
+  const [n, k] = info.shape.length === 1 ? [1, info.shape[0]!] : [info.shape[0]!, info.shape[1]!];
+  const heads = info.ggml?.permutedHeads;
+  return { n, k, order: heads && info.shape.length === 2 ? unpermutedOrder(n, heads) : undefined };
+}
+
+/** A block-quantized GGUF tensor decoded into codes, scales and mins (see gguf/quants.ts), rows in HF order. */
+export function readQuantized(info: SourceTensor): DecodedRows {
+  const format = QUANT_FORMATS[info.ggml!.type]!;
+  const { n, k, order } = rowsOf(info);
+  return decodeRows(format, readTensorBytes(info), n, k, order);
+}
+
+/** Raw little-endian bytes with llama.cpp's per-head row permutation undone (a bias is permuted like rows). */
+function readBytes(info: SourceTensor): Buffer {
   const bytes = readTensorBytes(info);
+  const heads = info.ggml?.permutedHeads;
+  if (!heads) return bytes;
+  const rows = info.shape[0]!;
+  const rowBytes = bytes.byteLength / rows;
+  const order = unpermutedOrder(rows, heads);
+  const out = Buffer.allocUnsafe(bytes.byteLength);
+  for (let r = 0; r < rows; r++) bytes.copy(out, r * rowBytes, order[r]! * rowBytes, (order[r]! + 1) * rowBytes);
+  return out;
+}
+
+export function readAsFloat32(info: SourceTensor): Float32Array {
+  if (info.dtype === 'GGML') return dequantize(readQuantized(info));
+  const bytes = readBytes(info);
   switch (info.dtype) {
     case 'F32':
       return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
@@ -86,8 +166,8 @@ export function readAsFloat32(info: TensorInfo): Float32Array {
 }
 
 /** One tensor's bytes in the target dtype. */
-export function readAs(info: TensorInfo, dtype: WeightDtype): Uint8Array {
-  if (dtype === 'fp16' && info.dtype === 'F16') return readTensorBytes(info);
+export function readAs(info: SourceTensor, dtype: WeightDtype): Uint8Array {
+  if (dtype === 'fp16' && info.dtype === 'F16') return readBytes(info);
   const f32 = readAsFloat32(info);
   const out = dtype === 'fp32' ? f32 : f32ToF16(f32);
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);

@@ -30,6 +30,10 @@ export interface OpenModelOptions {
   preparedRoot: string;
   /** Linear weights as int4 MatMulNBits blocks. */
   int4?: boolean;
+  /** GGUF weights as floats instead of their own blocks (a benchmark's fp32 side). */
+  dequantize?: boolean;
+  /** MatMulNBits' accuracy_level for quantized weights (see graph/net.ts). */
+  accuracyLevel?: number;
   /** Every graph also outputs each new position's logits: evaluation only, it costs a full LM-head pass. */
   allLogits?: boolean;
   /** onnxruntime threads per session (its default otherwise); see session.ts. */
@@ -115,7 +119,16 @@ export function openModel(o: OpenModelOptions): DeviceModel {
   const rope = ropeFrequencies(spec);
   let choice: DeviceChoice = chooseDevice(o.device);
   const prepare = (dtype: 'fp32' | 'fp16', check?: CheckMode) =>
-    prepareModel({ modelDir: dir, dtype, int4: o.int4, root: o.preparedRoot, check, signal: o.signal, onProgress: o.onProgress });
+    prepareModel({
+      modelDir: dir,
+      dtype,
+      int4: o.int4,
+      dequantize: o.dequantize,
+      root: o.preparedRoot,
+      check,
+      signal: o.signal,
+      onProgress: o.onProgress,
+    });
   o.beforePrepare?.(spec, choice, weightDtype(choice));
   let prepared = prepare(weightDtype(choice));
   const graph = (extra: Pick<GraphOptions, 'baked' | 'bakedDtype' | 'scorePrefix'> = {}) =>
@@ -123,7 +136,8 @@ export function openModel(o: OpenModelOptions): DeviceModel {
       spec,
       rope,
       dtype: prepared.dtype,
-      int4: prepared.int4,
+      layout: (n) => prepared.layout(n),
+      accuracyLevel: o.accuracyLevel,
       allLogits: o.allLogits,
       // WebGPU's GroupQueryAttention is wrong from 32 new tokens per run up, so its dense graph spells it out.
       fusedAttention: choice.device !== 'webgpu',
@@ -178,7 +192,7 @@ export function openModel(o: OpenModelOptions): DeviceModel {
       if (!dense) {
         const opened = await openSession(denseFile(), choice, cpuInstead, {
           use: 'prefill',
-          int4: prepared.int4,
+          int4: prepared.quantized,
           threads: o.threads,
           deviceOutputs: deviceOutputs(spec.numLayers, true),
         });
@@ -228,7 +242,7 @@ export function openModel(o: OpenModelOptions): DeviceModel {
       const where = use === 'answer' ? placement(choice.device) : 'host';
       const opened = await openSession(join(target, c.file ?? DECODE_FILE), choice, compressedOnCpuOnly, {
         use,
-        int4: prepared.int4,
+        int4: prepared.quantized,
         prepack: c.prepack,
         threads: o.threads,
         deviceOutputs: where === 'device' ? deviceOutputs(spec.numLayers, false) : [],
