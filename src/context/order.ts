@@ -17,7 +17,19 @@ export async function gitChurn(rootAbs: string, maxCommits: number, signal?: Abo
   try {
     out = await git(
       rootAbs,
-      ['log', `-n${maxCommits}`, '--no-renames', '--relative', '--name-only', '-z', '--format=%x01%ct', '--', '.'],
+      [
+        'log',
+        `-n${maxCommits}`,
+        '--no-renames',
+        '--no-ext-diff',
+        '--no-textconv',
+        '--relative',
+        '--name-only',
+        '-z',
+        '--format=%x01%ct',
+        '--',
+        '.',
+      ],
       signal,
     );
   } catch {
@@ -44,7 +56,11 @@ export async function gitDirty(rootAbs: string, signal?: AbortSignal): Promise<S
   const [modified, staged] = await Promise.all([
     git(rootAbs, ['ls-files', '-z', '--modified'], signal),
     // Fails without a HEAD commit, when nothing is "changed since" anything yet.
-    git(rootAbs, ['diff-index', '--cached', '--name-only', '-z', '--relative', 'HEAD', '--'], signal).catch(() => ''),
+    git(
+      rootAbs,
+      ['diff-index', '--cached', '--no-ext-diff', '--no-textconv', '--name-only', '-z', '--relative', 'HEAD', '--'],
+      signal,
+    ).catch(() => ''),
   ]);
   return new Set([...splitNul(modified), ...splitNul(staged)]);
 }
