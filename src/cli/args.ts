@@ -3,7 +3,8 @@
 import { parseArgs } from 'node:util';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { findPreset } from '../model/presets.ts';
+import { locateModel, modelArgument } from '../model/stores.ts';
+import { UserError } from '../core/errors.ts';
 import type { RequestBody } from '../engine/client.ts';
 import { DEVICES, isDevice, isLevel, isScoring, LEVELS, SCORINGS, spelled } from '../core/choices.ts';
 
@@ -125,10 +126,17 @@ export function parseCommandLine(argv: string[], defaultCacheDir: () => string):
   const temperature = o.temperature === undefined ? undefined : decimal(o.temperature, 'temperature', 'a number ≥ 0');
   if (temperature !== undefined && temperature < 0) throw new UsageError(`--temperature must be ≥ 0, got ${o.temperature}`);
   const topP = fraction(o['top-p'], 'top-p', { value: 0, open: true });
-  // A preset id goes to the engine as is (it downloads the model); anything else is a folder.
+  // A path goes to the engine made absolute, every other form (ollama:, lmstudio:, a Hub name, a preset) as
+  // written; each is looked up here first, so a model that is not on this machine is named before anything starts.
   const model = () => {
-    const m = need(o.model, '--model DIR');
-    return findPreset(m) && !existsSync(m) ? m : resolve(m);
+    const m = need(o.model, '--model MODEL');
+    try {
+      locateModel(m);
+    } catch (e) {
+      if (e instanceof UserError) throw new UsageError(e.message, false);
+      throw e;
+    }
+    return modelArgument(m);
   };
   const settings = () => ({
     workspace: workspaceFolder(rest[0]),

@@ -9,16 +9,18 @@ import { defaultCacheDir } from './paths.ts';
 
 const USAGE = `kvzip-code — ask questions about a repository to a local model, from a KVzip-compressed KV cache
 
-  kvzip-code generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--temperature T] [--top-p P] [--stop STR] [--device auto|cuda|webgpu|cpu] [--int4] [--json]
-  kvzip-code context WORKSPACE --model DIR [--max-context-tokens N] [--pin GLOB]... [--device D] [--int4] [--json]
-  kvzip-code build WORKSPACE --model DIR [--ratio 0.3] [--level pair|pair-uniform|head] [--scoring exact|local] [--force] [--int4] [--max-context-tokens N] [--cache-dir D] [--device D] [--json]
-  kvzip-code ask WORKSPACE "QUESTION" --model DIR [--session NAME [--new]] [--conversation-budget N] [--ratio R] [--level L] [--scoring S] [--max-tokens N] [--int4] [--cache-dir D] [--device D] [--json]
+  kvzip-code generate --model MODEL (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--temperature T] [--top-p P] [--stop STR] [--device auto|cuda|webgpu|cpu] [--int4] [--json]
+  kvzip-code context WORKSPACE --model MODEL [--max-context-tokens N] [--pin GLOB]... [--device D] [--int4] [--json]
+  kvzip-code build WORKSPACE --model MODEL [--ratio 0.3] [--level pair|pair-uniform|head] [--scoring exact|local] [--force] [--int4] [--max-context-tokens N] [--cache-dir D] [--device D] [--json]
+  kvzip-code ask WORKSPACE "QUESTION" --model MODEL [--session NAME [--new]] [--conversation-budget N] [--ratio R] [--level L] [--scoring S] [--max-tokens N] [--int4] [--cache-dir D] [--device D] [--json]
   kvzip-code info [--cache-dir D] [--json]
   kvzip-code clear [WORKSPACE] [--cache-dir D]
   kvzip-code setup-cuda [--force] [--json]
 
---model is a Hugging Face checkpoint folder or a preset id (qwen2.5-coder-1.5b, qwen2.5-coder-7b, qwen3-4b,
-qwen3-8b, llama-3.1-8b), downloaded once. Progress goes to stderr; answers stream to stdout.
+--model is a Hugging Face checkpoint folder, a .gguf file (a split one by any of its parts), ollama:NAME[:TAG] (pulled
+with Ollama; OLLAMA_MODELS or ~/.ollama/models), lmstudio:PUBLISHER/MODEL[/FILE.gguf], a Hub name (org/name) already
+in the Hugging Face cache, or a preset id (qwen2.5-coder-1.5b, qwen2.5-coder-7b, qwen3-4b, qwen3-8b, llama-3.1-8b),
+used from the Hugging Face cache or else downloaded once. Progress goes to stderr; answers stream to stdout.
 context previews what a build would put in the context (whole files or outlines, by rank), what it leaves out
 and why, and the build's estimated memory and time; it reads only config.json and the tokenizer, never weights.
 --pin GLOB ranks matching files first (build, ask and context).
@@ -120,7 +122,7 @@ function human(command: string, r: unknown): string {
       .map((e) =>
         'problem' in e
           ? `${e.entry}\n  cannot be used: ${e.problem} (rebuilt by the next build; \`clear\` removes it)`
-          : `${e.workspace}\n  model ${e.model}\n  ${e.contextTokens} tokens, ratio ${e.ratio}${e.scoring === 'local' ? ', local scoring' : ''}, ${(e.bytes / 1048576).toFixed(1)} MB, last used ${e.lastUsedAt}`,
+          : `${e.workspace}\n  model ${e.modelPath}\n  ${e.contextTokens} tokens, ratio ${e.ratio}${e.scoring === 'local' ? ', local scoring' : ''}, ${(e.bytes / 1048576).toFixed(1)} MB, last used ${e.lastUsedAt}`,
       )
       .join('\n');
   }

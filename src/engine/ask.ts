@@ -11,7 +11,7 @@ import { quoteFor } from './attach.ts';
 import { ENTRY_FILES } from './build.ts';
 import { buildCache } from './buildCache.ts';
 import { conversationBudget, planTail } from './conversation.ts';
-import { deviceOf, trustedFor } from './entryFacts.ts';
+import { deviceOf, modelSource, trustedFor } from './entryFacts.ts';
 import type { EngineParts } from './parts.ts';
 import type { AskRequest, AskResult, CacheSettings } from './protocol.ts';
 import { fitQuestion } from './question.ts';
@@ -124,6 +124,7 @@ export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResu
   if (sessions && !cancelled) sessions.save(key, s.session!, [...plan.kept, turn]);
   return {
     answer: r.text,
+    modelPath: modelSource(m.dir),
     fromCache: prefillTokens === 0,
     prefillTokens,
     questionTokens: plan.questionTokens,

@@ -20,7 +20,7 @@ import { generate } from '../runtime/generate.ts';
 import { Answering } from './answering.ts';
 import { askCache, type AskJob } from './ask.ts';
 import { buildCache, type BuildJob, type BuildOutcome } from './buildCache.ts';
-import { canonicalPath, compressedBytes, deviceOf } from './entryFacts.ts';
+import { canonicalPath, compressedBytes, deviceOf, modelSource } from './entryFacts.ts';
 import type { EngineParts } from './parts.ts';
 
 /** The shortest context the memory check before preparing weights asks room for. */
@@ -159,7 +159,7 @@ export class Engine {
       window,
     );
     return {
-      modelPath: m.dir,
+      modelPath: modelSource(m.dir),
       ids: [...ids, ...out.ids],
       text: out.text,
       ...deviceOf(m),
@@ -176,6 +176,7 @@ export class Engine {
             entry: e.dir,
             workspace: e.manifest.workspace,
             model: e.manifest.model.dir,
+            modelPath: modelSource(e.manifest.model.dir),
             ratio: e.manifest.ratio,
             level: e.manifest.level,
             scoring: e.manifest.scoring ?? 'exact',

@@ -3,6 +3,7 @@
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Manifest } from '../cache/manifest.ts';
+import { readIndex } from '../model/gguf/import.ts';
 import { adapterName } from '../runtime/webgpu.ts';
 import type { LoadedModel } from './model.ts';
 import type { BuildResult } from './protocol.ts';
@@ -14,6 +15,14 @@ export function canonicalPath(p: string): string {
   } catch {
     return resolve(p);
   }
+}
+
+/**
+ * The model a loaded folder came from: a GGUF's first file for a folder imported from one (src/model/gguf/
+ * import.ts), else the folder itself, as the setting resolved to it.
+ */
+export function modelSource(dir: string): string {
+  return readIndex(dir)?.files[0]?.path ?? dir;
 }
 
 /** The device a result reports: its name, the adapter's on WebGPU, and why, when it is the CPU. */
@@ -47,6 +56,7 @@ export function buildSummary(
 ): Omit<BuildResult, 'report'> {
   return {
     entry,
+    modelPath: modelSource(m.dir),
     fromCache,
     contextTokens: manifest.sequenceLength,
     prefillTokens,

@@ -104,6 +104,8 @@ export interface GenerateRequest {
 }
 
 export interface GenerateResult {
+  /** The model the setting resolved to: a checkpoint folder or a GGUF file (a split model's first shard). */
+  modelPath: string;
   ids: number[];
   text: string;
   device: string;
@@ -117,6 +119,8 @@ export interface GenerateResult {
 
 export interface BuildResult {
   entry: string;
+  /** The model the setting resolved to: a checkpoint folder or a GGUF file (a split model's first shard). */
+  modelPath: string;
   fromCache: boolean;
   contextTokens: number;
   prefillTokens: number;
@@ -144,6 +148,8 @@ export interface BuildResult {
 
 export interface AskResult {
   answer: string;
+  /** The model the setting resolved to: a checkpoint folder or a GGUF file (a split model's first shard). */
+  modelPath: string;
   fromCache: boolean;
   prefillTokens: number;
   questionTokens: number;
@@ -180,7 +186,10 @@ export type CacheEntryInfo = UsableEntryInfo | { entry: string; bytes: number; p
 export interface UsableEntryInfo {
   entry: string;
   workspace: string;
+  /** The model folder the entry was built with (for a GGUF, the folder imported from it under the cache). */
   model: string;
+  /** The model the setting resolved to: the checkpoint folder, or the GGUF file (a split model's first shard). */
+  modelPath: string;
   ratio: number;
   level: Level;
   scoring: Scoring;

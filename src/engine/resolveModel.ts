@@ -1,21 +1,28 @@
-// A model setting is a checkpoint folder or a preset id; a preset is downloaded from the Hub once, into the
-// cache folder, with progress, and resumed if an earlier download stopped.
+// A model setting names a checkpoint folder or a GGUF file on this machine (src/model/stores.ts: a path, an Ollama
+// or LM Studio model, a Hub repo in the Hugging Face cache), or a preset. A preset found nowhere on disk is
+// downloaded from the Hub once, into the cache folder, with progress, and resumed if an earlier download stopped.
 import { existsSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { downloadModel, HubError } from '../model/hub.ts';
-import { findPreset } from '../model/presets.ts';
+import { locateModel } from '../model/stores.ts';
 import { UserError } from '../core/errors.ts';
 import type { ProgressFn } from '../core/progress.ts';
 
 const COMPLETE = '.kvzip-complete';
 
+/**
+ * The local path a model setting resolves to: a folder holding config.json, or a GGUF file (a split model's first
+ * shard). Throws a UserError that says where it looked when the setting names nothing here.
+ */
 export async function resolveModel(
   model: string,
   cacheDir: string,
   o: { token?: string; signal?: AbortSignal; progress?: ProgressFn } = {},
 ): Promise<string> {
-  const preset = findPreset(model);
-  if (!preset || existsSync(join(model, 'config.json'))) return resolve(model);
+  // A folder holding config.json, or a GGUF file (a split model's first shard; an Ollama blob has no .gguf name).
+  const found = locateModel(model);
+  if (found.store !== 'download') return found.path;
+  const { preset } = found;
   const dir = join(cacheDir, 'hub', preset.repo.replace('/', '--'));
   if (existsSync(join(dir, COMPLETE))) return dir;
   try {

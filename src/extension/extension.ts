@@ -7,7 +7,9 @@ import { EngineClient } from '../engine/client.ts';
 import { SECTION, contextFolders, readSettings } from './settings.ts';
 import { SidebarProvider, VIEW_ID } from './viewProvider.ts';
 import { StatusBar } from './statusBar.ts';
-import { HF_TOKEN_SECRET, MODEL_PRESETS } from './models.ts';
+import { checkPickedModel, HF_TOKEN_SECRET, MODEL_PRESETS, modelChoices, type ModelChoice } from './models.ts';
+import { listLocalModels } from '../model/localModels.ts';
+import { modelKey } from '../model/stores.ts';
 import { registerCudaSetup } from './cudaSetup.ts';
 import { previewText } from '../engine/previewText.ts';
 
@@ -104,22 +106,69 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
     }
   });
 
+  // Presets, then the models found on this machine (read while the pick is open), then a file or folder to browse
+  // for; a picked model is checked before the setting changes.
   const chooseModel = async (): Promise<string | undefined> => {
     const current = readSettings().model;
-    const local = '$(folder) Local folder…';
-    const items: vscode.QuickPickItem[] = [
-      ...MODEL_PRESETS.map((p) => ({ label: p.id, description: p.id === current ? `${p.description} (current)` : p.description })),
-      { label: local, description: 'A Hugging Face checkpoint folder with config.json and safetensors' },
-    ];
-    const pick = await vscode.window.showQuickPick(items, { title: 'KVzip: choose the model', placeHolder: current });
-    if (!pick) return undefined;
-    let model = pick.label;
-    if (pick.label === local) {
-      const uris = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use this model' });
+    type Item = vscode.QuickPickItem & { choice?: ModelChoice };
+    const separator = (label: string): Item => ({ label, kind: vscode.QuickPickItemKind.Separator });
+    const items = listLocalModels({ extra: [current] })
+      .catch((err: unknown) => {
+        log(`choose model: could not list the local models: ${describeError(err)}`);
+        return [];
+      })
+      .then((local) => {
+        const choices = modelChoices(current, local);
+        const item = (c: ModelChoice): Item => ({ label: c.label, description: c.description, detail: c.detail, choice: c });
+        const of = (g: ModelChoice['group']) => choices.filter((c) => c.group === g).map(item);
+        const found = of('local');
+        return [
+          separator('Presets (downloaded on first use unless in the Hugging Face cache)'),
+          ...of('preset'),
+          separator(
+            found.length
+              ? 'On this machine (Ollama, LM Studio, Hugging Face cache)'
+              : 'No models found in Ollama, LM Studio or the Hugging Face cache',
+          ),
+          ...found,
+          separator('Elsewhere'),
+          ...of('browse'),
+        ];
+      });
+    const pick = await vscode.window.showQuickPick<Item>(items, {
+      title: 'KVzip: choose the model',
+      placeHolder: current,
+      matchOnDescription: true,
+      matchOnDetail: true,
+    });
+    const choice = pick?.choice;
+    if (!choice) return undefined;
+    let model: string;
+    if (choice.browse) {
+      const uris = await vscode.window.showOpenDialog(
+        choice.browse === 'file'
+          ? {
+              canSelectFiles: true,
+              canSelectFolders: false,
+              filters: { 'GGUF models': ['gguf'], 'All files': ['*'] },
+              openLabel: 'Use this model',
+            }
+          : { canSelectFolders: true, canSelectFiles: false, openLabel: 'Use this model' },
+      );
       if (!uris?.[0]) return undefined;
       model = uris[0].fsPath;
-    }
-    if (MODEL_PRESETS.find((p) => p.id === model)?.gated && !(await context.secrets.get(HF_TOKEN_SECRET))) {
+      const problem = await checkPickedModel(model);
+      if (problem) {
+        void vscode.window.showErrorMessage(`KVzip: ${problem}`);
+        return undefined;
+      }
+    } else if (choice.unusable) {
+      void vscode.window.showErrorMessage(`KVzip: ${choice.setting} cannot be used: ${choice.unusable}`);
+      return undefined;
+    } else model = choice.setting!;
+    // A gated preset needs a token to download, not when the Hugging Face cache has it.
+    const downloads = modelKey(model)?.startsWith('preset:') ?? false;
+    if (downloads && MODEL_PRESETS.find((p) => p.id === model)?.gated && !(await context.secrets.get(HF_TOKEN_SECRET))) {
       const token = await vscode.window.showInputBox({
         title: `KVzip: ${model} is gated on the Hugging Face Hub`,
         prompt: "Accept its license on huggingface.co, then paste an access token. It is kept in VS Code's secret storage.",
@@ -165,7 +214,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
           continue;
         }
         output.appendLine(
-          `  ${e.entry}: ${e.workspace} · ${e.model} · ratio ${e.ratio} ${e.level}${e.scoring === 'local' ? ' (local scoring)' : ''} · ${e.contextTokens} tokens · ` +
+          `  ${e.entry}: ${e.workspace} · ${e.modelPath} · ratio ${e.ratio} ${e.level}${e.scoring === 'local' ? ' (local scoring)' : ''} · ${e.contextTokens} tokens · ` +
             `${(e.kvBytesCompressed / 2 ** 20).toFixed(1)} of ${(e.kvBytesFull / 2 ** 20).toFixed(1)} MiB · last used ${e.lastUsedAt}`,
         );
       }

@@ -249,13 +249,20 @@ test('the CLI reproduces stories260K greedy ids and explains bad usage', { skip 
   const bad = await cli(['generate', '--model', MODEL, '--prompt-ids', 'x', '--cache-dir', cache]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--prompt-ids must be comma-separated token ids/);
+  // A model that is not there is named before the engine starts; a folder without config.json, by the loader.
   const missing = await cli(['generate', '--model', join(cache, 'nope'), '--prompt', 'hi', '--cache-dir', cache]);
-  assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /config\.json: not found\. Point --model at a Hugging Face checkpoint folder/);
-  assert.doesNotMatch(missing.stderr, /\bat .*\.js:\d+/, 'no stack trace');
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /nope does not exist\. The model is a checkpoint folder, a \.gguf file, ollama:NAME\[:TAG\]/);
+  mkdirSync(join(cache, 'empty'));
+  const empty = await cli(['generate', '--model', join(cache, 'empty'), '--prompt', 'hi', '--cache-dir', cache]);
+  assert.equal(empty.code, 1);
+  assert.match(empty.stderr, /config\.json: not found\. Point --model at a Hugging Face checkpoint folder/);
+  assert.doesNotMatch(empty.stderr, /\bat .*\.js:\d+/, 'no stack trace');
   // A preset id is downloaded by the engine; with the Hub unreachable the user is told what to do.
   const offline = await cli(['generate', '--model', 'qwen3-4b', '--prompt', 'hi', '--cache-dir', cache], {
     HF_ENDPOINT: 'http://127.0.0.1:9',
+    // This machine's Hugging Face cache may hold the preset, which would then be used with no download.
+    HF_HUB_CACHE: join(cache, 'no-hf-cache'),
   });
   assert.equal(offline.code, 1);
   assert.match(offline.stderr, /cannot reach http:\/\/127\.0\.0\.1:9.*choose a local model folder/);

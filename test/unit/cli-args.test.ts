@@ -2,7 +2,7 @@
 // could load (parseCommandLine never starts the engine).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCommandLine, UsageError } from '../../src/cli/args.ts';
@@ -10,6 +10,9 @@ import { parseCommandLine, UsageError } from '../../src/cli/args.ts';
 const ws = mkdtempSync(join(tmpdir(), 'kvzip-args-'));
 const file = join(ws, 'a.txt');
 writeFileSync(file, 'x');
+// --model is looked up before anything starts: a folder that exists (what is in it is the engine's to check).
+const model = join(ws, 'model');
+mkdirSync(model);
 const parse = (...argv: string[]) => parseCommandLine(argv, () => join(ws, 'cache'));
 const refused = (argv: string[], message: string | RegExp) =>
   assert.throws(
@@ -47,16 +50,16 @@ test('numeric flags: exact errors for negative, hex, empty and out-of-range valu
 });
 
 test('good values parse to what the engine gets', () => {
-  const r = parse('build', ws, '--model', '/m', '--ratio', '.25', '--max-context-tokens', '2e3');
+  const r = parse('build', ws, '--model', model, '--ratio', '.25', '--max-context-tokens', '2e3');
   assert.equal(r.body?.type, 'build');
   assert.ok(r.body?.type === 'build');
   assert.equal(r.body.ratio, 0.25);
   assert.equal(r.body.maxContextTokens, 2000);
   assert.equal(r.body.scoring, undefined, 'exact scoring is the default, left out of the request');
-  const local = parse('build', ws, '--model', '/m', '--scoring', 'local');
+  const local = parse('build', ws, '--model', model, '--scoring', 'local');
   assert.ok(local.body?.type === 'build');
   assert.equal(local.body.scoring, 'local');
-  const a = parse('ask', ws, 'q', '--model', '/m', '--ratio', '1', '--max-tokens', '7', '--debug');
+  const a = parse('ask', ws, 'q', '--model', model, '--ratio', '1', '--max-tokens', '7', '--debug');
   assert.ok(a.body?.type === 'ask');
   assert.equal(a.body.maxTokens, 7);
   assert.equal(a.debug, true);
@@ -68,14 +71,14 @@ test('a missing or non-folder workspace gets its own message, without the usage 
     [file, `the workspace ${file} is not a folder: give the repository's folder`],
   ] as const) {
     assert.throws(
-      () => parse('build', path, '--model', '/m'),
+      () => parse('build', path, '--model', model),
       (e: unknown) => e instanceof UsageError && e.message === message && !e.usage,
     );
   }
 });
 
 test("parseArgs' own errors become usage errors", () => {
-  refused(['build', ws, '--model', '/m', '--no-such-flag'], /Unknown option '--no-such-flag'/);
-  refused(['ask', ws, '   ', '--model', '/m'], 'QUESTION is required');
+  refused(['build', ws, '--model', model, '--no-such-flag'], /Unknown option '--no-such-flag'/);
+  refused(['ask', ws, '   ', '--model', model], 'QUESTION is required');
   refused(['ask', ws], 'QUESTION is required');
 });

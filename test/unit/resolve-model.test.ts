@@ -43,12 +43,17 @@ test('a preset downloads once from the Hub into the cache folder; a folder is us
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const cache = mkdtempSync(join(tmpdir(), 'kvzip-hub-'));
   const endpoint = process.env.HF_ENDPOINT;
+  const hubCache = process.env.HF_HUB_CACHE;
   process.env.HF_ENDPOINT = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // A preset in the Hugging Face cache is used there: this machine's own cache must not answer for the server.
+  process.env.HF_HUB_CACHE = join(cache, 'no-hf-cache');
   t.after(() => {
     server.close();
     rmSync(cache, { recursive: true, force: true });
     if (endpoint === undefined) delete process.env.HF_ENDPOINT;
     else process.env.HF_ENDPOINT = endpoint;
+    if (hubCache === undefined) delete process.env.HF_HUB_CACHE;
+    else process.env.HF_HUB_CACHE = hubCache;
   });
 
   const phases: string[] = [];
