@@ -2,14 +2,14 @@
 // It reads only the model's config.json and tokenizer files, never the weights, so it answers in seconds for
 // a model not yet prepared (or a folder holding only those files).
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { contextReport } from '../context/index.ts';
 import { BUILD_TIME_BASIS, estimateBuildSeconds } from '../model/buildTime.ts';
 import { loadModelSpec } from '../model/config.ts';
 import { modelFolder } from '../model/gguf/import.ts';
 import { UserError } from '../core/errors.ts';
 import { estimateMemory, memoryVerdict } from '../model/memory.ts';
-import { findPreset } from '../model/presets.ts';
+import { locateModel } from '../model/stores.ts';
 import { ModelTokenizer } from '../model/tokenizer.ts';
 import { DEFAULT_CHUNK, fittingChunk, longestChunk } from '../kvzip/schedule.ts';
 import type { ProgressFn } from '../core/progress.ts';
@@ -18,18 +18,17 @@ import { contextLimit, workspaceContext } from './workspaceContext.ts';
 
 const PREFILL_CHUNK = 512;
 
-/** The model folder the preview reads: a folder, or a preset already downloaded into the cache folder. */
+/** The model the preview reads: one on this machine (a path or a store), or a preset already downloaded. */
 function previewModelDir(model: string, cacheDir: string): string {
-  const preset = findPreset(model);
-  if (preset && 'repo' in preset && !existsSync(join(model, 'config.json'))) {
-    const dir = join(cacheDir, 'hub', preset.repo.replace('/', '--'));
-    if (existsSync(join(dir, 'config.json')) && existsSync(join(dir, 'tokenizer.json'))) return dir;
-    throw new UserError(
-      `${preset.label} is not downloaded yet, and the preview reads its config.json and tokenizer files: run a build once, or pass --model with a folder that holds them`,
-      'preview-model',
-    );
-  }
-  return resolve(model);
+  const found = locateModel(model);
+  if (found.store !== 'download') return found.path;
+  const { preset } = found;
+  const dir = join(cacheDir, 'hub', preset.repo.replace('/', '--'));
+  if (existsSync(join(dir, 'config.json')) && existsSync(join(dir, 'tokenizer.json'))) return dir;
+  throw new UserError(
+    `${preset.label} is not downloaded yet, and the preview reads its config.json and tokenizer files: run a build once, or pass --model with a folder that holds them`,
+    'preview-model',
+  );
 }
 
 export async function previewContext(s: CacheSettings, progress?: ProgressFn, signal?: AbortSignal): Promise<ContextPreview> {

@@ -81,7 +81,12 @@ export class Net {
       this.part(wName, NBITS_PARTS.scales, this.T, [N * blocks]),
     ];
     if (l.zeroPoints) inputs.push(this.part(wName, NBITS_PARTS.zeroPoints, DataType.UINT8, [N * Math.ceil((blocks * l.bits) / 8)]));
-    let y = this.op('MatMulNBits', inputs, { K, N, bits: l.bits, block_size: l.block, accuracy_level: this.accuracyLevel }, 'com.microsoft');
+    let y = this.op(
+      'MatMulNBits',
+      inputs,
+      { K, N, bits: l.bits, block_size: l.block, accuracy_level: this.accuracyLevel },
+      'com.microsoft',
+    );
     if (l.mins) {
       // Σ_b (Σ x over block b) · min[b, n]: the min term of w = scale · code + min, 1/block of the MatMul's work.
       const sums = this.op('ReduceSum', [this.op('Reshape', [x, this.i64([-1, blocks, l.block])]), this.i64([2])], { keepdims: 0 });

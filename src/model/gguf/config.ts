@@ -55,7 +55,13 @@ export function ggufConfig(model: GgufModel): Record<string, unknown> {
   let ropeScaling: Record<string, unknown> | undefined;
   if (model.tensors.has('rope_freqs.weight')) {
     // Llama 3.1+ files store the llama3 frequency factors as a tensor; its largest value is the factor.
-    ropeScaling = { rope_type: 'llama3', factor: factor ?? 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 };
+    ropeScaling = {
+      rope_type: 'llama3',
+      factor: factor ?? 8,
+      low_freq_factor: 1,
+      high_freq_factor: 4,
+      original_max_position_embeddings: 8192,
+    };
   } else if (scalingType && scalingType !== 'none') {
     ropeScaling = {
       rope_type: scalingType,
@@ -63,7 +69,11 @@ export function ggufConfig(model: GgufModel): Record<string, unknown> {
       original_max_position_embeddings: optional('rope.scaling.original_context_length'),
     };
   }
-  const eos = [metaNumber(m, 'tokenizer.ggml.eos_token_id'), metaNumber(m, 'tokenizer.ggml.eot_token_id'), metaNumber(m, 'tokenizer.ggml.eom_token_id')];
+  const eos = [
+    metaNumber(m, 'tokenizer.ggml.eos_token_id'),
+    metaNumber(m, 'tokenizer.ggml.eot_token_id'),
+    metaNumber(m, 'tokenizer.ggml.eom_token_id'),
+  ];
   return {
     architectures: [ARCHITECTURES[arch]],
     hidden_size: hidden,

@@ -10,6 +10,7 @@ import { checkReadable, readGguf, shardFiles } from './file.ts';
 import { ggufArchitecture, ggufConfig, PERMUTED_ARCHITECTURES } from './config.ts';
 import { ggufTensorRefs, type GgufTensorRef } from './tensors.ts';
 import { ggufTokenizer } from './tokenizer.ts';
+import { isGgufFile } from '../stores.ts';
 
 export const GGUF_INDEX = 'gguf.json';
 // 1: first layout.
@@ -28,11 +29,6 @@ const identity = (files: string[]) =>
     const st = statSync(f);
     return { path: f, size: st.size, mtimeMs: st.mtimeMs };
   });
-
-/** True when `path` names a GGUF file rather than a checkpoint folder. */
-export function isGgufPath(path: string): boolean {
-  return /\.gguf$/i.test(path) && !existsSync(join(path, 'config.json'));
-}
 
 /** The model folder for `file` under `root`, imported now if it is missing or the file changed. */
 export async function importGguf(file: string, root: string): Promise<string> {
@@ -86,7 +82,7 @@ export function readIndex(dir: string): GgufIndex | undefined {
   }
 }
 
-/** A model setting's path as a model folder: GGUF files are imported under `cacheDir`, folders pass through. */
+/** A model's path as a model folder: GGUF files (by content: Ollama's blobs have no extension) are imported under `cacheDir`, folders pass through. */
 export async function modelFolder(path: string, cacheDir: string): Promise<string> {
-  return isGgufPath(path) ? importGguf(path, join(cacheDir, 'gguf')) : path;
+  return isGgufFile(path) ? importGguf(path, join(cacheDir, 'gguf')) : path;
 }

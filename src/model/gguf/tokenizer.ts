@@ -63,10 +63,20 @@ export function ggufTokenizer(model: GgufModel): TokenizerFiles {
     json = bpeTokenizer(vocab, merges(m, file), pre);
     addBos = pre.addBos ?? m['tokenizer.ggml.add_bos_token'] === true;
   } else if (kind === 'llama') {
-    json = sentencePieceTokenizer(vocab, m['tokenizer.ggml.scores'] as number[] | undefined, typeOf, m['tokenizer.ggml.add_space_prefix'] !== false, file);
+    json = sentencePieceTokenizer(
+      vocab,
+      m['tokenizer.ggml.scores'] as number[] | undefined,
+      typeOf,
+      m['tokenizer.ggml.add_space_prefix'] !== false,
+      file,
+    );
     addBos = m['tokenizer.ggml.add_bos_token'] !== false;
   } else {
-    throw new ModelError(file, `has a "${kind ?? 'missing'}" tokenizer`, 'Use a model with a BPE (gpt2) or SentencePiece (llama) tokenizer');
+    throw new ModelError(
+      file,
+      `has a "${kind ?? 'missing'}" tokenizer`,
+      'Use a model with a BPE (gpt2) or SentencePiece (llama) tokenizer',
+    );
   }
   // Control tokens are special (the chat template's own); user-defined ones match in any text, as in llama.cpp.
   json.added_tokens = vocab.flatMap((content, id) =>
@@ -158,7 +168,10 @@ function sentencePieceTokenizer(
     version: '1.0',
     normalizer: {
       type: 'Sequence',
-      normalizers: [...(addSpacePrefix ? [{ type: 'Prepend', prepend: '▁' }] : []), { type: 'Replace', pattern: { String: ' ' }, content: '▁' }],
+      normalizers: [
+        ...(addSpacePrefix ? [{ type: 'Prepend', prepend: '▁' }] : []),
+        { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+      ],
     },
     pre_tokenizer: null,
     post_processor: null,
