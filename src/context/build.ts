@@ -273,6 +273,7 @@ export async function buildContext(root: string | readonly ContextRoot[], option
     }
   }
 
+  const controlText = controlTextFinder(options.controlTokens);
   const parts: string[] = [];
   const tokenIds: number[] = [];
   const files: ContextFile[] = [];
@@ -298,7 +299,8 @@ export async function buildContext(root: string | readonly ContextRoot[], option
       outlines++;
     }
     if (k.outline !== undefined) f.signatures = true;
-    if (k.note) f.note = k.note;
+    const notes = [k.note, controlText(k.seg.text)].filter((x) => x !== undefined);
+    if (notes.length > 0) f.note = notes.join('; ');
     for (let t = 0; t < k.ids.length; t++) tokenIds.push(k.ids[t]!);
     parts.push(k.seg.text);
     chars += k.seg.text.length;
@@ -362,4 +364,20 @@ async function statAll(
     progress({ phase: 'stat', done: Math.min(i + IO_BATCH * 8, paths.length), total: paths.length });
   }
   return candidates;
+}
+
+/**
+ * Says which control-token strings a file's segment (its header, so its path, and its text) holds: the
+ * tokenizer encodes them as plain text, and the report tells the user they were there.
+ */
+function controlTextFinder(tokens: readonly string[] | undefined): (text: string) => string | undefined {
+  if (!tokens?.length) return () => undefined;
+  const escaped = [...tokens].sort((a, b) => b.length - a.length).map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const re = new RegExp(escaped.join('|'), 'g');
+  return (text) => {
+    const found = new Set(text.match(re));
+    if (found.size === 0) return undefined;
+    const shown = [...found].slice(0, 4).join(', ') + (found.size > 4 ? ', …' : '');
+    return `holds chat control-token text (encoded as plain text): ${shown}`;
+  };
 }

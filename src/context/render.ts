@@ -7,6 +7,10 @@
 // so a character offset, a token position or a quoted snippet maps back to path:line (`locate`,
 // `findSnippet`); the prompt asks the model to cite a path and quote the line.
 //
+// Only a header starts a line with `===`: a line of a file's content that does (`=== src/other.ts ===`) gets a
+// backslash in front, so no file can forge the header of another file, or end its own early. Lines stay where
+// they are, so line numbers hold; such a line's columns move by one.
+//
 // Each segment is tokenized on its own and the ids concatenated. A segment ends with a newline and the next
 // starts with `===`, a pre-tokenizer boundary for BPE tokenizers, so this matches tokenizing the whole text
 // (the bench checks it), and an unchanged file keeps exactly the same ids wherever it lands: refresh reuses
@@ -15,7 +19,7 @@ import { OUTLINE_NOTES, type OutlineLevel } from './outline.ts';
 import type { ContextFile } from './types.ts';
 
 /** Bump when the rendered bytes change for the same files: it invalidates stored fingerprints. */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 
 /** A file's header line; an outline's names what its level leaves out. */
 export function header(path: string, outline: OutlineLevel | boolean = false): string {
@@ -30,9 +34,18 @@ export interface Segment {
   contentOffset: number;
 }
 
+/** A line start: after any character a model or an editor may read as a line break. */
+const HEADER_LIKE = /(^|[\n\r\v\f\u0085\u2028\u2029])===/g;
+
+/** Content as it goes in: a line starting with `===` gets a backslash first (only headers start so). */
+export function escapeContent(content: string): string {
+  return content.replace(HEADER_LIKE, '$1\\===');
+}
+
 export function renderSegment(path: string, content: string, outline: OutlineLevel | false = false): Segment {
   const h = header(path, outline);
-  return { text: content.length === 0 || content.endsWith('\n') ? h + content : h + content + '\n', contentOffset: h.length };
+  const body = escapeContent(content);
+  return { text: body.length === 0 || body.endsWith('\n') ? h + body : h + body + '\n', contentOffset: h.length };
 }
 
 export interface Location {

@@ -45,6 +45,11 @@ export interface ContextOptions {
   discovery?: 'auto' | 'git' | 'walk';
   /** Stored in the fingerprint: a different tokenizer invalidates every token range. */
   tokenizerId?: string;
+  /**
+   * The model tokenizer's control-token strings (`<|im_start|>`, `</s>`). `encode` keeps them plain text; a file
+   * whose path or text holds one is noted in the report.
+   */
+  controlTokens?: readonly string[];
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
 }

@@ -33,7 +33,7 @@ export function previewText(p: ContextPreview): string {
   lines.push(`  ${'rank'.padStart(6)}  ${'tokens'.padStart(8)}  ${'form'.padEnd(8)} ${'kind'.padEnd(8)} path`);
   for (const f of [...r.included].sort((a, b) => a.rank - b.rank)) {
     lines.push(
-      `  ${String(f.rank).padStart(6)}  ${n(f.tokens).padStart(8)}  ${(f.outline ? 'outline' : 'whole').padEnd(8)} ${f.kind.padEnd(8)} ${f.path}`,
+      `  ${String(f.rank).padStart(6)}  ${n(f.tokens).padStart(8)}  ${(f.outline ? 'outline' : 'whole').padEnd(8)} ${f.kind.padEnd(8)} ${f.path}${f.note ? ` — ${f.note}` : ''}`,
     );
   }
   const budget = r.omitted.filter((o) => o.reason === 'budget').sort((a, b) => (a.rank ?? 0) - (b.rank ?? 0));

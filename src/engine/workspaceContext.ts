@@ -49,7 +49,9 @@ export function workspaceContext(
   const folders = typeof roots === 'string' ? [roots] : roots.map((r) => r.path);
   const exclude = [...(s.exclude ?? []), ...folders.flatMap((f) => cacheFolderExcludes(f, s.cacheDir))];
   return buildContext(roots, {
+    // Files and their names are plain text: a control token spelled in one is not the token.
     encode: (t) => tokenizer.encode(t),
+    controlTokens: tokenizer.controlTokens,
     maxTokens: contextLimit(spec, tokenizer, s.maxContextTokens).maxTokens,
     includeSecrets: s.includeSecrets,
     include: s.include,

