@@ -30,6 +30,7 @@ import { DEFAULT_CHUNK } from '../src/kvzip/schedule.ts';
 import { attentionWindow } from '../src/model/config.ts';
 import { codeWorkspace } from './codeWorkspace.ts';
 import { BENCH_DIR, ensureRandomQwen, RESULTS_DIR } from './randomQwen.ts';
+import { REAL_MODELS, realModelsDir } from '../test/support/realModels.ts';
 
 const argv = process.argv.slice(2);
 const arg = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
@@ -165,67 +166,94 @@ interface Row {
   firstTokenFromCacheMs: number;
   firstTokenPrefillingMs: number;
   buildMs: number;
+  answerR03: string;
 }
-const rows: Row[] = [];
-const skipped: number[] = [];
-const model = QUICK ? STORIES : ensureRandomQwen(log).dir;
-// One cache folder: the weights are prepared once, and each workspace has its own entry in it.
-const cacheDir = join(root, 'cache');
-for (const target of CONTEXTS) {
-  if (elapsed() > BUDGET_S) {
-    skipped.push(target);
-    log(`${target}: skipped, past the ${BUDGET_S} s budget`);
+/** Builds and asks at each context size on `model`; rows are saved under `results[key]` as they come. */
+async function kvzipRows(model: string, label: string, key: string, contexts: number[]): Promise<Row[]> {
+  const rows: Row[] = [];
+  const skipped: number[] = [];
+  // One cache folder: the weights are prepared once, and each workspace has its own entry in it.
+  const cacheDir = join(root, 'cache');
+  for (const target of contexts) {
+    if (elapsed() > BUDGET_S) {
+      skipped.push(target);
+      log(`${label} ${target}: skipped, past the ${BUDGET_S} s budget`);
+      continue;
+    }
+    const ws = join(root, `ws-${key}-${target}`);
+    const m = await engine.model({ model, device: requested, cacheDir });
+    const layout = m.tokenizer.layout();
+    const prefix = m.tokenizer.prefixIds(layout);
+    // The context builder keeps room for the question and answer: ask for what fits under the window.
+    const window = attentionWindow(m.prepared.spec);
+    if (target > window) {
+      skipped.push(target);
+      continue;
+    }
+    const room = Math.min(target, window - prefix.length - Math.min(1024, Math.floor(window / 4))) - 64;
+    const encode = (t: string) => m.tokenizer.encode(t);
+    if (QUICK) storyWorkspace(ws, encode, room);
+    else codeWorkspace(ws, encode, room, ['src', 'test', 'bench']);
+    log(`${label} ${target}: building at r = 0.3`);
+    const b03 = await engine.build(settings(ws, model, cacheDir, 0.3));
+    const n = b03.contextTokens;
+    const ask03 = await askInNewProcess(settings(ws, model, cacheDir, 0.3));
+    log(`${label} ${target}: ${n} tokens; building at r = 1.0`);
+    await engine.build(settings(ws, model, cacheDir, 1));
+    const ask10 = await askInNewProcess(settings(ws, model, cacheDir, 1));
+    const local = target <= LOCAL_UP_TO ? await engine.build({ ...settings(ws, model, cacheDir, 0.3), scoring: 'local' }) : undefined;
+    // Without the cache the first answer token costs a prefill of the whole context and the question.
+    const again = await engine.generate(
+      {
+        model,
+        cacheDir,
+        device: requested,
+        promptIds: [...prefix, ...b03.context.tokenIds, ...m.tokenizer.questionIds(layout, QUESTION)],
+        maxTokens: 1,
+      },
+      () => {},
+    );
+    const kvPerToken = b03.kvBytesFull / n;
+    rows.push({
+      contextTokens: n,
+      prefillTokS: round(n / (b03.manifest.stats.prefillMs / 1000), 0),
+      scoringOverPrefill: round(b03.manifest.stats.scoreMs / b03.manifest.stats.prefillMs),
+      ...(local ? { localScoringOverPrefill: round(local.manifest.stats.scoreMs / local.manifest.stats.prefillMs) } : {}),
+      decodeMsR03: round(ask03.decodeMsPerToken),
+      decodeMsR10: round(ask10.decodeMsPerToken),
+      hostDeviceBytes: b03.hostDeviceBytes,
+      askHostDeviceBytes: ask03.hostDeviceBytes,
+      densePathBytes: densePathBytes(n, kvPerToken),
+      kvBytesFull: b03.kvBytesFull,
+      firstTokenFromCacheMs: round(ask03.ttftMs, 0),
+      firstTokenPrefillingMs: round(again.prefillMs, 0),
+      buildMs: round(b03.buildMs, 0),
+      answerR03: ask03.answer,
+    });
+    log(`${label} ${target}: ${JSON.stringify(rows.at(-1))}`);
+    rmSync(ws, { recursive: true, force: true });
+    results[key] = { model: label, rows, skipped };
+    save();
+  }
+  return rows;
+}
+
+const rows = await kvzipRows(
+  QUICK ? STORIES : ensureRandomQwen(log).dir,
+  QUICK ? 'stories260K' : 'random Qwen2.5-0.5B shapes',
+  'kvzip',
+  CONTEXTS,
+);
+// Trained GGUF models, where they were brought along (KVZIP_TEST_MODELS; the device machine reaches no registry):
+// the same rows, and an answer to read. Not in --quick: a software adapter runs them far too slowly.
+const realRows: { label: string; rows: Row[] }[] = [];
+for (const id of QUICK ? [] : (['smollm2-135m-q4_1', 'qwen2.5-coder-1.5b-q4km'] as const)) {
+  const file = join(realModelsDir(), REAL_MODELS[id].file);
+  if (!existsSync(file)) {
+    log(`${REAL_MODELS[id].label}: not in ${realModelsDir()}, skipped (npm run fetch-models ${id} brings it)`);
     continue;
   }
-  const ws = join(root, `ws-${target}`);
-  const m = await engine.model({ model, device: requested, cacheDir });
-  const layout = m.tokenizer.layout();
-  const prefix = m.tokenizer.prefixIds(layout);
-  // The context builder keeps room for the question and answer: ask for what fits under the window.
-  const window = attentionWindow(m.prepared.spec);
-  const room = Math.min(target, window - prefix.length - Math.min(1024, Math.floor(window / 4))) - 64;
-  const encode = (t: string) => m.tokenizer.encode(t);
-  if (QUICK) storyWorkspace(ws, encode, room);
-  else codeWorkspace(ws, encode, room, ['src', 'test', 'bench']);
-  log(`${target}: building at r = 0.3`);
-  const b03 = await engine.build(settings(ws, model, cacheDir, 0.3));
-  const n = b03.contextTokens;
-  const ask03 = await askInNewProcess(settings(ws, model, cacheDir, 0.3));
-  log(`${target}: ${n} tokens; building at r = 1.0`);
-  await engine.build(settings(ws, model, cacheDir, 1));
-  const ask10 = await askInNewProcess(settings(ws, model, cacheDir, 1));
-  const local = target <= LOCAL_UP_TO ? await engine.build({ ...settings(ws, model, cacheDir, 0.3), scoring: 'local' }) : undefined;
-  // Without the cache the first answer token costs a prefill of the whole context and the question.
-  const again = await engine.generate(
-    {
-      model,
-      cacheDir,
-      device: requested,
-      promptIds: [...prefix, ...b03.context.tokenIds, ...m.tokenizer.questionIds(layout, QUESTION)],
-      maxTokens: 1,
-    },
-    () => {},
-  );
-  const kvPerToken = b03.kvBytesFull / n;
-  rows.push({
-    contextTokens: n,
-    prefillTokS: round(n / (b03.manifest.stats.prefillMs / 1000), 0),
-    scoringOverPrefill: round(b03.manifest.stats.scoreMs / b03.manifest.stats.prefillMs),
-    ...(local ? { localScoringOverPrefill: round(local.manifest.stats.scoreMs / local.manifest.stats.prefillMs) } : {}),
-    decodeMsR03: round(ask03.decodeMsPerToken),
-    decodeMsR10: round(ask10.decodeMsPerToken),
-    hostDeviceBytes: b03.hostDeviceBytes,
-    askHostDeviceBytes: ask03.hostDeviceBytes,
-    densePathBytes: densePathBytes(n, kvPerToken),
-    kvBytesFull: b03.kvBytesFull,
-    firstTokenFromCacheMs: round(ask03.ttftMs, 0),
-    firstTokenPrefillingMs: round(again.prefillMs, 0),
-    buildMs: round(b03.buildMs, 0),
-  });
-  log(`${target}: ${JSON.stringify(rows.at(-1))}`);
-  rmSync(ws, { recursive: true, force: true });
-  results.kvzip = { model: QUICK ? 'stories260K' : 'random Qwen2.5-0.5B shapes', rows, skipped };
-  save();
+  realRows.push({ label: REAL_MODELS[id].label, rows: await kvzipRows(file, REAL_MODELS[id].label, `real:${id}`, [2048, 8192]) });
 }
 
 /** Short story files (stories260K knows no code) of about `tokens` tokens in all. */
@@ -271,35 +299,46 @@ results.linearTraffic = {
   ratios: linear,
   met: linear.length > 0 && linear.every((x) => x !== undefined && x <= 1.25),
 };
+const table = (title: string, rs: Row[], notes: string[]) => ({
+  title,
+  columns: [
+    'context tokens',
+    'prefill tok/s',
+    'scoring / prefill: exact, local',
+    'decode ms/token r=0.3 vs 1.0',
+    'hostDeviceBytes (build)',
+    'dense path (computed)',
+    'KV bytes',
+    'first token: cache vs prefilling',
+  ],
+  rows: rs.map((r) => [
+    r.contextTokens,
+    r.prefillTokS,
+    `${r.scoringOverPrefill}, ${r.localScoringOverPrefill ?? 'not run'}`,
+    `${r.decodeMsR03} vs ${r.decodeMsR10}`,
+    r.hostDeviceBytes === undefined ? 'not reported' : `${mib(r.hostDeviceBytes)} MiB`,
+    `${mib(r.densePathBytes)} MiB`,
+    `${mib(r.kvBytesFull)} MiB`,
+    `${r.firstTokenFromCacheMs} ms vs ${r.firstTokenPrefillingMs} ms`,
+  ]),
+  notes,
+});
+const on = `${device}${choice.adapter ? ` (${adapterName(choice.adapter)})` : ''}`;
 results.tables = [
-  {
-    title: `GPU benchmark on ${device}${choice.adapter ? ` (${adapterName(choice.adapter)})` : ''}${QUICK ? ' — correctness run, not performance' : ''}`,
-    columns: [
-      'context tokens',
-      'prefill tok/s',
-      'scoring / prefill: exact, local',
-      'decode ms/token r=0.3 vs 1.0',
-      'hostDeviceBytes (build)',
-      'dense path (computed)',
-      'KV bytes',
-      'first token: cache vs prefilling',
-    ],
-    rows: rows.map((r) => [
-      r.contextTokens,
-      r.prefillTokS,
-      `${r.scoringOverPrefill}, ${r.localScoringOverPrefill ?? 'not run'}`,
-      `${r.decodeMsR03} vs ${r.decodeMsR10}`,
-      r.hostDeviceBytes === undefined ? 'not reported' : `${mib(r.hostDeviceBytes)} MiB`,
-      `${mib(r.densePathBytes)} MiB`,
-      `${mib(r.kvBytesFull)} MiB`,
-      `${r.firstTokenFromCacheMs} ms vs ${r.firstTokenPrefillingMs} ms`,
-    ]),
-    notes: [
-      `Build traffic growth per context step (bytes ratio / length ratio; bar ≤ 1.25): ${linear.join(', ') || 'n/a'}.`,
-      `CUDA's prefill chunks: ${CONTEXTS.map((c) => `${prefillChunk('cuda', c)} at ${c}`).join(', ')} tokens.`,
-      ...(skipped.length ? [`Skipped (time budget): ${skipped.join(', ')} tokens.`] : []),
-    ],
-  },
+  table(`GPU benchmark on ${on}${QUICK ? ' — correctness run, not performance' : ''}`, rows, [
+    `Build traffic growth per context step (bytes ratio / length ratio; bar ≤ 1.25): ${linear.join(', ') || 'n/a'}.`,
+    `CUDA's prefill chunks: ${CONTEXTS.map((c) => `${prefillChunk('cuda', c)} at ${c}`).join(', ')} tokens.`,
+    ...((results.kvzip as { skipped: number[] }).skipped.length
+      ? [`Skipped (time budget): ${(results.kvzip as { skipped: number[] }).skipped.join(', ')} tokens.`]
+      : []),
+  ]),
+  ...realRows.map((r) =>
+    table(
+      `${r.label} on ${on}`,
+      r.rows,
+      r.rows.map((x) => `Answer at r = 0.3, ${x.contextTokens} tokens: ${JSON.stringify(x.answerR03)}`),
+    ),
+  ),
 ];
 results.totalSeconds = round(elapsed(), 0);
 save();
