@@ -22,6 +22,8 @@ export interface FitInput {
   scoreChunkTokens?: number;
   /** How the build scores: a local repeat pass attends over its chunk, not the whole context. */
   scoring?: Scoring;
+  /** The prepared weights' bytes where the shape does not decide them (a GGUF's own blocks). */
+  preparedWeightsBytes?: number;
 }
 
 /**
@@ -55,6 +57,7 @@ export function checkFits(i: FitInput): number | undefined {
     chunkTokens: prefillChunk(i.device, i.contextTokens),
     scoreChunkTokens: i.scoreChunkTokens,
     scoring: i.scoring,
+    preparedWeightsBytes: i.preparedWeightsBytes,
     availableBytes,
   });
   if (!v.fits) throw new UserError(v.message, 'memory');

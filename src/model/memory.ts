@@ -20,6 +20,8 @@ export interface EstimateInput {
   /** Local scoring's repeat passes attend over the prefix and their chunk only (default exact: the whole context). */
   scoring?: Scoring;
   blockSize?: number;
+  /** The weights' bytes where the format decides them, not the shape (a GGUF's own blocks: gguf/size.ts). */
+  preparedWeightsBytes?: number;
 }
 
 export interface MemoryEstimate {
@@ -92,10 +94,13 @@ export function kvBytes(shape: ModelShape, tokens: number, bytesPerElement: numb
 export function estimateMemory(input: EstimateInput): MemoryEstimate {
   const { shape: s, device, contextTokens: n } = input;
   const fb = floatBytes(device);
-  const w = weightsBytes(s, device, input.weights, input);
+  const w = input.preparedWeightsBytes ?? weightsBytes(s, device, input.weights, input);
   // The CPU provider prepacks the tied LM head (the embedding, transposed) into its own copy; the table itself
   // stays for the token lookup. Untied heads and int4 ones are prepacked in place of the original.
-  const tiedCopy = device === 'cpu' && s.tieWordEmbeddings && input.weights !== 'int4' ? s.vocabSize * s.hiddenSize * fb : 0;
+  const tiedCopy =
+    device === 'cpu' && s.tieWordEmbeddings && input.weights !== 'int4' && input.preparedWeightsBytes === undefined
+      ? s.vocabSize * s.hiddenSize * fb
+      : 0;
   const kv = kvBytes(s, n, fb);
   const mlp = (tokens: number) =>
     tokens * (4 * s.hiddenSize + 2 * (s.numHeads + 2 * s.numKvHeads) * s.headDim + 3 * s.intermediateSize) * fb;
@@ -192,7 +197,7 @@ export function memoryVerdict(input: VerdictInput): MemoryVerdict {
   const ctx = largestContext(input, budget, minCtx);
   if (ctx !== undefined)
     proposals.push({ kind: 'context', contextTokens: ctx, totalBytes: estimateMemory({ ...input, contextTokens: ctx }).totalBytes });
-  if (input.weights !== 'int4') {
+  if (input.weights !== 'int4' && input.preparedWeightsBytes === undefined) {
     const t = estimateMemory({ ...input, weights: 'int4' }).totalBytes;
     if (t <= budget) proposals.push({ kind: 'int4', totalBytes: t });
   }
