@@ -6,7 +6,7 @@ import type { ContextPreview } from './protocol.ts';
 
 const n = (x: number): string => x.toLocaleString('en-US');
 
-function duration(s: number): string {
+export function duration(s: number): string {
   if (s < 90) return `${Math.round(s)} s`;
   if (s < 5400) return `${Math.round(s / 60)} min`;
   return `${(s / 3600).toFixed(1)} h`;
@@ -22,6 +22,10 @@ export function previewText(p: ContextPreview): string {
   const { report: r, limit, estimate: e } = p;
   const lines: string[] = [];
   lines.push(`Context of ${p.workspace}`);
+  if (p.download)
+    lines.push(
+      `  ${p.download.model} is not downloaded yet: the build first downloads ${formatBytes(p.download.bytes)} of weights (${p.download.repo})`,
+    );
   lines.push(
     `  model ${p.modelDir}: window ${n(limit.window)} tokens = ${n(limit.prefixTokens)} prompt prefix + ${n(limit.reserveTokens)} answer reserve + ${n(limit.maxTokens)} for files`,
   );

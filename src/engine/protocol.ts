@@ -5,6 +5,7 @@ import type { Device, Level, Scoring } from '../core/choices.ts';
 import type { Phase } from '../core/progress.ts';
 import type { ContextReport } from '../context/index.ts';
 import type { MemoryEstimate } from '../model/memory.ts';
+import type { ModelShape } from '../model/presets.ts';
 
 /** Settings that decide which cache entry a workspace maps to. */
 export interface CacheSettings {
@@ -234,6 +235,10 @@ export interface ContextLimit {
 export interface ContextPreview {
   workspace: string;
   modelDir: string;
+  /** Set for a preset whose weights are not on this machine yet: what the build downloads first. */
+  download?: { model: string; repo: string; bytes: number };
+  /** The model's shape, which decides the estimates (a client weighs other settings with it). */
+  shape: ModelShape;
   limit: ContextLimit;
   report: ContextReport;
   /** Prefix plus context: what the build prefills. */

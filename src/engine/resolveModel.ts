@@ -5,10 +5,21 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { downloadModel, HubError } from '../model/hub.ts';
 import { locateModel } from '../model/stores.ts';
+import type { HubPreset } from '../model/presets.ts';
 import { UserError } from '../core/errors.ts';
 import type { ProgressFn } from '../core/progress.ts';
 
 const COMPLETE = '.kvzip-complete';
+
+/** Where a preset's download lives in the cache folder. */
+export function presetFolder(cacheDir: string, preset: HubPreset): string {
+  return join(cacheDir, 'hub', preset.repo.replace('/', '--'));
+}
+
+/** Whether every file of the preset's download is there (the marker is written last). */
+export function presetDownloaded(dir: string): boolean {
+  return existsSync(join(dir, COMPLETE));
+}
 
 /**
  * The local path a model setting resolves to: a folder holding config.json, or a GGUF file (a split model's first
@@ -23,8 +34,8 @@ export async function resolveModel(
   const found = locateModel(model);
   if (found.store !== 'download') return found.path;
   const { preset } = found;
-  const dir = join(cacheDir, 'hub', preset.repo.replace('/', '--'));
-  if (existsSync(join(dir, COMPLETE))) return dir;
+  const dir = presetFolder(cacheDir, preset);
+  if (presetDownloaded(dir)) return dir;
   try {
     await downloadModel(preset.repo, dir, {
       revision: preset.revision,
