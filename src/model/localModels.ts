@@ -5,6 +5,7 @@ import { statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { GGMLFileQuantizationType, GGMLQuantizationType, gguf, type GGUFParseOutput, type MetadataValue } from '@huggingface/gguf';
 import { parseModelSpec } from './config.ts';
+import { GGML, ggmlTypeName, QUANT_FORMATS } from './gguf/quants.ts';
 import { readModelJson } from './errors.ts';
 import { listTensors } from './safetensors.ts';
 import {
@@ -19,6 +20,9 @@ import {
 } from './stores.ts';
 
 /** GGUF architectures (general.architecture) the importer reads. */
+/** GGML types the import reads: floats, and the block formats it repacks. */
+const READABLE_TYPES = new Set<number>([GGML.F32, GGML.F16, GGML.BF16, ...Object.keys(QUANT_FORMATS).map(Number)]);
+
 export const GGUF_ARCHITECTURES = ['llama', 'qwen2', 'qwen3', 'mistral'] as const;
 
 export interface ModelFacts {
@@ -86,7 +90,10 @@ export async function ggufFacts(files: string[]): Promise<ModelFacts> {
     const top = [...byType].sort((a, b) => b[1] - a[1])[0];
     quantization = top && GGMLQuantizationType[top[0]];
   }
-  const supported = GGUF_ARCHITECTURES.includes(architecture as (typeof GGUF_ARCHITECTURES)[number]);
+  const knownArchitecture = GGUF_ARCHITECTURES.includes(architecture as (typeof GGUF_ARCHITECTURES)[number]);
+  // The import refuses a tensor type it cannot read (model/gguf/quants.ts): say so here, before it is picked.
+  const unreadable = [...new Set(infos.filter((t) => !READABLE_TYPES.has(t.dtype)).map((t) => ggmlTypeName(t.dtype)))];
+  const supported = knownArchitecture && unreadable.length === 0;
   return {
     format: 'gguf',
     architecture,
@@ -100,9 +107,11 @@ export async function ggufFacts(files: string[]): Promise<ModelFacts> {
     ...(supported
       ? {}
       : {
-          reason: architecture
-            ? `architecture "${architecture}" is not supported (${GGUF_ARCHITECTURES.join(', ')} are)`
-            : 'the file declares no general.architecture',
+          reason: !architecture
+            ? 'the file declares no general.architecture'
+            : !knownArchitecture
+              ? `architecture "${architecture}" is not supported (${GGUF_ARCHITECTURES.join(', ')} are)`
+              : `it holds ${unreadable.join(', ')} tensors, which KVzip Code cannot read`,
         }),
   };
 }

@@ -31,6 +31,7 @@ const BLOCKS: Partial<Record<GGMLQuantizationType, [number, number]>> = {
   [GGMLQuantizationType.Q8_0]: [32, 34],
   [GGMLQuantizationType.Q4_K]: [256, 144],
   [GGMLQuantizationType.Q6_K]: [256, 210],
+  [GGMLQuantizationType.IQ4_NL]: [32, 18],
 };
 
 export function tensorBytes(type: GGMLQuantizationType, dims: number[]): number {

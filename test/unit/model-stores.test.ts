@@ -391,3 +391,16 @@ test('Choose Model marks the current model by resolved path and checks a picked 
   const m = await inspectModel(file, roots);
   assert.equal(m?.architecture, 'llama');
 });
+
+test('a GGUF holding a tensor type the import cannot read is listed as not supported, naming the type', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'kvzip-iq-'));
+  try {
+    const file = join(home, 'iq.gguf');
+    writeGguf(file, llamaMeta(), tinyLlamaTensors({ type: GGMLQuantizationType.IQ4_NL }));
+    const m = (await inspectModel(file))!;
+    assert.equal(m.supported, false);
+    assert.match(m.reason!, /holds IQ4_NL tensors, which KVzip Code cannot read/);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});
