@@ -100,6 +100,20 @@ function scaleMinK4(q: Uint8Array, o: number, j: number): [number, number] {
   return [(q[o + j + 4]! & 0xf) | ((q[o + j - 4]! >> 6) << 4), (q[o + j + 4]! >> 4) | ((q[o + j]! >> 6) << 4)];
 }
 
+/**
+ * Q4_K and Q5_K blocks open with d, dmin and twelve bytes of packed 6-bit scales and mins for their eight
+ * sub-blocks: w = d·sc·q − dmin·m, so each sub-block's scale is d·sc and its min −dmin·m.
+ */
+function kScalesMins(src: Uint8Array, o: number, scales: Float32Array, mins: Float32Array, sAt: number): void {
+  const d = half(u16(src, o));
+  const dmin = half(u16(src, o + 2));
+  for (let j = 0; j < 8; j++) {
+    const [sc, m] = scaleMinK4(src, o + 4, j);
+    scales[sAt + j] = mul(d * sc);
+    mins[sAt + j] = -mul(dmin * m);
+  }
+}
+
 export const QUANT_FORMATS: Record<number, QuantFormat> = {
   [GGML.Q4_0]: {
     name: 'Q4_0',
@@ -198,15 +212,8 @@ export const QUANT_FORMATS: Record<number, QuantFormat> = {
     mins: true,
     decode(src, b, codes, at, scales, mins, sAt) {
       const o = b * 144;
-      const d = half(u16(src, o));
-      const dmin = half(u16(src, o + 2));
+      kScalesMins(src, o, scales, mins, sAt);
       for (let c = 0; c < 4; c++) {
-        const [sc1, m1] = scaleMinK4(src, o + 4, 2 * c);
-        const [sc2, m2] = scaleMinK4(src, o + 4, 2 * c + 1);
-        scales[sAt + 2 * c] = mul(d * sc1);
-        mins[sAt + 2 * c] = -mul(dmin * m1);
-        scales[sAt + 2 * c + 1] = mul(d * sc2);
-        mins[sAt + 2 * c + 1] = -mul(dmin * m2);
         const q = o + 16 + 32 * c;
         for (let l = 0; l < 32; l++) {
           codes[at + 64 * c + l] = src[q + l]! & 0xf;
@@ -225,16 +232,9 @@ export const QUANT_FORMATS: Record<number, QuantFormat> = {
     mins: true,
     decode(src, b, codes, at, scales, mins, sAt) {
       const o = b * 176;
-      const d = half(u16(src, o));
-      const dmin = half(u16(src, o + 2));
+      kScalesMins(src, o, scales, mins, sAt);
       const qh = o + 16;
       for (let c = 0; c < 4; c++) {
-        const [sc1, m1] = scaleMinK4(src, o + 4, 2 * c);
-        const [sc2, m2] = scaleMinK4(src, o + 4, 2 * c + 1);
-        scales[sAt + 2 * c] = mul(d * sc1);
-        mins[sAt + 2 * c] = -mul(dmin * m1);
-        scales[sAt + 2 * c + 1] = mul(d * sc2);
-        mins[sAt + 2 * c + 1] = -mul(dmin * m2);
         const ql = o + 48 + 32 * c;
         for (let l = 0; l < 32; l++) {
           codes[at + 64 * c + l] = (src[ql + l]! & 0xf) | (((src[qh + l]! >> (2 * c)) & 1) << 4);
