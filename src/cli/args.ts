@@ -119,6 +119,8 @@ export function parseCommandLine(argv: string[], defaultCacheDir: () => string):
   if (!isDevice(device)) throw new UsageError(`--device must be ${spelled(DEVICES)}, got "${device}"`);
   if (!isLevel(level)) throw new UsageError(`--level must be ${spelled(LEVELS)}, got "${level}"`);
   if (!isScoring(scoring)) throw new UsageError(`--scoring must be ${spelled(SCORINGS)}, got "${scoring}"`);
+  // An empty value would resolve to the current folder, often the repository itself.
+  if (o['cache-dir'] === '') throw new UsageError('--cache-dir must name a folder, got ""');
   const cacheDir = resolve(o['cache-dir'] ?? defaultCacheDir());
   const ratio = fraction(o.ratio, 'ratio', { value: 0, open: true })!;
   const maxTokens = count(o['max-tokens'], 'max-tokens', 'the most tokens in the answer');

@@ -16,6 +16,7 @@ import type { EngineParts } from './parts.ts';
 import type { AskRequest, AskResult, CacheSettings } from './protocol.ts';
 import { fitQuestion } from './question.ts';
 import { SessionStore } from './sessions.ts';
+import { checkCacheNotWorkspace } from './workspace.ts';
 
 /** A question: its settings, where the answer's text goes, and progress, cancel and notices for the user. */
 export interface AskJob {
@@ -30,6 +31,7 @@ export interface AskJob {
 export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResult> {
   const { settings: s, onText, progress, signal, notice } = job;
   const t0 = performance.now();
+  checkCacheNotWorkspace(s);
   const m = await parts.model(s, progress, signal);
   const layout = m.tokenizer.layout();
   const window = attentionWindow(m.prepared.spec);

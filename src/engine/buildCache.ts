@@ -11,7 +11,7 @@ import { ENTRY_FILES, writeGeneration } from './build.ts';
 import { buildSummary, canonicalPath, trustedFor } from './entryFacts.ts';
 import type { EngineParts } from './parts.ts';
 import type { BuildResult, CacheSettings } from './protocol.ts';
-import { emptyContextMessage } from './workspace.ts';
+import { checkCacheNotWorkspace, emptyContextMessage } from './workspace.ts';
 import { contextLimit } from './workspaceContext.ts';
 
 /** A build: the settings, and where its progress and cancel come from. */
@@ -27,6 +27,7 @@ export type BuildOutcome = Omit<BuildResult, 'report'> & { manifest: Manifest; c
 export async function buildCache(parts: EngineParts, job: BuildJob): Promise<BuildOutcome> {
   const { settings: s, progress, signal } = job;
   const t0 = performance.now();
+  checkCacheNotWorkspace(s);
   const m = await parts.model(s, progress, signal);
   const store = new CacheStore(s.cacheDir);
   const key = parts.entryKey(s, m);

@@ -5,6 +5,7 @@ import { relative, sep } from 'node:path';
 import type { BuiltContext } from '../context/types.ts';
 import { UserError } from '../core/errors.ts';
 import { isInside } from '../core/paths.ts';
+import type { CacheSettings } from './protocol.ts';
 
 export function checkWorkspace(workspace: string): void {
   let isDir: boolean;
@@ -25,14 +26,29 @@ function real(p: string): string {
 }
 
 /**
+ * Refuses a cache folder that is a workspace folder itself: the prepared weights and every entry would be
+ * written into the repository. Called before anything is written to the cache folder.
+ */
+export function checkCacheNotWorkspace(s: Pick<CacheSettings, 'workspace' | 'folders' | 'cacheDir'>): void {
+  const cache = real(s.cacheDir);
+  const folders = s.folders?.length ? s.folders.map((f) => f.path) : [s.workspace];
+  for (const f of folders) {
+    if (real(f) === cache)
+      throw new UserError(
+        `The cache folder ${s.cacheDir} is the workspace itself. Choose a folder outside it (--cache-dir, or the KVZIP_CACHE_DIR environment variable).`,
+        'cache-dir',
+      );
+  }
+}
+
+/**
  * Globs that leave the cache folder out when it lies inside the workspace (a workspace at $HOME holds the default
  * cache): its files would enter the context, and every build would change what the next one reads.
  */
 export function cacheFolderExcludes(workspace: string, cacheDir: string): string[] {
+  checkCacheNotWorkspace({ workspace, cacheDir });
   const root = real(workspace);
   const cache = real(cacheDir);
-  if (cache === root)
-    throw new UserError(`The cache folder ${cacheDir} is the workspace itself. Choose another cache folder.`, 'workspace');
   if (!isInside(root, cache)) return [];
   const rel = relative(root, cache);
   const glob = rel.split(sep).map(escapeGlob).join('/');

@@ -1,10 +1,12 @@
 // Issue 13, case 8: a cache folder that cannot work is refused up front with what to do, never a hang or a stack.
+// Issue 26, item 7: the default never lands in the current folder.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkCacheDir } from '../../src/engine/cacheLocation.ts';
+import { defaultCacheDir } from '../../src/cli/paths.ts';
 import { UserError } from '../../src/core/errors.ts';
 
 const refused = (dir: string, why: RegExp) =>
@@ -35,4 +37,20 @@ test('a usable folder, existing or not yet, is accepted', (t) => {
   t.after(() => rmSync(root, { recursive: true, force: true }));
   checkCacheDir(root);
   checkCacheDir(join(root, 'not', 'yet', 'made'));
+});
+
+test('an empty or relative XDG_DATA_HOME (or LOCALAPPDATA) is ignored, as the XDG spec says', () => {
+  const home = join(homedir(), '.local', 'share', 'kvzip-code');
+  assert.equal(defaultCacheDir({ XDG_DATA_HOME: '' }, 'linux'), home);
+  assert.equal(defaultCacheDir({ XDG_DATA_HOME: 'data' }, 'linux'), home);
+  assert.equal(defaultCacheDir({ XDG_DATA_HOME: './data' }, 'linux'), home);
+  assert.equal(defaultCacheDir({ XDG_DATA_HOME: '/srv/data' }, 'linux'), '/srv/data/kvzip-code');
+  assert.equal(defaultCacheDir({}, 'linux'), home);
+  const win = join(homedir(), 'AppData', 'Local', 'kvzip-code');
+  assert.equal(defaultCacheDir({ LOCALAPPDATA: '' }, 'win32'), win);
+  assert.equal(defaultCacheDir({ LOCALAPPDATA: 'AppData' }, 'win32'), win);
+  assert.equal(
+    defaultCacheDir({ LOCALAPPDATA: 'C:\\Users\\me\\AppData\\Local' }, 'win32'),
+    join('C:\\Users\\me\\AppData\\Local', 'kvzip-code'),
+  );
 });
