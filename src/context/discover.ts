@@ -1,6 +1,7 @@
 // Discovery: which files are candidates. Git's own listing when there is a work tree (tracked plus untracked
 // not ignored: exactly what the user sees in `git status`), else a walk that applies git's ignore rules.
 // Path rules (globs, defaults, secret names) apply here so that pruned folders are never entered.
+import { lstatSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { git, gitTopLevel, splitNul } from './git.ts';
@@ -63,12 +64,12 @@ function capReached(o: DiscoverOptions, detail: string): void {
 
 async function discoverGit(rootAbs: string, o: DiscoverOptions): Promise<Discovery> {
   const [tracked, others] = await Promise.all([
-    git(rootAbs, ['ls-files', '-z', '--cached'], o.signal),
+    git(rootAbs, ['ls-files', '-z', '--cached', '-t'], o.signal),
     git(rootAbs, ['ls-files', '-z', '--others', '--exclude-standard'], o.signal),
   ]);
   const untracked = new Set(splitNul(others));
   // Sorted so that the cap, when it bites, always keeps the same files.
-  const all = [...new Set([...splitNul(tracked), ...untracked])].sort();
+  const all = [...new Set([...onDisk(rootAbs, splitNul(tracked)), ...untracked])].sort();
   const paths: string[] = [];
   for (let i = 0; i < all.length; i++) {
     if (keep(all[i]!, o, true)) {
@@ -81,6 +82,19 @@ async function discoverGit(rootAbs: string, o: DiscoverOptions): Promise<Discove
   }
   o.onProgress({ phase: 'discover', done: paths.length, total: paths.length });
   return { mode: 'git', paths, untracked };
+}
+
+/**
+ * The tracked paths of `ls-files -t` (each tagged, `S` for skip-worktree) that are in the work tree. A sparse
+ * checkout marks the paths it leaves off the disk skip-worktree, and it may leave most of a large repository
+ * off: counted, they would fill the file cap before the files that are there. A skip-worktree path that is on
+ * disk anyway (`update-index --skip-worktree` on a file edited locally) is what the user sees, and stays.
+ */
+function onDisk(rootAbs: string, tagged: string[]): string[] {
+  return tagged.flatMap((entry) => {
+    const path = entry.slice(2);
+    return entry[0] !== 'S' || lstatSync(join(rootAbs, path), { throwIfNoEntry: false }) ? [path] : [];
+  });
 }
 
 async function discoverWalk(rootAbs: string, o: DiscoverOptions): Promise<Discovery> {
