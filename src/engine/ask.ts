@@ -15,7 +15,7 @@ import { deviceOf, modelSource, trustedFor } from './entryFacts.ts';
 import type { EngineParts } from './parts.ts';
 import type { AskRequest, AskResult, CacheSettings } from './protocol.ts';
 import { fitQuestion } from './question.ts';
-import { SessionStore } from './sessions.ts';
+import { SessionStore, type LoadedSession } from './sessions.ts';
 import { checkCacheNotWorkspace } from './workspace.ts';
 
 /** A question: its settings, where the answer's text goes, and progress, cancel and notices for the user. */
@@ -74,37 +74,53 @@ export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResu
   });
   const { session } = parts.answering;
   const sessions = s.session ? new SessionStore(s.cacheDir) : undefined;
-  if (sessions && s.newConversation) sessions.remove(key, s.session!);
-  const earlier = sessions ? sessions.load(key, s.session!) : (s.history ?? []);
-  if (earlier.some((t) => t.answerIds.some((v) => v >= m.prepared.spec.vocabSize)))
-    throw new UserError('The conversation holds tokens of another model. Start a new conversation.', 'bad-request');
-  const plan = planTail(m.tokenizer, layout, earlier, question, budget, maxTokens);
-  if (plan.ids.length >= budget) {
-    throw new UserError(
-      `The question is ${plan.ids.length} tokens, and the conversation budget after the context is ${budget}. Shorten the question or raise the budget.`,
-      'bad-request',
-    );
-  }
-  const { past, feed } = parts.answering.tail.resume(dir, plan.ids, () => session.empty());
+  // Held from reading the turns to saving this one: two asks on a session would otherwise both start from the
+  // same turns, and the one that saved last would lose the other's.
+  const unlock = await sessions?.lock(key, s.session!, {
+    signal,
+    onWait: (owner) => notice?.(`session "${s.session}" is in use by another ask (process ${owner.pid}); waiting for it to finish`),
+  });
   let ttftMs = 0;
   const bytesBefore = session.hostDeviceBytes;
-  const r = await generate(
-    session,
-    feed,
-    past,
-    { maxTokens, stopIds: m.tokenizer.eosIds, signal, ...s.sampling },
-    {
-      decode: (ids) => m.tokenizer.decode(ids),
-      onText: (t) => {
-        if (!ttftMs) ttftMs = performance.now() - t0;
-        onText(t);
+  const { plan, r, unreadable } = await (async () => {
+    if (sessions && s.newConversation) sessions.remove(key, s.session!);
+    const loaded: LoadedSession = sessions ? sessions.load(key, s.session!) : { turns: s.history ?? [] };
+    if (loaded.unreadable)
+      notice?.(
+        `session "${s.session}" could not be read (${loaded.unreadable.reason}); it was kept as ${loaded.unreadable.keptAs}, and the conversation starts over`,
+      );
+    const earlier = loaded.turns;
+    if (earlier.some((t) => t.answerIds.some((v) => v >= m.prepared.spec.vocabSize)))
+      throw new UserError('The conversation holds tokens of another model. Start a new conversation.', 'bad-request');
+    const plan = planTail(m.tokenizer, layout, earlier, question, budget, maxTokens);
+    if (plan.ids.length >= budget) {
+      throw new UserError(
+        `The question is ${plan.ids.length} tokens, and the conversation budget after the context is ${budget}. Shorten the question or raise the budget.`,
+        'bad-request',
+      );
+    }
+    const { past, feed } = parts.answering.tail.resume(dir, plan.ids, () => session.empty());
+    const r = await generate(
+      session,
+      feed,
+      past,
+      { maxTokens, stopIds: m.tokenizer.eosIds, signal, ...s.sampling },
+      {
+        decode: (ids) => m.tokenizer.decode(ids),
+        onText: (t) => {
+          if (!ttftMs) ttftMs = performance.now() - t0;
+          onText(t);
+        },
       },
-    },
-    prefillChunk(m.device, feed.length),
-    // Every token of the tail, the answer's last included, keeps a position inside the budget.
-    manifest.sequenceLength + budget - 1,
-  );
-  parts.answering.tail.keep(dir, [...plan.ids, ...r.ids], r.kv);
+      prefillChunk(m.device, feed.length),
+      // Every token of the tail, the answer's last included, keeps a position inside the budget.
+      manifest.sequenceLength + budget - 1,
+    );
+    parts.answering.tail.keep(dir, [...plan.ids, ...r.ids], r.kv);
+    if (sessions && r.stopReason !== 'cancelled')
+      sessions.save(key, s.session!, [...plan.kept, { question, answer: r.text, answerIds: r.ids }]);
+    return { plan, r, unreadable: loaded.unreadable };
+  })().finally(() => unlock?.());
   // An entry built earlier still answers after files changed, and the user is told: after the answer, so the
   // first token does not wait for the workspace to be read again.
   const cancelled = r.stopReason === 'cancelled';
@@ -123,7 +139,6 @@ export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResu
     }
   }
   const turn = { question, answer: r.text, answerIds: r.ids };
-  if (sessions && !cancelled) sessions.save(key, s.session!, [...plan.kept, turn]);
   return {
     answer: r.text,
     modelPath: modelSource(m.dir),
@@ -144,6 +159,7 @@ export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResu
     stale,
     ...(quoteLines ? { quoteLines } : {}),
     ...(current.added ? { added: current.added } : {}),
+    ...(unreadable ? { sessionUnreadable: unreadable } : {}),
   };
 }
 

@@ -18,6 +18,7 @@ import { KEEP_FILE, KV_FILE, fullKvBytes, layoutBytes, writeCompacted, type Comp
 import type { PairScores } from '../kvzip/scores.ts';
 import { prefillChunk } from '../runtime/traffic.ts';
 import { DECODE_FILE } from '../runtime/open.ts';
+import { SessionStore } from './sessions.ts';
 
 /** Files a generation must list in its manifest to be answered from. */
 export const ENTRY_FILES = [KV_FILE, KEEP_FILE, DECODE_FILE];
@@ -78,7 +79,12 @@ export async function writeGeneration(job: WriteJob): Promise<Written> {
   m.writeCompressed(job.gen, computed.layout.baked);
   const { dir, manifest } = await job.store.commit(job.gen, manifestOf(job, computed), ENTRY_FILES);
   job.progress?.('write', 1, 1);
-  if (job.settings.cacheSizeCapMB) await job.store.enforceCap(job.settings.cacheSizeCapMB * 1024 * 1024, job.key);
+  if (job.settings.cacheSizeCapMB) {
+    const evicted = await job.store.enforceCap(job.settings.cacheSizeCapMB * 1024 * 1024, job.key);
+    // An evicted entry's conversations go with it: a rebuild of the same entry would bring them back.
+    const sessions = new SessionStore(job.store.root);
+    for (const key of evicted) sessions.removeEntry(key);
+  }
   return { dir, manifest, prefillTokens: computed.prefillTokens, hostDeviceBytes: computed.hostDeviceBytes };
 }
 

@@ -1,6 +1,6 @@
 // The engine: owns models and the cache store, and runs build / ask / generate for its clients.
 import { join } from 'node:path';
-import type { AskResult, CacheEntryInfo, CacheSettings, GenerateRequest, GenerateResult } from './protocol.ts';
+import type { AskResult, CacheEntryInfo, CacheSettings, ClearResult, GenerateRequest, GenerateResult } from './protocol.ts';
 import type { ProgressFn } from '../core/progress.ts';
 import type { Scoring } from '../core/choices.ts';
 import { UserError } from '../core/errors.ts';
@@ -21,6 +21,7 @@ import { Answering } from './answering.ts';
 import { askCache, type AskJob } from './ask.ts';
 import { buildCache, type BuildJob, type BuildOutcome } from './buildCache.ts';
 import { canonicalPath, compressedBytes, deviceOf, modelSource } from './entryFacts.ts';
+import { SessionStore } from './sessions.ts';
 import type { EngineParts } from './parts.ts';
 
 /** The shortest context the memory check before preparing weights asks room for. */
@@ -193,9 +194,10 @@ export class Engine {
 
   /**
    * Removes the entries of `workspace` (every entry without one), and entries whose manifest cannot be trusted:
-   * nothing says whose they are, and they can never be answered from.
+   * nothing says whose they are, and they can never be answered from. Their conversations go with them, and so do
+   * those whose entry is already gone (cleared by an earlier version): a rebuild of that entry would bring them back.
    */
-  async clear(cacheDir: string, workspace?: string): Promise<{ removed: number }> {
+  async clear(cacheDir: string, workspace?: string): Promise<ClearResult> {
     const store = new CacheStore(cacheDir);
     const ws = workspace && canonicalPath(workspace);
     let removed = 0;
@@ -204,7 +206,8 @@ export class Engine {
       await store.remove(e.key);
       removed++;
     }
+    const conversations = new SessionStore(cacheDir).removeExcept(new Set(store.list().map((e) => e.key)));
     await this.answering.forget();
-    return { removed };
+    return { removed, conversations };
   }
 }

@@ -179,6 +179,15 @@ export interface AskResult {
   quoteLines?: { kept: number; total: number };
   /** Set when a file's current text went with the question, and why. */
   added?: { path: string; lines?: [number, number]; reason: AddedReason };
+  /** Set when the session's file could not be read: it was kept aside, and the conversation started over. */
+  sessionUnreadable?: SessionUnreadable;
+}
+
+export interface SessionUnreadable {
+  /** What is wrong with the file. */
+  reason: string;
+  /** Where the file was moved, as it was. */
+  keptAs: string;
 }
 
 /** One cache entry: a usable one, or one whose manifest cannot be trusted (rebuilt on next use, or cleared). */
@@ -261,6 +270,8 @@ export interface ContextPreview {
 export interface ClearResult {
   /** Cache entries removed. */
   removed: number;
+  /** Session files (`ask --session` conversations) removed with their entries. */
+  conversations: number;
 }
 
 /** What each request type answers with. */
