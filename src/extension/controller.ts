@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 import type { AskResult, BuildResult, CacheEntryInfo, ConversationTurn, Event, Quote } from '../engine/protocol.ts';
 import type { Phase } from '../core/progress.ts';
-import type { HostMessage, Turn, ViewStatus } from '../webview/messages.ts';
+import type { ConversationItem, HostMessage, Turn, ViewStatus } from '../webview/messages.ts';
 import { quoteLabel } from '../engine/attach.ts';
 import { EngineClient, EngineError, type RunningRequest } from '../engine/client.ts';
 import type { ContextPreview } from '../engine/protocol.ts';
@@ -12,6 +12,9 @@ import { cacheSettings, readSettings } from './settings.ts';
 import { HF_TOKEN_SECRET } from './models.ts';
 import { Staleness } from './staleness.ts';
 import { isInside } from '../core/paths.ts';
+import { failureOf, type Failure } from './errors.ts';
+import { newConversationId, titleOf, type ConversationStore } from './conversations.ts';
+import { modelSource } from './modelSource.ts';
 
 /** Rough share of a build's time per phase, so one bar can move through all of them. */
 const PHASE_WEIGHT: Record<Phase, number> = {
@@ -55,13 +58,13 @@ export function overallPercent(phase: Phase, done: number, total: number): numbe
   return Math.round(before + PHASE_WEIGHT[phase] * frac);
 }
 
-export function describeError(err: unknown): string {
-  if (err instanceof EngineError) {
-    if (err.code === 'crash') return err.message;
-    if (/model/i.test(err.code)) return `${err.message}\nPick another with "KVzip: Choose Model".`;
-    return `${err.message}\nSee the "KVzip Code" output for details.`;
-  }
-  return err instanceof Error ? err.message : String(err);
+/** What the cache holds of the workspace, for the header's "N of M files". */
+function filesOf(r: BuildResult): ViewStatus['files'] {
+  return {
+    included: r.report.included.length,
+    scanned: r.report.stats.scanned,
+    outlines: r.report.included.filter((f) => f.outline).length,
+  };
 }
 
 /** The header line over an answer when the file's current text went with its question. */
@@ -81,6 +84,10 @@ export class Controller implements vscode.Disposable {
   lastAsk: AskResult | undefined;
   private status: ViewStatus;
   private nextTurn = 1;
+  /** The conversation on screen: saved under this id after every turn, so a window reload shows it again. */
+  private conversationId = newConversationId();
+  /** Asked before a build that starts with no cache (confirmBuild.ts); absent, builds start at once. */
+  confirmBuild?: () => Promise<boolean>;
   private building: RunningRequest<BuildResult> | undefined;
   private asking: { req: RunningRequest<AskResult>; turn: Turn } | undefined;
   private readonly disposables: vscode.Disposable[] = [];
@@ -99,8 +106,13 @@ export class Controller implements vscode.Disposable {
     private readonly log: (line: string) => void,
     /** Holds the Hugging Face token for gated models; it goes to the engine with each request, never to logs. */
     private readonly secrets?: vscode.SecretStorage,
+    /** Where conversations are kept between windows; absent with no folder open. */
+    private readonly conversations?: ConversationStore,
   ) {
-    this.status = { state: 'none', model: readSettings().model, busy: false, workspace: !!this.folder };
+    const model = readSettings().model;
+    this.status = { state: 'none', model, modelSource: modelSource(model, cacheDir), busy: false, workspace: !!this.folder };
+    const latest = conversations?.list()[0];
+    if (latest) this.restore(latest.id);
     const record = this.memento.get<BuildRecord>(BUILD_RECORD);
     if (record && this.folder && record.key === this.settingsKey()) {
       this.applyBuild(record.result, 'fresh');
@@ -116,6 +128,13 @@ export class Controller implements vscode.Disposable {
       vscode.workspace.onDidChangeWorkspaceFolders(() => this.update({ workspace: !!this.folder })),
       engine.onCrash((message) => {
         this.log(message);
+        this.update({
+          failure: {
+            what: 'The engine stopped.',
+            message: `${message.split('\n')[0]} It restarts on the next request.`,
+            actions: ['showOutput'],
+          },
+        });
         void vscode.window
           .showErrorMessage(`${message.split('\n')[0]} It restarts on the next request.`, 'Show Output')
           .then((pick) => pick && vscode.commands.executeCommand('kvzipCode.showOutput'));
@@ -170,10 +189,12 @@ export class Controller implements vscode.Disposable {
       this.logReport(result.report);
       await this.memento.update(BUILD_RECORD, { key: this.settingsKey(), builtAt: Date.now(), result } satisfies BuildRecord);
       this.applyBuild(result, 'fresh');
+      this.update({ failure: undefined });
       return result;
     } catch (err) {
       this.update({ state: before === 'building' ? 'none' : before });
       if (err instanceof EngineError && err.code === 'cancelled') return undefined;
+      this.fail('The cache build failed.', err);
       throw err;
     } finally {
       sub?.dispose();
@@ -195,9 +216,18 @@ export class Controller implements vscode.Disposable {
     const turn: Turn = { id: this.nextTurn++, question: shown, answer: '', done: false };
     this.turns.push(turn);
     this.messageEmitter.fire({ type: 'turn', turn });
+    this.saveConversation();
     const folder = this.folder;
     if (!folder) return this.finishTurn(turn, { error: 'Open a folder first: answers come from the workspace cache.' });
-    if (this.busy) return this.finishTurn(turn, { error: 'KVzip is busy with another request. Press stop or wait for it.' });
+    const busy = () => this.finishTurn(turn, { error: 'KVzip is busy with another request. Press stop or wait for it.' });
+    if (this.busy) return busy();
+    // With no cache the engine builds first: that is the build the confirmation is for.
+    if (this.status.state === 'none' && this.confirmBuild && !(await this.confirmBuild()))
+      return this.finishTurn(turn, {
+        cancelled: true,
+        notes: ['There is no cache yet, and its build was not started: nothing was asked.'],
+      });
+    if (this.busy) return busy();
     const before = this.status.state;
     const hfToken = await this.secrets?.get(HF_TOKEN_SECRET);
     const settings = readSettings(folder.uri);
@@ -229,7 +259,15 @@ export class Controller implements vscode.Disposable {
       const r = await req.result;
       this.lastAsk = r;
       const state = before === 'stale' || r.stale ? 'stale' : 'fresh';
-      this.update({ state, device: r.device, deviceReason: r.deviceReason, adapter: r.adapter, percent: undefined, phase: undefined });
+      this.update({
+        failure: undefined,
+        state,
+        device: r.device,
+        deviceReason: r.deviceReason,
+        adapter: r.adapter,
+        percent: undefined,
+        phase: undefined,
+      });
       if (r.answer && !turn.answer) turn.answer = r.answer;
       let stats = `${r.answerTokens} tokens · first token ${Math.round(r.ttftMs)} ms · ${r.decodeMsPerToken.toFixed(1)} ms/token · ${r.device}`;
       if (r.turnsUsed) stats += ` · reads ${r.turnsUsed} earlier turn${r.turnsUsed === 1 ? '' : 's'}`;
@@ -252,11 +290,13 @@ export class Controller implements vscode.Disposable {
         stats,
         ...(notes.length ? { notes } : {}),
         ...(r.stopped === 'conversation-budget' ? { ended: 'Stopped: conversation budget.' } : {}),
+        ...(r.sources?.length ? { sources: r.sources.slice(0, 5) } : {}),
       });
     } catch (err) {
       this.update({ state: this.status.state === 'building' ? before : this.status.state, percent: undefined, phase: undefined });
       if (err instanceof EngineError && err.code === 'cancelled') return this.finishTurn(turn, { cancelled: true });
-      return this.finishTurn(turn, { error: describeError(err) });
+      const f = this.fail('The last question failed.', err);
+      return this.finishTurn(turn, { error: f.message, actions: f.actions, ...(f.setting ? { setting: f.setting } : {}) });
     } finally {
       this.asking = undefined;
       this.update({ busy: this.busy });
@@ -281,6 +321,7 @@ export class Controller implements vscode.Disposable {
       ratio: undefined,
       level: undefined,
       scoring: undefined,
+      files: undefined,
     });
     return r.removed;
   }
@@ -308,9 +349,79 @@ export class Controller implements vscode.Disposable {
   /** Starts again from the bare cache: the sidebar empties, and the next question reads no earlier turn. */
   newConversation(): void {
     this.asking?.req.cancel();
-    this.turns.length = 0;
-    this.history = [];
+    this.show(newConversationId(), [], []);
+  }
+
+  /** The conversations kept for this workspace, newest first. */
+  conversationList(): ConversationItem[] {
+    return this.conversations?.list() ?? [];
+  }
+
+  get currentConversation(): string {
+    return this.conversationId;
+  }
+
+  /** Shows a kept conversation; the next question follows on from its last turns. False when it is gone. */
+  openConversation(id: string): boolean {
+    if (!this.conversations?.load(id)) return false;
+    this.asking?.req.cancel();
+    this.restore(id);
     this.messageEmitter.fire({ type: 'init', status: this.status, turns: this.turns });
+    this.postConversations();
+    return true;
+  }
+
+  deleteConversation(id: string): void {
+    this.conversations?.remove(id);
+    if (id === this.conversationId) this.newConversation();
+    else this.postConversations();
+  }
+
+  /** Records a failure for the sidebar's header and the status bar; it stays until a request succeeds. */
+  fail(what: string, err: unknown): Failure {
+    const f = failureOf(err);
+    this.log(`${what} ${f.message}`);
+    this.update({ failure: { what, ...f } });
+    return f;
+  }
+
+  dismissFailure(): void {
+    this.update({ failure: undefined });
+  }
+
+  private restore(id: string): void {
+    const c = this.conversations?.load(id);
+    if (c) this.show(id, c.turns, c.history, false);
+  }
+
+  private show(id: string, turns: Turn[], history: ConversationTurn[], post = true): void {
+    this.conversationId = id;
+    this.turns.splice(0, this.turns.length, ...turns);
+    this.history = history;
+    this.nextTurn = Math.max(0, ...turns.map((t) => t.id)) + 1;
+    if (!post) return;
+    this.messageEmitter.fire({ type: 'init', status: this.status, turns: this.turns });
+    this.postConversations();
+  }
+
+  postConversations(): void {
+    this.messageEmitter.fire({ type: 'conversations', items: this.conversationList(), current: this.conversationId });
+  }
+
+  /** Keeps the conversation on disk after each change; a failure to write costs the history, never the answer. */
+  private saveConversation(): void {
+    if (!this.conversations || this.turns.length === 0) return;
+    try {
+      this.conversations.save({
+        id: this.conversationId,
+        title: titleOf(this.turns),
+        updatedAt: Date.now(),
+        turns: this.turns,
+        history: this.history,
+      });
+    } catch (err) {
+      this.log(`could not keep the conversation: ${(err as Error).message}`);
+    }
   }
 
   /** The output channel says what went into the context and, per reason, how much was left out. */
@@ -364,6 +475,7 @@ export class Controller implements vscode.Disposable {
   private onSettingsChanged(): void {
     const record = this.memento.get<BuildRecord>(BUILD_RECORD);
     const model = readSettings(this.folder?.uri).model;
+    this.update({ modelSource: modelSource(model, this.cacheDir) });
     if (this.building) return void this.update({ model });
     if (record && record.key === this.settingsKey()) this.applyBuild(record.result, 'fresh');
     else
@@ -376,6 +488,7 @@ export class Controller implements vscode.Disposable {
         contextTokens: undefined,
         kvBytesFull: undefined,
         kvBytesCompressed: undefined,
+        files: undefined,
       });
   }
 
@@ -407,12 +520,14 @@ export class Controller implements vscode.Disposable {
       ratio: r.ratio,
       level: r.level,
       scoring: r.scoring,
+      files: filesOf(r),
     });
   }
 
   private finishTurn(turn: Turn, patch: Partial<Turn>): Turn {
     Object.assign(turn, patch, { done: true });
     this.messageEmitter.fire({ type: 'turn', turn });
+    this.saveConversation();
     return turn;
   }
 

@@ -5,7 +5,8 @@ import * as vscode from 'vscode';
 import { existsSync } from 'node:fs';
 import { EngineError, type EngineClient } from '../engine/client.ts';
 import type { CudaSetupResult, CudaSetupStatus, Event } from '../engine/protocol.ts';
-import { describeError } from './controller.ts';
+import { failureOf } from './errors.ts';
+import { showFailure } from './failureActions.ts';
 
 export const CUDA_SETUP_KEY = 'kvzipCode.cudaSetupAvailable';
 export const CUDA_SETUP_COMMAND = 'kvzipCode.setupCuda';
@@ -24,7 +25,7 @@ export async function refreshCudaSetupKey(engine: EngineClient, log: (line: stri
     await vscode.commands.executeCommand('setContext', CUDA_SETUP_KEY, status.providerMissing);
     return status;
   } catch (err) {
-    log(`CUDA status failed: ${describeError(err)}`);
+    log(`CUDA status failed: ${failureOf(err).message}`);
     return undefined;
   }
 }
@@ -60,7 +61,7 @@ export function registerCudaSetup(engine: EngineClient, log: (line: string) => v
           return r;
         } catch (err) {
           if (err instanceof EngineError && err.code === 'cancelled') return undefined;
-          void vscode.window.showErrorMessage(`KVzip: the CUDA setup failed. ${describeError(err)}`);
+          void showFailure('the CUDA setup failed.', failureOf(err));
           return undefined;
         } finally {
           cancel.dispose();

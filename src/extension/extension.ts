@@ -2,9 +2,9 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { mkdir } from 'node:fs/promises';
-import { Controller, describeError } from './controller.ts';
+import { Controller } from './controller.ts';
 import { EngineClient } from '../engine/client.ts';
-import { SECTION, contextFolders, readSettings } from './settings.ts';
+import { SECTION, readSettings } from './settings.ts';
 import { SidebarProvider, VIEW_ID } from './viewProvider.ts';
 import { StatusBar } from './statusBar.ts';
 import { checkPickedModel, HF_TOKEN_SECRET, MODEL_PRESETS, modelChoices, type ModelChoice } from './models.ts';
@@ -12,6 +12,12 @@ import { listLocalModels } from '../model/localModels.ts';
 import { modelKey } from '../model/stores.ts';
 import { registerCudaSetup } from './cudaSetup.ts';
 import { previewText } from '../engine/previewText.ts';
+import { BuildConfirmation } from './confirmBuild.ts';
+import { ConversationStore } from './conversations.ts';
+import { failureOf } from './errors.ts';
+import { showFailure } from './failureActions.ts';
+import { focusQuestion, showHistory } from './conversationCommands.ts';
+import { selectionQuote, workspacePath } from './editorQuote.ts';
 
 /** What activate returns, so extension-host tests can reach the live objects. */
 export interface KvzipApi {
@@ -30,7 +36,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
   await mkdir(cacheDir, { recursive: true });
 
   engine = new EngineClient(path.join(context.extensionPath, 'dist', 'engine.js'), log);
-  const controller = new Controller(engine, cacheDir, context.workspaceState, log, context.secrets);
+  // The workspace's own storage (VS Code's, not the repository): there is none with no folder open.
+  const conversations = context.storageUri ? new ConversationStore(path.join(context.storageUri.fsPath, 'conversations')) : undefined;
+  const controller = new Controller(engine, cacheDir, context.workspaceState, log, context.secrets, conversations);
+  const confirmation = new BuildConfirmation(controller, log);
+  controller.confirmBuild = () => confirmation.confirm();
   const sidebar = new SidebarProvider(context.extensionUri, controller, log);
   const statusBar = new StatusBar();
   statusBar.update(controller.current);
@@ -46,7 +56,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
       return f(folder);
     };
 
-  const build = withFolder(() =>
+  // A first build (no cache yet) asks first when it downloads or takes long; a refresh of a stale cache does not.
+  const build = withFolder(async () => {
+    if (controller.current.state === 'none' && !(await confirmation.confirm())) return undefined;
+    return runBuild();
+  });
+  const runBuild = () =>
     vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: 'KVzip: building the workspace cache', cancellable: true },
       async (progress, token) => {
@@ -55,14 +70,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
           if (r) log(`build: ${r.contextTokens} tokens, ${r.kvBytesCompressed}/${r.kvBytesFull} bytes, ${r.device}, ${r.buildMs} ms`);
           return r;
         } catch (err) {
-          const msg = describeError(err);
-          log(`build failed: ${msg}`);
-          void vscode.window.showErrorMessage(`KVzip: the cache build failed. ${msg}`);
+          // The controller recorded the failure for the sidebar and the status bar.
+          void showFailure('the cache build failed.', failureOf(err));
           return undefined;
         }
       },
-    ),
-  );
+    );
 
   // The editor's text as it is now goes to the engine, which adds it when the cache lacks the file or holds an
   // older version of it: the answer's header then says so.
@@ -71,15 +84,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
     if (!editor || editor.selection.isEmpty) return void vscode.window.showInformationMessage('KVzip: select some code first.');
     const question = await vscode.window.showInputBox({ prompt: 'Ask about the selected code', value: 'What does this code do?' });
     if (!question) return;
-    const sel = editor.selection;
     // The engine cuts the selection by lines to fit the model's window, and the answer says when it did.
-    await sidebar.ask(question, {
-      text: editor.document.getText(sel),
-      language: editor.document.languageId,
-      path: workspacePath(folder, editor.document),
-      lines: [sel.start.line + 1, sel.end.line + 1],
-      whole: editor.document.getText(),
-    });
+    await sidebar.ask(question, selectionQuote(folder, editor));
   });
 
   const explainFile = withFolder(async (folder) => {
@@ -101,7 +107,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
       );
       return removed;
     } catch (err) {
-      void vscode.window.showErrorMessage(`KVzip: could not clear the cache. ${describeError(err)}`);
+      void showFailure('could not clear the cache.', controller.fail('Clearing the cache failed.', err));
       return undefined;
     }
   });
@@ -114,7 +120,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
     const separator = (label: string): Item => ({ label, kind: vscode.QuickPickItemKind.Separator });
     const items = listLocalModels({ extra: [current] })
       .catch((err: unknown) => {
-        log(`choose model: could not list the local models: ${describeError(err)}`);
+        log(`choose model: could not list the local models: ${failureOf(err).message}`);
         return [];
       })
       .then((local) => {
@@ -193,7 +199,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
           await vscode.window.showTextDocument(doc, { preview: true });
           return preview;
         } catch (err) {
-          void vscode.window.showErrorMessage(`KVzip: could not preview the context. ${describeError(err)}`);
+          void showFailure('could not preview the context.', controller.fail('The context preview failed.', err));
           return undefined;
         }
       },
@@ -222,7 +228,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
       output.show(true);
       return entries;
     } catch (err) {
-      void vscode.window.showErrorMessage(`KVzip: could not read the cache. ${describeError(err)}`);
+      void showFailure('could not read the cache.', failureOf(err));
       return undefined;
     }
   };
@@ -245,23 +251,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
     vscode.commands.registerCommand('kvzipCode.stop', () => controller.stop()),
     vscode.commands.registerCommand('kvzipCode.newConversation', () => controller.newConversation()),
     vscode.commands.registerCommand('kvzipCode.showOutput', () => output.show(true)),
+    vscode.commands.registerCommand('kvzipCode.focusQuestion', () => focusQuestion(sidebar, controller.folder)),
+    vscode.commands.registerCommand('kvzipCode.history', () => showHistory(controller)),
     registerCudaSetup(engine, log),
+    // A failure is explained, with its buttons, in the sidebar.
     vscode.commands.registerCommand('kvzipCode.statusBarClick', () =>
-      ['none', 'stale'].includes(controller.current.state) ? build() : vscode.commands.executeCommand(`${VIEW_ID}.focus`),
+      ['none', 'stale'].includes(controller.current.state) && !controller.current.failure
+        ? build()
+        : vscode.commands.executeCommand(`${VIEW_ID}.focus`),
     ),
   );
   return { controller, sidebar, engine, cacheDir };
-}
-
-/** The document's path as the context names it: relative to its folder, with `/`, the folder's name first when several are open. */
-function workspacePath(folder: vscode.WorkspaceFolder, doc: vscode.TextDocument): string {
-  const own = doc.isUntitled ? undefined : vscode.workspace.getWorkspaceFolder(doc.uri);
-  if (!own) return doc.isUntitled ? doc.fileName : path.relative(folder.uri.fsPath, doc.uri.fsPath).split(path.sep).join('/');
-  const rel = path.relative(own.uri.fsPath, doc.uri.fsPath).split(path.sep).join('/');
-  const all = vscode.workspace.workspaceFolders ?? [own];
-  if (all.length < 2) return rel;
-  const name = contextFolders(all).find((f) => f.path === own.uri.fsPath)?.name;
-  return name ? `${name}/${rel}` : rel;
 }
 
 export function deactivate(): void {

@@ -17,6 +17,8 @@ export interface ExtensionSettings {
   /** Globs of files that rank first in the context. */
   pinned: string[];
   includeSecrets: boolean;
+  /** Linear weights as int4 blocks: a fraction of the memory. */
+  int4: boolean;
   maxContextTokens: number;
   cacheSizeCapMB: number;
   autoRefresh: boolean;
@@ -45,6 +47,7 @@ export function readSettings(scope?: vscode.Uri): ExtensionSettings {
     exclude: strings(c.get('exclude')),
     pinned: strings(c.get('pinned')),
     includeSecrets: c.get('includeSecrets') === true,
+    int4: c.get('int4') === true,
     maxContextTokens: positive(c.get('maxContextTokens'), 0),
     cacheSizeCapMB: positive(c.get('cacheSizeCapMB'), 4096),
     autoRefresh: c.get('autoRefresh') === true,
@@ -81,6 +84,7 @@ export function cacheSettings(folder: vscode.WorkspaceFolder, cacheDir: string):
     ratio: s.ratio,
     level: s.level,
     ...(s.scoring === 'local' ? { scoring: s.scoring } : {}),
+    ...(s.int4 ? { int4: true } : {}),
     ...(s.maxContextTokens > 0 ? { maxContextTokens: s.maxContextTokens } : {}),
     includeSecrets: s.includeSecrets,
     ...(s.include.length ? { include: s.include } : {}),

@@ -1,8 +1,17 @@
-// Status bar item with the cache state. Clicking refreshes a missing or stale cache, otherwise opens the sidebar.
+// Status bar item with the cache state, or the last failure until a request succeeds. Clicking refreshes a missing
+// or stale cache, otherwise opens the sidebar (which shows a failure with the buttons that lead to its fix).
 import * as vscode from 'vscode';
 import type { ViewStatus } from '../webview/messages.ts';
 
+/** A failure shows until a request succeeds; a build in progress shows its progress instead. */
+export function showsFailure(s: ViewStatus): boolean {
+  return !!s.failure && s.state !== 'building';
+}
+
 export function statusText(s: ViewStatus): { text: string; tooltip: string } {
+  if (showsFailure(s)) {
+    return { text: '$(error) KVzip: failed', tooltip: `${s.failure!.what} ${s.failure!.message}\nClick to open KVzip Code.` };
+  }
   switch (s.state) {
     case 'none':
       return { text: '$(database) KVzip: no cache', tooltip: `No cache for ${s.model} yet. Click to build it.` };
@@ -34,7 +43,11 @@ export class StatusBar implements vscode.Disposable {
     const { text, tooltip } = statusText(s);
     this.item.text = text;
     this.item.tooltip = tooltip;
-    this.item.backgroundColor = s.state === 'stale' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+    this.item.backgroundColor = showsFailure(s)
+      ? new vscode.ThemeColor('statusBarItem.errorBackground')
+      : s.state === 'stale'
+        ? new vscode.ThemeColor('statusBarItem.warningBackground')
+        : undefined;
     this.item.show();
   }
 

@@ -2,10 +2,12 @@
 // still show it; the page itself is untrusted (it renders model output), so every message from it is validated.
 import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
-import { parseViewMessage, type HostMessage, type ViewMessage } from '../webview/messages.ts';
+import { parseViewMessage, type HostMessage, type ViewCommand, type ViewMessage } from '../webview/messages.ts';
 import type { Controller } from './controller.ts';
 import type { Quote } from '../engine/protocol.ts';
+import { quoteLabel } from '../engine/attach.ts';
 import { resolveWorkspaceFile } from './links.ts';
+import { runFailureAction } from './failureActions.ts';
 
 export const VIEW_ID = 'kvzipCode.sidebar';
 
@@ -14,6 +16,8 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
   private readonly disposables: vscode.Disposable[] = [];
   /** Messages the webview rejected or that failed validation; exposed for tests. */
   rejected = 0;
+  /** The selection the focus shortcut put with the next question, until it is asked or removed. */
+  private attachment: Quote | undefined;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -55,6 +59,20 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
     });
   }
 
+  /**
+   * Shows the view with the focus in the question box; a selection goes with the next question (the box shows it
+   * as a chip that can be removed).
+   */
+  async focusQuestion(selection?: Quote): Promise<void> {
+    await vscode.commands.executeCommand(`${VIEW_ID}.focus`);
+    if (selection) this.attachment = selection;
+    this.post({ type: 'focus', ...(this.attachment ? { attachment: this.label(this.attachment) } : {}) });
+  }
+
+  private label(q: Quote): string {
+    return q.path && q.lines ? quoteLabel({ path: q.path, lines: q.lines }) : 'the selection';
+  }
+
   /** Shows the view and asks a question in it. */
   async ask(question: string, quote?: Quote): Promise<void> {
     await vscode.commands.executeCommand(`${VIEW_ID}.focus`);
@@ -65,9 +83,27 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
     switch (m.type) {
       case 'ready':
         this.post({ type: 'init', status: this.controller.current, turns: this.controller.turns });
+        this.controller.postConversations();
+        if (this.attachment) this.post({ type: 'attachment', label: this.label(this.attachment) });
         return;
-      case 'ask':
-        await this.controller.ask(m.question);
+      case 'ask': {
+        const quote = this.attachment;
+        this.attachment = undefined;
+        if (quote) this.post({ type: 'attachment' });
+        await this.controller.ask(m.question, quote);
+        return;
+      }
+      case 'dropAttachment':
+        this.attachment = undefined;
+        return;
+      case 'dismissFailure':
+        this.controller.dismissFailure();
+        return;
+      case 'openConversation':
+        if (!this.controller.openConversation(m.id)) void vscode.window.showWarningMessage('KVzip: that conversation is no longer kept.');
+        return;
+      case 'command':
+        await this.command(m.command, m.setting);
         return;
       case 'stop':
         this.controller.stop();
@@ -89,6 +125,21 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
         return;
       case 'openLink':
         await vscode.env.openExternal(vscode.Uri.parse(m.href, true));
+        return;
+    }
+  }
+
+  private async command(command: ViewCommand, setting?: string): Promise<void> {
+    switch (command) {
+      case 'chooseModel':
+      case 'openSettings':
+      case 'showOutput':
+        return runFailureAction(command, setting);
+      case 'showContext':
+        await vscode.commands.executeCommand('kvzipCode.showContext');
+        return;
+      case 'history':
+        await vscode.commands.executeCommand('kvzipCode.history');
         return;
     }
   }

@@ -1,6 +1,6 @@
 // The sidebar UI: header with the cache state, the conversation, the question box. Runs in the webview (browser).
 // The extension host owns the conversation; this page only draws what it is sent and posts user actions back.
-import type { HostMessage, Turn, ViewMessage, ViewStatus } from './messages.ts';
+import type { ConversationItem, HostMessage, Turn, ViewCommand, ViewMessage, ViewStatus } from './messages.ts';
 import { renderMarkdown } from './render.ts';
 
 declare function acquireVsCodeApi(): {
@@ -28,23 +28,30 @@ const progress = el('div', 'progress');
 const progressBar = el('div', 'bar');
 progress.append(progressBar);
 const details = el('div', 'details');
+const failureBox = el('div', 'failure');
+failureBox.setAttribute('role', 'alert');
 stateLine.append(badge, buildBtn);
-header.append(stateLine, progress, details);
+header.append(stateLine, progress, details, failureBox);
 
 const log = el('main', 'turns');
 log.setAttribute('aria-live', 'polite');
+/** What the view shows with no turn: the first run's steps, or what the model read and the recent conversations. */
 const empty = el('div', 'empty');
-empty.append(
-  el('p', 'empty-title', 'Ask about this repository'),
-  el('p', undefined, 'Answers come from a local model reading the whole workspace through its compressed KV cache.'),
-  el('p', 'hint', 'Build the cache once; every question after that reuses it, even after a restart.'),
-);
+/** The shortcut that brings the focus here, as this platform writes it (package.json's keybinding). */
+const SHORTCUT = /Mac/.test(navigator.platform) ? '⌥⌘K' : 'Ctrl+Alt+K';
 
 const form = el('form', 'ask');
+const chip = el('div', 'attachment');
+chip.hidden = true;
+const chipLabel = el('span', 'attachment-label');
+const chipDrop = el('button', 'icon drop-attachment', '×');
+chipDrop.type = 'button';
+chipDrop.title = 'Do not send the selection with the question';
+chip.append(el('span', 'muted', 'With '), chipLabel, chipDrop);
 const input = el('textarea');
 input.id = 'question';
 input.rows = 3;
-input.placeholder = 'Ask a question about the code… (Enter to send, Shift+Enter for a new line)';
+input.placeholder = 'Ask about the code… (Enter sends, Shift+Enter: new line, ↑: last question, Esc: stop)';
 input.setAttribute('aria-label', 'Question');
 const askBtn = el('button', undefined, 'Ask');
 askBtn.id = 'ask';
@@ -58,16 +65,140 @@ newBtn.type = 'button';
 newBtn.title = 'Start again from the bare cache: the next question reads no earlier turn';
 const buttons = el('div', 'buttons');
 buttons.append(askBtn, stopBtn, newBtn);
-form.append(input, buttons);
+form.append(chip, input, buttons);
 app.append(header, log, form);
 
 let status: ViewStatus | undefined;
+let conversations: ConversationItem[] = [];
+let currentConversation = '';
 const turns = new Map<number, { turn: Turn; notes: HTMLElement; answer: HTMLElement; foot: HTMLElement; root: HTMLElement }>();
 const dirty = new Set<number>();
 /** A new turn always scrolls into view; streaming only follows when the reader is already at the bottom. */
 let scrollToEnd = false;
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(b < 10 * 2 ** 20 ? 2 : 1)} MiB`;
+const n = (x: number) => x.toLocaleString('en-US');
+const command = (c: ViewCommand, setting?: string) =>
+  vscode.postMessage(setting ? { type: 'command', command: c, setting } : { type: 'command', command: c });
+
+/** "70 of 270 files in the context (22 as outlines)": what the model read, never "the whole workspace". */
+function filesText(f: NonNullable<ViewStatus['files']>): string {
+  return `${n(f.included)} of ${n(f.scanned)} files in the context${f.outlines ? ` (${n(f.outlines)} as outlines)` : ''}`;
+}
+
+function link(text: string, cls: string, onClick: () => void): HTMLAnchorElement {
+  const a = el('a', cls, text);
+  a.href = '#';
+  a.addEventListener('click', (e) => {
+    e.preventDefault();
+    e.stopPropagation();
+    onClick();
+  });
+  return a;
+}
+
+const ACTION_LABEL = { chooseModel: 'Choose Model', openSettings: 'Open Settings', showOutput: 'Show Output' } as const;
+
+/** The buttons a failure offers; each asks the host to run it. */
+function actionButtons(actions: readonly (keyof typeof ACTION_LABEL)[], setting?: string): HTMLElement {
+  const bar = el('div', 'actions');
+  for (const a of actions) bar.append(button(ACTION_LABEL[a], `action ${a}`, () => command(a, a === 'openSettings' ? setting : undefined)));
+  return bar;
+}
+
+function drawFailure(s: ViewStatus): void {
+  const f = s.failure;
+  failureBox.hidden = !f || s.state === 'building';
+  failureBox.replaceChildren();
+  if (!f) return;
+  const dismiss = button('×', 'dismiss-failure', () => vscode.postMessage({ type: 'dismissFailure' }));
+  dismiss.title = 'Dismiss';
+  const top = el('div', 'failure-what');
+  top.append(el('span', undefined, f.what), dismiss);
+  failureBox.append(top, el('div', 'failure-message', f.message), actionButtons(f.actions, f.setting));
+}
+
+function step(title: string, text: string, action: HTMLElement): HTMLLIElement {
+  const li = el('li');
+  const body = el('div', 'step-body');
+  body.append(el('div', 'step-title', title), el('div', 'muted', text));
+  li.append(body, action);
+  return li;
+}
+
+/** The first run: choose a model, see what goes in, build; each step one click. */
+function welcome(s: ViewStatus): HTMLElement[] {
+  const steps = el('ol', 'steps');
+  steps.append(
+    step(
+      `Model: ${s.model}`,
+      s.modelSource ?? '',
+      button('Choose Model', 'step-action choose-model', () => command('chooseModel')),
+    ),
+    step(
+      'See what goes in',
+      "The files that fit in the model's window, the memory and the build time on this machine. Nothing is downloaded but the model's tokenizer.",
+      button('Show Context', 'step-action show-context', () => command('showContext')),
+    ),
+    step(
+      'Build the cache',
+      'Once. It asks first when it downloads a model or would take over two minutes, and offers smaller settings.',
+      button('Build', 'step-action build', () => vscode.postMessage({ type: 'build' })),
+    ),
+  );
+  return [
+    el('p', 'empty-title', 'Welcome to KVzip Code'),
+    el(
+      'p',
+      undefined,
+      'A local model reads this workspace once, keeps a compressed copy of what it read, and answers from it. Nothing leaves this machine.',
+    ),
+    steps,
+    el('p', 'hint', `Then ask below. ${SHORTCUT} in the editor brings you here with the selection.`),
+  ];
+}
+
+/** With a cache and no turn: what the model read, and the conversations to go back to. */
+function emptyState(s: ViewStatus): HTMLElement[] {
+  const read = el('p');
+  if (s.files) {
+    read.append(
+      'Answers come from a local model that read ',
+      link(filesText(s.files), 'files-link', () => command('showContext')),
+      ' of this workspace.',
+    );
+  } else read.append('Answers come from a local model that read the files of this workspace that fit in its window.');
+  const out: HTMLElement[] = [
+    el('p', 'empty-title', 'Ask about this repository'),
+    read,
+    el('p', 'hint', 'Every question reuses the cache, even after a restart.'),
+  ];
+  const recent = conversations.filter((c) => c.id !== currentConversation).slice(0, 5);
+  if (recent.length) {
+    const list = el('ul', 'recent');
+    for (const c of recent) {
+      const li = el('li');
+      li.append(
+        link(c.title, 'conversation-link', () => vscode.postMessage({ type: 'openConversation', id: c.id })),
+        el('span', 'muted', ` · ${c.turns} ${c.turns === 1 ? 'question' : 'questions'}`),
+      );
+      list.append(li);
+    }
+    out.push(
+      el('p', 'recent-title', 'Recent conversations'),
+      list,
+      link('All conversations…', 'history-link', () => command('history')),
+    );
+  }
+  return out;
+}
+
+function drawEmpty(): void {
+  const s = status;
+  if (!s) return;
+  empty.classList.toggle('welcome', s.state === 'none' && s.workspace);
+  empty.replaceChildren(...(s.state === 'none' && s.workspace ? welcome(s) : emptyState(s)));
+}
 
 function drawStatus(s: ViewStatus): void {
   status = s;
@@ -100,11 +231,22 @@ function drawStatus(s: ViewStatus): void {
       `ratio ${s.ratio ?? '?'}, level ${s.level ?? '?'}${s.scoring === 'local' ? ', scored locally' : ''}`,
     );
   }
-  if (s.contextTokens) row('Context', `${s.contextTokens.toLocaleString()} tokens`);
+  if (s.files) {
+    const d = el('div', 'row');
+    const files = link(filesText(s.files), 'files-link', () => command('showContext'));
+    files.title = 'Show Context: what went in, whole or as an outline, and what was left out and why';
+    const v = el('span', 'v');
+    v.append(files);
+    d.append(el('span', 'k', 'Context'), v);
+    details.append(d);
+  }
+  if (s.contextTokens) row('Tokens', n(s.contextTokens));
   if (!s.workspace) row('Workspace', 'Open a folder to use KVzip.');
+  drawFailure(s);
   askBtn.disabled = s.busy || !s.workspace;
   stopBtn.hidden = !s.busy;
   newBtn.hidden = turns.size === 0;
+  drawEmpty();
 }
 
 function button(label: string, cls: string, onClick: () => void): HTMLButtonElement {
@@ -150,14 +292,33 @@ function updateTurn(turn: Turn): void {
   t.root.classList.toggle('error', !!turn.error);
   t.notes.replaceChildren(...(turn.notes ?? []).map((n) => el('div', 'note', n)));
   t.foot.replaceChildren();
-  if (turn.error) t.foot.append(el('div', 'error-text', turn.error));
-  else if (turn.cancelled) t.foot.append(el('span', 'muted', 'Stopped.'));
+  if (turn.error) {
+    t.foot.append(el('div', 'error-text', turn.error));
+    if (turn.actions?.length) t.foot.append(actionButtons(turn.actions, turn.setting));
+  } else if (turn.cancelled) t.foot.append(el('span', 'muted', 'Stopped.'));
   else if (turn.ended) t.foot.append(el('span', 'ended', turn.ended));
   if (turn.stats) t.foot.append(el('span', 'muted stats', turn.stats));
+  if (turn.done && turn.sources?.length) t.foot.append(sourcesRow(turn.sources));
   if (turn.done && turn.answer)
     t.foot.append(button('Copy answer', 'copy-answer', () => vscode.postMessage({ type: 'copy', text: t.turn.answer })));
   if (!turn.done && !turn.answer) t.foot.append(el('span', 'muted thinking', 'Thinking…'));
   schedule(turn.id);
+}
+
+/** "Sources: a.ts 62% · b.ts 21%", each a file link (opened by the host, which checks it against the workspace). */
+function sourcesRow(sources: readonly { path: string; share: number }[]): HTMLElement {
+  const row = el('div', 'sources muted', 'Sources: ');
+  row.title = 'The files whose cached context this answer attended to most, with their share of that attention';
+  sources
+    .filter((s) => typeof s.path === 'string' && typeof s.share === 'number')
+    .forEach((s, i) => {
+      if (i) row.append(' · ');
+      const a = el('a', 'source', s.path);
+      a.href = '#';
+      a.setAttribute('data-file', s.path);
+      row.append(a, ` ${Math.round(s.share * 100)}%`);
+    });
+  return row;
 }
 
 function schedule(id: number): void {
@@ -181,6 +342,9 @@ function flush(): void {
 }
 
 function reset(list: Turn[]): void {
+  // A restored conversation's questions can be recalled too (those asked with a quote show it: not theirs).
+  if (recall.length === 0) recall.push(...list.map((t) => t.question).filter((q) => !q.includes('\n```')));
+  recallAt = recall.length;
   turns.clear();
   log.replaceChildren(empty);
   for (const t of list) addTurn(t);
@@ -208,6 +372,18 @@ window.addEventListener('message', (ev: MessageEvent) => {
       updateTurn(m.turn);
       empty.hidden = true;
       break;
+    case 'conversations':
+      conversations = m.items;
+      currentConversation = m.current;
+      drawEmpty();
+      break;
+    case 'focus':
+      showAttachment(m.attachment);
+      input.focus();
+      break;
+    case 'attachment':
+      showAttachment(m.label);
+      break;
     case 'token': {
       const t = turns.get(m.id);
       if (t && typeof m.text === 'string') {
@@ -220,12 +396,42 @@ window.addEventListener('message', (ev: MessageEvent) => {
   }
 });
 
+/** The questions asked here, oldest first: ↑ in the question box goes back through them, ↓ forward. */
+const recall: string[] = [];
+/** Where ↑/↓ stand in `recall`; recall.length when not recalling. */
+let recallAt = 0;
+
+function saveState(): void {
+  vscode.setState({ draft: input.value, recall: recall.slice(-50) });
+}
+
+function showAttachment(label: string | undefined): void {
+  chip.hidden = !label;
+  chipLabel.textContent = label ?? '';
+}
+
 function submit(): void {
   const question = input.value.trim();
   if (!question || status?.busy) return;
   vscode.postMessage({ type: 'ask', question });
+  if (recall.at(-1) !== question) recall.push(question);
+  recallAt = recall.length;
   input.value = '';
-  vscode.setState({ draft: '' });
+  saveState();
+}
+
+/** ↑ on the first line of the box (empty, or showing a recalled question) goes back; ↓ on the last goes forward. */
+function recallKey(e: KeyboardEvent): boolean {
+  const before = input.value.slice(0, input.selectionStart);
+  const after = input.value.slice(input.selectionEnd);
+  const recalled = input.value === '' || input.value === recall[recallAt];
+  if (e.key === 'ArrowUp' && recalled && !before.includes('\n') && recallAt > 0) {
+    input.value = recall[--recallAt]!;
+  } else if (e.key === 'ArrowDown' && recalled && !after.includes('\n') && recallAt < recall.length) {
+    input.value = recall[++recallAt] ?? '';
+  } else return false;
+  input.setSelectionRange(input.value.length, input.value.length);
+  return true;
 }
 
 form.addEventListener('submit', (e) => {
@@ -236,9 +442,24 @@ input.addEventListener('keydown', (e) => {
   if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
     e.preventDefault();
     submit();
+  } else if ((e.key === 'ArrowUp' || e.key === 'ArrowDown') && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey && !e.isComposing) {
+    if (recallKey(e)) e.preventDefault();
   }
 });
-input.addEventListener('input', () => vscode.setState({ draft: input.value }));
+input.addEventListener('input', () => {
+  recallAt = recall.length;
+  saveState();
+});
+// Esc anywhere in the view stops the answer (or build) that is running.
+document.addEventListener('keydown', (e) => {
+  if (e.key !== 'Escape' || e.isComposing || !status?.busy) return;
+  e.preventDefault();
+  vscode.postMessage({ type: 'stop' });
+});
+chipDrop.addEventListener('click', () => {
+  showAttachment(undefined);
+  vscode.postMessage({ type: 'dropAttachment' });
+});
 stopBtn.addEventListener('click', () => vscode.postMessage({ type: 'stop' }));
 newBtn.addEventListener('click', () => vscode.postMessage({ type: 'newConversation' }));
 buildBtn.addEventListener('click', () => vscode.postMessage({ type: 'build' }));
@@ -258,7 +479,9 @@ document.addEventListener('click', (e) => {
   if (href && /^https?:\/\//i.test(href)) vscode.postMessage({ type: 'openLink', href });
 });
 
-const saved = vscode.getState() as { draft?: unknown } | undefined;
+const saved = vscode.getState() as { draft?: unknown; recall?: unknown } | undefined;
 if (typeof saved?.draft === 'string') input.value = saved.draft;
+if (Array.isArray(saved?.recall)) recall.push(...saved.recall.filter((q): q is string => typeof q === 'string'));
+recallAt = recall.length;
 reset([]);
 vscode.postMessage({ type: 'ready' });

@@ -1,5 +1,6 @@
 // Messages between the extension host and the sidebar webview. Types only, plus the host-side validator of what
 // the webview sends: the webview renders model output, so the host treats everything it sends as untrusted.
+import type { FailureAction } from '../extension/errors.ts';
 
 export type CacheState = 'none' | 'building' | 'fresh' | 'stale';
 
@@ -21,6 +22,12 @@ export interface ViewStatus {
   scoring?: string;
   busy: boolean;
   workspace: boolean;
+  /** What the cache holds of the workspace: files in it (some as outlines) of those considered. */
+  files?: { included: number; scanned: number; outlines: number };
+  /** Where the model comes from, for the welcome state: on this machine, or a download on the first build. */
+  modelSource?: string;
+  /** The last request that failed, until one succeeds or the user dismisses it. */
+  failure?: { what: string; message: string; actions: FailureAction[]; setting?: string };
 }
 
 export interface Turn {
@@ -35,13 +42,38 @@ export interface Turn {
   notes?: string[];
   /** Why the answer was cut, when it was (the conversation budget). */
   ended?: string;
+  /** Buttons under an error: what leads to its fix. */
+  actions?: FailureAction[];
+  setting?: string;
+  /** The files the answer attended to most, with their share (0..1), largest first: links under the answer. */
+  sources?: { path: string; share: number }[];
 }
+
+/** A past conversation in the sidebar's list. */
+export interface ConversationItem {
+  id: string;
+  title: string;
+  updatedAt: number;
+  turns: number;
+}
+
+/** Conversation ids as the host makes them (extension/conversations.ts): the only ones the webview may name. */
+export const CONVERSATION_ID = /^c[0-9a-z]{6,32}$/;
+
+/** What the sidebar's buttons ask the host to run. */
+export const VIEW_COMMANDS = ['chooseModel', 'openSettings', 'showOutput', 'showContext', 'history'] as const;
+export type ViewCommand = (typeof VIEW_COMMANDS)[number];
 
 export type HostMessage =
   | { type: 'init'; status: ViewStatus; turns: Turn[] }
   | { type: 'status'; status: ViewStatus }
   | { type: 'turn'; turn: Turn }
-  | { type: 'token'; id: number; text: string };
+  | { type: 'token'; id: number; text: string }
+  /** The recent conversations, newest first, and which one is shown. */
+  | { type: 'conversations'; items: ConversationItem[]; current: string }
+  /** Focus the question box; `attachment` names the selection that goes with the next question. */
+  | { type: 'focus'; attachment?: string }
+  | { type: 'attachment'; label?: string };
 
 export type ViewMessage =
   | { type: 'ready' }
@@ -52,7 +84,11 @@ export type ViewMessage =
   | { type: 'copy'; text: string }
   | { type: 'insert'; text: string }
   | { type: 'openFile'; path: string; line?: number }
-  | { type: 'openLink'; href: string };
+  | { type: 'openLink'; href: string }
+  | { type: 'command'; command: ViewCommand; setting?: string }
+  | { type: 'openConversation'; id: string }
+  | { type: 'dropAttachment' }
+  | { type: 'dismissFailure' };
 
 export const MAX_QUESTION_CHARS = 20_000;
 /** An answer is at most a few thousand tokens; anything far larger did not come from one. */
@@ -70,7 +106,20 @@ export function parseViewMessage(raw: unknown): ViewMessage | undefined {
     case 'stop':
     case 'build':
     case 'newConversation':
+    case 'dropAttachment':
+    case 'dismissFailure':
       return only('type') ? { type: m.type } : undefined;
+    case 'command': {
+      const command = VIEW_COMMANDS.find((c) => c === m.command);
+      if (!only('type', 'command', 'setting') || !command) return undefined;
+      if (m.setting === undefined) return { type: 'command', command };
+      // Only one of our own settings: the host opens the settings editor searched for it.
+      if (command !== 'openSettings' || typeof m.setting !== 'string' || !/^kvzipCode\.[A-Za-z]{1,40}$/.test(m.setting)) return undefined;
+      return { type: 'command', command, setting: m.setting };
+    }
+    case 'openConversation':
+      if (!only('type', 'id') || typeof m.id !== 'string' || !CONVERSATION_ID.test(m.id)) return undefined;
+      return { type: 'openConversation', id: m.id };
     case 'copy':
     case 'insert':
       if (!only('type', 'text') || typeof m.text !== 'string' || m.text === '' || m.text.length > MAX_COPY_CHARS) return undefined;

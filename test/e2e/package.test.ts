@@ -18,7 +18,17 @@ test('the .vsix leaves out tests, sources and dev files', { timeout: 180_000 }, 
     .split('\n')
     .filter((f) => f.startsWith('extension/') && !f.endsWith('/'))
     .map((f) => f.slice('extension/'.length));
-  for (const must of ['package.json', 'dist/extension.cjs', 'dist/webview.js', 'dist/engine.js', 'media/sidebar.css', 'media/icon.svg']) {
+  // The walkthrough's pages (package.json contributes.walkthroughs) are read from the package.
+  const walkthrough = ['model', 'context', 'build', 'ask'].map((p) => `media/walkthrough/${p}.md`);
+  for (const must of [
+    'package.json',
+    'dist/extension.cjs',
+    'dist/webview.js',
+    'dist/engine.js',
+    'media/sidebar.css',
+    'media/icon.svg',
+    ...walkthrough,
+  ]) {
     assert.ok(files.includes(must), `${must} is packaged`);
   }
   assert.ok(
@@ -34,7 +44,7 @@ test('the .vsix leaves out tests, sources and dev files', { timeout: 180_000 }, 
     'the tree-sitter runtime is packaged',
   );
   const allowed =
-    /^(package\.json|readme\.md|changelog\.md|license(\.txt|\.md)?|dist\/[\w.-]+\.(c?js)|dist\/tree-sitter\/tree-sitter[\w-]*\.(cjs|wasm)|media\/[\w.-]+\.(svg|css|png)|node_modules\/onnxruntime-(node|common)\/.+|node_modules\/webgpu\/(package\.json|index\.js|dist\/linux-x64\/.+))$/i;
+    /^(package\.json|readme\.md|changelog\.md|license(\.txt|\.md)?|dist\/[\w.-]+\.(c?js)|dist\/tree-sitter\/tree-sitter[\w-]*\.(cjs|wasm)|media\/[\w.-]+\.(svg|css|png)|media\/walkthrough\/[\w-]+\.md|node_modules\/onnxruntime-(node|common)\/.+|node_modules\/webgpu\/(package\.json|index\.js|dist\/linux-x64\/.+))$/i;
   const unexpected = files.filter((f) => !allowed.test(f));
   assert.deepEqual(
     unexpected,

@@ -1,4 +1,5 @@
-// What both UI suites need of a code-server page: screenshots of what the user sees, and the sidebar's own frame.
+// What the UI suites need of a code-server page: screenshots of what the user sees, the sidebar's own frame, and a
+// person's ways to open a file and run a command.
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Frame, Page } from 'playwright-core';
@@ -27,4 +28,27 @@ export async function sidebarFrame(page: Page): Promise<Frame> {
     await page.waitForTimeout(200);
   }
   throw new Error('the KVzip sidebar webview did not load');
+}
+
+/** Keys typed while the webview has focus stay in it: give the editor the focus first, when one is open. */
+export async function focusWorkbench(page: Page): Promise<void> {
+  const editor = page.locator('.editor-instance .view-lines').first();
+  if (await editor.count()) await editor.click();
+}
+
+export async function openFile(page: Page, name: string): Promise<void> {
+  await focusWorkbench(page);
+  await page.keyboard.press('Control+P');
+  await page.locator('.quick-input-widget input').fill(name);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor();
+  await page.keyboard.press('Enter');
+  await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 15_000 });
+}
+
+export async function runCommand(page: Page, title: string): Promise<void> {
+  await focusWorkbench(page);
+  await page.keyboard.press('F1');
+  await page.locator('.quick-input-widget input').fill(`>${title}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
+  await page.keyboard.press('Enter');
 }

@@ -15,6 +15,15 @@ test('parseViewMessage accepts exactly the known shapes', () => {
     type: 'openLink',
     href: 'https://example.com/x',
   });
+  assert.deepEqual(parseViewMessage({ type: 'command', command: 'chooseModel' }), { type: 'command', command: 'chooseModel' });
+  assert.deepEqual(parseViewMessage({ type: 'command', command: 'openSettings', setting: 'kvzipCode.maxContextTokens' }), {
+    type: 'command',
+    command: 'openSettings',
+    setting: 'kvzipCode.maxContextTokens',
+  });
+  assert.deepEqual(parseViewMessage({ type: 'openConversation', id: 'cmj0abc12def' }), { type: 'openConversation', id: 'cmj0abc12def' });
+  assert.deepEqual(parseViewMessage({ type: 'dropAttachment' }), { type: 'dropAttachment' });
+  assert.deepEqual(parseViewMessage({ type: 'dismissFailure' }), { type: 'dismissFailure' });
   for (const bad of [
     null,
     'ask',
@@ -31,6 +40,14 @@ test('parseViewMessage accepts exactly the known shapes', () => {
     { type: 'openLink', href: 'javascript:alert(1)' },
     { type: 'openLink', href: 'command:workbench.action.quit' },
     { type: 'openLink', href: 'file:///etc/passwd' },
+    // The sidebar runs only its own few commands, opens the settings at one of ours, and names kept conversations by id.
+    { type: 'command', command: 'workbench.action.quit' },
+    { type: 'command', command: 'showOutput', setting: 'kvzipCode.model' },
+    { type: 'command', command: 'openSettings', setting: 'editor.fontSize' },
+    { type: 'command', command: 'openSettings', setting: 'kvzipCode.x"; rm' },
+    { type: 'openConversation', id: '../../etc/passwd' },
+    { type: 'openConversation', id: 'c1' },
+    { type: 'dropAttachment', id: 1 },
   ]) {
     assert.equal(parseViewMessage(bad), undefined, JSON.stringify(bad));
   }

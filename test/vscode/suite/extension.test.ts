@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { KvzipApi } from '../../../src/extension/extension.ts';
 import type { BuildResult, UsableEntryInfo } from '../../../src/engine/protocol.ts';
+import { statusText } from '../../../src/extension/statusBar.ts';
 
 const EXTENSION_ID = 'kvzip-code.kvzip-code';
 
@@ -52,6 +53,12 @@ suite('KVzip Code extension', () => {
     assert.ok(built.kvBytesCompressed < built.kvBytesFull, 'KVzip kept less than the full cache');
     assert.equal(api.controller.current.state, 'fresh');
     assert.equal(api.controller.current.device, built.device);
+    // The header's "N of M files in the context (K as outlines)".
+    assert.deepEqual(api.controller.current.files, {
+      included: built.report.included.length,
+      scanned: built.report.stats.scanned,
+      outlines: built.report.included.filter((f) => f.outline).length,
+    });
 
     const turn = await api.controller.ask('Who is Lily?');
     assert.equal(turn.error, undefined, turn.error);
@@ -159,6 +166,60 @@ suite('KVzip Code extension', () => {
     const turn = await api.controller.ask('Who is Tom?');
     assert.equal(turn.error, undefined, 'the next request starts a new engine');
     assert.ok(turn.answer.length > 0);
+  });
+
+  test('conversations are kept on disk: New Conversation keeps the old one, which opens again and reads on', async () => {
+    // Short answers: the tiny model's window leaves little room after the (grown) stories for earlier turns.
+    const config = vscode.workspace.getConfiguration('kvzipCode');
+    const maxAnswerTokens = config.inspect<number>('maxAnswerTokens')?.globalValue;
+    await config.update('maxAnswerTokens', 8, vscode.ConfigurationTarget.Global);
+    try {
+      api.controller.newConversation();
+      const first = await api.controller.ask('Tom and Max');
+      assert.equal(first.error, undefined, first.error);
+      const id = api.controller.currentConversation;
+      assert.equal(api.controller.conversationList()[0]?.id, id, 'the newest conversation is listed first');
+      api.controller.newConversation();
+      assert.equal(api.controller.turns.length, 0);
+      assert.notEqual(api.controller.currentConversation, id);
+      assert.ok(api.controller.openConversation(id), 'it opens again');
+      assert.deepEqual(
+        api.controller.turns.map((t) => t.question),
+        ['Tom and Max'],
+      );
+      const next = await api.controller.ask('The ball');
+      assert.equal(next.error, undefined, next.error);
+      assert.deepEqual(
+        [api.controller.lastAsk?.turnsUsed, api.controller.lastAsk?.turnsDropped],
+        [1, 0],
+        'the follow-up read the kept turn',
+      );
+      api.controller.deleteConversation(id);
+      assert.ok(!api.controller.conversationList().some((c) => c.id === id));
+      assert.equal(api.controller.turns.length, 0, 'deleting the conversation shown starts a new one');
+    } finally {
+      await config.update('maxAnswerTokens', maxAnswerTokens, vscode.ConfigurationTarget.Global);
+    }
+  });
+
+  test('a failed build shows in the status bar and the view, with the buttons that fix it, until a build succeeds', async () => {
+    const config = vscode.workspace.getConfiguration('kvzipCode');
+    const model = config.inspect<string>('model')?.globalValue;
+    await config.update('model', path.join(folder(), 'no-such-model'), vscode.ConfigurationTarget.Global);
+    try {
+      await assert.rejects(api.controller.build());
+      const f = api.controller.current.failure;
+      assert.ok(f, 'the failure is kept');
+      assert.equal(f.what, 'The cache build failed.');
+      assert.match(f.message, /no-such-model does not exist/);
+      assert.deepEqual(f.actions, ['chooseModel', 'showOutput']);
+      assert.match(statusText(api.controller.current).text, /\$\(error\) KVzip: failed/);
+    } finally {
+      await config.update('model', model, vscode.ConfigurationTarget.Global);
+    }
+    await api.controller.build();
+    assert.equal(api.controller.current.failure, undefined, 'a build that succeeds clears it');
+    assert.doesNotMatch(statusText(api.controller.current).text, /failed/);
   });
 
   test('Clear Workspace Cache removes the entry and resets the state', async () => {
