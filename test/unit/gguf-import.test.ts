@@ -10,108 +10,14 @@ import { after, describe, test } from 'node:test';
 import { GGMLQuantizationType as T } from '@huggingface/gguf';
 import { importGguf } from '../../src/model/gguf/import.ts';
 import { ModelError } from '../../src/model/errors.ts';
-import { f32ToF16 } from '../../src/model/native.ts';
 import { ropeFrequencies } from '../../src/model/rope.ts';
 import { openModel } from '../../src/runtime/open.ts';
 import { loadWeights, maxAbsDiff, referenceForward } from '../support/reference.ts';
-import { prng } from '../support/tinyModel.ts';
-import { f32, tensorBytes, u32, writeGguf, type GgufTensorSpec, type GgufValue } from '../support/writeGguf.ts';
+import { writeGguf } from '../support/writeGguf.ts';
+import { HIDDEN, tinyGgufMeta, VOCAB, writeTinyGguf } from '../support/tinyGguf.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'kvzip-gguf-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-
-const HIDDEN = 256;
-const FFN = 256;
-const VOCAB = 48;
-const HEADS = 4;
-const KV_HEADS = 2;
-const KV = (HIDDEN / HEADS) * KV_HEADS;
-
-/** Where each format keeps its fp16 scale fields (byte offsets in a block), as ggml lays them out. */
-const HALVES: Partial<Record<T, number[]>> = {
-  [T.Q4_0]: [0],
-  [T.Q4_1]: [0, 2],
-  [T.Q5_0]: [0],
-  [T.Q8_0]: [0],
-  [T.Q4_K]: [0, 2],
-  [T.Q6_K]: [208],
-};
-const BLOCK: Partial<Record<T, [number, number]>> = {
-  [T.Q4_0]: [32, 18],
-  [T.Q4_1]: [32, 20],
-  [T.Q5_0]: [32, 22],
-  [T.Q8_0]: [32, 34],
-  [T.Q4_K]: [256, 144],
-  [T.Q6_K]: [256, 210],
-};
-
-/** Random blocks whose scale fields are small finite halves, so activations stay well-conditioned. */
-function randomTensor(name: string, dims: number[], type: T, seed: number): GgufTensorSpec {
-  const r = prng(seed);
-  const data = new Uint8Array(tensorBytes(type, dims));
-  if (type === T.F32) {
-    const f = new Float32Array(data.buffer);
-    for (let i = 0; i < f.length; i++) f[i] = 1 + 0.1 * r.normal();
-    return { name, dims, type, data };
-  }
-  for (let i = 0; i < data.length; i++) data[i] = Math.floor(r.uniform() * 256);
-  const [, bytes] = BLOCK[type]!;
-  const scale = type === T.Q8_0 ? 0.002 : type === T.Q6_K ? 0.0005 : 0.01;
-  for (let b = 0; b < data.length / bytes; b++) {
-    for (const at of HALVES[type]!) {
-      const h = f32ToF16(Float32Array.of(scale * (0.5 + r.uniform())))[0]!;
-      data[b * bytes + at] = h & 0xff;
-      data[b * bytes + at + 1] = h >> 8;
-    }
-  }
-  return { name, dims, type, data };
-}
-
-function tinyModel(file: string, arch: string, type: T, table: T, extra: Record<string, GgufValue> = {}): void {
-  let seed = 1;
-  const t = (name: string, dims: number[], ty = type) => randomTensor(name, dims, ty, seed++);
-  const tensors = [
-    t('token_embd.weight', [HIDDEN, VOCAB], table),
-    t('blk.0.attn_norm.weight', [HIDDEN], T.F32),
-    t('blk.0.attn_q.weight', [HIDDEN, HIDDEN]),
-    t('blk.0.attn_k.weight', [HIDDEN, KV]),
-    t('blk.0.attn_v.weight', [HIDDEN, KV]),
-    t('blk.0.attn_output.weight', [HIDDEN, HIDDEN]),
-    t('blk.0.ffn_norm.weight', [HIDDEN], T.F32),
-    t('blk.0.ffn_gate.weight', [HIDDEN, FFN]),
-    t('blk.0.ffn_up.weight', [HIDDEN, FFN]),
-    t('blk.0.ffn_down.weight', [FFN, HIDDEN]),
-    t('output_norm.weight', [HIDDEN], T.F32),
-    // Qwen2 has q/k/v biases.
-    ...(arch === 'qwen2'
-      ? [t('blk.0.attn_q.bias', [HIDDEN], T.F32), t('blk.0.attn_k.bias', [KV], T.F32), t('blk.0.attn_v.bias', [KV], T.F32)]
-      : []),
-  ];
-  writeGguf(file, { ...meta(arch), ...extra }, tensors);
-}
-
-function meta(arch: string): Record<string, GgufValue> {
-  const tokens = Array.from({ length: VOCAB }, (_, i) =>
-    i < 3 ? ['<s>', '</s>', '<unk>'][i]! : String.fromCharCode(97 + ((i - 3) % 26)) + (i >= 29 ? 'x' : ''),
-  );
-  return {
-    'general.architecture': arch,
-    [`${arch}.block_count`]: u32(1),
-    [`${arch}.context_length`]: u32(256),
-    [`${arch}.embedding_length`]: u32(HIDDEN),
-    [`${arch}.feed_forward_length`]: u32(FFN),
-    [`${arch}.attention.head_count`]: u32(HEADS),
-    [`${arch}.attention.head_count_kv`]: u32(KV_HEADS),
-    [`${arch}.attention.layer_norm_rms_epsilon`]: f32(1e-5),
-    [`${arch}.rope.freq_base`]: f32(10000),
-    'tokenizer.ggml.model': 'gpt2',
-    'tokenizer.ggml.pre': 'smollm',
-    'tokenizer.ggml.tokens': tokens,
-    'tokenizer.ggml.merges': [],
-    'tokenizer.ggml.bos_token_id': u32(0),
-    'tokenizer.ggml.eos_token_id': u32(1),
-  };
-}
 
 describe('a tiny GGUF of each block format matches the float64 reference (fp32 activations, within fp32 rounding)', () => {
   const cases: [string, string, T, T][] = [
@@ -124,7 +30,7 @@ describe('a tiny GGUF of each block format matches the float64 reference (fp32 a
   for (const [name, arch, type, table] of cases) {
     test(name, async () => {
       const file = join(tmp, `${name.replace(/\W+/g, '-')}.gguf`);
-      tinyModel(file, arch, type, table);
+      writeTinyGguf(file, arch, type, table);
       await importAndRun(file);
     });
   }
@@ -156,23 +62,23 @@ describe('unusable files are refused by name, in one line', () => {
   };
   test('an architecture we do not run', async () => {
     const file = join(tmp, 'gemma.gguf');
-    tinyModel(file, 'gemma2', T.Q8_0, T.Q8_0);
+    writeTinyGguf(file, 'gemma2', T.Q8_0, T.Q8_0);
     await refused(file, /declares architecture "gemma2", which KVzip Code does not run/);
   });
   test('a pre-tokenizer label llama.cpp has and we do not', async () => {
     const file = join(tmp, 'pre.gguf');
-    tinyModel(file, 'llama', T.Q8_0, T.Q8_0, { 'tokenizer.ggml.pre': 'made-up' });
+    writeTinyGguf(file, 'llama', T.Q8_0, T.Q8_0, { 'tokenizer.ggml.pre': 'made-up' });
     await refused(file, /uses the pre-tokenizer "made-up", which KVzip Code does not know/);
   });
   test('a tensor type we cannot read', async () => {
     const file = join(tmp, 'iq.gguf');
     const tensors = [{ name: 'token_embd.weight', dims: [HIDDEN, VOCAB], type: T.IQ4_NL }];
-    writeGguf(file, meta('llama'), tensors);
+    writeGguf(file, tinyGgufMeta('llama'), tensors);
     await refused(file, /tensor "token_embd\.weight" is IQ4_NL, a type KVzip Code cannot read/);
   });
   test('a split model with a shard missing', async () => {
     const first = join(tmp, 'split-00001-of-00002.gguf');
-    writeGguf(first, meta('llama'), []);
+    writeGguf(first, tinyGgufMeta('llama'), []);
     await refused(first, /split-00002-of-00002\.gguf: is missing/);
   });
 });
