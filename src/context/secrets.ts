@@ -1,9 +1,13 @@
 // Secrets stay out by default: the cache holds the context, so a secret in the context is a secret on disk.
 // Content is checked by secretlint's recommended preset (maintained upstream: cloud keys, tokens, connection
-// strings), plus the few kinds it does not cover; file names by the list below.
+// strings), then by the shapes it lacks (secrets-patterns.ts) and by a keyword-and-entropy detector for config
+// formats (secrets-keywords.ts); file names by the list below. A file with a secret is left out whole: a secret
+// cut from its file would still leave its neighbours (user names, hosts) and the reader would not know.
 import { lintSource } from '@secretlint/core';
 import { creator as recommended } from '@secretlint/secretlint-rule-preset-recommend';
 import type { Verdict } from './defaults.ts';
+import { keywordSecret } from './secrets-keywords.ts';
+import { patternSecret } from './secrets-patterns.ts';
 
 const SECRET_NAMES = new Set([
   '.netrc',
@@ -13,6 +17,8 @@ const SECRET_NAMES = new Set([
   '.pypirc',
   '.htpasswd',
   '.dockercfg',
+  '.s3cfg',
+  'credentials.tfrc.json',
   'credentials.json',
   'credentials.yml',
   'credentials.yaml',
@@ -20,49 +26,17 @@ const SECRET_NAMES = new Set([
   'secrets.yml',
   'secrets.yaml',
 ]);
-// Terraform state holds every resource's attributes in clear, passwords included.
+// Terraform state holds every resource's attributes in clear, passwords included. A .pem is not here: most hold
+// certificates (public), and one that holds a private key shows its header to the content check.
 const SECRET_NAME_PATTERN =
-  /^\.env|\.(?:pem|key|p12|pfx|jks|keystore|kdbx|ppk|gpg|age|tfstate|tfstate\.backup)$|^id_(?:rsa|dsa|ecdsa|ed25519)|^client_secret.*\.json$/i;
+  /^\.env|\.(?:key|p12|pfx|jks|keystore|kdbx|ppk|gpg|age|tfstate|tfstate\.backup)$|^id_(?:rsa|dsa|ecdsa|ed25519)|^client_secret.*\.json$/i;
 /** Files whose meaning depends on their folder. */
 const SECRET_PATH_SUFFIXES = ['.aws/credentials', '.docker/config.json', '.kube/config', '.ssh/config'];
 
-/**
- * What the preset leaves out, named like its rules so the report reads the same. A private key header alone is
- * enough here (the preset wants a whole well-formed block). When `value` is given, a match counts only if its
- * second group (the assigned literal) passes it.
- */
-const EXTRA_RULES: { id: string; re: RegExp; names?: Set<string>; value?: (v: string) => boolean }[] = [
-  { id: 'kvzip/private-key-header', re: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----/ },
-  // The preset knows .npmrc's _authToken only.
-  {
-    id: 'kvzip/package-manager-auth',
-    re: /(?:_authToken|_auth|_password|npmAuthToken|npmAuthIdent)\s*[=:]/,
-    names: new Set(['.npmrc', '.yarnrc', '.yarnrc.yml']),
-  },
-  { id: 'kvzip/google-api-key', re: /\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])/ },
-  // `password = "…"`, `"PASSWORD": '…'`, `secret_key := "…"`: a literal of 8+ characters with no spaces that mixes
-  // kinds of characters, which leaves out empty values, prose, references such as os.environ[...] or ${VAR}, and
-  // names such as HF_TOKEN_SECRET = 'kvzipCode.huggingFaceToken'.
-  {
-    id: 'kvzip/password-assignment',
-    re: /\b[\w-]*(?:password|passwd|pwd|secret|secret_key|api_?key|access_?token|auth_?token|client_secret)["']?\s*(?::=|=>|=|:)\s*[rbuf]?(["'])(?![$<{%])([^\s"'`]{8,})\1/gi,
-    value: (v) => kinds(v) >= 2 && !DOTTED_NAME.test(v),
-  },
-  // `awsKey = "…"`, `SIGNING_TOKEN: '…'`: a 32+ character literal that looks random (upper and lower case and
-  // digits), which a 40-character AWS secret key is, and an ordinary name or path is not.
-  {
-    id: 'kvzip/key-assignment',
-    re: /\b[\w-]*(?:key|token|credential)s?["']?\s*(?::=|=>|=|:)\s*[rbuf]?(["'])([A-Za-z0-9/+=_-]{32,})\1/gi,
-    value: (v) => /[a-z]/.test(v) && /[A-Z]/.test(v) && /[0-9]/.test(v),
-  },
-];
+/** The preset knows .npmrc's _authToken only; these files' other auth fields are secrets whatever their value. */
+const PACKAGE_MANAGER_AUTH = /(?:_authToken|_auth|_password|npmAuthToken|npmAuthIdent)\s*[=:]/;
+const PACKAGE_MANAGER_FILES = new Set(['.npmrc', '.yarnrc', '.yarnrc.yml']);
 
-const DOTTED_NAME = /^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$/;
-
-/** How many of lower case, upper case, digits and other characters `v` has. */
-function kinds(v: string): number {
-  return [/[a-z]/, /[A-Z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((re) => re.test(v)).length;
-}
 // AWS key ids (AKIA…, ASIA…) are scanned too, which the preset leaves off by default: a temporary key id travels
 // with its secret. Account ids are not secrets, and infrastructure code is full of them.
 const SECRETLINT_CONFIG = {
@@ -97,11 +71,15 @@ export async function secretContentVerdict(path: string, text: string): Promise<
   });
   const hit = messages[0];
   if (hit) return { reason: 'secret', detail: `rule ${hit.ruleId} (${hit.messageId}) matched at line ${hit.loc.start.line}` };
-  for (const { id, re, names, value } of EXTRA_RULES) {
-    if (names && !names.has(name)) continue;
-    const m = value ? [...text.matchAll(re)].find((x) => value(x[2]!)) : re.exec(text);
-    if (m) return { reason: 'secret', detail: `rule ${id} matched at line ${lineOf(text, m.index ?? 0)}` };
+  if (PACKAGE_MANAGER_FILES.has(name)) {
+    const m = PACKAGE_MANAGER_AUTH.exec(text);
+    if (m) return { reason: 'secret', detail: `rule kvzip/package-manager-auth matched at line ${lineOf(text, m.index)}` };
   }
+  // Notebooks and JSON hold code as strings, where `password = \"…\"` hides the quotes from the detectors.
+  // Dropping the backslashes keeps every newline, so line numbers still point into the file.
+  const scanned = /\.(?:ipynb|json)$/i.test(name) ? text.replace(/\\(["'])/g, '$1') : text;
+  const found = patternSecret(scanned) ?? keywordSecret(name, scanned);
+  if (found) return { reason: 'secret', detail: `rule ${found.rule} matched at line ${lineOf(scanned, found.index)}` };
   return undefined;
 }
 

@@ -15,7 +15,7 @@ const SECRETS: Record<string, string> = {
   '.env.local': 'TOKEN=MARK_env_local',
   '.env.production': 'DB=MARK_env_prod',
   'config/.envrc': 'export X=MARK_envrc',
-  'certs/server.pem': 'MARK_pem',
+  'certs/server.pem': `${RSA_HEADER}\nMARK_pem\n`,
   'certs/server.key': 'MARK_key',
   'certs/client.p12': 'MARK_p12',
   '.ssh/id_rsa': 'MARK_id_rsa',
@@ -36,6 +36,8 @@ const SAFE: Record<string, string> = {
   'src/app.ts': 'export const app = 1; // SAFE_app\n',
   'web/.npmrc': 'registry=https://registry.npmjs.org/ # SAFE_npmrc\n',
   'docs/environment.md': 'Set the .env file yourself. SAFE_doc\n',
+  // A .pem is kept out for a private key only: a certificate is public.
+  'certs/ca.pem': '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUSAFE_cert\n-----END CERTIFICATE-----\n',
 };
 
 function markers(text: string): string[] {
@@ -54,7 +56,7 @@ for (const mode of ['git', 'walk'] as const) {
     assert.deepEqual(markers(ctx.text), []);
     const secret = new Set(ctx.omitted.filter((o) => o.reason === 'secret').map((o) => o.path));
     assert.deepEqual([...secret].sort(), Object.keys(SECRETS).sort());
-    for (const s of ['SAFE_app', 'SAFE_npmrc', 'SAFE_doc']) assert.ok(ctx.text.includes(s), s);
+    for (const s of ['SAFE_app', 'SAFE_npmrc', 'SAFE_doc', 'SAFE_cert']) assert.ok(ctx.text.includes(s), s);
   });
 }
 
