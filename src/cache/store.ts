@@ -23,6 +23,8 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { FORMAT_VERSION, manifestChecksum, type Manifest } from './manifest.ts';
+import { withLock } from './lock.ts';
+import { isAlive } from '../core/liveProcess.ts';
 
 export const MANIFEST = 'manifest.json';
 const CURRENT = 'current';
@@ -40,7 +42,11 @@ export interface Opened {
 export class CacheStore {
   readonly entriesDir: string;
 
-  constructor(readonly root: string) {
+  constructor(
+    readonly root: string,
+    /** Told whom a wait for an entry's lock is for, when it lasts. */
+    private readonly onWait?: (message: string) => void,
+  ) {
     this.entriesDir = join(root, 'entries');
   }
 
@@ -68,7 +74,7 @@ export class CacheStore {
     writeFileSync(join(genDir, MANIFEST), JSON.stringify(full, null, 1), { mode: 0o600 });
     const finalDir = genDir.replace(/\.tmp$/, '');
     const entry = join(this.entriesDir, manifest.key);
-    await withLock(join(entry, LOCK), () => {
+    await this.locked(entry, () => {
       renameSync(genDir, finalDir);
       const tmp = join(entry, `${CURRENT}.${process.pid}.${randomBytes(3).toString('hex')}`);
       writeFileSync(tmp, finalDir.slice(entry.length + 1), { mode: 0o600 });
@@ -132,7 +138,7 @@ export class CacheStore {
     let name: string | undefined;
     let lease = '';
     try {
-      await withLock(join(entry, LOCK), () => {
+      await this.locked(entry, () => {
         name = this.currentName(key);
         if (!name) return;
         lease = join(entry, `${name}.lease-${process.pid}-${randomBytes(3).toString('hex')}`);
@@ -149,7 +155,7 @@ export class CacheStore {
       if (released) return;
       released = true;
       try {
-        await withLock(join(entry, LOCK), () => {
+        await this.locked(entry, () => {
           rmSync(lease, { force: true });
           this.collect(key);
         });
@@ -215,7 +221,7 @@ export class CacheStore {
   async remove(key: string): Promise<void> {
     const entry = join(this.entriesDir, key);
     try {
-      await withLock(join(entry, LOCK), () => {
+      await this.locked(entry, () => {
         rmSync(join(entry, CURRENT), { force: true });
         this.collect(key);
       });
@@ -223,6 +229,11 @@ export class CacheStore {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
     this.removeIfEmpty(key);
+  }
+
+  /** Runs `body` under the entry's lock. */
+  private locked(entry: string, body: () => void): Promise<void> {
+    return withLock(join(entry, LOCK), body, this.onWait);
   }
 
   /** Drops an entry folder left with nothing in it (rmdir refuses a folder another process has just used). */
@@ -250,39 +261,6 @@ export class CacheStore {
   }
 }
 
-/**
- * Runs `body` holding a lock folder (mkdir is atomic). A lock left by a dead process, or older than a minute
- * (the body takes milliseconds), is broken.
- */
-async function withLock(lock: string, body: () => void): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      mkdirSync(lock, { mode: 0o700 });
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      if (attempt > 0 && attempt % 20 === 0 && lockStale(lock)) rmSync(lock, { recursive: true, force: true });
-      await new Promise((r) => setTimeout(r, 10 + Math.random() * 20));
-    }
-  }
-  try {
-    writeFileSync(join(lock, 'pid'), String(process.pid));
-    body();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-}
-
-function lockStale(lock: string): boolean {
-  try {
-    const pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
-    return !isAlive(pid) || modifiedBefore(lock, Date.now() - 60_000);
-  } catch {
-    // No pid yet: the owner is between mkdir and writing it, unless that was long ago.
-    return modifiedBefore(lock, Date.now() - 60_000);
-  }
-}
-
 function sizeOf(path: string): number | undefined {
   try {
     return statSync(path).size;
@@ -302,16 +280,6 @@ function modifiedBefore(path: string, ms: number): boolean {
 
 function pidAlive(genName: string): boolean {
   return isAlive(Number(genName.split('-')[2]));
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export function sha256File(file: string): Promise<string> {

@@ -6,6 +6,7 @@ import { parseCommandLine, UsageError } from './args.ts';
 import type { ContextPreview } from '../engine/protocol.ts';
 import { previewText } from '../engine/previewText.ts';
 import { defaultCacheDir } from './paths.ts';
+import { interruptOnSignals, signalExitCode } from './signals.ts';
 
 const USAGE = `kvzip-code — ask questions about a repository to a local model, from a KVzip-compressed KV cache
 
@@ -53,9 +54,21 @@ async function main(argv: string[]): Promise<number> {
     }
   };
   const running = client.request(body, onEvent);
-  process.once('SIGINT', () => running.cancel());
+  const interrupt = interruptOnSignals(running, client);
   try {
-    const result = await running.result;
+    let result: unknown;
+    try {
+      result = await running.result;
+    } catch (e) {
+      // A signal's cancel ends the request with "Cancelled", or with whatever its unwinding ran into.
+      if (!interrupt.signal) throw e;
+    }
+    if (interrupt.signal) {
+      // An answer streamed so far keeps its line; the cancel is said where progress goes.
+      if (streams && !json) process.stdout.write('\n');
+      console.error('kvzip-code: Cancelled');
+      return signalExitCode(interrupt.signal);
+    }
     // The turn's token ids are for clients that keep a conversation themselves; --session keeps it here.
     if (json) console.log(JSON.stringify(body.type === 'ask' ? withoutIds(result as AskResult) : result, null, 1));
     else if (streams) {
@@ -66,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
     } else console.log(human(command, result));
     return 0;
   } finally {
+    await interrupt.finish();
     client.dispose();
   }
 }

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { CancelledError } from './cancel.ts';
+import { isAlive, processStart } from './liveProcess.ts';
 
 export interface LockOwner {
   pid: number;
@@ -75,12 +76,7 @@ function inspect(path: string): LockOwner | 'gone' | 'unreadable' {
 
 /** True while the owner's process runs: its pid is alive and, where known, started when the owner's did. */
 function isLive(owner: LockOwner): boolean {
-  try {
-    process.kill(owner.pid, 0);
-  } catch (e) {
-    // EPERM: alive, and another user's.
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
+  if (!isAlive(owner.pid)) return false;
   const now = owner.start === undefined ? undefined : processStart(owner.pid);
   return now === undefined || now === owner.start;
 }
@@ -109,22 +105,6 @@ function breakStale(path: string, seen: LockOwner | 'unreadable'): boolean {
     rmdirSync(breaker);
   }
   return true;
-}
-
-let bootId: string | undefined;
-
-/** "<boot id>:<start time in clock ticks>" on Linux; undefined elsewhere, or for a process that is gone. */
-function processStart(pid: number): string | undefined {
-  if (process.platform !== 'linux') return undefined;
-  try {
-    bootId ??= readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-    // The command name, in parentheses, may hold spaces: the fields counted are those after it.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const starttime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-    return starttime ? `${bootId}:${starttime}` : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function modifiedBefore(path: string, ms: number): boolean {

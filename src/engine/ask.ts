@@ -37,7 +37,7 @@ export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResu
   const window = attentionWindow(m.prepared.spec);
   const maxTokens = s.maxTokens ?? 256;
   const encodeQuestion = (text: string) => m.tokenizer.questionIds(layout, text);
-  const store = new CacheStore(s.cacheDir);
+  const store = new CacheStore(s.cacheDir, notice);
   const key = parts.entryKey(s, m);
   let opened = await store.open(key, ENTRY_FILES);
   let prefillTokens = 0;

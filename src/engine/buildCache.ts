@@ -19,17 +19,19 @@ export interface BuildJob {
   settings: CacheSettings & { force?: boolean };
   progress?: ProgressFn;
   signal?: AbortSignal;
+  /** What the user should know while it runs (a wait for another process's lock). */
+  notice?: (message: string) => void;
 }
 
 export type BuildOutcome = Omit<BuildResult, 'report'> & { manifest: Manifest; context: BuiltContext };
 
 /** Builds the entry for the job's settings, or finds it up to date, or refreshes it from the one before. */
 export async function buildCache(parts: EngineParts, job: BuildJob): Promise<BuildOutcome> {
-  const { settings: s, progress, signal } = job;
+  const { settings: s, progress, signal, notice } = job;
   const t0 = performance.now();
   checkCacheNotWorkspace(s);
   const m = await parts.model(s, progress, signal);
-  const store = new CacheStore(s.cacheDir);
+  const store = new CacheStore(s.cacheDir, notice);
   const key = parts.entryKey(s, m);
   const ctx = await parts.context(s, m, signal, progress);
   if (ctx.tokenIds.length === 0)

@@ -3,6 +3,7 @@
 // and forked again on the next request after it died.
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Event, Request, RequestType, Results } from './protocol.ts';
+import { removeLeftovers } from '../cache/leftovers.ts';
 
 /** What a client submits: each request type with its own fields, less the id (cancel goes through cancel()). */
 export type RequestBody = { [K in RequestType]: Omit<Extract<Request, { type: K }>, 'id'> }[RequestType];
@@ -31,6 +32,8 @@ export interface RunningRequest<T> {
 }
 
 const STDERR_KEEP = 4_000;
+/** How long a disposed engine gets to unwind from SIGTERM before it is killed. */
+const DISPOSE_GRACE_MS = 3_000;
 
 export class EngineClient {
   private child: ChildProcess | undefined;
@@ -39,6 +42,8 @@ export class EngineClient {
   private stderrTail = '';
   private disposed = false;
   private readonly crashListeners = new Set<(message: string) => void>();
+  /** The cache folders requests named: where a killed engine's temporary files are. */
+  private readonly cacheDirs = new Set<string>();
 
   constructor(
     private readonly enginePath: string,
@@ -59,6 +64,7 @@ export class EngineClient {
   request<B extends RequestBody>(body: B, onEvent: (e: Event) => void = () => {}): RunningRequest<Results[B['type']]> {
     if (this.disposed) throw new EngineError('disposed', 'The KVzip engine client was disposed.');
     const id = this.nextId++;
+    if ('cacheDir' in body && typeof body.cacheDir === 'string') this.cacheDirs.add(body.cacheDir);
     const result = new Promise<Results[B['type']]>((resolve, reject) => {
       this.pending.set(id, { onEvent, resolve: resolve as (r: unknown) => void, reject });
     });
@@ -84,10 +90,32 @@ export class EngineClient {
       this.settle(id, (p) => p.reject(new EngineError('disposed', 'The KVzip engine was stopped.')));
     }
     if (child && child.exitCode === null) {
+      // The engine unwinds on SIGTERM, removing its temporary files; one blocked in a model run is killed.
       child.kill('SIGTERM');
-      // A model run can ignore SIGTERM while it blocks the thread; do not leave it behind.
-      setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), 3_000).unref();
+      const timer = setTimeout(() => void this.killNow(child), DISPOSE_GRACE_MS).unref();
+      child.once('exit', () => clearTimeout(timer));
     }
+  }
+
+  /**
+   * Stops the engine now. A cancel takes effect between model runs, and one run (or a weight conversion) lasts
+   * minutes on a real model; this kills the engine instead, ends its requests as cancelled, and removes the
+   * temporary files it left in the cache folders its requests named. The next request starts a new engine.
+   */
+  async kill(): Promise<void> {
+    const child = this.child;
+    this.child = undefined;
+    for (const id of [...this.pending.keys()]) this.settle(id, (p) => p.reject(new EngineError('cancelled', 'Cancelled')));
+    if (child) await this.killNow(child);
+  }
+
+  private async killNow(child: ChildProcess): Promise<void> {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    }
+    if (child.pid !== undefined) for (const dir of this.cacheDirs) removeLeftovers(dir, child.pid);
   }
 
   private ensureChild(): ChildProcess {

@@ -122,8 +122,8 @@ export class Engine {
     return workspaceContext(s, m.prepared.spec, m.tokenizer, m.tokenizerHash, signal, progress);
   }
 
-  build(s: BuildJob['settings'], progress?: ProgressFn, signal?: AbortSignal): Promise<BuildOutcome> {
-    return buildCache(this.parts, { settings: s, progress, signal });
+  build(s: BuildJob['settings'], progress?: ProgressFn, signal?: AbortSignal, notice?: (message: string) => void): Promise<BuildOutcome> {
+    return buildCache(this.parts, { settings: s, progress, signal, notice });
   }
 
   ask(

@@ -20,8 +20,11 @@ if (!process.send) {
 const engine = new Engine({ scoreChunk: Number(process.env.KVZIP_SCORE_CHUNK) || undefined });
 const running = new Map<number, AbortController>();
 let queue: Promise<unknown> = Promise.resolve();
+/** Set once the engine is told to stop: what is still queued is cancelled before it starts. */
+let stopping = false;
 
-const send = (e: Event) => process.send!(e);
+// After the client went away there is no one to tell: the request still unwinds, removing its temporary files.
+const send = (e: Event) => process.connected && process.send!(e);
 
 function settings(r: CacheSettings): CacheSettings {
   const ratio = Number(r.ratio);
@@ -70,7 +73,8 @@ async function handle(r: Exclude<Request, { type: 'cancel' }>, signal: AbortSign
   if ('cacheDir' in r && typeof r.cacheDir === 'string') checkCacheDir(r.cacheDir);
   switch (r.type) {
     case 'build': {
-      const { manifest: _m, context, ...result } = await engine.build({ ...settings(r), force: r.force }, progress, signal);
+      const notice = (message: string) => send({ id: r.id, type: 'notice', message });
+      const { manifest: _m, context, ...result } = await engine.build({ ...settings(r), force: r.force }, progress, signal, notice);
       return { ...result, report: contextReport(context) };
     }
     case 'context':
@@ -106,14 +110,18 @@ process.on('message', (raw: unknown) => {
     return;
   }
   const ctl = new AbortController();
+  if (stopping) ctl.abort();
   running.set(r.id, ctl);
   // One request at a time: a model run owns the thread anyway, and builds must not interleave.
   queue = queue.then(async () => {
     try {
+      if (ctl.signal.aborted) throw new CancelledError();
       send({ id: r.id, type: 'result', result: await handle(r, ctl.signal) });
     } catch (e) {
       const user = e instanceof UserError ? e : environmentError(e, cacheDirOf(r));
-      if (e instanceof CancelledError) send({ id: r.id, type: 'error', code: 'cancelled', message: 'Cancelled' });
+      // Whatever a cancelled request's unwinding throws (an AbortError from git or fetch, a check that found the
+      // work half done), the user asked it to stop, and it stopped.
+      if (e instanceof CancelledError || ctl.signal.aborted) send({ id: r.id, type: 'error', code: 'cancelled', message: 'Cancelled' });
       else if (user) send({ id: r.id, type: 'error', code: user.code, message: user.message });
       else
         send({
@@ -133,4 +141,18 @@ function cacheDirOf(r: Request): string | undefined {
   return 'cacheDir' in r && typeof r.cacheDir === 'string' ? r.cacheDir : undefined;
 }
 
-process.on('disconnect', () => process.exit(0));
+/** Cancels every request and exits once they have unwound, so each removes its temporary files on the way. */
+function shutdown(): void {
+  if (stopping) return;
+  stopping = true;
+  for (const ctl of running.values()) ctl.abort();
+  void queue.then(() => process.exit(0));
+}
+
+// The client stops the engine with SIGTERM or by going away (even killed); a closed terminal hangs it up.
+process.on('SIGTERM', shutdown);
+process.on('SIGHUP', shutdown);
+process.on('disconnect', shutdown);
+// A terminal's Ctrl-C reaches the whole process group. The client decides what it means (the CLI cancels its
+// request); an engine that died of it would read as a crash and leave its temporary files behind.
+process.on('SIGINT', () => {});

@@ -77,3 +77,104 @@ export function currentGeneration(cacheDir: string): string {
 
 /** A stack trace line, which a user-caused error must never print. */
 export const STACK = /\bat .*\.(js|ts):\d+/;
+
+export interface SignalledRun {
+  /** The CLI's exit code, or null when a signal ended it. */
+  code: number | null;
+  exitSignal: NodeJS.Signals | null;
+  stderr: string;
+  /** The signal went out: the phase showed before the CLI ended. */
+  sent: boolean;
+  /** From the signal until the engine process was gone (exited or a zombie), and until the CLI exited. */
+  engineGoneMs?: number;
+  exitMs?: number;
+  timedOut: boolean;
+}
+
+/** The engine: the CLI's child process (Linux's /proc). */
+function childOf(pid: number): number | undefined {
+  try {
+    const first = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)[0];
+    return first ? Number(first) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function gone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Runs the CLI in a process group of its own and, once its stderr shows `phase`, sends `signal` to the CLI alone,
+ * or with `group` to the whole group, as a terminal's Ctrl-C does. Times how long the engine and the CLI take to
+ * go. A run past `timeoutMs` is kill -9ed, group and all.
+ */
+export function signalCliAt(
+  args: string[],
+  phase: RegExp,
+  signal: NodeJS.Signals,
+  o: { group?: boolean; timeoutMs?: number } = {},
+): Promise<SignalledRun> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const run: SignalledRun = { code: null, exitSignal: null, stderr: '', sent: false, timedOut: false };
+  let sentAt = 0;
+  let watch: NodeJS.Timeout | undefined;
+  child.stderr!.on('data', (d: Buffer) => {
+    run.stderr += d.toString();
+    if (run.sent || !phase.test(run.stderr)) return;
+    const engine = childOf(child.pid!);
+    run.sent = true;
+    sentAt = performance.now();
+    process.kill(o.group ? -child.pid! : child.pid!, signal);
+    if (engine === undefined) return;
+    watch = setInterval(() => {
+      if (!gone(engine)) return;
+      run.engineGoneMs = performance.now() - sentAt;
+      clearInterval(watch);
+    }, 10);
+  });
+  const timer = setTimeout(() => {
+    run.timedOut = true;
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }, o.timeoutMs ?? 120_000);
+  return new Promise((resolve) => {
+    child.once('exit', (code, exitSignal) => {
+      clearTimeout(timer);
+      run.code = code;
+      run.exitSignal = exitSignal;
+      if (run.sent) run.exitMs = performance.now() - sentAt;
+      // The engine may outlive the CLI (the bug this measures): watch it a while longer.
+      const until = performance.now() + 5_000;
+      const settle = () => {
+        if (watch && run.engineGoneMs === undefined && performance.now() < until) return void setTimeout(settle, 20);
+        clearInterval(watch);
+        resolve(run);
+      };
+      settle();
+    });
+  });
+}
+
+/** Temporary files, leases and locks under `dir`: what an interrupted run must not leave behind. */
+export function leftovers(dir: string): string[] {
+  const found: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (/\.tmp$|\.lease-|^current\.|\.lock$/.test(e.name)) found.push(p);
+      else if (e.isDirectory()) walk(p);
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return found;
+}
