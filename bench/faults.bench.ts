@@ -34,9 +34,13 @@ interface Run {
   stderr: string;
 }
 
-function cli(args: string[], timeoutMs = ASK_TIMEOUT_MS): Promise<Run> {
+function cli(
+  args: string[],
+  timeoutMs = ASK_TIMEOUT_MS,
+  where: { cwd?: string; env?: NodeJS.ProcessEnv; maxBuffer?: number } = {},
+): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: timeoutMs, killSignal: 'SIGKILL', ...where }, (err, stdout, stderr) => {
       const e = err as (Error & { code?: number; signal?: string; killed?: boolean }) | null;
       resolve({
         code: e ? (typeof e.code === 'number' ? e.code : null) : 0,
@@ -277,6 +281,150 @@ async function killed(): Promise<void> {
   }
 }
 
+// ------------------------------------------------------------------------------------------ sessions, cache location, sparse checkouts
+// Issue 26, items 4 to 8 and 13. A lost turn, a cache written into the workspace or a file left out is a wrong
+// outcome nobody was told of; a damaged session file is detected when the ask says so and keeps the file aside.
+function recordOutcome(target: string, fault: string, runs: Run[], ok: boolean, detected: boolean, note?: string): void {
+  const crash = runs.map(outcomeOf).find((o) => o.outcome === 'crashed');
+  const failed = runs.find((r) => r.code !== 0);
+  const outcome: Outcome = crash ? 'crashed' : failed ? 'refused' : ok ? 'correct' : 'wrong';
+  cases.push({ target, fault, detected, outcome, note: crash?.note ?? (failed ? lastLine(failed.stderr) : note) });
+  log(`${target} / ${fault}: ${outcome}${detected ? ', detected' : ''}${note ? ` (${note})` : ''}`);
+}
+
+async function sessions(): Promise<void> {
+  const cache = freshCache('sessions');
+  const ask = (name: string, timeoutMs?: number) => cli([...askArgs(cache), '--session', name], timeoutMs);
+  const fileOf = (name: string) => join(cache, 'sessions', readdirSync(join(cache, 'sessions'))[0]!, `${name}.json`);
+  const turnsIn = (name: string): { question: string; answer: string; answerIds: number[] }[] =>
+    JSON.parse(readFileSync(fileOf(name), 'utf8')).turns;
+
+  for (let round = 0; round < 20; round++) {
+    const runs = await Promise.all([ask(`race${round}`), ask(`race${round}`)]);
+    const kept = runs.every((r) => r.code === 0) ? turnsIn(`race${round}`).length : 0;
+    recordOutcome(
+      'session: two asks at once',
+      `round ${round}`,
+      runs,
+      kept === 2,
+      false,
+      kept === 2 ? undefined : `${kept} of 2 turns kept`,
+    );
+  }
+
+  const damages: [string, (b: Buffer) => Buffer][] = [
+    ['truncated to half', (b) => b.subarray(0, Math.floor(b.length / 2))],
+    ['emptied', () => Buffer.alloc(0)],
+    ['another version', (b) => Buffer.from(JSON.stringify({ ...JSON.parse(b.toString()), version: 99 }))],
+    ['a negative token id', (b) => Buffer.from(b.toString().replace(/"answerIds":\[\d+/, '"answerIds":[-1'))],
+  ];
+  for (const [fault, damage] of damages) {
+    const name = `damaged-${fault.replace(/\W+/g, '-')}`;
+    await ask(name);
+    const bytes = damage(readFileSync(fileOf(name)));
+    writeFileSync(fileOf(name), bytes);
+    const r = await ask(name);
+    const kept = r.code === 0 ? (JSON.parse(r.stdout) as { sessionUnreadable?: { keptAs: string } }).sessionUnreadable?.keptAs : undefined;
+    const told = /could not be read/.test(r.stderr);
+    const ok = kept !== undefined && told && readFileSync(kept).equals(bytes);
+    recordOutcome('session: damaged file', fault, [r], ok, told, ok ? undefined : 'the damaged file was not kept, or nobody was told');
+  }
+
+  // Locks left behind: by a process that is gone, and under a pid that now names another process (this one).
+  const gone = Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }));
+  for (const [fault, owner, name] of [
+    ['lock of a dead process', { pid: gone, token: 'left' }, 'locked-dead'],
+    ['lock of a reused pid', { pid: process.pid, start: 'another-boot:1', token: 'left' }, 'locked-reused'],
+  ] as const) {
+    await ask(name);
+    writeFileSync(`${fileOf(name)}.lock`, JSON.stringify(owner));
+    const r = await ask(name, 20_000);
+    recordOutcome('session: lock left behind', fault, [r], r.code === 0 && turnsIn(name).length === 2, false);
+  }
+
+  // 2,000 stored turns: planning was quadratic (37 s before the answer); over 15 s counts as hung.
+  const name = 'long';
+  await ask(name);
+  const turn = turnsIn(name)[0]!;
+  writeFileSync(fileOf(name), JSON.stringify({ version: 1, turns: Array.from({ length: 2000 }, () => turn) }));
+  const t = performance.now();
+  const long = await ask(name, 15_000);
+  const seconds = (performance.now() - t) / 1000;
+  recordOutcome('session: 2,000 stored turns', 'ask', [long], long.code === 0, false, `${seconds.toFixed(1)} s`);
+
+  await ask('cleared');
+  const cleared = await cli(['clear', ws, '--cache-dir', cache]);
+  await cli(buildArgs(cache));
+  const again = await ask('cleared');
+  const used = again.code === 0 ? (JSON.parse(again.stdout) as { turnsUsed: number }).turnsUsed : -1;
+  recordOutcome(
+    'session: clear, then rebuild',
+    'ask on the cleared session',
+    [cleared, again],
+    used === 0,
+    false,
+    used > 0 ? 'the cleared conversation came back' : undefined,
+  );
+}
+
+async function location(): Promise<void> {
+  const listing = (dir: string) => readdirSync(dir, { recursive: true }).map(String).sort().join('\n');
+  const home = mkdtempSync(join(root, 'home-'));
+  const { KVZIP_CACHE_DIR: _, ...env } = process.env;
+  const askIn = (w: string, extra: string[], more: NodeJS.ProcessEnv = {}) =>
+    cli(['ask', w, QUESTION, '--model', STORIES, '--max-tokens', '24', '--json', ...extra], ASK_TIMEOUT_MS, {
+      cwd: w,
+      env: { ...env, HOME: home, ...more },
+    });
+  for (const [fault, extra, more, refuse] of [
+    ['--cache-dir ""', ['--cache-dir', ''], {}, true],
+    ['--cache-dir . (the workspace)', ['--cache-dir', '.'], {}, true],
+    ['XDG_DATA_HOME=""', [], { XDG_DATA_HOME: '' }, false],
+    ['XDG_DATA_HOME=relative', [], { XDG_DATA_HOME: 'data' }, false],
+  ] as const) {
+    const w = storyWorkspace();
+    const before = listing(w);
+    const r = await askIn(w, [...extra], more);
+    const untouched = listing(w) === before;
+    rmSync(w, { recursive: true, force: true });
+    const note = untouched ? undefined : 'the cache was written into the workspace';
+    if (refuse) {
+      // Refused with nothing written is the outcome wanted; writing into the workspace first is the fault.
+      const crash = outcomeOf(r).outcome === 'crashed';
+      const outcome: Outcome = crash ? 'crashed' : !untouched || r.code === 0 ? 'wrong' : 'refused';
+      cases.push({ target: 'cache location', fault, detected: r.code !== 0, outcome, note: note ?? lastLine(r.stderr) });
+      log(`cache location / ${fault}: ${outcome}${note ? ` (${note})` : ''}`);
+    } else recordOutcome('cache location', fault, [r], untouched && outcomeOf(r).outcome === 'correct', false, note);
+  }
+}
+
+/** A sparse checkout of 100,001 tracked paths (made with fast-import, in 1,001 folders) with one folder on disk. */
+async function sparse(): Promise<void> {
+  const repo = mkdtempSync(join(root, 'sparse-'));
+  const git = (args: string[], input?: string) => execFileSync('git', args, { cwd: repo, input, stdio: ['pipe', 'ignore', 'pipe'] });
+  git(['init', '-q', '-b', 'main']);
+  const body = 'export const main = 42;\n';
+  let stream = `blob\nmark :1\ndata 2\nx\n\nblob\nmark :2\ndata ${body.length}\n${body}\ncommit refs/heads/main\ncommitter T <t@example.com> 1700000000 +0000\ndata 2\nc\n`;
+  for (let i = 0; i < 100_001; i++) stream += `M 100644 :1 assets/d${String(Math.floor(i / 100)).padStart(4, '0')}/f${i % 100}.txt\n`;
+  git(['fast-import', '--quiet'], `${stream}M 100644 :2 src/main.ts\n\n`);
+  git(['sparse-checkout', 'set', 'src']);
+  git(['checkout', '-q', '-f', 'main']);
+  // The report of a run that read the phantom paths names each of them: tens of MB.
+  const r = await cli(['context', repo, '--model', STORIES, '--json'], ASK_TIMEOUT_MS, { maxBuffer: 1 << 30 });
+  const included =
+    r.code === 0 &&
+    (JSON.parse(r.stdout) as { report: { included: { path: string }[] } }).report.included.some((f) => f.path === 'src/main.ts');
+  recordOutcome(
+    'workspace: sparse checkout of 100,001 paths',
+    'context',
+    [r],
+    included,
+    false,
+    included ? undefined : 'src/main.ts left out',
+  );
+  rmSync(repo, { recursive: true, force: true });
+}
+
 // ------------------------------------------------------------------------------------------ main
 const started = new Date();
 const t0 = performance.now();
@@ -307,6 +455,9 @@ for (const [target, fault, edit] of EDITS) {
 }
 await concurrent();
 await killed();
+await sessions();
+await location();
+await sparse();
 rmSync(root, { recursive: true, force: true });
 rmSync(ws, { recursive: true, force: true });
 
@@ -350,6 +501,7 @@ const result = {
       rows,
       notes: [
         'File targets: truncate to half, flip one bit, swap two chunks, zero a block (4 cases each). Detected: the entry was rebuilt, or the damaged file replaced or rewritten; a harmless change (a flipped bit in a stamp file) may go undetected and still answer correctly.',
+        'Session rows (issue 26): asks with --session raced in pairs (correct: both turns kept), session files damaged (detected: the ask said so and kept the file aside), session locks left behind, 2,000 stored turns (over 15 s counts as hung) and clear then rebuild (correct: the conversation did not come back). Cache location: asks run from inside a fresh workspace; for --cache-dir "" and . the outcome wanted is refused with nothing written there. Sparse checkout: correct when the file on disk goes into the context.',
       ],
     },
   ],

@@ -1,13 +1,13 @@
-// UI tests for conversations (issue 14): follow-ups, New conversation, copying and inserting code, and Explain
-// This File on a file edited after the build, clicked through the sidebar in code-server in Debian's chromium with
-// the real engine on stories260K.
+// UI tests for conversations (issue 14): follow-ups, New conversation, copying and inserting code, Explain This
+// File on a file edited after the build, and (issue 28) conversations that come back after a window reload and from
+// the history, clicked through the sidebar in code-server in Debian's chromium with the real engine on stories260K.
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { appendFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
 import { launchBrowser, startCodeServer, workbenchUrl, type CodeServer } from '../vscode/codeServer.ts';
-import { screenshot, sidebarFrame } from './sidebarPage.ts';
+import { openFile as openPage, runCommand as runPageCommand, screenshot, sidebarFrame } from './sidebarPage.ts';
 
 let cs: CodeServer;
 let browser: Browser;
@@ -35,28 +35,8 @@ async function ask(question: string): Promise<{ answer: string; foot: string }> 
   return { answer: await turn.locator('.answer').innerText(), foot: await turn.locator('.foot').innerText() };
 }
 
-/** Keys typed while the webview has focus stay in it: give the editor the focus first, when one is open. */
-async function focusWorkbench(): Promise<void> {
-  const editor = page.locator('.editor-instance .view-lines').first();
-  if (await editor.count()) await editor.click();
-}
-
-async function openFile(name: string): Promise<void> {
-  await focusWorkbench();
-  await page.keyboard.press('Control+P');
-  await page.locator('.quick-input-widget input').fill(name);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor();
-  await page.keyboard.press('Enter');
-  await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 15_000 });
-}
-
-async function runCommand(title: string): Promise<void> {
-  await focusWorkbench();
-  await page.keyboard.press('F1');
-  await page.locator('.quick-input-widget input').fill(`>${title}`);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
-  await page.keyboard.press('Enter');
-}
+const openFile = (name: string) => openPage(page, name);
+const runCommand = (title: string) => runPageCommand(page, title);
 
 describe('KVzip conversations in code-server', { timeout: 300_000 }, () => {
   before(async () => {
@@ -150,5 +130,47 @@ describe('KVzip conversations in code-server', { timeout: 300_000 }, () => {
       /^current text of lily\.txt added( \(its first \d+ of 7 lines, to fit the question budget\))?: changed since the build$/,
     );
     await shot('conversation-explain-changed-file');
+  });
+
+  it('the conversation comes back after a window reload, and a follow-up reads its turns', async () => {
+    await runCommand('KVzip: New Conversation');
+    await view.locator('.turn').first().waitFor({ state: 'detached' });
+    await ask('Lily and the dog');
+    const questions = await view.locator('.turn .question').allInnerTexts();
+    assert.deepEqual(questions, ['Lily and the dog']);
+    await page.reload();
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    await page.locator('.statusbar-item', { hasText: 'KVzip' }).first().waitFor({ timeout: 60_000 });
+    // The shortcut opens the view wherever the focus is (the reload may have left the view open or closed).
+    await page.locator('.editor-instance .view-lines').first().click();
+    await page.keyboard.press('Control+Alt+K');
+    await viewFrame();
+    view = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+    await view
+      .locator('.turn')
+      .nth(questions.length - 1)
+      .waitFor({ timeout: 30_000 });
+    assert.deepEqual(await view.locator('.turn .question').allInnerTexts(), questions);
+    await shot('conversation-restored');
+    const next = await ask('Who is Lily?');
+    assert.match(next.foot, /reads 1 earlier turn/, 'the model reads the restored turn too');
+  });
+
+  it('New conversation keeps the old one in the history; a click brings it back', async () => {
+    await view.locator('#new-conversation').click();
+    await view.locator('.turn').first().waitFor({ state: 'detached' });
+    const recent = view.locator('.recent .conversation-link');
+    await recent.first().waitFor();
+    // Newest first: the one just left, then the earlier ones of this suite.
+    const titles = await recent.allInnerTexts();
+    assert.equal(titles[0], 'Lily and the dog');
+    assert.match(titles[1]!, /^Explain the file lily\.txt/);
+    assert.ok(titles.includes('Tom and Max'), titles.join(' | '));
+    await shot('conversation-history');
+    await view.locator('.recent .conversation-link', { hasText: 'Tom and Max' }).click();
+    await view.locator('.turn').nth(1).waitFor();
+    assert.deepEqual(await view.locator('.turn .question').allInnerTexts(), ['Tom and Max', 'The ball']);
+    const more = await ask('Max');
+    assert.match(more.foot, /reads 2 earlier turns/);
   });
 });

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
 import { launchBrowser, startCodeServer, workbenchUrl, type CodeServer } from '../vscode/codeServer.ts';
-import { screenshot, sidebarFrame } from './sidebarPage.ts';
+import { openFile, runCommand, screenshot, sidebarFrame } from './sidebarPage.ts';
 
 let cs: CodeServer;
 let browser: Browser;
@@ -72,13 +72,14 @@ describe('KVzip sidebar in code-server', { timeout: 300_000 }, () => {
     await cs?.stop();
   });
 
-  it('opens the view from the activity bar and shows the empty state', async () => {
+  it('opens the view from the activity bar and shows the first-run steps', async () => {
     await page.locator('.activitybar [aria-label^="KVzip Code"]').first().click();
     await viewFrame();
     view = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
     await view.locator('.badge', { hasText: 'No cache' }).waitFor();
-    await view.getByText('Ask about this repository').waitFor();
-    await shot('empty');
+    await view.getByText('Welcome to KVzip Code').waitFor();
+    // The test model is a folder on this machine: nothing to download.
+    assert.match(await view.locator('.steps li').first().innerText(), /stories260K[\s\S]*on this machine/);
   });
 
   it('builds the cache with progress and shows the compression figures', async () => {
@@ -98,8 +99,19 @@ describe('KVzip sidebar in code-server', { timeout: 300_000 }, () => {
     const details = await view.locator('.details').innerText();
     assert.match(details, /KV cache\s+[\d.]+ MiB of [\d.]+ MiB \(\d+%\)/);
     assert.match(details, /Device\s+cpu/i);
-    assert.match(details, /Context\s+[\d,]+ tokens/);
+    // The stories folder: README.md, lily.txt and tom.txt go in whole.
+    assert.match(details, /Context\s+3 of 3 files in the context\n/);
+    assert.match(details, /Tokens\s+[\d,]+/);
     assert.match(await page.locator('.statusbar-item', { hasText: 'KVzip' }).first().innerText(), /KVzip/);
+    assert.match(await view.locator('.empty').innerText(), /read 3 of 3 files in the context of this workspace/);
+    assert.doesNotMatch(await view.locator('.empty').innerText(), /whole workspace/);
+  });
+
+  it('"N of M files in the context" opens Show Context', async () => {
+    await view.locator('.details .files-link').click();
+    await page.locator('.editor-instance .view-lines', { hasText: 'Goes in: 3 files' }).waitFor({ timeout: 30_000 });
+    // The preview is an untitled editor: closing it plainly would ask whether to save it.
+    await runCommand(page, 'View: Revert and Close Editor');
   });
 
   it('asks, and the answer streams in token by token', async () => {
@@ -173,6 +185,59 @@ describe('KVzip sidebar in code-server', { timeout: 300_000 }, () => {
     await ask('Tell me a long story about Tom and his boat.');
     await view.locator('.turn:last-child', { hasText: 'Stopped.' }).waitFor({ timeout: 30_000 });
     await view.locator('#stop').waitFor({ state: 'hidden' });
+  });
+
+  it('Ctrl+Alt+K puts the selection in the question box; Esc stops an answer; ↑ recalls the questions', async () => {
+    await openFile(page, 'tom.txt');
+    await page.locator('.editor-instance .view-lines').first().click();
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('Shift+ArrowDown');
+    await page.keyboard.press('Shift+End');
+    await page.keyboard.press('Control+Alt+K');
+    await view.locator('.attachment', { hasText: 'tom.txt:1-2' }).waitFor({ timeout: 15_000 });
+    const frame = await viewFrame();
+    await frame.waitForFunction(() => document.hasFocus() && document.activeElement?.id === 'question', undefined, { timeout: 15_000 });
+    // Typing goes where the focus is: the question box.
+    await page.keyboard.type('What happens in these lines?');
+    assert.equal(await view.locator('#question').inputValue(), 'What happens in these lines?');
+    await shot('keyboard-shortcut');
+    const n = await view.locator('.turn').count();
+    await page.keyboard.press('Enter');
+    const turn = view.locator('.turn').nth(n);
+    await turn.locator('.stats').waitFor({ timeout: 60_000 });
+    assert.match(
+      await turn.locator('.question').innerText(),
+      /^What happens in these lines\?[\s\S]*tom\.txt:1-2[\s\S]*Tom had a small boat/,
+    );
+    await view.locator('.attachment').waitFor({ state: 'hidden' });
+
+    // Frozen, the engine cannot finish before Esc: the answer is still running when the key lands.
+    const engine = enginePid();
+    process.kill(engine, 'SIGSTOP');
+    try {
+      await ask('Tell me a long story about Tom and his boat.');
+      await view.locator('#stop').waitFor({ state: 'visible', timeout: 30_000 });
+      await page.keyboard.press('Escape');
+    } finally {
+      process.kill(engine, 'SIGCONT');
+    }
+    await view.locator('.turn:last-child', { hasText: 'Stopped.' }).waitFor({ timeout: 30_000 });
+    await view.locator('#stop').waitFor({ state: 'hidden' });
+
+    await view.locator('#question').focus();
+    await page.keyboard.press('ArrowUp');
+    assert.equal(await view.locator('#question').inputValue(), 'Tell me a long story about Tom and his boat.');
+    await page.keyboard.press('ArrowUp');
+    assert.equal(await view.locator('#question').inputValue(), 'What happens in these lines?');
+    // The stopped answer at the bottom of the view, in the picture.
+    await frame.evaluate(() => {
+      const turns = document.querySelector('.turns')!;
+      turns.scrollTop = turns.scrollHeight;
+    });
+    await shot('keyboard-esc-up');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await view.locator('#question').inputValue(), '', '↓ past the last question empties the box');
   });
 
   it('model output with <script>, <img onerror> and javascript: links renders inert', async () => {

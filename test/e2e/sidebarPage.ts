@@ -36,12 +36,17 @@ export async function focusWorkbench(page: Page): Promise<void> {
   if (await editor.count()) await editor.click();
 }
 
+/** The quick pick's row whose label is exactly `label`: clicked, not Enter, which takes whatever row is first. */
+function row(page: Page, label: string) {
+  const exact = new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  return page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: exact }) }).first();
+}
+
 export async function openFile(page: Page, name: string): Promise<void> {
   await focusWorkbench(page);
   await page.keyboard.press('Control+P');
   await page.locator('.quick-input-widget input').fill(name);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor();
-  await page.keyboard.press('Enter');
+  await row(page, name).click();
   await page.locator('.tabs-container .tab.active', { hasText: name }).waitFor({ timeout: 15_000 });
 }
 
@@ -49,6 +54,5 @@ export async function runCommand(page: Page, title: string): Promise<void> {
   await focusWorkbench(page);
   await page.keyboard.press('F1');
   await page.locator('.quick-input-widget input').fill(`>${title}`);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
-  await page.keyboard.press('Enter');
+  await row(page, title).click();
 }
