@@ -4,6 +4,7 @@
 // formats (secrets-keywords.ts); file names by the list below. A file with a secret is left out whole: a secret
 // cut from its file would still leave its neighbours (user names, hosts) and the reader would not know.
 import { lintSource } from '@secretlint/core';
+import { secretLintProfiler } from '@secretlint/profiler';
 import { creator as recommended } from '@secretlint/secretlint-rule-preset-recommend';
 import type { Verdict } from './defaults.ts';
 import { keywordSecret } from './secrets-keywords.ts';
@@ -36,6 +37,10 @@ const SECRET_PATH_SUFFIXES = ['.aws/credentials', '.docker/config.json', '.kube/
 /** The preset knows .npmrc's _authToken only; these files' other auth fields are secrets whatever their value. */
 const PACKAGE_MANAGER_AUTH = /(?:_authToken|_auth|_password|npmAuthToken|npmAuthIdent)\s*[=:]/;
 const PACKAGE_MANAGER_FILES = new Set(['.npmrc', '.yarnrc', '.yarnrc.yml']);
+
+// secretlint's profiler keeps a performance mark per rule per file, forever (about 10 KB a file): in the engine,
+// which checks every file of every build, that is a leak. Nothing here reads the profile.
+secretLintProfiler.setEnabled(false);
 
 // AWS key ids (AKIA…, ASIA…) are scanned too, which the preset leaves off by default: a temporary key id travels
 // with its secret. Account ids are not secrets, and infrastructure code is full of them.
