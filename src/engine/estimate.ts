@@ -20,19 +20,29 @@ export function presetDownloadBytes(preset: HubPreset): number {
 export type EstimateSettings = Pick<CacheSettings, 'device' | 'int4' | 'scoring'>;
 
 /** The cost of prefilling and scoring `sequenceTokens` (prefix and context) in a model window of `window` positions. */
-export function buildEstimate(shape: ModelShape, sequenceTokens: number, window: number, s: EstimateSettings): ContextPreview['estimate'] {
+export function buildEstimate(
+  shape: ModelShape,
+  sequenceTokens: number,
+  window: number,
+  s: EstimateSettings,
+  /** A GGUF's weights keep the file's own blocks, so their size comes from the file (model/gguf/size.ts). */
+  ggufWeightsBytes?: number,
+): ContextPreview['estimate'] {
   // 'auto' decides only when the build opens a device: the estimate is the CPU's unless CUDA was asked for.
   const device = s.device === 'cuda' ? 'cuda' : 'cpu';
   const scoreChunk = fittingChunk(DEFAULT_CHUNK, sequenceTokens, window);
-  const weights = s.int4 ? 'int4' : device === 'cuda' ? 'fp16' : 'fp32';
+  const float = device === 'cuda' ? 'fp16' : 'fp32';
+  const weights = ggufWeightsBytes !== undefined ? 'gguf' : s.int4 ? 'int4' : float;
   const input = {
     shape,
     device,
-    weights,
+    // A GGUF's own blocks are sized by ggufWeightsBytes; its activations and KV are the device's float dtype.
+    weights: weights === 'gguf' ? float : weights,
     contextTokens: sequenceTokens,
     chunkTokens: PREFILL_CHUNK,
     scoreChunkTokens: longestChunk(scoreChunk),
     scoring: s.scoring ?? 'exact',
+    preparedWeightsBytes: ggufWeightsBytes,
   } as const;
   if (device === 'cuda') {
     // The GPU's free memory is known only once the engine opens the device.

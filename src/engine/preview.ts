@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import { contextReport } from '../context/index.ts';
 import { loadModelSpec } from '../model/config.ts';
 import { modelFolder } from '../model/gguf/import.ts';
+import { ggufPreparedBytes } from '../model/gguf/size.ts';
 import { UserError } from '../core/errors.ts';
 import { downloadFile, fileInfo, HubError, resolveUrl } from '../model/hub.ts';
 import type { ModelSpec } from '../model/config.ts';
 import type { ModelShape } from '../model/presets.ts';
-import { locateModel } from '../model/stores.ts';
+import { isGgufFile, locateModel } from '../model/stores.ts';
 import { ModelTokenizer } from '../model/tokenizer.ts';
 import type { ProgressFn } from '../core/progress.ts';
 import type { CacheSettings, ContextPreview } from './protocol.ts';
@@ -20,6 +21,7 @@ import { buildEstimate, presetDownloadBytes } from './estimate.ts';
 import { presetDownloaded, presetFolder } from './resolveModel.ts';
 import { contextLimit, workspaceContext } from './workspaceContext.ts';
 import { checkCacheNotWorkspace } from './workspace.ts';
+import { checkCacheDir } from './cacheLocation.ts';
 
 /** What the preview reads of a model: the first files the Hub download fetches. */
 const PREVIEW_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json'];
@@ -31,6 +33,7 @@ async function previewModel(s: CacheSettings, signal?: AbortSignal): Promise<{ d
   const { preset } = found;
   const dir = presetFolder(s.cacheDir, preset);
   if (presetDownloaded(dir)) return { dir };
+  checkCacheDir(s.cacheDir);
   const opts = { revision: preset.revision, token: s.hfToken, signal };
   try {
     for (const file of PREVIEW_FILES) {
@@ -64,12 +67,16 @@ export async function previewContext(s: CacheSettings, progress?: ProgressFn, si
   const t0 = performance.now();
   checkCacheNotWorkspace(s);
   const model = await previewModel(s, signal);
+  // The preview writes into the cache folder only to fetch a preset's files (above) or import a GGUF's metadata,
+  // so only then must the folder be usable; the engine does not check it up front for a preview.
+  if (isGgufFile(model.dir)) checkCacheDir(s.cacheDir);
   const dir = await modelFolder(model.dir, s.cacheDir);
   const spec = loadModelSpec(dir);
   const tokenizer = ModelTokenizer.load(dir, spec.eosTokenIds);
   const limit = contextLimit(spec, tokenizer, s.maxContextTokens);
   const ctx = await workspaceContext(s, spec, tokenizer, undefined, signal, progress);
   const sequenceTokens = limit.prefixTokens + ctx.totalTokens;
+  const ggufWeightsBytes = ggufPreparedBytes(dir, s.device === 'cuda' ? 2 : 4);
   return {
     workspace: s.workspace,
     modelDir: dir,
@@ -78,7 +85,8 @@ export async function previewContext(s: CacheSettings, progress?: ProgressFn, si
     limit,
     report: contextReport(ctx),
     sequenceTokens,
-    estimate: buildEstimate(spec, sequenceTokens, limit.window, s),
+    estimate: buildEstimate(spec, sequenceTokens, limit.window, s, ggufWeightsBytes),
+    ...(ggufWeightsBytes !== undefined ? { ggufWeightsBytes } : {}),
     ms: Math.round(performance.now() - t0),
   };
 }

@@ -248,6 +248,8 @@ export interface ContextPreview {
   download?: { model: string; repo: string; bytes: number };
   /** The model's shape, which decides the estimates (a client weighs other settings with it). */
   shape: ModelShape;
+  /** A GGUF's prepared weights (its own blocks), which the shape alone does not give. */
+  ggufWeightsBytes?: number;
   limit: ContextLimit;
   report: ContextReport;
   /** Prefix plus context: what the build prefills. */
@@ -255,7 +257,8 @@ export interface ContextPreview {
   estimate: {
     /** The device the estimate is for: the CPU unless CUDA was asked for ('auto' decides only at build time). */
     device: 'cpu' | 'cuda';
-    weights: 'fp32' | 'fp16' | 'int4';
+    /** 'gguf': a GGUF's own blocks, kept as the file stores them. */
+    weights: 'fp32' | 'fp16' | 'int4' | 'gguf';
     memory: MemoryEstimate;
     /** CPU only: whether it fits in the free RAM now, with the verdict's advice. */
     fits?: boolean;

@@ -45,7 +45,7 @@ function cost(e: ContextPreview['estimate']): string {
  */
 export function smallerSettings(p: ContextPreview, s: EstimateSettings): Smaller[] {
   const out: Smaller[] = [];
-  const at = (window: number) => buildEstimate(p.shape, sequenceIn(p, window), window, s);
+  const at = (window: number) => buildEstimate(p.shape, sequenceIn(p, window), window, s, p.ggufWeightsBytes);
   let window = MIN_OFFERED_CONTEXT;
   for (let w = Math.floor((p.limit.window - 1) / 1024) * 1024; w > MIN_OFFERED_CONTEXT; w -= 1024) {
     if (acceptable(at(w))) {
@@ -57,11 +57,12 @@ export function smallerSettings(p: ContextPreview, s: EstimateSettings): Smaller
     out.push({ setting: 'maxContextTokens', value: window, label: `Shorter Context: ${n(window)} tokens (${cost(at(window))})` });
   const now = p.estimate.buildSeconds;
   if ((s.scoring ?? 'exact') === 'exact' && now !== undefined) {
-    const local = buildEstimate(p.shape, p.sequenceTokens, p.limit.window, { ...s, scoring: 'local' });
+    const local = buildEstimate(p.shape, p.sequenceTokens, p.limit.window, { ...s, scoring: 'local' }, p.ggufWeightsBytes);
     if (local.buildSeconds !== undefined && local.buildSeconds < (1 - LOCAL_SAVING) * now)
       out.push({ setting: 'scoring', value: 'local', label: `Local Scoring (${cost(local)})` });
   }
-  if (!s.int4) {
+  // A GGUF keeps its own blocks: int4 would not make it smaller.
+  if (!s.int4 && p.ggufWeightsBytes === undefined) {
     const int4 = buildEstimate(p.shape, p.sequenceTokens, p.limit.window, { ...s, int4: true });
     out.push({ setting: 'int4', value: true, label: `int4 Weights (${formatBytes(int4.memory.totalBytes)} of memory)` });
   }
