@@ -140,6 +140,8 @@ export function parseCommandLine(argv: string[], defaultCacheDir: () => string):
     }
     return modelArgument(m);
   };
+  const emptyPin = o.pin?.find((g) => !g.trim());
+  if (emptyPin !== undefined) throw new UsageError(`--pin must be a glob such as "src/core/**", got "${emptyPin}"`);
   const settings = () => ({
     workspace: workspaceFolder(rest[0]),
     model: model(),
@@ -185,6 +187,8 @@ export function parseCommandLine(argv: string[], defaultCacheDir: () => string):
     case 'ask': {
       // Positionals first: `ask WS` without a question is told about the question, not about --model.
       const question = need(rest[1]?.trim() ? rest[1] : undefined, 'QUESTION');
+      // Refused rather than read as no session: the conversation would silently not be kept.
+      if (o.session !== undefined && !o.session.trim()) throw new UsageError(`--session must be a name, got "${o.session}"`);
       if (o.new && !o.session) throw new UsageError('--new starts a session over: give --session NAME');
       body = {
         type: 'ask',

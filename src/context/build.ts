@@ -349,7 +349,7 @@ async function statAll(
       const path = batch[j]!;
       const st = stats[j]!;
       if (typeof st === 'string') {
-        omitted.file(path, { reason: 'unreadable', detail: st === 'ENOENT' ? 'missing (listed but not on disk)' : st });
+        omitted.file(path, { reason: 'unreadable', detail: unreadableDetail(path, st) });
       } else if (st.isSymbolicLink()) {
         const target = await readlink(join(rootAbs, path)).catch(() => '?');
         omitted.file(path, { reason: 'symlink', detail: `links to ${target}; links are not followed` });
@@ -364,6 +364,16 @@ async function statAll(
     progress({ phase: 'stat', done: Math.min(i + IO_BATCH * 8, paths.length), total: paths.length });
   }
   return candidates;
+}
+
+/**
+ * Why lstat failed, in words. A name that is not valid UTF-8 reaches us with U+FFFD in place of its bytes, so the
+ * path names no file: the name is at fault, not the file.
+ */
+function unreadableDetail(path: string, code: string): string {
+  if (code !== 'ENOENT') return code;
+  if (path.includes('\uFFFD')) return 'its name is not valid UTF-8, so it cannot be opened by name; rename it to read it';
+  return 'missing (listed but not on disk)';
 }
 
 /**

@@ -7,6 +7,8 @@ import { UserError } from '../core/errors.ts';
 import { loadModel, type LoadedModel } from './model.ts';
 import { resolveModel } from './resolveModel.ts';
 import { modelFolder } from '../model/gguf/import.ts';
+import { ggufPreparedBytes } from '../model/gguf/size.ts';
+import { floatBytes } from '../model/memory.ts';
 import { attentionWindow } from '../model/config.ts';
 import { checkFits } from './memoryCheck.ts';
 import { prefillChunk } from '../runtime/traffic.ts';
@@ -63,10 +65,20 @@ export class Engine {
         int4: r.int4,
         preparedRoot: join(r.cacheDir, 'models'),
         beforePrepare: (spec, choice, dtype) => {
-          // A GPU that cannot hold the weights with a short context is refused before they are converted for it.
-          if (choice.device === 'cpu') return;
+          // A device that cannot hold the weights with a short context is refused before they are converted for
+          // it: converting first took minutes and filled the disk, only to be refused at the prefill.
           const contextTokens = Math.min(MIN_CONTEXT_TOKENS, attentionWindow(spec));
-          checkFits({ shape: spec, device: choice.device, adapter: choice.adapter, dtype, int4: r.int4 ?? false, contextTokens });
+          // A GGUF keeps its own blocks: fp32 of its shape would refuse a quantized model that fits.
+          const preparedWeightsBytes = ggufPreparedBytes(dir, floatBytes(choice.device === 'cuda' ? 'cuda' : 'cpu'));
+          checkFits({
+            shape: spec,
+            device: choice.device,
+            adapter: choice.adapter,
+            dtype,
+            int4: r.int4 ?? false,
+            contextTokens,
+            preparedWeightsBytes,
+          });
         },
         signal,
         onProgress: (d, t) => progress?.('load-model', d, t),
@@ -143,6 +155,10 @@ export class Engine {
     const dense = await m.dense();
     const ids = r.promptIds?.length ? r.promptIds : m.tokenizer.encodePrompt(r.prompt ?? '');
     if (ids.length === 0) throw new UserError('The prompt is empty: give --prompt or --prompt-ids', 'bad-request');
+    const vocab = m.prepared.spec.vocabSize;
+    const outside = ids.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab);
+    if (outside !== undefined)
+      throw new UserError(`The prompt id ${outside} is not in this model's vocabulary: ids run from 0 to ${vocab - 1}.`, 'bad-request');
     const window = attentionWindow(m.prepared.spec);
     if (ids.length >= window) {
       throw new UserError(

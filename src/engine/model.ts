@@ -2,7 +2,9 @@
 // cache entries to it.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { loadModelSpec } from '../model/config.ts';
+import { ModelError } from '../model/errors.ts';
 import { ModelTokenizer } from '../model/tokenizer.ts';
 import { openModel, type DeviceModel, type OpenModelOptions } from '../runtime/open.ts';
 
@@ -12,8 +14,19 @@ export interface LoadedModel extends DeviceModel {
 }
 
 export function loadModel(o: OpenModelOptions): LoadedModel {
+  // The tokenizer is checked against the config before the weights are prepared: that can take minutes.
+  const dir = resolve(o.modelDir);
+  const spec = loadModelSpec(dir);
+  const tokenizer = ModelTokenizer.load(dir, spec.eosTokenIds);
+  if (tokenizer.idLimit > spec.vocabSize) {
+    // An id past the embedding table fails inside onnxruntime, at the first text that encodes to one.
+    throw new ModelError(
+      join(dir, 'tokenizer.json'),
+      `gives ids up to ${tokenizer.idLimit - 1}, but config.json's vocab_size is ${spec.vocabSize}, so the model has no embedding for ids from ${spec.vocabSize} up`,
+      'The tokenizer files are not the ones this checkpoint was trained with: use the tokenizer.json and tokenizer_config.json that came with it',
+    );
+  }
   const model = openModel(o);
-  const tokenizer = ModelTokenizer.load(model.dir, model.spec.eosTokenIds);
   const tokenizerHash = createHash('sha256')
     .update(readFileSync(join(model.dir, 'tokenizer.json')))
     .update(readFileSync(join(model.dir, 'tokenizer_config.json')))

@@ -35,12 +35,18 @@ function settings(r: CacheSettings): CacheSettings {
   for (const k of ['workspace', 'model', 'cacheDir'] as const) {
     if (typeof r[k] !== 'string' || !r[k]) throw new UserError(`${k} is required`, 'bad-request');
   }
+  for (const k of ['pinned', 'include', 'exclude'] as const) {
+    const globs = r[k];
+    if (globs !== undefined && !(Array.isArray(globs) && globs.every((g) => typeof g === 'string' && g.trim())))
+      throw new UserError(`${k} must be a list of globs, none of them empty, got ${JSON.stringify(globs)}`, 'bad-request');
+  }
   return r;
 }
 
 /** The conversation part of an ask, checked: it comes from a client and ends up as token ids in a graph. */
 function conversation(r: AskRequest): Pick<AskRequest, 'session' | 'newConversation' | 'history' | 'conversationBudget' | 'quote'> {
-  if (r.session !== undefined && typeof r.session !== 'string') throw new UserError('session must be a name', 'bad-request');
+  if (r.session !== undefined && (typeof r.session !== 'string' || !r.session.trim()))
+    throw new UserError(`session must be a name, got ${JSON.stringify(r.session)}`, 'bad-request');
   const history = r.history ?? [];
   const ok =
     Array.isArray(history) &&
@@ -70,7 +76,8 @@ function conversation(r: AskRequest): Pick<AskRequest, 'session' | 'newConversat
 
 async function handle(r: Exclude<Request, { type: 'cancel' }>, signal: AbortSignal): Promise<Results[RequestType]> {
   const progress: ProgressFn = (phase, done, total, message) => send({ id: r.id, type: 'progress', phase, done, total, message });
-  if ('cacheDir' in r && typeof r.cacheDir === 'string') checkCacheDir(r.cacheDir);
+  // A preview only reads, unless it must fetch or import a model (previewContext checks the folder then).
+  if ('cacheDir' in r && typeof r.cacheDir === 'string' && r.type !== 'context') checkCacheDir(r.cacheDir);
   switch (r.type) {
     case 'build': {
       const notice = (message: string) => send({ id: r.id, type: 'notice', message });

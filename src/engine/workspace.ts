@@ -1,6 +1,6 @@
 // The workspace as the engine reads it: a folder that exists, never the cache folder inside it, and, when no
 // file could go into the context, a message that says which of the reasons it was.
-import { realpathSync, statSync } from 'node:fs';
+import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { relative, sep } from 'node:path';
 import type { BuiltContext } from '../context/types.ts';
 import { UserError } from '../core/errors.ts';
@@ -55,13 +55,31 @@ export function cacheFolderExcludes(workspace: string, cacheDir: string): string
   return [glob, `${glob}/**`];
 }
 
+/** What the folder holds at its top, but the repository's own database. */
+function topLevelNames(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((n) => n !== '.git')
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
 function escapeGlob(segment: string): string {
   return segment.replace(/[\\*?[\]{}()!+@|]/g, '\\$&');
 }
 
 /** Why nothing could go into the context, in the terms of what the user can change. */
 export function emptyContextMessage(workspace: string, ctx: BuiltContext, budget: number): string {
-  if (ctx.stats.scanned === 0 && ctx.omitted.length === 0) return `${workspace} holds no files to read.`;
+  if (ctx.stats.scanned === 0 && ctx.omitted.length === 0) {
+    // Nothing was listed: the folder is empty, or its ignore rules cover all it holds (ignored files are left out
+    // before they are listed, so the report names none of them).
+    const names = topLevelNames(workspace);
+    if (names.length === 0) return `${workspace} holds no files to read.`;
+    const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ', …' : '');
+    return `Every file of ${workspace} (${shown}) is ignored by its ignore rules (.gitignore, .git/info/exclude or git's global excludes file), and ignored files never go into the context. Change those rules, or open the folder that holds the code.`;
+  }
   const budgetOnly = ctx.omitted.filter((o) => o.reason === 'budget');
   if (budgetOnly.length > 0 && budgetOnly.length === ctx.omitted.length) {
     const smallest = Math.min(...budgetOnly.map((o) => o.tokens ?? Infinity));

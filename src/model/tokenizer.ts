@@ -63,6 +63,8 @@ export class ModelTokenizer {
    * template's own text; elsewhere such text is plain text.
    */
   readonly controlTokens: readonly string[];
+  /** One more than the highest id this tokenizer gives (its vocabulary and its added tokens). */
+  readonly idLimit: number;
   private readonly addBos: boolean;
   /** Added tokens by their first character, longest first. */
   private readonly byFirstChar = new Map<string, ControlToken[]>();
@@ -93,6 +95,9 @@ export class ModelTokenizer {
       if (a.special) this.specialIds.add(a.id);
     }
     this.controlTokens = added.map((a) => a.content);
+    let top = -1;
+    for (const id of tok.get_vocab(true).values()) top = Math.max(top, id);
+    this.idLimit = top + 1;
   }
 
   static load(dir: string, configEos: number[] = []): ModelTokenizer {
