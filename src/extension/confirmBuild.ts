@@ -5,7 +5,8 @@ import * as vscode from 'vscode';
 import type { ContextPreview } from '../engine/protocol.ts';
 import { confirmationText, needsConfirmation, smallerSettings } from './buildCost.ts';
 import type { Controller } from './controller.ts';
-import { ACTION_LABEL, failureOf } from './errors.ts';
+import { ACTION_LABEL } from '../webview/messages.ts';
+import { failureOf } from './errors.ts';
 import { runFailureAction } from './failureActions.ts';
 import { SECTION, readSettings } from './settings.ts';
 

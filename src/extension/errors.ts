@@ -2,14 +2,7 @@
 // same choice is a setting, so the flags become setting names. Each failure carries the buttons that lead to the
 // fix: Choose Model for a model that cannot be used, Open Settings at the setting it names, Show Output for the rest.
 import { EngineError } from '../engine/client.ts';
-
-export type FailureAction = 'chooseModel' | 'openSettings' | 'showOutput';
-
-export const ACTION_LABEL: Record<FailureAction, string> = {
-  chooseModel: 'Choose Model',
-  openSettings: 'Open Settings',
-  showOutput: 'Show Output',
-};
+import type { FailureAction } from '../webview/messages.ts';
 
 export interface Failure {
   message: string;

@@ -1,6 +1,7 @@
 // The buttons a failure offers (errors.ts), on an error notification and in the sidebar, and what each one does.
 import * as vscode from 'vscode';
-import { ACTION_LABEL, type Failure, type FailureAction } from './errors.ts';
+import { ACTION_LABEL, type FailureAction } from '../webview/messages.ts';
+import type { Failure } from './errors.ts';
 
 export async function runFailureAction(action: FailureAction, setting?: string): Promise<void> {
   switch (action) {

@@ -1,6 +1,15 @@
 // The sidebar UI: header with the cache state, the conversation, the question box. Runs in the webview (browser).
 // The extension host owns the conversation; this page only draws what it is sent and posts user actions back.
-import type { ConversationItem, HostMessage, Turn, ViewCommand, ViewMessage, ViewStatus } from './messages.ts';
+import {
+  ACTION_LABEL,
+  type ConversationItem,
+  type FailureAction,
+  type HostMessage,
+  type Turn,
+  type ViewCommand,
+  type ViewMessage,
+  type ViewStatus,
+} from './messages.ts';
 import { renderMarkdown } from './render.ts';
 
 declare function acquireVsCodeApi(): {
@@ -97,10 +106,8 @@ function link(text: string, cls: string, onClick: () => void): HTMLAnchorElement
   return a;
 }
 
-const ACTION_LABEL = { chooseModel: 'Choose Model', openSettings: 'Open Settings', showOutput: 'Show Output' } as const;
-
 /** The buttons a failure offers; each asks the host to run it. */
-function actionButtons(actions: readonly (keyof typeof ACTION_LABEL)[], setting?: string): HTMLElement {
+function actionButtons(actions: readonly FailureAction[], setting?: string): HTMLElement {
   const bar = el('div', 'actions');
   for (const a of actions) bar.append(button(ACTION_LABEL[a], `action ${a}`, () => command(a, a === 'openSettings' ? setting : undefined)));
   return bar;

@@ -1,8 +1,15 @@
 // Messages between the extension host and the sidebar webview. Types only, plus the host-side validator of what
 // the webview sends: the webview renders model output, so the host treats everything it sends as untrusted.
-import type { FailureAction } from '../extension/errors.ts';
 
 export type CacheState = 'none' | 'building' | 'fresh' | 'stale';
+
+/** The buttons a failure offers (extension/errors.ts decides which), in the notification and in the view alike. */
+export type FailureAction = 'chooseModel' | 'openSettings' | 'showOutput';
+export const ACTION_LABEL: Record<FailureAction, string> = {
+  chooseModel: 'Choose Model',
+  openSettings: 'Open Settings',
+  showOutput: 'Show Output',
+};
 
 export interface ViewStatus {
   state: CacheState;

@@ -125,6 +125,20 @@ describe('KVzip first run in code-server', { timeout: 300_000 }, () => {
     await dialog().waitFor({ state: 'detached' });
 
     assert.equal(await view.locator('.badge').innerText(), 'No cache', 'nothing was built');
+
+    // A first question would build first: it asks the same, and a No leaves the question unasked, saying so.
+    await view.locator('#question').fill('Who is Tom?');
+    await view.locator('#question').press('Enter');
+    await dialog()
+      .getByText(/^Download Qwen2\.5-Coder 1\.5B Instruct/)
+      .waitFor({ timeout: 60_000 });
+    await dialog().locator('.monaco-button', { hasText: 'Cancel' }).click();
+    await view
+      .locator('.turn', { hasText: 'Who is Tom?' })
+      .locator('.notes', { hasText: 'There is no cache yet, and its build was not started: nothing was asked.' })
+      .waitFor({ timeout: 15_000 });
+    assert.equal(await view.locator('.turn .foot').last().innerText(), 'Stopped.');
+    await view.locator('#new-conversation').click();
     assert.ok(hub.requests.length > 0);
     assert.deepEqual(
       hub.requests.filter((r) => !/\/(config|tokenizer|tokenizer_config)\.json$/.test(r)),
