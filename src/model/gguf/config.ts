@@ -1,7 +1,9 @@
 // GGUF metadata → the Hugging Face config.json that model/config.ts already validates, so a GGUF model and a
 // safetensors checkpoint become the same ModelSpec.
+import { closeSync, openSync, readSync } from 'node:fs';
 import { ModelError } from '../errors.ts';
-import { metaNumber, metaString, type GgufModel } from './file.ts';
+import { metaNumber, metaString, type GgufModel, type GgufTensor } from './file.ts';
+import { GGML } from './quants.ts';
 
 const ARCHITECTURES: Record<string, string> = {
   llama: 'LlamaForCausalLM',
@@ -23,6 +25,18 @@ export function ggufArchitecture(model: GgufModel): string {
     );
   }
   return arch;
+}
+
+function readF32(t: GgufTensor): Float32Array {
+  if (t.type !== GGML.F32) throw new ModelError(t.file, `tensor "${t.name}" is not F32`, 'The file is damaged: download it again');
+  const buf = Buffer.alloc(t.byteLength);
+  const fd = openSync(t.file, 'r');
+  try {
+    readSync(fd, buf, 0, t.byteLength, t.offset);
+  } finally {
+    closeSync(fd);
+  }
+  return new Float32Array(buf.buffer, buf.byteOffset, t.byteLength / 4);
 }
 
 /** config.json for the model, in HF's field names. */
@@ -53,14 +67,16 @@ export function ggufConfig(model: GgufModel): Record<string, unknown> {
   const scalingType = metaString(m, `${arch}.rope.scaling.type`);
   const factor = optional('rope.scaling.factor');
   let ropeScaling: Record<string, unknown> | undefined;
-  if (model.tensors.has('rope_freqs.weight')) {
-    // Llama 3.1+ files store the llama3 frequency factors as a tensor; its largest value is the factor.
+  const ropeFreqs = model.tensors.get('rope_freqs.weight');
+  if (ropeFreqs) {
+    // Llama 3.1+ files store the llama3 frequency divisors as a tensor: 1 for the fast dimensions, the factor for
+    // the slow ones (the rest are Meta's defaults, which every Llama 3.x uses).
     ropeScaling = {
       rope_type: 'llama3',
-      factor: factor ?? 8,
+      factor: factor ?? Math.max(...readF32(ropeFreqs)),
       low_freq_factor: 1,
       high_freq_factor: 4,
-      original_max_position_embeddings: 8192,
+      original_max_position_embeddings: optional('rope.scaling.original_context_length') ?? 8192,
     };
   } else if (scalingType && scalingType !== 'none') {
     ropeScaling = {
