@@ -12,7 +12,7 @@ export async function focusQuestion(sidebar: SidebarProvider, folder: vscode.Wor
 }
 
 /** "3 min ago", "yesterday", or the date: how long ago a conversation was last added to. */
-export function ago(at: number, now = Date.now()): string {
+function ago(at: number, now = Date.now()): string {
   const min = Math.round((now - at) / 60_000);
   if (min < 1) return 'just now';
   if (min < 60) return `${min} min ago`;

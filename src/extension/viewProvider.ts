@@ -18,6 +18,9 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
   rejected = 0;
   /** The selection the focus shortcut put with the next question, until it is asked or removed. */
   private attachment: Quote | undefined;
+  /** The page has loaded and listens; before that a focus request waits for its 'ready'. */
+  private ready = false;
+  private focusOnReady = false;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -43,6 +46,7 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
     const media = vscode.Uri.joinPath(this.extensionUri, 'media');
     const dist = vscode.Uri.joinPath(this.extensionUri, 'dist');
     view.webview.options = { enableScripts: true, enableCommandUris: false, localResourceRoots: [media, dist] };
+    this.ready = false;
     view.webview.html = this.html(view.webview, media, dist);
     const sub = view.webview.onDidReceiveMessage((raw: unknown) => {
       const m = parseViewMessage(raw);
@@ -55,7 +59,10 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
     });
     view.onDidDispose(() => {
       sub.dispose();
-      if (this.view === view) this.view = undefined;
+      if (this.view === view) {
+        this.view = undefined;
+        this.ready = false;
+      }
     });
   }
 
@@ -66,6 +73,12 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
   async focusQuestion(selection?: Quote): Promise<void> {
     await vscode.commands.executeCommand(`${VIEW_ID}.focus`);
     if (selection) this.attachment = selection;
+    // A view opened just now has not loaded its page yet: it takes the focus when it says it is ready.
+    if (this.ready) this.postFocus();
+    else this.focusOnReady = true;
+  }
+
+  private postFocus(): void {
     this.post({ type: 'focus', ...(this.attachment ? { attachment: this.label(this.attachment) } : {}) });
   }
 
@@ -82,9 +95,12 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
   private async handle(m: ViewMessage): Promise<void> {
     switch (m.type) {
       case 'ready':
+        this.ready = true;
         this.post({ type: 'init', status: this.controller.current, turns: this.controller.turns });
         this.controller.postConversations();
-        if (this.attachment) this.post({ type: 'attachment', label: this.label(this.attachment) });
+        if (this.focusOnReady) this.postFocus();
+        else if (this.attachment) this.post({ type: 'attachment', label: this.label(this.attachment) });
+        this.focusOnReady = false;
         return;
       case 'ask': {
         const quote = this.attachment;

@@ -7,7 +7,7 @@ import { appendFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
 import { launchBrowser, startCodeServer, workbenchUrl, type CodeServer } from '../vscode/codeServer.ts';
-import { openFile as openPage, runCommand as runPageCommand, screenshot, sidebarFrame } from './sidebarPage.ts';
+import { focusWorkbench, openFile as openPage, runCommand as runPageCommand, screenshot, sidebarFrame } from './sidebarPage.ts';
 
 let cs: CodeServer;
 let browser: Browser;
@@ -142,10 +142,13 @@ describe('KVzip conversations in code-server', { timeout: 300_000 }, () => {
     await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
     await page.locator('.statusbar-item', { hasText: 'KVzip' }).first().waitFor({ timeout: 60_000 });
     // The shortcut opens the view wherever the focus is (the reload may have left the view open or closed).
-    await page.locator('.editor-instance .view-lines').first().click();
+    // An editor the reload brought back takes the click; the shortcut works from anywhere in the workbench.
+    await focusWorkbench(page);
     await page.keyboard.press('Control+Alt+K');
-    await viewFrame();
+    const frame = await viewFrame();
     view = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+    // The view's page may load after the shortcut asked for the focus: it takes it when it is ready.
+    await frame.waitForFunction(() => document.activeElement?.id === 'question', undefined, { timeout: 30_000 });
     await view
       .locator('.turn')
       .nth(questions.length - 1)
