@@ -107,6 +107,14 @@ export function resolveWeights(dir: string, spec: ModelSpec): Map<string, Source
   for (const w of requiredWeights(spec)) {
     const t = tensors.get(w.name);
     if (!t) {
+      const gguf = readIndex(dir);
+      if (gguf) {
+        throw new ModelError(
+          gguf.files[0]!.path,
+          `holds no tensor for "${w.name}", which its ${gguf.architecture} architecture needs`,
+          'The file is incomplete or not a model of that architecture: download it again',
+        );
+      }
       const index = join(dir, 'model.safetensors.index.json');
       throw new ModelError(
         existsSync(index) ? index : join(dir, 'model.safetensors'),

@@ -76,6 +76,16 @@ describe('unusable files are refused by name, in one line', () => {
     writeGguf(file, tinyGgufMeta('llama'), tensors);
     await refused(file, /tensor "token_embd\.weight" is IQ4_NL, a type KVzip Code cannot read/);
   });
+  test('a tensor the architecture needs is not in the file', async () => {
+    const file = join(tmp, 'no-bias.gguf');
+    // Qwen2 has q/k/v biases; this file says qwen2 but holds a Llama's tensors.
+    writeTinyGguf(file, 'llama', T.Q8_0, T.Q8_0, tinyGgufMeta('qwen2'));
+    const dir = await importGguf(file, join(tmp, 'import'));
+    assert.throws(
+      () => openModel({ modelDir: dir, device: 'cpu', preparedRoot: join(tmp, 'prep') }),
+      /no-bias\.gguf: holds no tensor for "model\.layers\.0\.self_attn\.q_proj\.bias", which its qwen2 architecture needs/,
+    );
+  });
   test('a split model with a shard missing', async () => {
     const first = join(tmp, 'split-00001-of-00002.gguf');
     writeGguf(first, tinyGgufMeta('llama'), []);
