@@ -10,12 +10,12 @@
 //   - refused when ask exits non-zero with a message and no stack;
 //   - crashed when ask prints "Internal error" or a stack, dies on a signal or hangs past the timeout.
 // stories260K on the CPU keeps each ask at a second or two.
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { constants, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_DIR, RESULTS_DIR } from './randomQwen.ts';
-import { killCliAfter, storyWorkspace } from '../test/support/cli.ts';
+import { killCliAfter, leftovers, signalCliAt, storyWorkspace } from '../test/support/cli.ts';
 
 const STORIES = join(BENCH_DIR, '..', '..', 'shared', 'models', 'stories260K');
 const CLI = join(BENCH_DIR, '..', 'dist', 'cli.js');
@@ -425,6 +425,55 @@ async function sparse(): Promise<void> {
   rmSync(repo, { recursive: true, force: true });
 }
 
+// ------------------------------------------------------------------------------------------ signals and locks
+// Issue 26, items 9, 10 and 12. Ctrl-C (SIGINT to the whole process group) at each phase of build --force, SIGTERM
+// and SIGHUP to the CLI alone; then an ask. An interrupted build counts as crashed unless it exits 128 + the
+// signal saying "Cancelled", its engine is gone within 2 s and no temporary file is left; otherwise the ask after
+// it decides. Then a commit.lock a crash left, whose pid now names another live process: an ask past 20 s hung.
+async function interrupted(): Promise<void> {
+  const runs: [string, RegExp, NodeJS.Signals, boolean][] = [
+    ['context', /^context/m, 'SIGINT', true],
+    ['prefill', /^prefill/m, 'SIGINT', true],
+    ['score', /^score/m, 'SIGINT', true],
+    ['compress', /^compress/m, 'SIGINT', true],
+    ['write', /^write/m, 'SIGINT', true],
+    ['context', /^context/m, 'SIGTERM', false],
+    ['score', /^score/m, 'SIGTERM', false],
+    ['prefill', /^prefill/m, 'SIGHUP', false],
+  ];
+  for (const [phase, pattern, signal, group] of runs) {
+    const cache = freshCache('interrupted');
+    const r = await signalCliAt(buildArgs(cache, ['--force']), pattern, signal, { group, timeoutMs: ASK_TIMEOUT_MS });
+    const problems = [
+      r.timedOut ? 'hung' : undefined,
+      r.code !== 128 + constants.signals[signal] ? `exit ${r.code ?? r.exitSignal}: ${lastLine(r.stderr)}` : undefined,
+      /^kvzip-code: Cancelled$/m.test(r.stderr) ? undefined : 'no "Cancelled"',
+      r.engineGoneMs === undefined || r.engineGoneMs > 2_000 ? 'the engine ran on past 2 s' : undefined,
+      leftovers(cache).length ? `${leftovers(cache).length} temporary files left` : undefined,
+    ].filter((p) => p !== undefined);
+    const o = outcomeOf(await cli(askArgs(cache)));
+    const what = group ? 'Ctrl-C of build --force' : `${signal} to build --force`;
+    const outcome: Outcome = !r.sent ? o.outcome : problems.length ? 'crashed' : o.outcome;
+    const note = !r.sent ? 'finished before the phase showed' : problems.join('; ') || o.note;
+    cases.push({ target: `interrupted: ${what}`, fault: `at ${phase}`, detected: false, outcome, note });
+    log(`interrupted: ${what} / at ${phase}: ${outcome}${note ? ` (${note})` : ''}`);
+  }
+
+  const cache = freshCache('interrupted');
+  const entry = join(cache, 'entries', readdirSync(join(cache, 'entries'))[0]!);
+  const reused = spawn('sleep', ['120'], { stdio: 'ignore' });
+  // An older version's lock (a pid alone) from a crash half a minute ago; the pid now names a later process.
+  mkdirSync(join(entry, 'commit.lock'));
+  writeFileSync(join(entry, 'commit.lock', 'pid'), String(reused.pid));
+  const before = new Date(Date.now() - 30_000);
+  utimesSync(join(entry, 'commit.lock'), before, before);
+  const r = await cli(askArgs(cache), 20_000);
+  reused.kill('SIGKILL');
+  const o = outcomeOf(r);
+  cases.push({ target: 'lock left behind', fault: 'commit.lock of a reused pid', detected: false, outcome: o.outcome, note: o.note });
+  log(`lock left behind / commit.lock of a reused pid: ${o.outcome}${o.note ? ` (${o.note})` : ''}`);
+}
+
 // ------------------------------------------------------------------------------------------ main
 const started = new Date();
 const t0 = performance.now();
@@ -458,6 +507,7 @@ await killed();
 await sessions();
 await location();
 await sparse();
+await interrupted();
 rmSync(root, { recursive: true, force: true });
 rmSync(ws, { recursive: true, force: true });
 
@@ -502,6 +552,7 @@ const result = {
       notes: [
         'File targets: truncate to half, flip one bit, swap two chunks, zero a block (4 cases each). Detected: the entry was rebuilt, or the damaged file replaced or rewritten; a harmless change (a flipped bit in a stamp file) may go undetected and still answer correctly.',
         'Session rows (issue 26): asks with --session raced in pairs (correct: both turns kept), session files damaged (detected: the ask said so and kept the file aside), session locks left behind, 2,000 stored turns (over 15 s counts as hung) and clear then rebuild (correct: the conversation did not come back). Cache location: asks run from inside a fresh workspace; for --cache-dir "" and . the outcome wanted is refused with nothing written there. Sparse checkout: correct when the file on disk goes into the context.',
+        'Interrupted (issue 26): Ctrl-C (SIGINT to the process group) at each phase of build --force, SIGTERM and SIGHUP to the CLI alone, then an ask; an interrupted build counts as crashed unless it exits 128 + the signal saying "Cancelled", its engine is gone within 2 s and it leaves no temporary file. Lock left behind: a commit.lock holding the pid of a process started after it (pid reuse after a crash); an ask past 20 s counts as hung.',
       ],
     },
   ],
