@@ -99,6 +99,7 @@ export class Engine {
       contextTokens: tokens,
       scoreChunkTokens: longestChunk(this.scoreChunk(m, tokens)),
       scoring,
+      preparedWeightsBytes: ggufPreparedBytes(m.dir, floatBytes(m.device === 'cuda' ? 'cuda' : 'cpu')),
     });
   }
 
