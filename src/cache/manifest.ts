@@ -7,7 +7,8 @@ import type { BakedHead } from '../graph/attention.ts';
 // 2: kv.bin holds fp16 (it held the compute dtype); older entries are rebuilt, never misread.
 // 3: the manifest carries its own checksum, and the prepared weights' content hash.
 // 4: KVzip's mass is summed directly; entries scored before could keep pairs on infinite scores.
-export const FORMAT_VERSION = 4;
+// 5: decode.onnx outputs each step's attention per context file (answer sources); older graphs lack it.
+export const FORMAT_VERSION = 5;
 
 export interface Manifest {
   formatVersion: number;

@@ -95,6 +95,14 @@ function askNotes(r: AskResult): string[] {
     notes.push(`${r.turnsDropped} oldest turn${r.turnsDropped === 1 ? '' : 's'} dropped: the conversation budget is full`);
   if (r.stopped === 'conversation-budget') notes.push('stopped: conversation budget');
   if (r.answerTokens === 0 && r.stopReason === 'eos') notes.push('kvzip-code: the model ended its answer before writing anything');
+  // The files the answer attended to most (engine/sources.ts): five on the line, --json has up to ten.
+  if (r.sources?.length)
+    notes.push(
+      `sources: ${r.sources
+        .slice(0, 5)
+        .map((s) => `${s.path} ${Math.round(s.share * 100)}%`)
+        .join(', ')}`,
+    );
   return notes;
 }
 

@@ -5,11 +5,17 @@ import type { Manifest } from '../cache/manifest.ts';
 import type { ForwardSession } from '../runtime/decoder.ts';
 import { TailKv } from './conversation.ts';
 import type { LoadedModel } from './model.ts';
+import { answerSources, sourceBaseline, sourceMap } from './sources.ts';
+import type { Fingerprint } from '../context/types.ts';
+import type { GenerateResult } from '../runtime/generate.ts';
+import type { AnswerSource } from './protocol.ts';
 
 export class Answering {
   private open?: { dir: string; session: ForwardSession };
   /** The last answer's tail KV, so a follow-up feeds only its own tokens. */
   readonly tail = new TailKv();
+  /** The open generation's source baseline (engine/sources.ts), computed at its first answer. */
+  private baseline?: { dir: string; value: Promise<Float64Array | undefined> };
 
   /** The open session; only after `openFor`. */
   get session(): ForwardSession {
@@ -33,6 +39,7 @@ export class Answering {
   async close(): Promise<void> {
     const open = this.open;
     this.open = undefined;
+    this.baseline = undefined;
     await open?.session.close();
   }
 
@@ -50,10 +57,27 @@ export class Answering {
     // The generation links the prepared weights, which may have been damaged (and prepared again) since.
     await m.checkWeights('quick');
     m.linkWeights(dir);
-    const { session, uploaded } = await m.openOver(dir, manifest.layout, manifest.sequenceLength);
+    // WebGPU's context goes up with its pairs' source buckets; a baked graph has them from its build.
+    const sources = m.device === 'webgpu' ? answerSourceMap(dir, manifest) : undefined;
+    const { session, uploaded } = await m.openOver(dir, manifest.layout, manifest.sequenceLength, undefined, sources);
     this.open = { dir, session };
     progress?.('load-cache', 1, 1);
     return uploaded;
+  }
+
+  /**
+   * The files the answer just generated over generation `dir` attended to most (engine/sources.ts), from its
+   * summed attention; the generation's baseline is computed on the open session the first time.
+   */
+  async sources(
+    m: LoadedModel,
+    dir: string,
+    fingerprint: Fingerprint,
+    answer: GenerateResult['sources'],
+  ): Promise<AnswerSource[] | undefined> {
+    if (!answer) return undefined;
+    if (this.baseline?.dir !== dir) this.baseline = { dir, value: sourceBaseline(this.session, m.tokenizer).catch(() => undefined) };
+    return answerSources(answer, fingerprint, await this.baseline.value);
   }
 
   /** Forgets everything (the cache was cleared). */
@@ -61,4 +85,8 @@ export class Answering {
     this.tail.forget();
     await this.close();
   }
+}
+
+function answerSourceMap(dir: string, manifest: Manifest) {
+  return sourceMap(dir, manifest.layout, manifest.fingerprint, manifest.prefixLength, manifest.sequenceLength);
 }

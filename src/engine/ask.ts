@@ -139,6 +139,8 @@ export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResu
     }
   }
   const turn = { question, answer: r.text, answerIds: r.ids };
+  // After the answer, so its first token never waits for the generation's source baseline.
+  const sources = r.ids.length && !cancelled ? await parts.answering.sources(m, dir, manifest.fingerprint, r.sources) : undefined;
   return {
     answer: r.text,
     modelPath: modelSource(m.dir),
@@ -159,6 +161,7 @@ export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResu
     stale,
     ...(quoteLines ? { quoteLines } : {}),
     ...(current.added ? { added: current.added } : {}),
+    ...(sources ? { sources } : {}),
     ...(unreadable ? { sessionUnreadable: unreadable } : {}),
   };
 }

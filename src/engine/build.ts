@@ -18,6 +18,7 @@ import { KEEP_FILE, KV_FILE, fullKvBytes, layoutBytes, writeCompacted, type Comp
 import type { PairScores } from '../kvzip/scores.ts';
 import { prefillChunk } from '../runtime/traffic.ts';
 import { DECODE_FILE } from '../runtime/open.ts';
+import { sourceMap } from './sources.ts';
 import { SessionStore } from './sessions.ts';
 
 /** Files a generation must list in its manifest to be answered from. */
@@ -76,7 +77,9 @@ export async function writeGeneration(job: WriteJob): Promise<Written> {
   await job.beforeDense();
   const computed =
     existing && !existing.plan.fullRebuild && existing.plan.firstToken > 0 ? await refreshInto(job, existing) : await freshInto(job);
-  m.writeCompressed(job.gen, computed.layout.baked);
+  // The answering graph sums each step's attention per file of the context: the answer's sources.
+  const sources = sourceMap(job.gen, computed.layout.baked, job.context.fingerprint, job.prefixLen, job.ids.length);
+  m.writeCompressed(job.gen, computed.layout.baked, { sources });
   const { dir, manifest } = await job.store.commit(job.gen, manifestOf(job, computed), ENTRY_FILES);
   job.progress?.('write', 1, 1);
   if (job.settings.cacheSizeCapMB) {

@@ -179,8 +179,20 @@ export interface AskResult {
   quoteLines?: { kept: number; total: number };
   /** Set when a file's current text went with the question, and why. */
   added?: { path: string; lines?: [number, number]; reason: AddedReason };
+  /**
+   * The files whose cached pairs the answer attended to most, with their share of the attention it gave the
+   * context's files (engine/sources.ts), largest first. Absent when the answer has no tokens, or its graph was
+   * built without sources.
+   */
+  sources?: AnswerSource[];
   /** Set when the session's file could not be read: it was kept aside, and the conversation started over. */
   sessionUnreadable?: SessionUnreadable;
+}
+
+/** One file an answer drew on: its path in the context, and its share (0..1) of the answer's attention on files. */
+export interface AnswerSource {
+  path: string;
+  share: number;
 }
 
 export interface SessionUnreadable {

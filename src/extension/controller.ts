@@ -290,6 +290,7 @@ export class Controller implements vscode.Disposable {
         stats,
         ...(notes.length ? { notes } : {}),
         ...(r.stopped === 'conversation-budget' ? { ended: 'Stopped: conversation budget.' } : {}),
+        ...(r.sources?.length ? { sources: r.sources.slice(0, 5) } : {}),
       });
     } catch (err) {
       this.update({ state: this.status.state === 'building' ? before : this.status.state, percent: undefined, phase: undefined });

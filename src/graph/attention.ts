@@ -39,6 +39,11 @@ export interface AttentionOut {
   heads?: { queries: string; keys: string; baked: string }[];
   /** WebGPU's dense graph: the layer's context inputs, keys [Hkv, D, C] and their bias [Hkv, 1, C]. */
   context?: { keys: string; bias: string };
+  /**
+   * The softmax's probabilities over the cached context's pairs, what answer sources sum (sources.ts): one
+   * [kvHeads, G*S, pairs] per KV head in the compressed graph, one for all heads (padded) in WebGPU's dense one.
+   */
+  contextProbs?: { probs: string; pairs: number | string }[];
 }
 
 export interface Attention {
@@ -113,7 +118,14 @@ export function explicitDenseAttention(n: Net, len: Lengths): Attention {
       const pc = n.op('Slice', [probs, n.i64([0]), C, n.i64([2])]);
       const pt = n.op('Slice', [probs, C, n.i64([END]), n.i64([2])]);
       const attn = n.op('Add', [n.op('MatMul', [pc, names.contextValue(l)]), n.op('MatMul', [pt, values])]);
-      return { merged: mergeHeads(n, attn), queries, keys, newKeys, context: { keys: ctxKey, bias: names.contextBias(l) } };
+      return {
+        merged: mergeHeads(n, attn),
+        queries,
+        keys,
+        newKeys,
+        context: { keys: ctxKey, bias: names.contextBias(l) },
+        contextProbs: [{ probs: pc, pairs: C }],
+      };
     },
   };
 }
@@ -159,6 +171,7 @@ export function compressedAttention(n: Net, len: Lengths, baked: BakedHead[][], 
       const vh = split(n.op('Reshape', [presentV, n.i64([Hkv, -1, D])]));
       const outs: string[] = [];
       const heads: NonNullable<AttentionOut['heads']> = [];
+      const contextProbs: NonNullable<AttentionOut['contextProbs']> = [];
       for (let j = 0; j < Hkv; j++) {
         const b = baked[l][j];
         const kb = bakedInit(`ctx_key_${l}_${j}`, [1, D, b.count], b.keyRef);
@@ -170,9 +183,10 @@ export function compressedAttention(n: Net, len: Lengths, baked: BakedHead[][], 
         const pt = n.op('Slice', [probs, n.i64([b.count]), n.i64([END]), n.i64([2])]);
         outs.push(n.op('Add', [n.op('MatMul', [pb, vb]), n.op('MatMul', [pt, vh[j]])]));
         heads.push({ queries: qh[j], keys: kh[j], baked: kb });
+        contextProbs.push({ probs: pb, pairs: b.count });
       }
       const merged = mergeHeads(n, Hkv === 1 ? outs[0] : n.op('Concat', outs, { axis: 0 }));
-      return { merged, queries, keys, newKeys, heads };
+      return { merged, queries, keys, newKeys, heads, contextProbs };
     },
   };
 }

@@ -27,6 +27,15 @@ export const names = {
   contextKey: (l: number) => `context_key_${l}`,
   contextValue: (l: number) => `context_value_${l}`,
   contextBias: (l: number) => `context_bias_${l}`,
+  /**
+   * [B] fp32: the attention the last new position gives the context's pairs, summed per source bucket over every
+   * layer, KV head and query head (graph/sources.ts); graphs built with sources only.
+   */
+  sources: 'source_mass',
+  /** WebGPU's dense graph: every context pair's source bucket, [Σ_l Hkv·C_l] int32 in layer order. */
+  contextSources: 'context_sources',
+  /** WebGPU's dense graph: zeros [B], one per source bucket (the output's length). */
+  sourceBuckets: 'source_buckets',
   /** Dense scoring input [4] int64: past keys scored as the runs [a0, a1) ++ [b0, b1) (system prefix, chunk). */
   scoreSpans: 'score_spans',
   /**

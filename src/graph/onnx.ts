@@ -46,6 +46,9 @@ export class GraphBuilder {
     this.outputs.push(valueInfo(name, type, dims));
   }
 
+  /** Leads the names of the nodes added while it is set (a profile tells a branch's nodes by it). */
+  nodePrefix = '';
+
   /** Adds one node; returns its output names. */
   node(opType: string, inputs: string[], attrs: Record<string, Attr> = {}, nOutputs = 1, domain = '', names?: string[]): string[] {
     const outs = names ?? Array.from({ length: nOutputs }, () => this.fresh(opType));
@@ -54,7 +57,7 @@ export class GraphBuilder {
       domain,
       input: inputs,
       output: outs,
-      name: this.fresh(`n_${opType}`),
+      name: this.fresh(`${this.nodePrefix}n_${opType}`),
       attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
     });
     return outs;
@@ -107,6 +110,21 @@ export class GraphBuilder {
     const name = this.fresh('c_u8');
     this.initializers.push({ name, dataType: DataType.UINT8, dims, rawData: Uint8Array.from(values) });
     this.constCache.set(key, name);
+    return name;
+  }
+
+  /** A large int32 constant (not deduplicated), stored as raw little-endian bytes. */
+  constInt32(values: Int32Array, dims: number[]): string {
+    const name = this.fresh('c_i32');
+    const raw = new Uint8Array(values.byteLength);
+    raw.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+    this.initializers.push({ name, dataType: DataType.INT32, dims, rawData: raw });
+    return name;
+  }
+
+  constDouble(values: number[], dims: number[]): string {
+    const name = this.fresh('c_f64');
+    this.initializers.push({ name, dataType: DataType.DOUBLE, dims, rawData: new Uint8Array(Float64Array.from(values).buffer) });
     return name;
   }
 

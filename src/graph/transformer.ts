@@ -21,6 +21,7 @@ import type { Lengths } from './heads.ts';
 import { attentionScores, compressedScoreBranch, denseScoreBranch } from './kvzipScore.ts';
 import { scoreSpans } from './scoreSpans.ts';
 import { scoringPlan } from './scoringAttention.ts';
+import { bakedSources, inputSources, type SourceMap } from './sources.ts';
 
 export interface GraphOptions {
   spec: ModelSpec;
@@ -47,6 +48,12 @@ export interface GraphOptions {
    * The first `scorePrefix` baked pairs of every head are the system prefix, the sink kept in the softmax.
    */
   scorePrefix?: number;
+  /**
+   * Compressed graphs: output `source_mass`, the last new position's attention on the baked pairs summed into
+   * these buckets (answer sources, see sources.ts). WebGPU's dense graph (fusedAttention false) always outputs it,
+   * its buckets given as inputs with the context.
+   */
+  sources?: SourceMap;
   /**
    * Dense graphs: the attention as onnxruntime's fused GroupQueryAttention (default), or spelled out as
    * MatMul/Softmax (WebGPU, whose GroupQueryAttention is wrong from 32 new tokens up; see attention.ts).
@@ -85,6 +92,7 @@ export function buildGraph(o: GraphOptions): Uint8Array {
     : o.scorePrefix !== undefined
       ? compressedScoreBranch(n, len, o.scorePrefix)
       : undefined;
+  const sources = !spans ? (o.sources ? bakedSources(n, len, o.sources) : undefined) : fused ? undefined : inputSources(n, len);
   const rope = n.rotary(names.positionIds, o.rope);
 
   let x = n.embed(n.op('Reshape', [names.inputIds, n.i64([-1])]));
@@ -101,6 +109,7 @@ export function buildGraph(o: GraphOptions): Uint8Array {
     }
     const a = attention.layer(l, rope(q), rope(k), v);
     score?.layer(a);
+    for (const c of a.contextProbs ?? []) sources?.add(c.probs, c.pairs);
     // Past the last layer's attention only the last position is read (its logits), unless every position's are:
     // the rows before it skip o_proj and the MLP (1/L of a prefill's or scoring pass's linear work).
     const lastRow = (t: string) => (l === L - 1 && !o.allLogits ? n.op('Slice', [t, n.i64([-1]), n.i64([END]), n.i64([0])]) : t);
@@ -139,5 +148,6 @@ export function buildGraph(o: GraphOptions): Uint8Array {
     }
   }
   score?.finish();
+  sources?.finish();
   return g.toBytes(o.baked ? 'kvzip_compressed' : 'kvzip_dense');
 }

@@ -149,23 +149,35 @@ export function readHeads(
   dtype: 'fp32' | 'fp16',
 ): HeadPairs[][] {
   const blob = readFileSync(join(dir, KV_FILE));
-  const bitmap = readFileSync(join(dir, KEEP_FILE));
-  const stride = Math.ceil(sequenceLength / 8);
+  const kept = keptPositions(dir, baked, sequenceLength);
   const view = (offset: number, length: number): Elems => {
     const half = new Uint16Array(blob.buffer.slice(blob.byteOffset + offset, blob.byteOffset + offset + length));
     return dtype === 'fp16' ? half : f16ToF32(half);
   };
   return baked.map((layer, l) =>
     layer.map((b, h) => {
-      const positions = new Int32Array(b.count);
-      const base = (l * layer.length + h) * stride;
-      let j = 0;
-      for (let pos = 0; pos < sequenceLength && j < b.count; pos++) if (bitmap[base + (pos >> 3)] & (1 << (pos & 7))) positions[j++] = pos;
+      const positions = kept[l][h];
       const kt = view(b.keyRef.offset, b.keyRef.length);
       const Ctor = kt.constructor as new (n: number) => Elems;
       const keys = new Ctor(b.count * headDim);
       for (let i = 0; i < b.count; i++) for (let d = 0; d < headDim; d++) keys[i * headDim + d] = kt[d * b.count + i];
       return { positions, keys, values: view(b.valueRef.offset, b.valueRef.length) };
+    }),
+  );
+}
+
+/** Each head's kept positions, ascending (what keep.bin records), in the order its pairs lie in the blob. */
+export function keptPositions(dir: string, baked: BakedHead[][], sequenceLength: number): Int32Array[][] {
+  const bitmap = readFileSync(join(dir, KEEP_FILE));
+  const stride = Math.ceil(sequenceLength / 8);
+  return baked.map((layer, l) =>
+    layer.map((b, h) => {
+      const positions = new Int32Array(b.count);
+      const base = (l * layer.length + h) * stride;
+      let j = 0;
+      for (let pos = 0; pos < sequenceLength && j < b.count; pos++) if (bitmap[base + (pos >> 3)] & (1 << (pos & 7))) positions[j++] = pos;
+      if (j !== b.count) throw new Error(`internal: keep.bin holds ${j} positions of layer ${l} head ${h}, the layout ${b.count}`);
+      return positions;
     }),
   );
 }

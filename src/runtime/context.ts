@@ -2,6 +2,7 @@
 // graph/names.ts). KVzip keeps a different number of pairs per KV head, so each layer's heads are padded to its
 // largest head and an additive bias masks the padding (0 on kept pairs, −inf after them): one graph then serves
 // every generation, where the baked layout needs a graph, and a session with its own weights, per generation.
+// Beside the KV go its pairs' answer-source buckets (graph/sources.ts), flattened as the graph concatenates them.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -10,6 +11,7 @@ import { f16ToF32 } from '../model/native.ts';
 import type { BakedHead } from '../graph/attention.ts';
 import type { GraphDtype } from '../graph/net.ts';
 import { names } from '../graph/names.ts';
+import type { SourceMap } from '../graph/sources.ts';
 import { tensorType } from './kv.ts';
 
 /** The context inputs of every layer, by input name. */
@@ -48,6 +50,27 @@ function layerFeeds(l: number, counts: number[], D: number, dtype: GraphDtype, k
   };
 }
 
+/**
+ * The answer-source inputs: every layer's [H, C_l] buckets flattened in layer order (padding in bucket 0: its
+ * probability is exactly 0), and zeros, one per bucket. Without a map every pair is in one bucket.
+ */
+function sourceFeeds(counts: number[][], map?: SourceMap): ContextFeeds {
+  const padded = counts.map((layer) => Math.max(1, ...layer));
+  const index = new Int32Array(counts.reduce((a, layer, l) => a + layer.length * padded[l], 0));
+  let at = 0;
+  counts.forEach((layer, l) =>
+    layer.forEach((n, h) => {
+      if (map && n > 0) index.set(map.bucket[l][h].subarray(0, n), at);
+      at += padded[l];
+    }),
+  );
+  const B = map?.buckets ?? 1;
+  return {
+    [names.contextSources]: new ort.Tensor('int32', index, [index.length]),
+    [names.sourceBuckets]: new ort.Tensor('float32', new Float32Array(B), [B]),
+  };
+}
+
 /** No context (a build, or plain generation): one masked pair per head, which attention gives probability 0. */
 export function emptyContext(spec: ModelSpec, dtype: GraphDtype): ContextFeeds {
   const none = new Float32Array(0);
@@ -64,14 +87,15 @@ export function emptyContext(spec: ModelSpec, dtype: GraphDtype): ContextFeeds {
         () => none,
       ),
     ),
+    sourceFeeds(Array.from({ length: spec.numLayers }, () => counts)),
   );
 }
 
 /**
  * The context inputs of the generation in `dir`: its blob (fp16, as kvzip/compact.ts writes it) laid out by
- * `baked`, widened to the graph's dtype.
+ * `baked`, widened to the graph's dtype, and its pairs' answer-source buckets (`sources`; one bucket without).
  */
-export function readContext(dir: string, baked: BakedHead[][], spec: ModelSpec, dtype: GraphDtype): ContextFeeds {
+export function readContext(dir: string, baked: BakedHead[][], spec: ModelSpec, dtype: GraphDtype, sources?: SourceMap): ContextFeeds {
   const blobs = new Map<string, Buffer>();
   const view = (ref: BakedHead['keyRef']): Elems => {
     let blob = blobs.get(ref.location);
@@ -90,6 +114,10 @@ export function readContext(dir: string, baked: BakedHead[][], spec: ModelSpec, 
         (h) => view(layer[h].keyRef),
         (h) => view(layer[h].valueRef),
       ),
+    ),
+    sourceFeeds(
+      baked.map((layer) => layer.map((b) => b.count)),
+      sources,
     ),
   );
 }

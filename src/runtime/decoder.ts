@@ -42,6 +42,11 @@ export interface ForwardResult {
   present: KvCache;
   logitsAll?: Float32Array;
   scores?: Float32Array;
+  /**
+   * The last new position's attention on the cached context's pairs, summed per source bucket (graph/sources.ts);
+   * set by graphs that output it (a compressed graph built with sources, WebGPU's dense graph).
+   */
+  sources?: Float32Array;
   /** Bytes that crossed the session boundary (feeds plus fetches). */
   bytesMoved: number;
 }
@@ -84,6 +89,8 @@ export class ForwardSession {
   private readonly appends: boolean;
   /** The dense graph: it takes the past's valid length (its past may have spare room). */
   private readonly pastLength: boolean;
+  /** The graph outputs answer sources (graph/sources.ts). */
+  private readonly sources: boolean;
 
   constructor(
     readonly session: ort.InferenceSession,
@@ -108,6 +115,7 @@ export class ForwardSession {
     this.pastLength = session.inputNames.includes(names.pastLength);
     this.appends = this.pastLength && placement === 'host';
     this.contextInputs = session.inputNames.includes(names.contextKey(0));
+    this.sources = session.outputNames.includes(names.sources);
     if (placement === 'device') this.transfer = transfer ?? new DeviceTransfer(dtype);
   }
 
@@ -216,6 +224,7 @@ export class ForwardSession {
       wanted.push(names.logitsAll);
     }
     if (o.scoreIndex) wanted.push(names.scores);
+    if (this.sources) wanted.push(names.sources);
     // onnxruntime-node 1.30 places outputs wrongly (or fails the run) when a run fetches a subset of them, and the
     // session stays wrong afterwards: on the device every run fetches every output in the graph's order, and the
     // unwanted device ones are freed at once.
@@ -242,6 +251,7 @@ export class ForwardSession {
       present,
       logitsAll: o.allLogits ? (out[names.logitsAll].data as Float32Array) : undefined,
       scores: o.scoreIndex ? (out[names.scores].data as Float32Array) : undefined,
+      sources: this.sources ? (out[names.sources].data as Float32Array) : undefined,
       bytesMoved,
     };
   }

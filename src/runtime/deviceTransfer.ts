@@ -44,17 +44,24 @@ export class DeviceTransfer {
   }
 
   private async copy(direction: Direction, t: ort.Tensor): Promise<ort.Tensor> {
-    const session = await this.session(direction, t.dims.length);
+    const session = await this.session(direction, t.dims.length, t.type);
     const out = await session.run({ x: t });
     return out.y;
   }
 
-  private session(direction: Direction, rank: number): Promise<ort.InferenceSession> {
-    const key = `${direction}:${rank}`;
+  private session(direction: Direction, rank: number, elem: ort.Tensor.Type): Promise<ort.InferenceSession> {
+    const key = `${direction}:${rank}:${elem}`;
     let s = this.sessions.get(key);
     if (!s) {
       const g = new GraphBuilder();
-      const type = this.dtype === 'fp16' ? DataType.FLOAT16 : DataType.FLOAT;
+      // The KV's type, or another that a context input has (answer sources' int32 buckets and fp32 zeros).
+      const types: Partial<Record<ort.Tensor.Type, (typeof DataType)[keyof typeof DataType]>> = {
+        float16: DataType.FLOAT16,
+        float32: DataType.FLOAT,
+        int32: DataType.INT32,
+        int64: DataType.INT64,
+      };
+      const type = types[elem] ?? (this.dtype === 'fp16' ? DataType.FLOAT16 : DataType.FLOAT);
       const dims = Array.from({ length: rank }, (_, i) => `d${i}`);
       g.input('x', type, dims);
       g.alias(g.op('Identity', ['x']), 'y');

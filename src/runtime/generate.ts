@@ -31,6 +31,11 @@ export interface GenerateResult {
   decodeMsPerToken: number;
   bytesPerStep: number;
   kv: KvCache;
+  /**
+   * The attention on the cached context, per source bucket, summed over the `runs` that chose the answer's tokens
+   * (the prompt's last position, then each step; graph/sources.ts). Only from graphs that output it.
+   */
+  sources?: { mass: Float64Array; runs: number };
 }
 
 export function pick(c: Candidates, temperature: number, topP: number, random: () => number): number {
@@ -70,6 +75,14 @@ export async function generate(
   const first = await session.prefill(promptIds, past, prefillChunk, o.signal);
   let kv = first.present;
   let candidates = first.candidates;
+  let sources: GenerateResult['sources'];
+  const addSources = (s?: Float32Array) => {
+    if (!s) return;
+    sources ??= { mass: new Float64Array(s.length), runs: 0 };
+    for (let i = 0; i < s.length; i++) sources.mass[i] += s[i];
+    sources.runs++;
+  };
+  addSources(first.sources);
   const firstTokenMs = performance.now() - t0;
   const ids: number[] = [];
   let text = '';
@@ -112,6 +125,7 @@ export async function generate(
     if (kv !== past) session.release(kv);
     kv = r.present;
     candidates = r.candidates;
+    addSources(r.sources);
     bytes += r.bytesMoved;
     steps++;
   }
@@ -128,5 +142,6 @@ export async function generate(
     decodeMsPerToken: steps ? (performance.now() - tDecode) / steps : 0,
     bytesPerStep: steps ? bytes / steps : 0,
     kv,
+    ...(sources ? { sources } : {}),
   };
 }

@@ -13,6 +13,7 @@ import { ropeFrequencies, type Rope } from '../model/rope.ts';
 import { buildGraph, type GraphOptions } from '../graph/transformer.ts';
 import type { BakedHead } from '../graph/attention.ts';
 import type { GraphDtype } from '../graph/net.ts';
+import type { SourceMap } from '../graph/sources.ts';
 import { chooseDevice, openSession, weightDtype, type DeviceChoice, type SessionUse } from './session.ts';
 import type { WebGpuAdapter } from './webgpu.ts';
 import { ForwardSession, deviceOutputs, type KvPlacement } from './decoder.ts';
@@ -51,6 +52,8 @@ export interface CompressedOptions {
   scorePrefix?: number;
   /** The graph's file name inside the folder. */
   file?: string;
+  /** Output answer sources: each baked pair's bucket (graph/sources.ts). */
+  sources?: SourceMap;
 }
 
 export interface OpenCompressedOptions {
@@ -97,12 +100,14 @@ export interface DeviceModel {
    * scores a refresh's suffix (`scorePrefix`: the system prefix's length, its softmax sink). On WebGPU it is the
    * dense session with the KV as device-resident context inputs, so no generation and no refresh loads the weights
    * again; elsewhere a compressed graph with the KV baked in (a refresh's written first, into `file`).
+   * `sources` gives WebGPU's context its pairs' answer-source buckets; a baked graph has its own, from its build.
    */
   openOver(
     dir: string,
     baked: BakedHead[][],
     basePosition: number,
     refresh?: { scorePrefix: number; file: string },
+    sources?: SourceMap,
   ): Promise<{ session: ForwardSession; uploaded: number }>;
   /** writeCompressed, then openCompressed. */
   compressed(
@@ -131,7 +136,7 @@ export function openModel(o: OpenModelOptions): DeviceModel {
     });
   o.beforePrepare?.(spec, choice, weightDtype(choice));
   let prepared = prepare(weightDtype(choice));
-  const graph = (extra: Pick<GraphOptions, 'baked' | 'bakedDtype' | 'scorePrefix'> = {}) =>
+  const graph = (extra: Pick<GraphOptions, 'baked' | 'bakedDtype' | 'scorePrefix' | 'sources'> = {}) =>
     buildGraph({
       spec,
       rope,
@@ -234,9 +239,13 @@ export function openModel(o: OpenModelOptions): DeviceModel {
     writeCompressed(target, baked, c = {}) {
       // onnxruntime refuses external data outside a model's own folder, so the weights go in beside the graph.
       model.linkWeights(target);
-      writeFileSync(join(target, c.file ?? DECODE_FILE), graph({ baked, bakedDtype: c.bakedDtype, scorePrefix: c.scorePrefix }), {
-        mode: 0o600,
-      });
+      writeFileSync(
+        join(target, c.file ?? DECODE_FILE),
+        graph({ baked, bakedDtype: c.bakedDtype, scorePrefix: c.scorePrefix, sources: c.sources }),
+        {
+          mode: 0o600,
+        },
+      );
     },
     async openCompressed(target, basePosition, c = {}) {
       const use = c.use ?? 'answer';
@@ -251,12 +260,12 @@ export function openModel(o: OpenModelOptions): DeviceModel {
       });
       return new ForwardSession(opened.session, spec, prepared.dtype, basePosition, where, opened.device !== 'cpu');
     },
-    async openOver(target, baked, basePosition, refresh) {
+    async openOver(target, baked, basePosition, refresh, sources) {
       if (choice.device === 'webgpu') {
         const d = await model.dense();
         // Still WebGPU unless the dense graph fell back to the CPU, whose fp32 cannot take this generation's KV.
         if (d.placement === 'device') {
-          const session = await d.withContext(readContext(target, baked, spec, prepared.dtype), basePosition);
+          const session = await d.withContext(readContext(target, baked, spec, prepared.dtype, sources), basePosition);
           return { session, uploaded: session.uploadedBytes };
         }
       }

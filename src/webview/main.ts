@@ -305,10 +305,27 @@ function updateTurn(turn: Turn): void {
   } else if (turn.cancelled) t.foot.append(el('span', 'muted', 'Stopped.'));
   else if (turn.ended) t.foot.append(el('span', 'ended', turn.ended));
   if (turn.stats) t.foot.append(el('span', 'muted stats', turn.stats));
+  if (turn.done && turn.sources?.length) t.foot.append(sourcesRow(turn.sources));
   if (turn.done && turn.answer)
     t.foot.append(button('Copy answer', 'copy-answer', () => vscode.postMessage({ type: 'copy', text: t.turn.answer })));
   if (!turn.done && !turn.answer) t.foot.append(el('span', 'muted thinking', 'Thinking…'));
   schedule(turn.id);
+}
+
+/** "Sources: a.ts 62% · b.ts 21%", each a file link (opened by the host, which checks it against the workspace). */
+function sourcesRow(sources: readonly { path: string; share: number }[]): HTMLElement {
+  const row = el('div', 'sources muted', 'Sources: ');
+  row.title = 'The files whose cached context this answer attended to most, with their share of that attention';
+  sources
+    .filter((s) => typeof s.path === 'string' && typeof s.share === 'number')
+    .forEach((s, i) => {
+      if (i) row.append(' · ');
+      const a = el('a', 'source', s.path);
+      a.href = '#';
+      a.setAttribute('data-file', s.path);
+      row.append(a, ` ${Math.round(s.share * 100)}%`);
+    });
+  return row;
 }
 
 function schedule(id: number): void {

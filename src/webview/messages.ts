@@ -52,6 +52,8 @@ export interface Turn {
   /** Buttons under an error: what leads to its fix. */
   actions?: FailureAction[];
   setting?: string;
+  /** The files the answer attended to most, with their share (0..1), largest first: links under the answer. */
+  sources?: { path: string; share: number }[];
 }
 
 /** A past conversation in the sidebar's list. */

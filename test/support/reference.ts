@@ -76,8 +76,13 @@ export function referenceForward(
   ids: number[],
   /** Sees each layer's post-RoPE queries [S, H, D] and keys [S, Hkv, D] (the KVzip score check needs them). */
   onAttention?: (layer: number, q: Float64Array, k: Float64Array) => void,
-  /** Which earlier positions t position s attends to besides itself (default all: plain causal attention). */
-  sees: (s: number, t: number) => boolean = () => true,
+  /**
+   * Which earlier positions t position s attends to besides itself in `layer` and KV head `kvHead` (default all:
+   * plain causal attention).
+   */
+  sees: (s: number, t: number, layer: number, kvHead: number) => boolean = () => true,
+  /** Sees each query head's attention probabilities of position s over positions 0..s (answer sources' check). */
+  onProbs?: (layer: number, head: number, s: number, probs: Float64Array) => void,
 ): Float32Array {
   const { hiddenSize: h, numHeads: H, numKvHeads: Hkv, headDim: D, intermediateSize: I, vocabSize: V } = spec;
   const S = ids.length;
@@ -113,11 +118,18 @@ export function referenceForward(
         for (let t = 0; t <= s; t++) {
           let dot = 0;
           for (let d = 0; d < D; d++) dot += qr[(s * H + head) * D + d] * kr[(t * Hkv + kvh) * D + d];
-          scores[t] = t === s || sees(s, t) ? dot * scale : -Infinity;
+          scores[t] = t === s || sees(s, t, l, kvh) ? dot * scale : -Infinity;
           if (scores[t] > max) max = scores[t];
         }
         let sum = 0;
         for (let t = 0; t <= s; t++) sum += scores[t] = Math.exp(scores[t] - max);
+        if (onProbs)
+          onProbs(
+            l,
+            head,
+            s,
+            scores.slice(0, s + 1).map((e) => e / sum),
+          );
         for (let t = 0; t <= s; t++) {
           const pr = scores[t] / sum;
           for (let d = 0; d < D; d++) attn[(s * H + head) * D + d] += pr * v[(t * Hkv + kvh) * D + d];
