@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import { ensureRandomQwen, RESULTS_DIR, TMP_DIR } from './randomQwen.ts';
 import { ModelTokenizer } from '../src/model/tokenizer.ts';
 import { openModel } from '../src/runtime/open.ts';
-import * as ort from 'onnxruntime-node';
+import { openSession } from '../src/runtime/session.ts';
 import { ForwardSession } from '../src/runtime/decoder.ts';
 import { SOURCE_NODES } from '../src/graph/sources.ts';
 import type { KvCache } from '../src/runtime/kv.ts';
@@ -144,11 +144,12 @@ for (const context of CONTEXTS) {
   // SOURCE_NODES…) against each decode run's whole time, a ratio other jobs on the machine move little.
   const prefix = join(gen, 'profile');
   const profiled = new ForwardSession(
-    await ort.InferenceSession.create(join(gen, 'sources.onnx'), {
-      executionProviders: ['cpu'],
-      enableProfiling: true,
-      profileFilePrefix: prefix,
-    }),
+    (
+      await openSession(join(gen, 'sources.onnx'), { device: 'cpu' }, () => join(gen, 'sources.onnx'), {
+        use: 'answer',
+        profilePrefix: prefix,
+      })
+    ).session,
     spec,
     'fp32',
     context,

@@ -64,6 +64,8 @@ export interface SessionKind {
   threads?: number;
   /** Outputs a WebGPU session keeps on the device (the present KV), where the next run takes them as they are. */
   deviceOutputs?: string[];
+  /** onnxruntime's profiler writes `<prefix>_<time>.json` (benchmarks read their kernels' share of a run). */
+  profilePrefix?: string;
 }
 
 /**
@@ -93,6 +95,7 @@ export function sessionOptions(device: Backend, kind: SessionKind): ort.Inferenc
     logSeverityLevel: 3,
     ...(kind.threads ? { intraOpNumThreads: kind.threads, interOpNumThreads: kind.threads } : {}),
     ...(device === 'cpu' && !cpuPrepacks(kind) ? { extra: { session: { disable_prepacking: '1' } } } : {}),
+    ...(kind.profilePrefix ? { enableProfiling: true, profileFilePrefix: kind.profilePrefix } : {}),
     ...(device === 'webgpu' && kind.deviceOutputs?.length
       ? { preferredOutputLocation: Object.fromEntries(kind.deviceOutputs.map((n) => [n, 'gpu-buffer' as const])) }
       : {}),

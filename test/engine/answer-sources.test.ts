@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import * as ort from 'onnxruntime-node';
+import { openSession } from '../../src/runtime/session.ts';
 import type { Fingerprint } from '../../src/context/types.ts';
 import { sourceMap, answerSources } from '../../src/engine/sources.ts';
 import { buildGraph } from '../../src/graph/transformer.ts';
@@ -123,7 +123,7 @@ describe('answer sources on stories260K', { skip: skipWithoutStories }, () => {
     });
     m.linkWeights(gen);
     writeFileSync(join(gen, 'explicit.onnx'), graph);
-    const session = await ort.InferenceSession.create(join(gen, 'explicit.onnx'), { executionProviders: ['cpu'] });
+    const { session } = await openSession(join(gen, 'explicit.onnx'), { device: 'cpu' }, () => join(gen, 'explicit.onnx'));
     const explicit = await new ForwardSession(session, spec, 'fp32').withContext(
       readContext(gen, layout.baked, spec, 'fp32', map16),
       ids.length,
