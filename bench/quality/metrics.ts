@@ -24,6 +24,18 @@ export async function logitsOf(session: ForwardSession, past: KvCache, ids: numb
   return (await session.forward(ids, past, { allLogits: true, keepPresent: false })).logitsAll!;
 }
 
+/** The argmax of rows [from, from + count) of logits [S, vocab]. */
+export function argmaxRows(logits: Float32Array, vocab: number, from: number, count: number): number[] {
+  const out: number[] = [];
+  for (let t = from; t < from + count; t++) {
+    let best = 0;
+    let max = -Infinity;
+    for (let v = 0, o = t * vocab; v < vocab; v++) if (logits[o + v]! > max) [max, best] = [logits[o + v]!, v];
+    out.push(best);
+  }
+  return out;
+}
+
 export function logSoftmax(row: Float32Array): Float64Array {
   let max = -Infinity;
   for (const v of row) max = Math.max(max, v);

@@ -229,3 +229,104 @@ export function svg(avg: Averages, full: { heldOutNll: number; factNll: number }
   out.push('</svg>');
   return out.join('\n') + '\n';
 }
+
+/** One line of a quality-versus-ratio panel; `lo`/`hi` draw an interval bar at the point. */
+export interface RatioSeries {
+  name: string;
+  color: string;
+  width?: number;
+  dash?: string;
+  points: { ratio: number; value: number; lo?: number; hi?: number }[];
+}
+
+export interface RatioPanel {
+  title: string;
+  series: RatioSeries[];
+  /** Horizontal reference lines (the full cache, no context at all). */
+  refs?: { label: string; value: number }[];
+  /** The y range; the data's (padded) when left out. */
+  range?: [number, number];
+}
+
+/**
+ * Quality against the ratio kept, one panel per measure, one line per method, with interval bars: the same
+ * drawing as the stories260K figure (svg above), for any measures.
+ */
+export function ratioChart(panels: RatioPanel[], o: { cols?: number; ratios: number[]; title?: string }): string {
+  const cols = o.cols ?? 3;
+  const W = 340;
+  const Hh = 250;
+  const m = { l: 48, r: 12, t: 28, b: 38 };
+  const names = new Map<string, RatioSeries>();
+  for (const p of panels) for (const s of p.series) if (!names.has(s.name)) names.set(s.name, s);
+  const legendRows = Math.ceil(names.size / 4);
+  const top = (o.title ? 22 : 0) + 12 + legendRows * 18;
+  const total = { w: cols * W, h: Math.ceil(panels.length / cols) * Hh + top };
+  const out: string[] = [];
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${total.w}" height="${total.h}" viewBox="0 0 ${total.w} ${total.h}" font-family="sans-serif" font-size="11">`,
+  );
+  out.push(`<rect width="100%" height="100%" fill="white"/>`);
+  if (o.title)
+    out.push(`<text x="${total.w / 2}" y="16" text-anchor="middle" font-size="13" font-weight="bold">${escapeXml(o.title)}</text>`);
+  panels.forEach((p, i) => {
+    const ox = (i % cols) * W;
+    const oy = top + Math.floor(i / cols) * Hh;
+    const values = p.series.flatMap((s) => s.points.flatMap((pt) => [pt.value, pt.lo ?? pt.value, pt.hi ?? pt.value]));
+    for (const r of p.refs ?? []) values.push(r.value);
+    let [lo, hi] = p.range ?? [Math.min(...values), Math.max(...values)];
+    if (!p.range) {
+      const padv = (hi - lo) * 0.05 || 0.1;
+      lo -= padv;
+      hi += padv;
+    }
+    const px = (r: number) => ox + m.l + r * (W - m.l - m.r);
+    const py = (v: number) => oy + Hh - m.b - ((Math.min(Math.max(v, lo), hi) - lo) / (hi - lo)) * (Hh - m.t - m.b);
+    out.push(
+      `<text x="${ox + W / 2}" y="${oy + 16}" text-anchor="middle" font-size="11.5" font-weight="bold">${escapeXml(p.title)}</text>`,
+    );
+    out.push(`<rect x="${px(0)}" y="${py(hi)}" width="${px(1) - px(0)}" height="${py(lo) - py(hi)}" fill="none" stroke="#444"/>`);
+    for (const v of [0, 1, 2, 3, 4].map((j) => lo + ((hi - lo) * j) / 4)) {
+      out.push(`<line x1="${px(0)}" x2="${px(1)}" y1="${py(v)}" y2="${py(v)}" stroke="#ddd"/>`);
+      out.push(`<text x="${px(0) - 4}" y="${py(v) + 4}" text-anchor="end">${v.toFixed(2)}</text>`);
+    }
+    for (const r of [0, ...o.ratios]) {
+      out.push(`<line x1="${px(r)}" x2="${px(r)}" y1="${py(lo)}" y2="${py(lo) + 4}" stroke="#444"/>`);
+      out.push(`<text x="${px(r)}" y="${py(lo) + 15}" text-anchor="middle">${r}</text>`);
+    }
+    out.push(`<text x="${ox + (m.l + W - m.r) / 2}" y="${oy + Hh - 8}" text-anchor="middle">ratio of context KV kept</text>`);
+    for (const r of p.refs ?? []) {
+      out.push(`<line x1="${px(0)}" x2="${px(1)}" y1="${py(r.value)}" y2="${py(r.value)}" stroke="black" stroke-dasharray="4 3"/>`);
+      out.push(`<text x="${px(0) + 4}" y="${py(r.value) - 4}">${escapeXml(r.label)}</text>`);
+    }
+    // Each line a little to the side of the others, so interval bars at one ratio do not hide each other.
+    p.series.forEach((s, k) => {
+      const dx = (k - (p.series.length - 1) / 2) * 2.5;
+      const pts = [...s.points].sort((a, b) => a.ratio - b.ratio);
+      const xy = pts.map((pt) => [px(pt.ratio) + dx, py(pt.value)] as const);
+      const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : '';
+      out.push(
+        `<polyline points="${xy.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ')}" fill="none" stroke="${s.color}" stroke-width="${s.width ?? 1.5}"${dash}/>`,
+      );
+      pts.forEach((pt, j) => {
+        const [x, y] = xy[j]!;
+        if (pt.lo !== undefined && pt.hi !== undefined)
+          out.push(
+            `<line x1="${x.toFixed(1)}" x2="${x.toFixed(1)}" y1="${py(pt.lo).toFixed(1)}" y2="${py(pt.hi).toFixed(1)}" stroke="${s.color}" stroke-opacity="0.55"/>`,
+          );
+        out.push(`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="2.5" fill="${s.color}"/>`);
+      });
+    });
+  });
+  [...names.values()].forEach((s, i) => {
+    const x = 20 + (i % 4) * 250;
+    const y = (o.title ? 22 : 0) + 15 + Math.floor(i / 4) * 18;
+    const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : '';
+    out.push(`<line x1="${x}" x2="${x + 24}" y1="${y}" y2="${y}" stroke="${s.color}" stroke-width="${s.width ?? 1.5}"${dash}/>`);
+    out.push(`<text x="${x + 30}" y="${y + 4}">${escapeXml(s.name)}</text>`);
+  });
+  out.push('</svg>');
+  return out.join('\n') + '\n';
+}
+
+const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
