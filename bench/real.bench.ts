@@ -301,6 +301,9 @@ async function runModel(modelArg: string) {
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
+    // The next model must not find this one's weights still held by two sessions.
+    await plain.releaseDense();
+    await evalModel.releaseDense();
   }
   return report(modelName, id ? REAL_MODELS[id].label : gguf, workspaces, cells);
 
