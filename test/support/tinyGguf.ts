@@ -3,7 +3,7 @@
 import { GGMLQuantizationType as T } from '@huggingface/gguf';
 import { f32ToF16 } from '../../src/model/native.ts';
 import { prng } from './tinyModel.ts';
-import { f32, tensorBytes, u32, writeGguf, type GgufTensorSpec, type GgufValue } from './writeGguf.ts';
+import { BLOCKS, f32, tensorBytes, u32, writeGguf, type GgufTensorSpec, type GgufValue } from './writeGguf.ts';
 
 export const HIDDEN = 256;
 const FFN = 256;
@@ -21,14 +21,6 @@ const HALVES: Partial<Record<T, number[]>> = {
   [T.Q4_K]: [0, 2],
   [T.Q6_K]: [208],
 };
-const BLOCK: Partial<Record<T, [number, number]>> = {
-  [T.Q4_0]: [32, 18],
-  [T.Q4_1]: [32, 20],
-  [T.Q5_0]: [32, 22],
-  [T.Q8_0]: [32, 34],
-  [T.Q4_K]: [256, 144],
-  [T.Q6_K]: [256, 210],
-};
 
 /** Random blocks whose scale fields are small finite halves, so activations stay well-conditioned. */
 function randomTensor(name: string, dims: number[], type: T, seed: number): GgufTensorSpec {
@@ -40,7 +32,7 @@ function randomTensor(name: string, dims: number[], type: T, seed: number): Gguf
     return { name, dims, type, data };
   }
   for (let i = 0; i < data.length; i++) data[i] = Math.floor(r.uniform() * 256);
-  const [, bytes] = BLOCK[type]!;
+  const [, bytes] = BLOCKS[type]!;
   const scale = type === T.Q8_0 ? 0.002 : type === T.Q6_K ? 0.0005 : 0.01;
   for (let b = 0; b < data.length / bytes; b++) {
     for (const at of HALVES[type]!) {

@@ -21,7 +21,7 @@ export interface GgufTensorSpec {
 }
 
 /** Elements per block and bytes per block of the types tests write. */
-const BLOCKS: Partial<Record<GGMLQuantizationType, [number, number]>> = {
+export const BLOCKS: Partial<Record<GGMLQuantizationType, [number, number]>> = {
   [GGMLQuantizationType.F32]: [1, 4],
   [GGMLQuantizationType.F16]: [1, 2],
   [GGMLQuantizationType.BF16]: [1, 2],
