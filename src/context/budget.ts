@@ -9,6 +9,9 @@
 // outline that alone takes more than a quarter of the budget: it is left out and the fill goes on inside its
 // tier (no outline can shrink it, and stopping there would leave most of the window empty), but no lower tier
 // goes in. Step 2 still runs in a tier that ended: the files it upgrades rank above the one that missed.
+// A file whose smallest form is larger than the whole budget keeps nothing out: no choice of other files could
+// make room for it. And when the ranked fill leaves the context empty (every file it reached was too big), the
+// files it never measured fill the budget, smallest first within each tier, rather than an empty context.
 //
 // The old policy, "largest files first", left out the heart of every real repository we tried: its largest
 // files are its core modules (issue 12).

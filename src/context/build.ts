@@ -6,21 +6,21 @@ import { createHash } from 'node:crypto';
 import { lstat, readlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { HUGE_SHARE, TokenBudget } from './budget.ts';
-import { generatedContentVerdict, type Verdict } from './defaults.ts';
+import { generatedContentVerdict } from './defaults.ts';
 import { discover } from './discover.ts';
 import { fingerprintOf } from './fingerprint.ts';
 import { DEFAULT_MAX_GRAPH_BYTES, importGraph } from './graph.ts';
 import { gitChurn, gitDirty, orderByChurn, orderByMtime } from './order.ts';
 import { outlineOf } from './outline.ts';
 import { rankFiles, tierOf, type Ranked } from './rank.ts';
-import { readStable } from './read.ts';
+import { readStable, type ReadResult } from './read.ts';
 import { renderSegment, type Segment } from './render.ts';
 import { Omissions } from './report.ts';
 import { contextRules } from './rules.ts';
 import { secretContentVerdict } from './secrets.ts';
 import { decode } from './sniff.ts';
 import { loadSyntax } from './syntax.ts';
-import type { BuiltContext, ContextFile, ContextOptions, ContextRoot, OmittedFile } from './types.ts';
+import type { BuiltContext, ContextFile, ContextOptions, ContextRoot } from './types.ts';
 
 export const DEFAULT_MAX_FILE_BYTES = 256 * 1024;
 export const DEFAULT_MAX_FILES = 100_000;
@@ -138,18 +138,93 @@ export async function buildContext(root: string | readonly ContextRoot[], option
 
   const budget = new TokenBudget(options.maxTokens ?? Number.POSITIVE_INFINITY);
   const kept = new Map<string, Kept>();
+  /** Files left out for the budget: reported at the end, since the smaller-files fill may still take some. */
+  const out = new Map<string, { ranked: Ranked; bytes: number | undefined; detail: string; tokens?: number }>();
+  const leaveOut = (ranked: Ranked, bytes: number | undefined, detail: string, tokens?: number): void => {
+    out.set(ranked.path, { ranked, bytes, detail, ...(tokens === undefined ? {} : { tokens }) });
+  };
   /** Set when a file's smallest form did not fit: it and everything ranked below stay out. */
   let endedAt: Ranked | undefined;
-  const skip = (path: string, v: Verdict, extra: { bytes?: number; tokens?: number; ranked?: Ranked } = {}): void => {
-    const e: { bytes?: number; tokens?: number; rank?: number; kind?: OmittedFile['kind'] } = { bytes: extra.bytes };
-    if (extra.tokens !== undefined) e.tokens = extra.tokens;
-    if (extra.ranked) {
-      e.rank = extra.ranked.rank;
-      e.kind = extra.ranked.kind;
-    }
-    omitted.file(path, v, e);
-  };
   const lostAt = (r: Ranked): string => `rank ${r.rank} of ${ranking.length} (${r.kind})`;
+  const formOf = (k: Kept): string => (k.content === undefined ? 'whole' : 'as an outline');
+  const missed = (k: Kept): string => `${lostAt(k.ranked)}: ${k.ids.length} tokens ${formOf(k)}, ${budget.left} of ${budget.max} left`;
+
+  /**
+   * A file read, checked and encoded in its smallest form (whole when `whole` is set and it fits whole), or
+   * undefined when what it holds leaves it out (the report says why).
+   */
+  const measure = async (ranked: Ranked, r: ReadResult, whole: boolean): Promise<Kept | undefined> => {
+    const { path } = ranked;
+    if (!r.ok) {
+      omitted.file(path, r, { bytes: r.bytes });
+      return undefined;
+    }
+    const bytes = r.bytes.length;
+    const d = decode(r.bytes);
+    if (d.binary) {
+      omitted.file(path, { reason: 'binary', detail: d.detail }, { bytes });
+      return undefined;
+    }
+    const v =
+      (includeSecrets ? undefined : await secretContentVerdict(path, d.text)) ?? (defaults ? generatedContentVerdict(d.text) : undefined);
+    if (v) {
+      omitted.file(path, v, { bytes });
+      return undefined;
+    }
+    let outline: string | undefined;
+    let signatures: string | undefined;
+    let seg: Segment | undefined;
+    let ids: ArrayLike<number> | undefined;
+    if (whole) {
+      seg = renderSegment(path, d.text);
+      ids = options.encode(seg.text);
+    }
+    if (!ids || ids.length > budget.left) {
+      // A small file's outline would save a few tokens for a parse: small files go in whole or not at all.
+      outline = bytes < MIN_OUTLINE_BYTES ? undefined : outlineOf(syntax, path, d.text);
+      signatures = outline === undefined ? undefined : outlineOf(syntax, path, d.text, 'signatures');
+      if (signatures === outline) signatures = undefined;
+      if (signatures !== undefined) seg = renderSegment(path, signatures, 'signatures');
+      else if (outline !== undefined) seg = renderSegment(path, outline, 'outline');
+      else seg ??= renderSegment(path, d.text);
+      ids = options.encode(seg.text);
+    }
+    const k: Kept = { hash: createHash('sha256').update(r.bytes).digest('hex'), bytes, seg: seg!, ids, ranked };
+    if (outline !== undefined) k.content = d.text;
+    if (signatures !== undefined) k.outline = outline;
+    if (d.invalid > 0) k.note = `${d.invalid} invalid UTF-8 sequences shown as U+FFFD`;
+    return k;
+  };
+  const take = (k: Kept): boolean => {
+    if (!budget.take(k.ids.length)) return false;
+    kept.set(k.ranked.path, k);
+    return true;
+  };
+
+  // Signatures become outlines, then outlines whole files, in rank order, while they fit: every central file gets
+  // its docstrings before any gets its bodies.
+  const upgrade = (k: Kept, to: Segment): boolean => {
+    // Tokens scale with characters closely enough to skip encoding files that clearly cannot fit.
+    if ((k.ids.length * to.text.length) / k.seg.text.length - k.ids.length > 1.25 * budget.left) return false;
+    const ids = options.encode(to.text);
+    if (!budget.take(ids.length - k.ids.length)) return false;
+    k.seg = to;
+    k.ids = ids;
+    return true;
+  };
+  const upgradeAll = (members: readonly Ranked[]): void => {
+    for (const ranked of members) {
+      const k = kept.get(ranked.path);
+      if (k?.outline !== undefined && upgrade(k, renderSegment(ranked.path, k.outline, 'outline'))) delete k.outline;
+    }
+    for (const ranked of members) {
+      const k = kept.get(ranked.path);
+      if (k?.content !== undefined && k.outline === undefined && upgrade(k, renderSegment(ranked.path, k.content))) {
+        delete k.content;
+      }
+    }
+  };
+
   let tried = 0;
   let hugeMisses = 0;
   let skippedHuge: Ranked | undefined;
@@ -164,7 +239,7 @@ export async function buildContext(root: string | readonly ContextRoot[], option
     // A token takes at least one byte, so when the whole tier's bytes fit, every file goes in whole: no outline is
     // computed and nothing is encoded twice (a roomy budget costs what it cost before ranking).
     let tierBytes = 0;
-    for (const r of members) tierBytes += byPath.get(r.path)!.bytes + Buffer.byteLength(r.path) + HEADER_BYTES;
+    for (const r of members) tierBytes += segmentBytes(r.path, byPath.get(r.path)!.bytes);
     const wholeFits = !endedAt && tierBytes <= budget.left;
 
     // 1. Smallest forms, in rank order (whole files when the tier surely fits).
@@ -173,75 +248,38 @@ export async function buildContext(root: string | readonly ContextRoot[], option
       const batch = members.slice(i, i + IO_BATCH);
       if (endedAt) {
         for (const r of batch) {
-          const detail = `${lostAt(r)}: not read: the budget ended at rank ${endedAt.rank} (${endedAt.path})`;
-          skip(r.path, { reason: 'budget', detail }, { bytes: byPath.get(r.path)!.bytes, ranked: r });
+          leaveOut(r, byPath.get(r.path)!.bytes, `${lostAt(r)}: not read: the budget ended at rank ${endedAt.rank} (${endedAt.path})`);
         }
         continue;
       }
       const reads = await Promise.all(batch.map((r) => readStable(byPath.get(r.path)!.abs, maxFileBytes)));
       for (let j = 0; j < batch.length; j++) {
         const ranked = batch[j]!;
-        const { path } = ranked;
         const r = reads[j]!;
         if (endedAt) {
           const detail = `${lostAt(ranked)}: the budget ended at rank ${endedAt.rank} (${endedAt.path})`;
-          skip(path, { reason: 'budget', detail }, { bytes: r.ok ? r.bytes.length : r.bytes, ranked });
+          leaveOut(ranked, r.ok ? r.bytes.length : r.bytes, detail);
           continue;
         }
-        if (!r.ok) {
-          skip(path, r, { bytes: r.bytes });
+        const k = await measure(ranked, r, wholeFits);
+        if (!k) continue;
+        if (take(k)) {
+          hugeMisses = 0;
           continue;
         }
-        const bytes = r.bytes.length;
-        const d = decode(r.bytes);
-        if (d.binary) {
-          skip(path, { reason: 'binary', detail: d.detail }, { bytes });
-          continue;
+        const tokens = k.ids.length;
+        let detail = missed(k);
+        if (tokens > budget.max) {
+          // No budget this size can take it, whatever else is left out: it keeps nothing ranked below it out.
+          detail += '; more than the whole budget';
+          if (++hugeMisses >= MAX_HUGE_MISSES) endedAt = ranked;
+        } else if (k.content === undefined && budget.isHuge(tokens) && ++hugeMisses < MAX_HUGE_MISSES) {
+          detail += `; no outline, and over ${HUGE_SHARE * 100}% of the budget alone`;
+          skippedHuge ??= ranked;
+        } else {
+          endedAt = ranked;
         }
-        const v =
-          (includeSecrets ? undefined : await secretContentVerdict(path, d.text)) ??
-          (defaults ? generatedContentVerdict(d.text) : undefined);
-        if (v) {
-          skip(path, v, { bytes });
-          continue;
-        }
-        let outline: string | undefined;
-        let signatures: string | undefined;
-        let seg: Segment | undefined;
-        let ids: ArrayLike<number> | undefined;
-        if (wholeFits) {
-          seg = renderSegment(path, d.text);
-          ids = options.encode(seg.text);
-        }
-        if (!ids || ids.length > budget.left) {
-          // A small file's outline would save a few tokens for a parse: small files go in whole or not at all.
-          outline = bytes < MIN_OUTLINE_BYTES ? undefined : outlineOf(syntax, path, d.text);
-          signatures = outline === undefined ? undefined : outlineOf(syntax, path, d.text, 'signatures');
-          if (signatures === outline) signatures = undefined;
-          if (signatures !== undefined) seg = renderSegment(path, signatures, 'signatures');
-          else if (outline !== undefined) seg = renderSegment(path, outline, 'outline');
-          else seg ??= renderSegment(path, d.text);
-          ids = options.encode(seg.text);
-        }
-        seg = seg!;
-        if (!budget.take(ids.length)) {
-          const form = outline === undefined ? 'whole' : 'as an outline';
-          let detail = `${lostAt(ranked)}: ${ids.length} tokens ${form}, ${budget.left} of ${budget.max} left`;
-          if (outline === undefined && budget.isHuge(ids.length) && ++hugeMisses < MAX_HUGE_MISSES) {
-            detail += `; no outline, and over ${HUGE_SHARE * 100}% of the budget alone`;
-            skippedHuge ??= ranked;
-          } else {
-            endedAt = ranked;
-          }
-          skip(path, { reason: 'budget', detail }, { bytes, tokens: ids.length, ranked });
-          continue;
-        }
-        hugeMisses = 0;
-        const k: Kept = { hash: createHash('sha256').update(r.bytes).digest('hex'), bytes, seg, ids, ranked };
-        if (outline !== undefined) k.content = d.text;
-        if (signatures !== undefined) k.outline = outline;
-        if (d.invalid > 0) k.note = `${d.invalid} invalid UTF-8 sequences shown as U+FFFD`;
-        kept.set(path, k);
+        leaveOut(ranked, k.bytes, detail, tokens);
       }
       tried += batch.length;
       progress({ phase: 'read', done: tried, total: ranking.length });
@@ -250,27 +288,44 @@ export async function buildContext(root: string | readonly ContextRoot[], option
     endedAt ??= skippedHuge;
     skippedHuge = undefined;
 
-    // 2. Signatures become outlines, then outlines whole files, in rank order, while they fit: every central
-    //    file gets its docstrings before any gets its bodies.
-    const upgrade = (k: Kept, to: Segment): boolean => {
-      // Tokens scale with characters closely enough to skip encoding files that clearly cannot fit.
-      if ((k.ids.length * to.text.length) / k.seg.text.length - k.ids.length > 1.25 * budget.left) return false;
-      const ids = options.encode(to.text);
-      if (!budget.take(ids.length - k.ids.length)) return false;
-      k.seg = to;
-      k.ids = ids;
-      return true;
-    };
-    for (const ranked of members) {
-      const k = kept.get(ranked.path);
-      if (k?.outline !== undefined && upgrade(k, renderSegment(ranked.path, k.outline, 'outline'))) delete k.outline;
-    }
-    for (const ranked of members) {
-      const k = kept.get(ranked.path);
-      if (k?.content !== undefined && k.outline === undefined && upgrade(k, renderSegment(ranked.path, k.content))) {
-        delete k.content;
+    // 2. Upgrades, for the files of this tier that went in.
+    upgradeAll(members);
+  }
+
+  // Nothing went in: the files the ranked fill reached are each too big for the budget. Rather than an empty
+  // context, the files it never measured fill it, smallest first within each tier (each in its smallest form).
+  if (kept.size === 0) {
+    const rest = [...out.values()]
+      .filter((o) => o.tokens === undefined)
+      .map((o) => o.ranked)
+      .sort((a, b) => tierOf(a) - tierOf(b) || byPath.get(a.path)!.bytes - byPath.get(b.path)!.bytes || a.rank - b.rank);
+    let misses = 0;
+    for (let i = 0; i < rest.length && misses < MAX_HUGE_MISSES; i += IO_BATCH) {
+      signal?.throwIfAborted();
+      const batch = rest.slice(i, i + IO_BATCH);
+      const reads = await Promise.all(batch.map((r) => readStable(byPath.get(r.path)!.abs, maxFileBytes)));
+      for (let j = 0; j < batch.length && misses < MAX_HUGE_MISSES; j++) {
+        const ranked = batch[j]!;
+        out.delete(ranked.path);
+        const k = await measure(ranked, reads[j]!, segmentBytes(ranked.path, byPath.get(ranked.path)!.bytes) <= budget.left);
+        if (!k) continue;
+        if (take(k)) {
+          misses = 0;
+          continue;
+        }
+        misses++;
+        leaveOut(ranked, k.bytes, `${missed(k)}; the files ranked first do not fit, so smaller ones filled the budget`, k.ids.length);
       }
     }
+    for (const o of out.values()) {
+      if (o.tokens === undefined)
+        o.detail = `${lostAt(o.ranked)}: not read: the files ranked first do not fit, and smaller ones filled the budget`;
+    }
+    upgradeAll([...kept.values()].map((k) => k.ranked).sort((a, b) => a.rank - b.rank));
+  }
+  for (const o of out.values()) {
+    const extra = { bytes: o.bytes, rank: o.ranked.rank, kind: o.ranked.kind, ...(o.tokens === undefined ? {} : { tokens: o.tokens }) };
+    omitted.file(o.ranked.path, { reason: 'budget', detail: o.detail }, extra);
   }
 
   const controlText = controlTextFinder(options.controlTokens);
@@ -329,6 +384,11 @@ export async function buildContext(root: string | readonly ContextRoot[], option
       ms: Math.round(performance.now() - t0),
     },
   };
+}
+
+/** Bytes of a file's whole segment: at least its tokens, since a token takes at least one byte. */
+function segmentBytes(path: string, bytes: number): number {
+  return bytes + Buffer.byteLength(path) + HEADER_BYTES;
 }
 
 /** Stat without following symlinks: a link may leave the workspace (~/.ssh) or loop. */

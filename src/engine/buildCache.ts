@@ -13,6 +13,7 @@ import type { EngineParts } from './parts.ts';
 import type { BuildResult, CacheSettings } from './protocol.ts';
 import { checkCacheNotWorkspace, emptyContextMessage } from './workspace.ts';
 import { contextLimit } from './workspaceContext.ts';
+import { attentionWindow } from '../model/config.ts';
 
 /** A build: the settings, and where its progress and cancel come from. */
 export interface BuildJob {
@@ -34,11 +35,11 @@ export async function buildCache(parts: EngineParts, job: BuildJob): Promise<Bui
   const store = new CacheStore(s.cacheDir, notice);
   const key = parts.entryKey(s, m);
   const ctx = await parts.context(s, m, signal, progress);
-  if (ctx.tokenIds.length === 0)
-    throw new UserError(
-      emptyContextMessage(s.workspace, ctx, contextLimit(m.prepared.spec, m.tokenizer, s.maxContextTokens).maxTokens),
-      'empty-context',
-    );
+  if (ctx.tokenIds.length === 0) {
+    const limit = contextLimit(m.prepared.spec, m.tokenizer, s.maxContextTokens);
+    const budget = { limit, modelWindow: attentionWindow(m.prepared.spec), maxContextTokens: s.maxContextTokens };
+    throw new UserError(emptyContextMessage(s.workspace, ctx, budget), 'empty-context');
+  }
   const prefixIds = m.tokenizer.prefixIds(m.tokenizer.layout());
   const ids = [...prefixIds, ...ctx.tokenIds];
   const opened = s.force ? undefined : await store.open(key, ENTRY_FILES);

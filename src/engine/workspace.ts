@@ -2,10 +2,10 @@
 // file could go into the context, a message that says which of the reasons it was.
 import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { relative, sep } from 'node:path';
-import type { BuiltContext } from '../context/types.ts';
+import type { BuiltContext, OmittedFile } from '../context/types.ts';
 import { UserError } from '../core/errors.ts';
 import { isInside } from '../core/paths.ts';
-import type { CacheSettings } from './protocol.ts';
+import type { CacheSettings, ContextLimit } from './protocol.ts';
 
 export function checkWorkspace(workspace: string): void {
   let isDir: boolean;
@@ -70,8 +70,16 @@ function escapeGlob(segment: string): string {
   return segment.replace(/[\\*?[\]{}()!+@|]/g, '\\$&');
 }
 
+/** The budget behind an empty context: the window it came from, and the user's cap when one was set. */
+export interface EmptyContextBudget {
+  limit: ContextLimit;
+  /** The model's own window. */
+  modelWindow: number;
+  maxContextTokens?: number | undefined;
+}
+
 /** Why nothing could go into the context, in the terms of what the user can change. */
-export function emptyContextMessage(workspace: string, ctx: BuiltContext, budget: number): string {
+export function emptyContextMessage(workspace: string, ctx: BuiltContext, b: EmptyContextBudget): string {
   if (ctx.stats.scanned === 0 && ctx.omitted.length === 0) {
     // Nothing was listed: the folder is empty, or its ignore rules cover all it holds (ignored files are left out
     // before they are listed, so the report names none of them).
@@ -80,14 +88,30 @@ export function emptyContextMessage(workspace: string, ctx: BuiltContext, budget
     const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ', …' : '');
     return `Every file of ${workspace} (${shown}) is ignored by its ignore rules (.gitignore, .git/info/exclude or git's global excludes file), and ignored files never go into the context. Change those rules, or open the folder that holds the code.`;
   }
-  const budgetOnly = ctx.omitted.filter((o) => o.reason === 'budget');
-  if (budgetOnly.length > 0 && budgetOnly.length === ctx.omitted.length) {
-    const smallest = Math.min(...budgetOnly.map((o) => o.tokens ?? Infinity));
-    const need = Number.isFinite(smallest) ? ` (the smallest file needs ${smallest})` : '';
-    return `No file of ${workspace} fits in the ${budget} tokens of context this model and --max-context-tokens allow${need}.`;
-  }
+  // Any file left out for the budget means one could go in with more room: the others (lockfiles, binaries) never would.
+  const budgetOut = ctx.omitted.filter((o) => o.reason === 'budget');
+  if (budgetOut.length > 0) return tooSmallMessage(workspace, budgetOut, b);
   const reasons = new Map<string, number>();
   for (const o of ctx.omitted) reasons.set(o.reason, (reasons.get(o.reason) ?? 0) + 1);
   const list = [...reasons].map(([r, n]) => `${n} ${r}`).join(', ');
   return `No files of ${workspace} could go into the context (${ctx.omitted.length} left out: ${list}). Check the include/exclude settings.`;
+}
+
+function tooSmallMessage(workspace: string, out: readonly OmittedFile[], b: EmptyContextBudget): string {
+  const { limit } = b;
+  const capped = b.maxContextTokens !== undefined && b.maxContextTokens < b.modelWindow;
+  const from = capped ? `the ${limit.window} tokens --max-context-tokens allows` : `the model's ${limit.window}-token window`;
+  let text =
+    `No file of ${workspace} fits in the ${limit.maxTokens} tokens of context left for files ` +
+    `(${from}, less ${limit.prefixTokens} for the prompt and ${limit.reserveTokens} kept for the question and the answer)`;
+  const measured = out.filter((o) => o.tokens !== undefined);
+  const smallest = measured.reduce<OmittedFile | undefined>((s, o) => (s && s.tokens! <= o.tokens! ? s : o), undefined);
+  if (smallest) {
+    const form = /tokens (whole|as an outline)/.exec(smallest.detail ?? '')?.[1];
+    const of = measured.length === 1 ? 'the one file measured' : `the smallest of the ${measured.length} files measured`;
+    text += `: ${of}, ${smallest.path}, takes ${smallest.tokens}${form ? ` ${form}` : ''}`;
+  }
+  return capped
+    ? `${text}. Raise --max-context-tokens (this model allows up to ${b.modelWindow}), or choose a model with a larger window (--model).`
+    : `${text}. Choose a model with a larger window (--model).`;
 }

@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildContext, contextReport, header } from '../../src/context/index.ts';
 import { charEncode, tempDir, write } from './context-fixtures.ts';
+import { emptyContextMessage } from '../../src/engine/workspace.ts';
+import { inEditorTerms } from '../../src/extension/errors.ts';
 
 test('segments: header + content, ids are the per-file encodings concatenated, ranges match', async (t) => {
   const root = tempDir(t);
@@ -89,4 +91,73 @@ test('contextReport: included files with tokens, rank and form, omitted with rea
   );
   assert.equal(report.totalTokens, ctx.totalTokens);
   assert.equal('text' in report, false);
+});
+
+/** A source file whose outline alone (its signatures) is thousands of tokens. */
+function manySignatures(n: number): string {
+  return Array.from(
+    { length: n },
+    (_, i) =>
+      `export function handleRequestNumber${i}(parameterAlpha: string, parameterBeta: number): string {\n  return parameterAlpha.repeat(parameterBeta) + '${i}';\n}\n`,
+  ).join('\n');
+}
+
+test('a top-ranked file too big for the whole budget keeps nothing out: the files after it fill the budget', async (t) => {
+  const root = tempDir(t);
+  write(root, {
+    'src/big.ts': manySignatures(80),
+    'docs/guide.md': 'How to use the tool: run it in the folder you want to read.\n',
+    'package.json': '{ "name": "tool" }\n',
+  });
+  const budget = 1000;
+  const ctx = await buildContext(root, { encode: charEncode, maxTokens: budget });
+  assert.deepEqual(ctx.files.map((f) => f.path).sort(), ['docs/guide.md', 'package.json']);
+  const big = ctx.omitted.find((o) => o.path === 'src/big.ts')!;
+  assert.equal(big.rank, 1, 'the source file ranks first');
+  assert.ok(big.tokens! > budget);
+  assert.match(big.detail!, /tokens as an outline, 1000 of 1000 left; more than the whole budget$/);
+  assert.ok(ctx.totalTokens <= budget);
+});
+
+test('when the files ranked first are all too big, the smallest files fill the budget instead of none', async (t) => {
+  const root = tempDir(t);
+  // Seventeen huge notes rank first (by path): the ranked fill gives up reading after sixteen misses in a row.
+  const huge = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`a${String(i).padStart(2, '0')}.txt`, 'h'.repeat(900 + i) + '\n']));
+  write(root, { ...huge, 'z1.txt': 'one\n', 'z2.txt': 'two two\n', 'z3.txt': 'x'.repeat(300) + '\n' });
+  const budget = 200;
+  const ctx = await buildContext(root, { encode: charEncode, maxTokens: budget });
+  assert.deepEqual(ctx.files.map((f) => f.path).sort(), ['z1.txt', 'z2.txt'], 'the small files that fit went in');
+  assert.ok(ctx.totalTokens > 0 && ctx.totalTokens <= budget);
+  const z3 = ctx.omitted.find((o) => o.path === 'z3.txt')!;
+  assert.equal(z3.reason, 'budget');
+  assert.match(z3.detail!, /\d+ tokens whole, \d+ of 200 left; the files ranked first do not fit, so smaller ones filled the budget$/);
+  assert.equal(ctx.files.length + ctx.omitted.length, 20);
+});
+
+test('when truly nothing fits, the message names the smallest file measured, its size, the budget and what to do', async (t) => {
+  const root = tempDir(t);
+  write(root, { 'src/big.ts': manySignatures(40), 'notes.md': 'n'.repeat(400) + '\n', 'tiny.txt': 'x'.repeat(50) + '\n' });
+  const limit = { window: 120, prefixTokens: 30, reserveTokens: 30, maxTokens: 60 };
+  const ctx = await buildContext(root, { encode: charEncode, maxTokens: limit.maxTokens });
+  assert.equal(ctx.files.length, 0);
+  const tiny = ctx.omitted.find((o) => o.path === 'tiny.txt')!;
+  assert.equal(tiny.tokens, header('tiny.txt').length + 51, 'the smallest file was measured');
+
+  const capped = emptyContextMessage(root, ctx, { limit, modelWindow: 32768, maxContextTokens: 120 });
+  assert.equal(
+    capped,
+    `No file of ${root} fits in the 60 tokens of context left for files (the 120 tokens --max-context-tokens allows, less 30 for the ` +
+      `prompt and 30 kept for the question and the answer): the smallest of the 3 files measured, tiny.txt, takes ${tiny.tokens} whole. ` +
+      'Raise --max-context-tokens (this model allows up to 32768), or choose a model with a larger window (--model).',
+  );
+  const window = emptyContextMessage(root, ctx, { limit, modelWindow: 120 });
+  assert.match(
+    window,
+    /\(the model's 120-token window, less 30 .*tiny\.txt, takes \d+ whole\. Choose a model with a larger window \(--model\)\.$/,
+  );
+  // In the editor, the flags are the settings.
+  assert.match(
+    inEditorTerms(capped),
+    /Raise kvzipCode\.maxContextTokens \(this model allows up to 32768\), or choose a model with a larger window \(kvzipCode\.model\)\.$/,
+  );
 });
