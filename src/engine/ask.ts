@@ -153,7 +153,7 @@ export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResu
     ...deviceOf(m),
     hostDeviceBytes: uploaded + session.hostDeviceBytes - bytesBefore,
     cancelled,
-    ...(r.stopReason === 'context-full' ? { stopped: 'conversation-budget' as const } : {}),
+    ...(r.stopReason === 'context-full' ? { stopped: budget < window - manifest.sequenceLength ? 'conversation-budget' : 'window' } : {}),
     turnsUsed: plan.kept.length,
     turnsDropped: plan.dropped,
     turn,

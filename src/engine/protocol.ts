@@ -164,8 +164,11 @@ export interface AskResult {
   cancelled: boolean;
   /** Bytes that crossed between host and a GPU for this answer: the compressed KV when its session opened, then every step's feeds and fetches (0 on the CPU). */
   hostDeviceBytes: number;
-  /** Set when the answer ran into the conversation budget (or the model's window) and was cut there. */
-  stopped?: 'conversation-budget';
+  /**
+   * Set when the answer was cut for room: 'window' when it reached the end of the model's window, 'conversation-budget'
+   * when it reached the smaller budget the user set.
+   */
+  stopped?: 'window' | 'conversation-budget';
   /** Earlier turns read with this question, and the oldest ones dropped to fit the budget. */
   turnsUsed: number;
   turnsDropped: number;

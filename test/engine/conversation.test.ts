@@ -122,6 +122,14 @@ test('conversation over the compressed cache', { skip, concurrency: false }, asy
     assert.equal(full.stopped, undefined);
   });
 
+  await t.test('an answer that reaches the end of the window says the window is full, not a budget', async () => {
+    const r = await ask(q1, { maxTokens: 100_000 });
+    assert.equal(r.stopReason, 'context-full', `the story ran to the end of the window (${r.answerTokens} tokens)`);
+    assert.equal(r.stopped, 'window');
+    // A budget the user set at or past the window is the window too.
+    assert.equal((await ask(q1, { maxTokens: 100_000, conversationBudget: 1_000_000 })).stopped, 'window');
+  });
+
   await t.test('a question longer than the budget is refused with the numbers', async () => {
     await assert.rejects(ask(q1, { conversationBudget: 2 }), /question is \d+ tokens.*budget after the context is 2/);
   });
@@ -205,6 +213,6 @@ test(
       { encoding: 'utf8' },
     );
     assert.equal(budget.status, 0, budget.stderr);
-    assert.match(budget.stderr, /stopped: conversation budget/);
+    assert.match(budget.stderr, /^Stopped: the conversation budget \(--conversation-budget\) is full\.$/m);
   },
 );
