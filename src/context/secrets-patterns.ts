@@ -41,6 +41,10 @@ const PATTERNS: Pattern[] = [
   { id: 'kvzip/terraform-cloud-token', re: /\b[a-z0-9]{14}\.atlasv1\.[a-z0-9_=-]{60,70}\b/g },
   { id: 'kvzip/age-secret-key', re: /\bAGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}\b/g },
   { id: 'kvzip/new-relic-key', re: /\bNRAK-[A-Z0-9]{27}\b/g },
+  // Three shapes the preset gained after 12.0.0, its last release for Node 20 (package.json): as 13.1.0 has them.
+  { id: 'kvzip/stripe-key', re: /(?<!\p{L})[sr]k_(?:live|test)_[a-zA-Z0-9]{24,99}(?![a-zA-Z0-9])/gu },
+  { id: 'kvzip/cloudflare-token', re: /(?<!\p{L})(?:cfk|cfut|cfat)_[A-Za-z0-9]{40}[0-9a-f]{8}(?![A-Za-z0-9])/gu },
+  { id: 'kvzip/tailscale-key', re: /(?<!\p{L})tskey-[a-z]{2,20}-[0-9A-Za-z_]{8,40}-[0-9A-Za-z_]{16,60}(?![0-9A-Za-z_])/gu },
   // kubeadm bootstrap tokens (`token: abcdef.0123456789abcdef`, `kubeadm join --token …`): they read as a dotted name.
   { id: 'kvzip/kubernetes-bootstrap-token', re: /\btoken["']?[\s:=]+["']?[a-z0-9]{6}\.[a-z0-9]{16}\b/g },
   { id: 'kvzip/jwt', re: /\beyJ[\w-]{15,}\.eyJ[\w-]{15,}\.[\w-]{10,}/g },
