@@ -7,10 +7,31 @@ import type { ContextPreview } from '../engine/protocol.ts';
 import { previewText } from '../engine/previewText.ts';
 import { defaultCacheDir } from './paths.ts';
 import { interruptOnSignals, signalExitCode } from './signals.ts';
-import { findCommand } from './commands.ts';
-import { commandHelp, overviewHelp } from './help.ts';
-import { ProgressOutput } from './progressOutput.ts';
 import { stoppedText } from '../engine/stoppedText.ts';
+
+const USAGE = `kvzip-code — ask questions about a repository to a local model, from a KVzip-compressed KV cache
+
+  kvzip-code generate --model MODEL (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--temperature T] [--top-p P] [--stop STR] [--device auto|cuda|webgpu|cpu] [--int4] [--json]
+  kvzip-code context WORKSPACE --model MODEL [--max-context-tokens N] [--pin GLOB]... [--device D] [--int4] [--json]
+  kvzip-code build WORKSPACE --model MODEL [--ratio 0.3] [--level pair|pair-uniform|head] [--scoring exact|local] [--force] [--int4] [--max-context-tokens N] [--cache-dir D] [--device D] [--json]
+  kvzip-code ask WORKSPACE "QUESTION" --model MODEL [--session NAME [--new]] [--conversation-budget N] [--ratio R] [--level L] [--scoring S] [--max-tokens N] [--int4] [--cache-dir D] [--device D] [--json]
+  kvzip-code info [--cache-dir D] [--json]
+  kvzip-code clear [WORKSPACE] [--cache-dir D]
+  kvzip-code setup-cuda [--force] [--json]
+
+--model is a Hugging Face checkpoint folder, a .gguf file (a split one by any of its parts), ollama:NAME[:TAG] (pulled
+with Ollama; OLLAMA_MODELS or ~/.ollama/models), lmstudio:PUBLISHER/MODEL[/FILE.gguf], a Hub name (org/name) already
+in the Hugging Face cache, or a preset id (qwen2.5-coder-1.5b, qwen2.5-coder-7b, qwen3-4b, qwen3-8b, llama-3.1-8b),
+used from the Hugging Face cache or else downloaded once. Progress goes to stderr; answers stream to stdout.
+context previews what a build would put in the context (whole files or outlines, by rank), what it leaves out
+and why, and the build's estimated memory and time; it reads only config.json and the tokenizer, never weights.
+--pin GLOB ranks matching files first (build, ask and context).
+ask --session NAME keeps a conversation: each answer reads the session's earlier turns after the cached context
+(kept under the cache folder; --new starts it over). Oldest turns drop when the conversation budget is full.
+setup-cuda fetches onnxruntime's CUDA provider libraries where an NVIDIA driver is present; CUDA 12 and cuDNN 9
+must be installed on the system (--force installs without a driver, for a GPU machine later).
+--device auto takes CUDA when its provider libraries load, then WebGPU on a hardware adapter, then the CPU (and
+says why); --device webgpu also takes a software adapter such as SwiftShader. --debug shows the stack of an internal error.`;
 
 async function main(argv: string[]): Promise<number> {
   const { command, body, json, help } = parseCommandLine(argv, defaultCacheDir);

@@ -12,7 +12,8 @@ import { cacheSettings, readSettings } from './settings.ts';
 import { HF_TOKEN_SECRET } from './models.ts';
 import { Staleness } from './staleness.ts';
 import { isInside } from '../core/paths.ts';
-import { failureOf, type Failure } from './errors.ts';
+import { failureOf, inEditorTerms, type Failure } from './errors.ts';
+import { stoppedText } from '../engine/stoppedText.ts';
 import { newConversationId, titleOf, type ConversationStore } from './conversations.ts';
 import { modelSource } from './modelSource.ts';
 
@@ -289,7 +290,7 @@ export class Controller implements vscode.Disposable {
         cancelled: r.cancelled,
         stats,
         ...(notes.length ? { notes } : {}),
-        ...(r.stopped === 'conversation-budget' ? { ended: 'Stopped: conversation budget.' } : {}),
+        ...(r.stopped ? { ended: inEditorTerms(stoppedText(r.stopped)) } : {}),
         ...(r.sources?.length ? { sources: r.sources.slice(0, 5) } : {}),
       });
     } catch (err) {
