@@ -125,10 +125,12 @@ export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResu
   // first token does not wait for the workspace to be read again.
   const cancelled = r.stopReason === 'cancelled';
   let stale = false;
+  let changed: string[] | undefined;
   if (prefillTokens === 0 && !cancelled) {
     try {
       const changes = planRefresh(manifest.fingerprint, await parts.context(s, m, signal));
       stale = !changes.upToDate;
+      if (stale) changed = [...changes.changed, ...changes.added, ...changes.removed];
       if (stale) notice?.(staleNotice(changes));
     } catch (e) {
       // The answer is complete: a cancel loses only the check, and a workspace gone since the build is news.
@@ -159,6 +161,7 @@ export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResu
     turn,
     stopReason: r.stopReason,
     stale,
+    ...(changed ? { changed } : {}),
     ...(quoteLines ? { quoteLines } : {}),
     ...(current.added ? { added: current.added } : {}),
     ...(sources ? { sources } : {}),

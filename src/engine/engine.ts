@@ -204,6 +204,7 @@ export class Engine {
             kvBytesCompressed: compressedBytes(e.manifest),
             createdAt: e.manifest.createdAt,
             lastUsedAt: new Date(e.lastUsedMs).toISOString(),
+            ...(e.manifest.stats.refreshedTokens === undefined ? { buildMs: e.manifest.stats.buildMs } : {}),
           }
         : { entry: e.dir, bytes: e.bytes, problem: e.problem ?? 'unreadable' },
     );
@@ -213,12 +214,14 @@ export class Engine {
    * Removes the entries of `workspace` (every entry without one), and entries whose manifest cannot be trusted:
    * nothing says whose they are, and they can never be answered from. Their conversations go with them, and so do
    * those whose entry is already gone (cleared by an earlier version): a rebuild of that entry would bring them back.
+   * With `entry` (its directory or key), that entry alone.
    */
-  async clear(cacheDir: string, workspace?: string): Promise<ClearResult> {
+  async clear(cacheDir: string, workspace?: string, entry?: string): Promise<ClearResult> {
     const store = new CacheStore(cacheDir);
     const ws = workspace && canonicalPath(workspace);
     let removed = 0;
     for (const e of store.list()) {
+      if (entry !== undefined && e.dir !== entry && e.key !== entry) continue;
       if (ws && e.manifest && e.manifest.workspace !== ws) continue;
       await store.remove(e.key);
       removed++;

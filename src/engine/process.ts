@@ -99,7 +99,7 @@ async function handle(r: Exclude<Request, { type: 'cancel' }>, signal: AbortSign
     case 'info':
       return engine.info(r.cacheDir);
     case 'clear':
-      return engine.clear(r.cacheDir, r.workspace);
+      return engine.clear(r.cacheDir, r.workspace, r.entry);
     case 'cuda-status':
       return cudaSetupStatus();
     case 'cuda-setup':

@@ -40,7 +40,8 @@ export type Request =
   | ({ id: number; type: 'ask' } & AskRequest & CacheSettings)
   | ({ id: number; type: 'generate' } & GenerateRequest)
   | { id: number; type: 'info'; cacheDir: string }
-  | { id: number; type: 'clear'; cacheDir: string; workspace?: string }
+  /** `entry` (a directory `info` lists) clears that entry only. */
+  | { id: number; type: 'clear'; cacheDir: string; workspace?: string; entry?: string }
   | { id: number; type: 'cuda-status' }
   /** `force` installs even where no NVIDIA driver is seen (preparing an install for a GPU machine). */
   | { id: number; type: 'cuda-setup'; force?: boolean }
@@ -178,6 +179,8 @@ export interface AskResult {
   stopReason: 'eos' | 'stop-string' | 'max-tokens' | 'cancelled' | 'context-full';
   /** Files changed since the cache was built: the answer came from the old cache. */
   stale: boolean;
+  /** When stale: the files changed, added or removed since the cache was built. */
+  changed?: string[];
   /** Set when the quote was cut to fit: lines of it the model saw, of all. */
   quoteLines?: { kept: number; total: number };
   /** Set when a file's current text went with the question, and why. */
@@ -224,6 +227,8 @@ export interface UsableEntryInfo {
   kvBytesCompressed: number;
   createdAt: string;
   lastUsedAt: string;
+  /** How long its build took, when the generation was built whole (a refresh's time says nothing of a rebuild). */
+  buildMs?: number;
 }
 
 /** Whether CUDA can run here and, if not, whether the CUDA setup (fetching the provider libraries) would help. */
