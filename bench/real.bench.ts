@@ -4,6 +4,7 @@
 //   npm run bench -- --only real [-- --quick] [--models ID|FILE.gguf,...] [--packages commander,ws,...]
 //        [--contexts 4096,8192] [--facts 50] [--needles-per-depth 2] [--ratios 1,0.5,0.3,0.2,0.1] [--threads N]
 //        [--oracle] [--no-context]    (the quick run leaves out these two references unless asked)
+//        [--workers N]                 (N child processes, one workspace each at a time, one thread each)
 //
 // Defaults: SmolLM2-135M-Instruct Q4_1 and Qwen2.5-Coder-0.5B-Instruct Q4_K_M (test/support/realModels.ts), four
 // packages at 4096- and 8192-token windows, 50 code facts and 6 needles per workspace, ratios 1.0/0.5/0.3/0.2/0.1.
@@ -24,8 +25,15 @@
 // itself) selects per question, so it answers through the dense graph over the kept pairs (fp16-rounded, as an
 // entry stores them) instead of writing an entry per question.
 //
+// Each measured workspace is saved at once under bench/results/tmp/real/parts/ (keyed by model, package, window and
+// settings), and a run finds the parts already there instead of measuring them again: a crash or a stop loses at
+// most the workspace in progress. --workers N measures N workspaces at a time in child processes (two one-thread
+// processes keep two cores busier than one two-thread process on these short runs), then reports from the parts.
+//
 // Writes bench/results/real-<model>[-quick].json (tables for summary.md) and .svg.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { createRequire } from 'node:module';
 import { basename, join } from 'node:path';
@@ -80,6 +88,9 @@ const NO_CONTEXT = !QUICK || has('--no-context');
  * other jobs on two cores ran this bench's first dev run 1.5-2x slower than one), else onnxruntime's default.
  */
 const THREADS = has('--threads') ? Number(arg('--threads', '0')) || undefined : loadavg()[0]! >= cpus().length - 0.5 ? 1 : undefined;
+const WORKERS = Number(arg('--workers', '1'));
+/** A worker child: measures its one workspace into a part, reports nothing. */
+const PART_ONLY = has('--part-only');
 const ANSWER_TOKENS = 32;
 /** SnapKV's question when it must choose before the user asks: a generic one. */
 const GENERIC_CUE = 'Describe what this code does.';
@@ -265,10 +276,103 @@ function gatherHeads(full: KvCache, prefixLen: number, keep: KeepSets, headDim: 
   return { keys: full.keys.map(gather), values: full.values.map(gather), length: n, written: { length: n } };
 }
 
-async function runModel(modelArg: string) {
+// ------------------------------------------------------------------------------------------------ parts
+/** What the report reads of a measured workspace; saved as its part. */
+interface MeasuredWorkspace {
+  pkg: RealPackage;
+  contextTokens: number;
+  contextTotalTokens: number;
+  files: string[];
+  sequenceTokens: number;
+  moved: string[];
+  scoreChunk: number;
+  available: Record<string, number>;
+  sessionOpens: number;
+  timing: Record<string, number>;
+  questions: Question[];
+  cells: CellResult[];
+}
+
+/** Bumped when what a part measures changes; settings that change it are in the key too. */
+const PARTS_VERSION = 1;
+const PARTS_DIR = join(TMP_DIR, 'real', 'parts');
+const SETTINGS_KEY = createHash('sha256')
+  .update(JSON.stringify({ PARTS_VERSION, FACTS, NEEDLES_PER_DEPTH, RATIOS, METHODS, NO_CONTEXT, ANSWER_TOKENS, SEED, GENERIC_CUE }))
+  .digest('hex')
+  .slice(0, 12);
+const partFile = (model: string, pkg: string, size: number) => join(PARTS_DIR, `${model}-${pkg}-${size}-${SETTINGS_KEY}.json`);
+
+function readPart(file: string): MeasuredWorkspace | undefined {
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as MeasuredWorkspace) : undefined;
+}
+
+/** Written whole or not at all: a crash while writing must not leave a part that looks complete. */
+function writePart(file: string, m: MeasuredWorkspace) {
+  mkdirSync(PARTS_DIR, { recursive: true });
+  writeFileSync(`${file}.tmp`, JSON.stringify(m));
+  renameSync(`${file}.tmp`, file);
+}
+
+function packageOf(pkgId: string): RealPackage {
+  const pkg = PACKAGES.find((p) => p.id === pkgId);
+  if (!pkg) throw new Error(`unknown package ${pkgId}; known: ${PACKAGES.map((p) => p.id).join(', ')}`);
+  return pkg;
+}
+
+async function modelNames(modelArg: string) {
   const id = modelArg in REAL_MODELS ? (modelArg as RealModelId) : undefined;
   const gguf = id ? await fetchRealModel(id, log) : modelArg;
-  const modelName = id ?? basename(gguf).replace(/\.gguf$/i, '');
+  return { id, gguf, modelName: id ?? basename(gguf).replace(/\.gguf$/i, ''), label: id ? REAL_MODELS[id].label : gguf };
+}
+
+/** --workers N: each workspace not yet measured goes to a child process, N at a time. */
+async function runWorkers() {
+  const drop = new Set(['--workers', '--models', '--packages', '--contexts', '--threads']);
+  const base = argv.filter((a, i) => !drop.has(a) && !drop.has(argv[i - 1]!));
+  const jobs: string[][] = [];
+  for (const m of MODELS) {
+    const { modelName } = await modelNames(m);
+    for (const size of CONTEXTS)
+      for (const p of PACKAGE_IDS)
+        if (!existsSync(partFile(modelName, packageOf(p).id, size)))
+          jobs.push([
+            ...base,
+            '--models',
+            m,
+            '--packages',
+            p,
+            '--contexts',
+            String(size),
+            '--threads',
+            String(THREADS ?? 1),
+            '--part-only',
+          ]);
+  }
+  log(`${jobs.length} workspaces to measure, ${WORKERS} at a time`);
+  const failed: string[] = [];
+  const next = async (): Promise<void> => {
+    const job = jobs.shift();
+    if (!job) return;
+    const code = await new Promise<number>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, ...job], { stdio: 'inherit' });
+      child.on('close', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
+    });
+    if (code !== 0) failed.push(`${job.join(' ')} (exit ${code})`);
+    return next();
+  };
+  await Promise.all(Array.from({ length: WORKERS }, next));
+  if (failed.length) throw new Error(`workers failed:\n${failed.join('\n')}`);
+}
+
+async function runModel(modelArg: string) {
+  const { gguf, modelName, label } = await modelNames(modelArg);
+  const parts = CONTEXTS.flatMap((size) => PACKAGE_IDS.map((p) => ({ pkg: packageOf(p), size, file: partFile(modelName, p, size) })));
+  const done = parts.map((x) => readPart(x.file));
+  if (done.every(Boolean)) {
+    log(`${modelName}: every workspace measured (${PARTS_DIR}), reporting`);
+    if (!PART_ONLY) report(modelName, label, done as MeasuredWorkspace[]);
+    return;
+  }
   const dir = await importGguf(gguf, join(TMP_DIR, 'gguf-import'));
   const preparedRoot = join(TMP_DIR, 'gguf-prep');
   // Prefill and scoring without the all-positions LM head; answering with it (the teacher-forced check).
@@ -287,17 +391,29 @@ async function runModel(modelArg: string) {
   log(`${modelName}: ${L} layers, ${H} KV heads, head dim ${spec.headDim}, window ${attentionWindow(spec)}`);
 
   const work = mkdtempSync(join(TMP_DIR, 'real-run-'));
-  const workspaces: Workspace[] = [];
-  const cells: CellResult[][] = [];
   try {
-    for (const size of CONTEXTS) {
-      for (const pkgId of PACKAGE_IDS) {
-        const pkg = PACKAGES.find((p) => p.id === pkgId);
-        if (!pkg) throw new Error(`unknown package ${pkgId}; known: ${PACKAGES.map((p) => p.id).join(', ')}`);
-        const w = await prepareWorkspace(pkg, size);
-        workspaces.push(w);
-        cells.push(await measure(w));
+    for (const [k, x] of parts.entries()) {
+      if (done[k]) {
+        log(`${x.pkg.id}@${x.size}: measured before (${x.file})`);
+        continue;
       }
+      const w = await prepareWorkspace(x.pkg, x.size);
+      const cells = await measure(w);
+      done[k] = {
+        pkg: w.pkg,
+        contextTokens: w.contextTokens,
+        contextTotalTokens: w.ctx.totalTokens,
+        files: w.ctx.files.map((f) => `${f.path}${f.signatures ? ' (signatures)' : f.outline ? ' (outline)' : ''}`),
+        sequenceTokens: w.ids.length,
+        moved: w.moved,
+        scoreChunk: w.scoreChunk,
+        available: w.available,
+        sessionOpens: w.sessionOpens,
+        timing: w.timing,
+        questions: w.questions,
+        cells,
+      };
+      writePart(x.file, done[k]!);
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -305,7 +421,7 @@ async function runModel(modelArg: string) {
     await plain.releaseDense();
     await evalModel.releaseDense();
   }
-  return report(modelName, id ? REAL_MODELS[id].label : gguf, workspaces, cells);
+  if (!PART_ONLY) report(modelName, label, done as MeasuredWorkspace[]);
 
   async function prepareWorkspace(pkg: RealPackage, size: number): Promise<Workspace> {
     const tStart = performance.now();
@@ -528,7 +644,8 @@ const inTask = (q: Question, t: Task) => (t === 'needles' ? q.kind === 'needle' 
 const fmt = (x: Interval, d = 2) => `${x.value.toFixed(d)} [${x.lo.toFixed(d)}, ${x.hi.toFixed(d)}]`;
 const mib = (b: number) => (b / 2 ** 20).toFixed(2);
 
-function report(modelName: string, label: string, workspaces: Workspace[], cells: CellResult[][]) {
+function report(modelName: string, label: string, workspaces: MeasuredWorkspace[]) {
+  const cells = workspaces.map((w) => w.cells);
   const sizes = [...new Set(workspaces.map((w) => w.contextTokens))];
   const rowsOf = (method: string, ratio: number) => (method === 'full' || method === 'no-context' ? (method === 'full' ? 1 : 0) : ratio);
   const tables = [];
@@ -591,7 +708,7 @@ function report(modelName: string, label: string, workspaces: Workspace[], cells
     for (const r of RATIOS.filter((x) => x < 1)) for (const m of METHODS) rows.push(rowFor(m, r, LABEL[m]));
     const nq = TASKS.map((t) => pooled('full', 1, t).length);
     tables.push({
-      title: `${modelName}, ${size}-token window (${ws.map(({ w }) => `${w.pkg.name} ${w.pkg.version}: ${w.ctx.totalTokens} tokens`).join('; ')})`,
+      title: `${modelName}, ${size}-token window (${ws.map(({ w }) => `${w.pkg.name} ${w.pkg.version}: ${w.contextTotalTokens} tokens`).join('; ')})`,
       columns: [
         'method',
         'ratio kept',
@@ -699,7 +816,7 @@ function report(modelName: string, label: string, workspaces: Workspace[], cells
       needlesPerDepth: NEEDLES_PER_DEPTH,
       genericCue: GENERIC_CUE,
       recencySinks: SINKS,
-      threads: THREADS ?? 'onnxruntime default',
+      threads: WORKERS > 1 ? `${THREADS ?? 1} per worker, ${WORKERS} workers` : (THREADS ?? 'onnxruntime default'),
       methods: Object.fromEntries(METHODS.map((m) => [m, LABEL[m]])),
       noContext: NO_CONTEXT,
       scoring:
@@ -711,10 +828,10 @@ function report(modelName: string, label: string, workspaces: Workspace[], cells
       package: `${w.pkg.registry}:${w.pkg.name}@${w.pkg.version}`,
       language: w.pkg.language,
       maxContextTokens: w.contextTokens,
-      contextTokens: w.ctx.totalTokens,
-      sequenceTokens: w.ids.length,
+      contextTokens: w.contextTotalTokens,
+      sequenceTokens: w.sequenceTokens,
       needleFiles: w.moved,
-      files: w.ctx.files.map((f) => `${f.path}${f.signatures ? ' (signatures)' : f.outline ? ' (outline)' : ''}`),
+      files: w.files,
       scoreChunk: w.scoreChunk,
       factsAvailable: w.available,
       sessionOpens: w.sessionOpens,
@@ -759,6 +876,7 @@ function report(modelName: string, label: string, workspaces: Workspace[], cells
   log(`wrote ${base}.json and .svg`);
 }
 
+if (WORKERS > 1 && !PART_ONLY) await runWorkers();
 for (const m of MODELS) {
   // The full cache's reference answers are made inside each model's run: nothing carries between models.
   await runModel(m);
