@@ -20,19 +20,22 @@ function entry(name: string): Buffer {
   );
 }
 
-before(() => {
-  execFileSync('npm', ['run', 'package'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-  // The names themselves, one per line: `zipfile -l` pads columns with as little as one space after a long name.
-  const listing = execFileSync('python3', [
-    '-c',
-    'import sys, zipfile; print("\\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))',
-    vsix,
-  ]).toString();
-  files = listing
-    .split('\n')
-    .filter((f) => f.startsWith('extension/') && !f.endsWith('/'))
-    .map((f) => f.slice('extension/'.length));
-});
+before(
+  () => {
+    execFileSync('npm', ['run', 'package'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    // The names themselves, one per line: `zipfile -l` pads columns with as little as one space after a long name.
+    const listing = execFileSync('python3', [
+      '-c',
+      'import sys, zipfile; print("\\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))',
+      vsix,
+    ]).toString();
+    files = listing
+      .split('\n')
+      .filter((f) => f.startsWith('extension/') && !f.endsWith('/'))
+      .map((f) => f.slice('extension/'.length));
+  },
+  { timeout: 180_000 },
+);
 
 test('the .vsix leaves out tests, sources and dev files', () => {
   // The walkthrough's pages (package.json contributes.walkthroughs) are read from the package.
