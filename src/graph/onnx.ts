@@ -68,21 +68,28 @@ export class GraphBuilder {
   }
 
   /**
-   * The nodes `body` adds form a subgraph (an If branch) whose outputs are the values it returns, typed as given;
-   * it sees every value of the enclosing graph, and its constants live there.
+   * The nodes `body` adds form a subgraph (an If branch, a Loop body) whose outputs are the values it returns,
+   * typed as given; it sees every value of the enclosing graph, and its constants live there. `inputs` are its own
+   * inputs (a Loop body's iteration number, condition and carried values), passed to `body` by name.
    */
-  subgraph(name: string, types: DataTypeCode[], body: () => string[]): IGraphProto {
+  subgraph(
+    name: string,
+    types: DataTypeCode[],
+    body: (...inputs: string[]) => string[],
+    inputs: { type: DataTypeCode; dims?: Dim[] }[] = [],
+  ): IGraphProto {
     const outer = this.nodes;
     this.nodes = [];
     try {
-      const values = body();
+      const formal = inputs.map((x) => valueInfo(this.fresh(`${name}_in`), x.type, x.dims));
+      const values = body(...formal.map((x) => x.name!));
       const made = new Set(this.nodes.flatMap((nd) => nd.output ?? []));
       // A branch output must be produced inside the branch, so only outer values pass through an Identity.
       const output = values.map((v, i) => ({
         name: made.has(v) ? v : this.op('Identity', [v]),
         type: { tensorType: { elemType: types[i] } },
       }));
-      return { name, node: this.nodes, output };
+      return { name, node: this.nodes, input: formal, output };
     } finally {
       this.nodes = outer;
     }
@@ -183,16 +190,10 @@ export class GraphBuilder {
   }
 }
 
-function valueInfo(name: string, elemType: DataTypeCode, dims: Dim[]): IValueInfoProto {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType,
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
-  };
+/** A value's type; without `dims`, its rank is left unknown. */
+function valueInfo(name: string, elemType: DataTypeCode, dims?: Dim[]): IValueInfoProto {
+  const shape = dims && { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) };
+  return { name, type: { tensorType: { elemType, ...(shape ? { shape } : {}) } } };
 }
 
 function attribute(name: string, v: Attr): IAttributeProto {

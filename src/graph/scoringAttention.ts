@@ -11,47 +11,31 @@
 //   KVzip's as it is.
 import { SCORE_QUERY_BLOCKS } from '../model/memory.ts';
 import { DataType } from './onnx.ts';
-import type { Net } from './net.ts';
+import { NEG_INF, type Net } from './net.ts';
 import { names } from './names.ts';
-import { mergeHeads, stack, type Lengths } from './heads.ts';
+import { stack, type Lengths } from './heads.ts';
 import type { ScoreSpans } from './scoreSpans.ts';
-
-/** One block of new queries, rows [s0, s1): its keys are [0, kEnd), the new ones [P, kEnd) under a causal mask [s1 − s0, s1]. */
-interface Block {
-  s0: string;
-  s1: string;
-  kEnd: string;
-  mask: string;
-}
 
 export interface ScoringPlan {
   spans: ScoreSpans;
-  blocks: Block[];
+  /** Scalar int64: rows of new queries per block, ceil(S / SCORE_QUERY_BLOCKS). */
+  size: string;
+  /** Scalar int64: the blocks that hold queries, ceil(S / size): each layer's Loop runs this many times. */
+  count: string;
 }
 
-/** The blocks of a run, computed once for every layer; only scoring runs build the masks. */
+/**
+ * The query blocks of a run, sized once for every layer. The blocks are one ONNX Loop per layer, not unrolled:
+ * 64 unrolled blocks made the dense graph 48,000 nodes, which onnxruntime took 11-19 s to open.
+ */
 export function scoringPlan(n: Net, len: Lengths, spans: ScoreSpans): ScoringPlan {
-  const types = Array.from({ length: SCORE_QUERY_BLOCKS }, () => [DataType.INT64, DataType.INT64, DataType.INT64, DataType.FLOAT]).flat();
-  const planned = n.g.subgraph('scoring_blocks', types, () => {
-    const size = n.op('Div', [n.op('Add', [len.S, n.scalar(SCORE_QUERY_BLOCKS - 1)]), n.scalar(SCORE_QUERY_BLOCKS)]);
-    return Array.from({ length: SCORE_QUERY_BLOCKS }, (_, b) => {
-      const s0 = n.op('Min', [n.op('Mul', [size, n.scalar(b)]), len.S]);
-      const s1 = n.op('Min', [n.op('Mul', [size, n.scalar(b + 1)]), len.S]);
-      const kEnd = n.op('Add', [len.P, s1]);
-      const mask = n.causal(s1, s0, s1);
-      return [...[s0, s1, kEnd].map((x) => n.op('Unsqueeze', [x, n.i64([0])])), mask];
-    }).flat();
-  });
-  const idle = n.g.subgraph('no_scoring_blocks', types, () => {
-    const none = n.op('ConstantOfShape', [n.i64([0, 0])]);
-    return Array.from({ length: SCORE_QUERY_BLOCKS }, () => [n.i64([0]), n.i64([0]), n.i64([0]), none]).flat();
-  });
-  const outs = n.g.node('If', [spans.active], { then_branch: { graph: planned }, else_branch: { graph: idle } }, types.length);
-  const blocks = Array.from({ length: SCORE_QUERY_BLOCKS }, (_, b) => {
-    const [s0, s1, kEnd, mask] = outs.slice(4 * b, 4 * b + 4);
-    return { s0, s1, kEnd, mask };
-  });
-  return { spans, blocks };
+  // At least one row, so that a run of no new token divides by nothing.
+  const size = n.op('Max', [
+    n.op('Div', [n.op('Add', [len.S, n.scalar(SCORE_QUERY_BLOCKS - 1)]), n.scalar(SCORE_QUERY_BLOCKS)]),
+    n.scalar(1),
+  ]);
+  const count = n.op('Div', [n.op('Add', [len.S, n.op('Sub', [size, n.scalar(1)])]), size]);
+  return { spans, size, count };
 }
 
 /**
@@ -90,35 +74,54 @@ export function scoringAttention(n: Net, len: Lengths, plan: ScoringPlan, l: num
   // One chunk covering the whole context scores every past key: the full softmax is KVzip's, and the max over
   // all keys, sliced afterwards, skips copying and rescaling the scored probabilities.
   const noRest = n.op('Equal', [len.P, plan.spans.M]);
-  const outs: string[] = [];
-  const best: string[] = [];
-  for (const b of plan.blocks) {
-    // A block's queries as [Hkv, G * rows, D], one matrix per KV head: its keys are packed once, not once per head.
-    const rows = n.op('Reshape', [n.op('Slice', [q4, b.s0, b.s1, n.i64([2])]), n.i64([Hkv, -1, D])]);
-    const perHead = (keys: string) => n.op('Concat', [n.i64([Hkv, G, -1]), keys], { axis: 0 });
-    const logits = (keysT: string, count: string) => n.op('Reshape', [n.toF32(n.op('MatMul', [rows, keysT])), perHead(count)]);
-    // Every past key is seen by every query: only the new keys need the causal mask.
-    const own = n.op('Sub', [b.kEnd, P]);
-    const ownLogits = n.op('Add', [logits(n.op('Slice', [newKeysT, n.i64([0]), own, n.i64([2])]), own), b.mask]);
-    const probs = n.op('Softmax', [n.op('Concat', [logits(pastKeysT, P), ownLogits], { axis: 3 })], { axis: -1 });
-    const stacked = n.op('Concat', [n.i64([Hkv, -1]), b.kEnd], { axis: 0 });
-    const attn = n.op('MatMul', [n.op('Reshape', [n.fromF32(probs), stacked]), n.op('Slice', [values, n.i64([0]), b.kEnd, n.i64([1])])]);
-    outs.push(n.op('Reshape', [attn, n.i64([Hkv, G, -1, D])]));
-    // Over the group's heads and the block's queries; an empty block gives −inf, which the max ignores.
-    const maxOver = (x: string) => n.op('ReduceMax', [x, n.i64([1, 2])], { keepdims: 0 });
-    const whole = n.g.subgraph('scores_whole_past', [DataType.FLOAT], () => [n.op('Slice', [maxOver(probs), n.i64([0]), M, n.i64([1])])]);
-    const part = n.g.subgraph('scores_part_of_past', [DataType.FLOAT], () => {
-      const scored = n.op('Slice', [probs, n.i64([0]), M, n.i64([3])]);
-      const newMass = n.op('ReduceSum', [n.op('Slice', [probs, P, b.kEnd, n.i64([3])]), n.i64([3])], { keepdims: 1 });
-      const mass = n.op('Add', [n.op('ReduceSum', [scored, n.i64([3])], { keepdims: 1 }), newMass]);
-      return [maxOver(n.op('Mul', [scored, n.op('Reciprocal', [mass])]))];
-    });
-    best.push(n.op('If', [noRest], { then_branch: { graph: whole }, else_branch: { graph: part } }));
-  }
+  const unsqueeze = (x: string) => n.op('Unsqueeze', [x, n.i64([0])]);
+  // Block b holds new queries [s0, s1); its keys are [0, kEnd), the new ones [P, kEnd) under a causal mask. Each
+  // iteration's output rows are padded to `size` (a Loop's scan outputs all have one shape) and the running max of
+  // its scores is carried: an iteration's tensors go when it ends, so a block's peak is what it was unrolled.
+  const body = n.g.subgraph(
+    `scoring_blocks_${l}`,
+    [DataType.BOOL, DataType.FLOAT, n.T],
+    (b, cond, bestIn) => {
+      const s0 = n.op('Min', [n.op('Mul', [plan.size, b]), len.S]);
+      const s1 = n.op('Min', [n.op('Mul', [plan.size, n.op('Add', [b, n.scalar(1)])]), len.S]);
+      const kEnd = unsqueeze(n.op('Add', [len.P, s1]));
+      const mask = n.causal(s1, s0, s1);
+      // A block's queries as [Hkv, G * rows, D], one matrix per KV head: its keys are packed once, not once per head.
+      const rows = n.op('Reshape', [n.op('Slice', [q4, unsqueeze(s0), unsqueeze(s1), n.i64([2])]), n.i64([Hkv, -1, D])]);
+      const perHead = (keys: string) => n.op('Concat', [n.i64([Hkv, G, -1]), keys], { axis: 0 });
+      const logits = (keysT: string, count: string) => n.op('Reshape', [n.toF32(n.op('MatMul', [rows, keysT])), perHead(count)]);
+      // Every past key is seen by every query: only the new keys need the causal mask.
+      const own = n.op('Sub', [kEnd, P]);
+      const ownLogits = n.op('Add', [logits(n.op('Slice', [newKeysT, n.i64([0]), own, n.i64([2])]), own), mask]);
+      const probs = n.op('Softmax', [n.op('Concat', [logits(pastKeysT, P), ownLogits], { axis: 3 })], { axis: -1 });
+      const stacked = n.op('Concat', [n.i64([Hkv, -1]), kEnd], { axis: 0 });
+      const attn = n.op('MatMul', [n.op('Reshape', [n.fromF32(probs), stacked]), n.op('Slice', [values, n.i64([0]), kEnd, n.i64([1])])]);
+      const short = unsqueeze(n.op('Sub', [plan.size, n.op('Sub', [s1, s0])]));
+      const pads = n.op('Concat', [n.i64([0, 0, 0, 0, 0, 0]), short, n.i64([0])], { axis: 0 });
+      const out = n.op('Pad', [n.op('Reshape', [attn, n.i64([Hkv, G, -1, D])]), pads]);
+      // Over the group's heads and the block's queries.
+      const maxOver = (x: string) => n.op('ReduceMax', [x, n.i64([1, 2])], { keepdims: 0 });
+      const whole = n.g.subgraph('scores_whole_past', [DataType.FLOAT], () => [n.op('Slice', [maxOver(probs), n.i64([0]), M, n.i64([1])])]);
+      const part = n.g.subgraph('scores_part_of_past', [DataType.FLOAT], () => {
+        const scored = n.op('Slice', [probs, n.i64([0]), M, n.i64([3])]);
+        const newMass = n.op('ReduceSum', [n.op('Slice', [probs, P, kEnd, n.i64([3])]), n.i64([3])], { keepdims: 1 });
+        const mass = n.op('Add', [n.op('ReduceSum', [scored, n.i64([3])], { keepdims: 1 }), newMass]);
+        return [maxOver(n.op('Mul', [scored, n.op('Reciprocal', [mass])]))];
+      });
+      const best = n.op('If', [noRest], { then_branch: { graph: whole }, else_branch: { graph: part } });
+      return [cond, n.op('Max', [bestIn, best]), out];
+    },
+    [{ type: DataType.INT64, dims: [] }, { type: DataType.BOOL, dims: [] }, { type: DataType.FLOAT }],
+  );
+  const noScores = n.op('Expand', [n.g.constFloat([NEG_INF], []), n.op('Concat', [n.i64([Hkv]), M], { axis: 0 })]);
+  const [best, blocks] = n.g.node('Loop', [plan.count, '', noScores], { body: { graph: body } }, 2);
+  // [blocks, Hkv, G, size, D] → [blocks × size, H × D], whose first S rows are the new queries in order.
+  const merged = n.op('Reshape', [n.op('Transpose', [blocks], { perm: [0, 3, 1, 2, 4] }), n.i64([-1, H * D])]);
+  const S = n.op('Unsqueeze', [len.S, n.i64([0])]);
   return [
-    mergeHeads(n, n.op('Concat', outs, { axis: 2 })),
+    n.op('Slice', [merged, n.i64([0]), S, n.i64([0])]),
     n.op('Concat', [pastKey, n.op('Unsqueeze', [newKeys, n.i64([0])])], { axis: 2 }),
     n.op('Concat', [pastValue, n.op('Unsqueeze', [newValues, n.i64([0])])], { axis: 2 }),
-    n.op('Max', best),
+    best,
   ];
 }
