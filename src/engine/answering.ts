@@ -1,6 +1,7 @@
 // The open answering session, one cache generation at a time, and the last answer's tail KV: the state that
 // build and ask share inside one engine process.
 import type { ProgressFn } from '../core/progress.ts';
+import { PhaseTimes } from '../core/timings.ts';
 import type { Manifest } from '../cache/manifest.ts';
 import type { ForwardSession } from '../runtime/decoder.ts';
 import { TailKv } from './conversation.ts';
@@ -47,7 +48,7 @@ export class Answering {
    * Opens the answering session over the generation `dir` (pinned by the caller), unless it is the open one.
    * Returns the bytes that went to the device to open it (0 when it was open, and on the CPU).
    */
-  async openFor(m: LoadedModel, dir: string, manifest: Manifest, progress?: ProgressFn): Promise<number> {
+  async openFor(m: LoadedModel, dir: string, manifest: Manifest, progress?: ProgressFn, times = new PhaseTimes()): Promise<number> {
     if (this.open?.dir === dir && this.open.session.isOpen) return 0;
     // A tail over another generation is never resumed here.
     this.tail.forget();
@@ -55,7 +56,7 @@ export class Answering {
     await this.only('answering', m);
     progress?.('load-cache', 0, 1);
     // The generation links the prepared weights, which may have been damaged (and prepared again) since.
-    await m.checkWeights('quick');
+    await times.time('weightsCheck', () => m.checkWeights('quick'));
     m.linkWeights(dir);
     // WebGPU's context goes up with its pairs' source buckets; a baked graph has them from its build.
     const sources = m.device === 'webgpu' ? answerSourceMap(dir, manifest) : undefined;

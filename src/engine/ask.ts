@@ -2,6 +2,7 @@
 // current text of a file the cache lacks or holds stale.
 import type { ProgressFn } from '../core/progress.ts';
 import { UserError } from '../core/errors.ts';
+import { PhaseTimes } from '../core/timings.ts';
 import { planRefresh, type RefreshPlan } from '../context/index.ts';
 import { CacheStore } from '../cache/store.ts';
 import { attentionWindow } from '../model/config.ts';
@@ -31,8 +32,9 @@ export interface AskJob {
 export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResult> {
   const { settings: s, onText, progress, signal, notice } = job;
   const t0 = performance.now();
+  const times = new PhaseTimes();
   checkCacheNotWorkspace(s);
-  const m = await parts.model(s, progress, signal);
+  const m = await times.time('modelOpen', () => parts.model(s, progress, signal, times));
   const layout = m.tokenizer.layout();
   const window = attentionWindow(m.prepared.spec);
   const maxTokens = s.maxTokens ?? 256;
@@ -48,7 +50,7 @@ export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResu
     fitQuestion(encodeQuestion, s.question, s.quote, { window, used: prefix, maxTokens, beforeBuild: true });
     const reason = 'problem' in opened ? opened.problem : 'the cache was built with another model';
     progress?.('prefill', 0, 1, `Building the cache first: ${reason}`);
-    const built = await buildCache(parts, { settings: { ...s, force: true }, progress, signal });
+    const built = await buildCache(parts, { settings: { ...s, force: true }, progress, signal, times });
     prefillTokens = built.prefillTokens;
     opened = await store.open(key, ENTRY_FILES);
     if (!('manifest' in opened)) throw new UserError(`The cache just built cannot be read back: ${opened.problem}`, 'cache');
@@ -58,7 +60,7 @@ export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResu
   // CUDA, as context inputs of the one dense session on WebGPU.
   let uploaded = 0;
   try {
-    uploaded = await parts.answering.openFor(m, dir, manifest, progress);
+    uploaded = await times.time('answerSession', () => parts.answering.openFor(m, dir, manifest, progress, times));
   } finally {
     // The session holds what it read: the generation may go now.
     await opened.release();
@@ -100,6 +102,7 @@ export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResu
       );
     }
     const { past, feed } = parts.answering.tail.resume(dir, plan.ids, () => session.empty());
+    const tGenerate = performance.now();
     const r = await generate(
       session,
       feed,
@@ -116,6 +119,8 @@ export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResu
       // Every token of the tail, the answer's last included, keeps a position inside the budget.
       manifest.sequenceLength + budget - 1,
     );
+    times.add('firstToken', r.firstTokenMs);
+    times.add('decode', performance.now() - tGenerate - r.firstTokenMs);
     parts.answering.tail.keep(dir, [...plan.ids, ...r.ids], r.kv);
     if (sessions && r.stopReason !== 'cancelled')
       sessions.save(key, s.session!, [...plan.kept, { question, answer: r.text, answerIds: r.ids }]);
@@ -128,7 +133,7 @@ export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResu
   let changed: string[] | undefined;
   if (prefillTokens === 0 && !cancelled) {
     try {
-      const changes = planRefresh(manifest.fingerprint, await parts.context(s, m, signal));
+      const changes = planRefresh(manifest.fingerprint, await times.time('staleCheck', () => parts.context(s, m, signal)));
       stale = !changes.upToDate;
       if (stale) changed = [...changes.changed, ...changes.added, ...changes.removed];
       if (stale) notice?.(staleNotice(changes));
@@ -142,7 +147,10 @@ export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResu
   }
   const turn = { question, answer: r.text, answerIds: r.ids };
   // After the answer, so its first token never waits for the generation's source baseline.
-  const sources = r.ids.length && !cancelled ? await parts.answering.sources(m, dir, manifest.fingerprint, r.sources) : undefined;
+  const sources =
+    r.ids.length && !cancelled
+      ? await times.time('sources', () => parts.answering.sources(m, dir, manifest.fingerprint, r.sources))
+      : undefined;
   return {
     answer: r.text,
     modelPath: modelSource(m.dir),
@@ -152,6 +160,7 @@ export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResu
     answerTokens: r.ids.length,
     ttftMs: ttftMs || performance.now() - t0,
     decodeMsPerToken: r.decodeMsPerToken,
+    timings: times.record(),
     ...deviceOf(m),
     hostDeviceBytes: uploaded + session.hostDeviceBytes - bytesBefore,
     cancelled,

@@ -6,6 +6,7 @@ import type { CacheSettings } from './protocol.ts';
 import type { LoadedModel } from './model.ts';
 import { refreshCompressed } from './refresh.ts';
 import type { ProgressFn } from '../core/progress.ts';
+import type { PhaseTimes } from '../core/timings.ts';
 import type { RefreshPlan } from '../context/index.ts';
 import type { BuiltContext } from '../context/types.ts';
 import type { CacheStore } from '../cache/store.ts';
@@ -48,6 +49,8 @@ export interface WriteJob {
   beforeDense: () => Promise<void>;
   progress?: ProgressFn;
   signal?: AbortSignal;
+  /** Where the session's creation, prefill, scoring, compaction and writing are timed. */
+  times: PhaseTimes;
 }
 
 export interface Written {
@@ -77,35 +80,45 @@ export async function writeGeneration(job: WriteJob): Promise<Written> {
   await job.beforeDense();
   const computed =
     existing && !existing.plan.fullRebuild && existing.plan.firstToken > 0 ? await refreshInto(job, existing) : await freshInto(job);
-  // The answering graph sums each step's attention per file of the context: the answer's sources.
-  const sources = sourceMap(job.gen, computed.layout.baked, job.context.fingerprint, job.prefixLen, job.ids.length);
-  m.writeCompressed(job.gen, computed.layout.baked, { sources });
-  const { dir, manifest } = await job.store.commit(job.gen, manifestOf(job, computed), ENTRY_FILES);
-  job.progress?.('write', 1, 1);
-  if (job.settings.cacheSizeCapMB) {
-    const evicted = await job.store.enforceCap(job.settings.cacheSizeCapMB * 1024 * 1024, job.key);
-    // An evicted entry's conversations go with it: a rebuild of the same entry would bring them back.
-    const sessions = new SessionStore(job.store.root);
-    for (const key of evicted) sessions.removeEntry(key);
-  }
+  const { dir, manifest } = await job.times.time('write', async () => {
+    // The answering graph sums each step's attention per file of the context: the answer's sources.
+    const sources = sourceMap(job.gen, computed.layout.baked, job.context.fingerprint, job.prefixLen, job.ids.length);
+    m.writeCompressed(job.gen, computed.layout.baked, { sources });
+    const committed = await job.store.commit(job.gen, manifestOf(job, computed), ENTRY_FILES);
+    job.progress?.('write', 1, 1);
+    if (job.settings.cacheSizeCapMB) {
+      const evicted = await job.store.enforceCap(job.settings.cacheSizeCapMB * 1024 * 1024, job.key);
+      // An evicted entry's conversations go with it: a rebuild of the same entry would bring them back.
+      const sessions = new SessionStore(job.store.root);
+      for (const key of evicted) sessions.removeEntry(key);
+    }
+    return committed;
+  });
   return { dir, manifest, prefillTokens: computed.prefillTokens, hostDeviceBytes: computed.hostDeviceBytes };
 }
 
 async function refreshInto(job: WriteJob, existing: NonNullable<WriteJob['existing']>): Promise<Computed> {
   const m = job.model;
-  const r = await refreshCompressed(m, existing, job.prefixLen + existing.plan.firstToken, job.ids, job.gen, {
-    chunk: job.scoreChunk,
-    prefillChunk: prefillChunk(m.device, job.ids.length),
-    signal: job.signal,
-    progress: job.progress,
+  // What the refresh does besides its session, prefill and scoring is reading the pairs it keeps and writing them.
+  const r = await job.times.time('compact', async () => {
+    const r = await refreshCompressed(m, existing, job.prefixLen + existing.plan.firstToken, job.ids, job.gen, {
+      chunk: job.scoreChunk,
+      prefillChunk: prefillChunk(m.device, job.ids.length),
+      signal: job.signal,
+      progress: job.progress,
+    });
+    job.times.add('session', r.sessionMs);
+    job.times.add('prefill', r.prefillMs);
+    job.times.add('score', r.scoreMs);
+    return r;
   });
   return { ...r, threshold: existing.manifest.threshold, refreshedTokens: r.prefillTokens };
 }
 
 async function freshInto(job: WriteJob): Promise<Computed> {
-  const { settings: s, model: m, ids, prefixLen, progress, signal } = job;
+  const { settings: s, model: m, ids, prefixLen, progress, signal, times } = job;
   const spec = m.prepared.spec;
-  const dense = await m.dense();
+  const dense = await times.time('session', () => m.dense());
   const bytesBefore = dense.hostDeviceBytes;
   const tPrefill = performance.now();
   const prefill = await dense.prefill(ids, dense.empty(), prefillChunk(m.device, ids.length), signal, (d, t) =>
@@ -113,6 +126,7 @@ async function freshInto(job: WriteJob): Promise<Computed> {
   );
   const onDevice = prefill.present;
   const prefillMs = performance.now() - tPrefill;
+  times.add('prefill', prefillMs);
 
   const tScore = performance.now();
   const chunks = scoreSchedule(m.tokenizer, m.tokenizer.layout(), ids, prefixLen, job.scoreChunk);
@@ -130,15 +144,18 @@ async function freshInto(job: WriteJob): Promise<Computed> {
       ? undefined
       : await scoreContext(dense, early ?? onDevice, prefixLen, chunks, scoring, signal, (d, t) => progress?.('score', d, t));
   const scoreMs = performance.now() - tScore;
-  const full = early ?? (await read());
-  const hostDeviceBytes = dense.hostDeviceBytes - bytesBefore;
-  if (scores && s.level === 'pair') demoteScores(scores, m.tokenizer, ids.slice(prefixLen), PUNCT_DEMOTE);
+  times.add('score', scoreMs);
+  return times.time('compact', async () => {
+    const full = early ?? (await read());
+    const hostDeviceBytes = dense.hostDeviceBytes - bytesBefore;
+    if (scores && s.level === 'pair') demoteScores(scores, m.tokenizer, ids.slice(prefixLen), PUNCT_DEMOTE);
 
-  progress?.('compress', 0, 1);
-  const keep = scores ? select(s, m, scores) : keepAll(spec.numLayers, spec.numKvHeads, ids.length - prefixLen);
-  progress?.('write', 0, 1);
-  const layout = writeCompacted(join(job.gen, KV_FILE), full, prefixLen, keep, spec.headDim);
-  return { layout, prefillTokens: ids.length, prefillMs, scoreMs, threshold: scores && lowestKept(scores, keep), hostDeviceBytes };
+    progress?.('compress', 0, 1);
+    const keep = scores ? select(s, m, scores) : keepAll(spec.numLayers, spec.numKvHeads, ids.length - prefixLen);
+    progress?.('write', 0, 1);
+    const layout = writeCompacted(join(job.gen, KV_FILE), full, prefixLen, keep, spec.headDim);
+    return { layout, prefillTokens: ids.length, prefillMs, scoreMs, threshold: scores && lowestKept(scores, keep), hostDeviceBytes };
+  });
 }
 
 function select(s: CacheSettings, m: LoadedModel, scores: PairScores): KeepSets {

@@ -3,6 +3,7 @@
 import { rmSync } from 'node:fs';
 import type { ProgressFn } from '../core/progress.ts';
 import { UserError } from '../core/errors.ts';
+import { PhaseTimes } from '../core/timings.ts';
 import { planRefresh } from '../context/index.ts';
 import type { BuiltContext } from '../context/types.ts';
 import type { Manifest } from '../cache/manifest.ts';
@@ -22,6 +23,8 @@ export interface BuildJob {
   signal?: AbortSignal;
   /** What the user should know while it runs (a wait for another process's lock). */
   notice?: (message: string) => void;
+  /** Where its phases are timed (an ask that builds first times the build with its own). */
+  times?: PhaseTimes;
 }
 
 export type BuildOutcome = Omit<BuildResult, 'report'> & { manifest: Manifest; context: BuiltContext };
@@ -29,12 +32,13 @@ export type BuildOutcome = Omit<BuildResult, 'report'> & { manifest: Manifest; c
 /** Builds the entry for the job's settings, or finds it up to date, or refreshes it from the one before. */
 export async function buildCache(parts: EngineParts, job: BuildJob): Promise<BuildOutcome> {
   const { settings: s, progress, signal, notice } = job;
+  const times = job.times ?? new PhaseTimes();
   const t0 = performance.now();
   checkCacheNotWorkspace(s);
-  const m = await parts.model(s, progress, signal);
+  const m = await times.time('modelOpen', () => parts.model(s, progress, signal, times));
   const store = new CacheStore(s.cacheDir, notice);
   const key = parts.entryKey(s, m);
-  const ctx = await parts.context(s, m, signal, progress);
+  const ctx = await times.time('context', () => parts.context(s, m, signal, progress));
   if (ctx.tokenIds.length === 0) {
     const limit = contextLimit(m.prepared.spec, m.tokenizer, s.maxContextTokens);
     const budget = { limit, modelWindow: attentionWindow(m.prepared.spec), maxContextTokens: s.maxContextTokens };
@@ -50,6 +54,7 @@ export async function buildCache(parts: EngineParts, job: BuildJob): Promise<Bui
     if (existing && plan?.upToDate) {
       return {
         ...buildSummary(existing.manifest, existing.dir, m, true, 0, performance.now() - t0),
+        timings: times.record(),
         manifest: existing.manifest,
         context: ctx,
       };
@@ -58,7 +63,7 @@ export async function buildCache(parts: EngineParts, job: BuildJob): Promise<Bui
     const memoryEstimateBytes = parts.checkMemory(m, ids.length, s.scoring ?? 'exact');
     // Writing a generation is long anyway: read every byte of the prepared weights it will link, and prepare
     // them again if any is wrong.
-    await m.checkWeights('full');
+    await times.time('weightsCheck', () => m.checkWeights('full'));
     const gen = store.begin(key);
     try {
       const written = await writeGeneration({
@@ -77,9 +82,17 @@ export async function buildCache(parts: EngineParts, job: BuildJob): Promise<Bui
         beforeDense: () => parts.answering.only('dense', m),
         progress,
         signal,
+        times,
       });
       const summary = buildSummary(written.manifest, written.dir, m, false, written.prefillTokens, performance.now() - t0);
-      return { ...summary, hostDeviceBytes: written.hostDeviceBytes, memoryEstimateBytes, manifest: written.manifest, context: ctx };
+      return {
+        ...summary,
+        timings: times.record(),
+        hostDeviceBytes: written.hostDeviceBytes,
+        memoryEstimateBytes,
+        manifest: written.manifest,
+        context: ctx,
+      };
     } catch (e) {
       rmSync(gen, { recursive: true, force: true });
       throw e;

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import type { AskResult, CacheEntryInfo, CacheSettings, ClearResult, GenerateRequest, GenerateResult } from './protocol.ts';
 import type { ProgressFn } from '../core/progress.ts';
+import type { PhaseTimes } from '../core/timings.ts';
 import type { Scoring } from '../core/choices.ts';
 import { UserError } from '../core/errors.ts';
 import { loadModel, type LoadedModel } from './model.ts';
@@ -40,7 +41,7 @@ export class Engine {
   private readonly answering = new Answering();
   /** What the build and ask jobs use of this engine. */
   private readonly parts: EngineParts = {
-    model: (r, progress, signal) => this.model(r, progress, signal),
+    model: (r, progress, signal, times) => this.model(r, progress, signal, times),
     entryKey: (s, m) => this.entryKey(s, m),
     context: (s, m, signal, progress) => this.context(s, m, signal, progress),
     scoreChunk: (m, tokens) => this.scoreChunk(m, tokens),
@@ -54,6 +55,7 @@ export class Engine {
     r: { model: string; device: CacheSettings['device']; cacheDir: string; int4?: boolean; hfToken?: string },
     progress?: ProgressFn,
     signal?: AbortSignal,
+    times?: PhaseTimes,
   ): Promise<LoadedModel> {
     const dir = await modelFolder(await resolveModel(r.model, r.cacheDir, { token: r.hfToken, signal, progress }), r.cacheDir);
     const key = `${dir}\0${r.device}\0${r.int4 ?? false}`;
@@ -80,6 +82,7 @@ export class Engine {
             preparedWeightsBytes,
           });
         },
+        times,
         signal,
         onProgress: (d, t) => progress?.('load-model', d, t),
       });

@@ -53,7 +53,7 @@ export function buildSummary(
   fromCache: boolean,
   prefillTokens: number,
   ms: number,
-): Omit<BuildResult, 'report'> {
+): Omit<BuildResult, 'report' | 'timings'> {
   return {
     entry,
     modelPath: modelSource(m.dir),

@@ -1,12 +1,12 @@
 // A model made ready for the engine: the model opened on its device, plus its tokenizer and the hash that keys
 // cache entries to it.
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { PhaseTimes } from '../core/timings.ts';
 import { loadModelSpec } from '../model/config.ts';
 import { ModelError } from '../model/errors.ts';
-import { ModelTokenizer } from '../model/tokenizer.ts';
+import type { ModelTokenizer } from '../model/tokenizer.ts';
 import { openModel, type DeviceModel, type OpenModelOptions } from '../runtime/open.ts';
+import { modelTokenizer } from './tokenizers.ts';
 
 export interface LoadedModel extends DeviceModel {
   tokenizer: ModelTokenizer;
@@ -17,7 +17,9 @@ export function loadModel(o: OpenModelOptions): LoadedModel {
   // The tokenizer is checked against the config before the weights are prepared: that can take minutes.
   const dir = resolve(o.modelDir);
   const spec = loadModelSpec(dir);
-  const tokenizer = ModelTokenizer.load(dir, spec.eosTokenIds);
+  const { tokenizer, hash: tokenizerHash } = (o.times ?? new PhaseTimes()).timeSync('tokenizer', () =>
+    modelTokenizer(dir, spec.eosTokenIds),
+  );
   if (tokenizer.idLimit > spec.vocabSize) {
     // An id past the embedding table fails inside onnxruntime, at the first text that encodes to one.
     throw new ModelError(
@@ -27,10 +29,5 @@ export function loadModel(o: OpenModelOptions): LoadedModel {
     );
   }
   const model = openModel(o);
-  const tokenizerHash = createHash('sha256')
-    .update(readFileSync(join(model.dir, 'tokenizer.json')))
-    .update(readFileSync(join(model.dir, 'tokenizer_config.json')))
-    .digest('hex')
-    .slice(0, 16);
   return Object.assign(model, { tokenizer, tokenizerHash });
 }

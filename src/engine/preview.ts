@@ -14,7 +14,6 @@ import { downloadFile, fileInfo, HubError, resolveUrl } from '../model/hub.ts';
 import type { ModelSpec } from '../model/config.ts';
 import type { ModelShape } from '../model/presets.ts';
 import { isGgufFile, locateModel } from '../model/stores.ts';
-import { ModelTokenizer } from '../model/tokenizer.ts';
 import type { ProgressFn } from '../core/progress.ts';
 import type { CacheSettings, ContextPreview } from './protocol.ts';
 import { buildEstimate, presetDownloadBytes } from './estimate.ts';
@@ -22,6 +21,7 @@ import { presetDownloaded, presetFolder } from './resolveModel.ts';
 import { contextLimit, workspaceContext } from './workspaceContext.ts';
 import { checkCacheNotWorkspace } from './workspace.ts';
 import { checkCacheDir } from './cacheLocation.ts';
+import { modelTokenizer } from './tokenizers.ts';
 
 /** What the preview reads of a model: the first files the Hub download fetches. */
 const PREVIEW_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json'];
@@ -72,7 +72,7 @@ export async function previewContext(s: CacheSettings, progress?: ProgressFn, si
   if (isGgufFile(model.dir)) checkCacheDir(s.cacheDir);
   const dir = await modelFolder(model.dir, s.cacheDir);
   const spec = loadModelSpec(dir);
-  const tokenizer = ModelTokenizer.load(dir, spec.eosTokenIds);
+  const { tokenizer } = modelTokenizer(dir, spec.eosTokenIds);
   const limit = contextLimit(spec, tokenizer, s.maxContextTokens);
   const ctx = await workspaceContext(s, spec, tokenizer, undefined, signal, progress);
   const sequenceTokens = limit.prefixTokens + ctx.totalTokens;

@@ -3,6 +3,7 @@
 
 import type { Device, Level, Scoring } from '../core/choices.ts';
 import type { Phase } from '../core/progress.ts';
+import type { Timings } from '../core/timings.ts';
 import type { ContextReport } from '../context/index.ts';
 import type { MemoryEstimate } from '../model/memory.ts';
 import type { ModelShape } from '../model/presets.ts';
@@ -138,6 +139,8 @@ export interface BuildResult {
   /** The WebGPU adapter's name, when the device is WebGPU. */
   adapter?: string;
   buildMs: number;
+  /** Where the build's time went, phase by phase, in ms (core/timings.ts). */
+  timings: Timings;
   /** The engine process's peak resident size so far (its whole life, so a fresh process measures one build). */
   peakRssBytes: number;
   /** What the memory check estimated before prefilling: RAM on the CPU, GPU memory on CUDA (builds that prefilled). */
@@ -158,6 +161,8 @@ export interface AskResult {
   answerTokens: number;
   ttftMs: number;
   decodeMsPerToken: number;
+  /** Where the ask's time went, phase by phase, in ms, a build it ran first included (core/timings.ts). */
+  timings: Timings;
   device: string;
   deviceReason?: string;
   /** The WebGPU adapter's name, when the device is WebGPU. */

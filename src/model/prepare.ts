@@ -18,6 +18,7 @@ import {
 import { basename, dirname, join, resolve } from 'node:path';
 import { loadModelSpec, type ModelSpec } from './config.ts';
 import { throwIfAborted } from '../core/cancel.ts';
+import { PhaseTimes } from '../core/timings.ts';
 import { ModelError } from './errors.ts';
 import { BLOCK_BYTES, BlockHasher, checkBlocks, type CheckMode } from './contentCheck.ts';
 import { readAs, readAsFloat32, readQuantized, requiredWeights, resolveWeights, type SourceTensor, type WeightDtype } from './weights.ts';
@@ -146,6 +147,8 @@ export interface PrepareOptions {
   root: string;
   /** How prepared weights already on disk are checked before reuse: `full` reads every byte (default `quick`). */
   check?: CheckMode;
+  /** Where the check of weights already prepared is timed. */
+  times?: PhaseTimes;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
 }
@@ -196,7 +199,7 @@ export function prepareModel(o: PrepareOptions): PreparedModel {
   ) {
     const prepared = make(existing);
     // Anything wrong with the prepared file (truncated, a flipped bit) means preparing it again, below.
-    if (!prepared.check(o.check ?? 'quick')) return prepared;
+    if (!(o.times ?? new PhaseTimes()).timeSync('weightsCheck', () => prepared.check(o.check ?? 'quick'))) return prepared;
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tmp = join(dir, `${WEIGHTS_FILE}.${process.pid}.tmp`);

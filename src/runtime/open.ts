@@ -6,6 +6,7 @@ import { copyFileSync, existsSync, linkSync, readFileSync, renameSync, rmSync, s
 import { join, resolve } from 'node:path';
 import type { Backend, Device } from '../core/choices.ts';
 import { UserError } from '../core/errors.ts';
+import type { PhaseTimes } from '../core/timings.ts';
 import { loadModelSpec, type ModelSpec } from '../model/config.ts';
 import { prepareModel, WEIGHTS_FILE, type PreparedModel } from '../model/prepare.ts';
 import type { CheckMode } from '../model/contentCheck.ts';
@@ -41,6 +42,8 @@ export interface OpenModelOptions {
   threads?: number;
   /** Called once the device is chosen, before the weights are prepared for it; throws to refuse (a memory check). */
   beforePrepare?: (spec: ModelSpec, choice: DeviceChoice, dtype: GraphDtype) => void;
+  /** Where opening the model is timed (the weights' check). */
+  times?: PhaseTimes;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
 }
@@ -131,6 +134,7 @@ export function openModel(o: OpenModelOptions): DeviceModel {
       dequantize: o.dequantize,
       root: o.preparedRoot,
       check,
+      times: o.times,
       signal: o.signal,
       onProgress: o.onProgress,
     });
