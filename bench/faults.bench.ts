@@ -16,6 +16,8 @@ import { constants, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_DIR, RESULTS_DIR } from './randomQwen.ts';
 import { killCliAfter, leftovers, signalCliAt, storyWorkspace } from '../test/support/cli.ts';
+import type { Phase } from '../src/core/progress.ts';
+import { PHASE_WORDS } from '../src/core/progressWords.ts';
 
 const STORIES = join(BENCH_DIR, '..', '..', 'shared', 'models', 'stories260K');
 const CLI = join(BENCH_DIR, '..', 'dist', 'cli.js');
@@ -431,17 +433,19 @@ async function sparse(): Promise<void> {
 // signal saying "Cancelled", its engine is gone within 2 s and no temporary file is left; otherwise the ask after
 // it decides. Then a commit.lock a crash left, whose pid now names another live process: an ask past 20 s hung.
 async function interrupted(): Promise<void> {
-  const runs: [string, RegExp, NodeJS.Signals, boolean][] = [
-    ['context', /^context/m, 'SIGINT', true],
-    ['prefill', /^prefill/m, 'SIGINT', true],
-    ['score', /^score/m, 'SIGINT', true],
-    ['compress', /^compress/m, 'SIGINT', true],
-    ['write', /^write/m, 'SIGINT', true],
-    ['context', /^context/m, 'SIGTERM', false],
-    ['score', /^score/m, 'SIGTERM', false],
-    ['prefill', /^prefill/m, 'SIGHUP', false],
+  const runs: [Phase, NodeJS.Signals, boolean][] = [
+    ['context', 'SIGINT', true],
+    ['prefill', 'SIGINT', true],
+    ['score', 'SIGINT', true],
+    ['compress', 'SIGINT', true],
+    ['write', 'SIGINT', true],
+    ['context', 'SIGTERM', false],
+    ['score', 'SIGTERM', false],
+    ['prefill', 'SIGHUP', false],
   ];
-  for (const [phase, pattern, signal, group] of runs) {
+  for (const [phase, signal, group] of runs) {
+    // The step's words show on stderr as it starts.
+    const pattern = new RegExp(`^${PHASE_WORDS[phase]}`, 'm');
     const cache = freshCache('interrupted');
     const r = await signalCliAt(buildArgs(cache, ['--force']), pattern, signal, { group, timeoutMs: ASK_TIMEOUT_MS });
     const problems = [

@@ -7,9 +7,14 @@ import { locateModel, modelArgument } from '../model/stores.ts';
 import { UserError } from '../core/errors.ts';
 import type { RequestBody } from '../engine/client.ts';
 import { DEVICES, isDevice, isLevel, isScoring, LEVELS, SCORINGS, spelled } from '../core/choices.ts';
+import { COMMANDS, FLAGS, findCommand, flagsOf, type Command, type FlagName } from './commands.ts';
 
-/** A mistake on the command line; `usage` when the usage text helps (not for a workspace that is missing). */
+/**
+ * A mistake on the command line. `usage` when the command's help would help (not for a workspace that is
+ * missing); `command` is the command it was for, whose help the message points to.
+ */
 export class UsageError extends Error {
+  command?: string;
   constructor(
     message: string,
     readonly usage = true,
@@ -18,30 +23,19 @@ export class UsageError extends Error {
   }
 }
 
-const OPTIONS = {
-  model: { type: 'string' },
-  prompt: { type: 'string' },
-  'prompt-ids': { type: 'string' },
-  'max-tokens': { type: 'string' },
-  temperature: { type: 'string' },
-  'top-p': { type: 'string' },
-  stop: { type: 'string', multiple: true },
-  device: { type: 'string', default: 'auto' },
-  ratio: { type: 'string', default: '0.3' },
-  level: { type: 'string', default: 'pair' },
-  scoring: { type: 'string', default: 'exact' },
-  'cache-dir': { type: 'string' },
-  'max-context-tokens': { type: 'string' },
-  pin: { type: 'string', multiple: true },
-  session: { type: 'string' },
-  new: { type: 'boolean', default: false },
-  'conversation-budget': { type: 'string' },
-  force: { type: 'boolean', default: false },
-  int4: { type: 'boolean', default: false },
-  json: { type: 'boolean', default: false },
-  debug: { type: 'boolean', default: false },
-  help: { type: 'boolean', short: 'h', default: false },
-} as const;
+/** Every flag of every command: parseArgs reads them all, and a flag of another command is then named as such. */
+const OPTIONS = Object.fromEntries(
+  Object.entries(FLAGS).map(([name, f]) => [
+    name,
+    { type: f.type, multiple: 'multiple' in f, ...('short' in f ? { short: f.short } : {}) },
+  ]),
+) as {
+  [K in FlagName]: {
+    type: (typeof FLAGS)[K]['type'];
+    multiple: (typeof FLAGS)[K] extends { multiple: true } ? true : false;
+    short?: string;
+  };
+};
 
 export interface Parsed {
   command?: string;
@@ -49,6 +43,8 @@ export interface Parsed {
   json: boolean;
   debug: boolean;
   help: boolean;
+  /** Flags given that only other commands take (one list of flags for build and ask is common): not used. */
+  ignored?: string[];
 }
 
 /** A plain decimal (or exponent) number: no hex, no empty string, no whitespace, unlike Number(). */
@@ -107,15 +103,56 @@ export function parseCommandLine(argv: string[], defaultCacheDir: () => string):
   try {
     parsed = parseArgs({ args: joinNegativeValues(argv), options: OPTIONS, allowPositionals: true });
   } catch (e) {
-    // Node's own wording ("Unknown option '--x'", "argument missing"), without its error code.
-    throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, '.'));
+    // Node's own wording ("argument missing"), without its advice on positionals; a flag no command has is
+    // named as the flag of another command would be.
+    const command = argv.find((a) => findCommand(a) !== undefined);
+    const message = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    const unknown = /^Unknown option '(-[^']*)'/.exec(message)?.[1];
+    const error = new UsageError(unknown ? `${unknown} is not a flag of ${command ?? 'kvzip-code'}` : message);
+    error.command = command;
+    throw error;
   }
-  const { values: o, positionals } = parsed;
+  const { values: given, positionals } = parsed;
   const [command, ...rest] = positionals;
-  const base = { command, json: o.json, debug: o.debug, help: o.help };
-  if (o.help || !command) return base;
+  const base = { command, json: given.json === true, debug: given.debug === true, help: given.help === true };
+  if (!command) return base;
+  const spec = findCommand(command);
+  if (!spec) throw new UsageError(`unknown command "${command}"; the commands are ${COMMANDS.map((c) => c.name).join(', ')}`);
+  if (base.help) return base;
+  const own = new Set<string>(flagsOf(spec).map(([name]) => name));
+  const ignored = Object.keys(given).filter((name) => !own.has(name));
+  const used = Object.fromEntries(Object.entries(given).filter(([name]) => own.has(name))) as Given;
+  try {
+    return { ...base, body: requestOf(spec, used, rest, defaultCacheDir), ...(ignored.length ? { ignored } : {}) };
+  } catch (e) {
+    if (e instanceof UsageError) e.command ??= command;
+    throw e;
+  }
+}
 
-  const { device, level, scoring } = o;
+type Given = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+/** The string flags' defaults: the command's own where it has one (generate's --max-tokens), else the flag's. */
+function defaultsOf(spec: Command): Record<string, string> {
+  const all = Object.entries(FLAGS).flatMap(([name, f]) => ('default' in f ? [[name, f.default]] : []));
+  const own = flagsOf(spec).flatMap(([name, f]) => (f.default !== undefined ? [[name, f.default]] : []));
+  return Object.fromEntries([...all, ...own]) as Record<string, string>;
+}
+
+function requestOf(spec: Command, given: Given, rest: string[], defaultCacheDir: () => string): RequestBody {
+  const optional = spec.args.filter((a) => a.startsWith('[')).length;
+  if (rest.length > spec.args.length) {
+    const quote = spec.name === 'ask' ? '; quote a question of several words' : '';
+    throw new UsageError(
+      `unexpected argument "${rest[spec.args.length]}": ${spec.name} takes ${spec.args.length ? spec.args.join(' ') : 'no arguments'}${quote}`,
+    );
+  }
+  // Positionals first: `ask WS` without a question is told about the question, not about --model.
+  if (rest.length < spec.args.length - optional) need(undefined, spec.args[rest.length]!.replace(/"/g, ''));
+  const o = { ...defaultsOf(spec), ...given } as Given;
+
+  // Each has a default in FLAGS, so none is undefined here.
+  const { device = '', level = '', scoring = '' } = o;
   if (!isDevice(device)) throw new UsageError(`--device must be ${spelled(DEVICES)}, got "${device}"`);
   if (!isLevel(level)) throw new UsageError(`--level must be ${spelled(LEVELS)}, got "${level}"`);
   if (!isScoring(scoring)) throw new UsageError(`--scoring must be ${spelled(SCORINGS)}, got "${scoring}"`);
@@ -150,13 +187,13 @@ export function parseCommandLine(argv: string[], defaultCacheDir: () => string):
     ratio,
     level,
     ...(scoring === 'local' ? { scoring } : {}),
-    int4: o.int4,
+    int4: o.int4 === true,
     maxContextTokens,
     pinned: o.pin,
   });
 
   let body: RequestBody;
-  switch (command) {
+  switch (spec.name) {
     case 'generate': {
       const promptIds = o['prompt-ids']?.split(',').map((s) => {
         if (!/^\s*\d+\s*$/.test(s)) throw new UsageError(`--prompt-ids must be comma-separated token ids, got "${s}"`);
@@ -167,7 +204,7 @@ export function parseCommandLine(argv: string[], defaultCacheDir: () => string):
         model: model(),
         cacheDir,
         device,
-        int4: o.int4,
+        int4: o.int4 === true,
         prompt: o.prompt,
         promptIds,
         maxTokens,
@@ -179,13 +216,12 @@ export function parseCommandLine(argv: string[], defaultCacheDir: () => string):
       break;
     }
     case 'build':
-      body = { type: 'build', ...settings(), force: o.force };
+      body = { type: 'build', ...settings(), force: o.force === true };
       break;
     case 'context':
       body = { type: 'context', ...settings() };
       break;
     case 'ask': {
-      // Positionals first: `ask WS` without a question is told about the question, not about --model.
       const question = need(rest[1]?.trim() ? rest[1] : undefined, 'QUESTION');
       // Refused rather than read as no session: the conversation would silently not be kept.
       if (o.session !== undefined && !o.session.trim()) throw new UsageError(`--session must be a name, got "${o.session}"`);
@@ -196,7 +232,7 @@ export function parseCommandLine(argv: string[], defaultCacheDir: () => string):
         question,
         maxTokens,
         session: o.session,
-        newConversation: o.new,
+        newConversation: o.new === true,
         conversationBudget: count(o['conversation-budget'], 'conversation-budget', 'tail positions for the conversation'),
       };
       break;
@@ -208,10 +244,10 @@ export function parseCommandLine(argv: string[], defaultCacheDir: () => string):
       body = { type: 'clear', cacheDir, workspace: rest[0] && resolve(rest[0]) };
       break;
     case 'setup-cuda':
-      body = { type: 'cuda-setup', force: o.force };
+      body = { type: 'cuda-setup', force: o.force === true };
       break;
     default:
-      throw new UsageError(`unknown command "${command}"`);
+      throw new Error(`no request for the command ${spec.name}`);
   }
-  return { ...base, body };
+  return body;
 }

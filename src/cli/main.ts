@@ -1,57 +1,44 @@
 // kvzip-code: the headless CLI over the engine process (the same engine the extension uses).
 import { fileURLToPath } from 'node:url';
 import { EngineClient, EngineError } from '../engine/client.ts';
-import type { AskResult, BuildResult, CacheEntryInfo, CudaSetupResult, Event } from '../engine/protocol.ts';
+import type { AskResult, BuildResult, CacheEntryInfo, ClearResult, CudaSetupResult, Event } from '../engine/protocol.ts';
+import type { RequestBody } from '../engine/client.ts';
 import { parseCommandLine, UsageError } from './args.ts';
 import type { ContextPreview } from '../engine/protocol.ts';
 import { previewText } from '../engine/previewText.ts';
 import { defaultCacheDir } from './paths.ts';
 import { interruptOnSignals, signalExitCode } from './signals.ts';
+import { findCommand } from './commands.ts';
+import { commandHelp, overviewHelp } from './help.ts';
+import { ProgressOutput } from './progressOutput.ts';
 import { stoppedText } from '../engine/stoppedText.ts';
 
-const USAGE = `kvzip-code — ask questions about a repository to a local model, from a KVzip-compressed KV cache
-
-  kvzip-code generate --model MODEL (--prompt TEXT | --prompt-ids 1,2,3) [--max-tokens N] [--temperature T] [--top-p P] [--stop STR] [--device auto|cuda|webgpu|cpu] [--int4] [--json]
-  kvzip-code context WORKSPACE --model MODEL [--max-context-tokens N] [--pin GLOB]... [--device D] [--int4] [--json]
-  kvzip-code build WORKSPACE --model MODEL [--ratio 0.3] [--level pair|pair-uniform|head] [--scoring exact|local] [--force] [--int4] [--max-context-tokens N] [--cache-dir D] [--device D] [--json]
-  kvzip-code ask WORKSPACE "QUESTION" --model MODEL [--session NAME [--new]] [--conversation-budget N] [--ratio R] [--level L] [--scoring S] [--max-tokens N] [--int4] [--cache-dir D] [--device D] [--json]
-  kvzip-code info [--cache-dir D] [--json]
-  kvzip-code clear [WORKSPACE] [--cache-dir D]
-  kvzip-code setup-cuda [--force] [--json]
-
---model is a Hugging Face checkpoint folder, a .gguf file (a split one by any of its parts), ollama:NAME[:TAG] (pulled
-with Ollama; OLLAMA_MODELS or ~/.ollama/models), lmstudio:PUBLISHER/MODEL[/FILE.gguf], a Hub name (org/name) already
-in the Hugging Face cache, or a preset id (qwen2.5-coder-1.5b, qwen2.5-coder-7b, qwen3-4b, qwen3-8b, llama-3.1-8b),
-used from the Hugging Face cache or else downloaded once. Progress goes to stderr; answers stream to stdout.
-context previews what a build would put in the context (whole files or outlines, by rank), what it leaves out
-and why, and the build's estimated memory and time; it reads only config.json and the tokenizer, never weights.
---pin GLOB ranks matching files first (build, ask and context).
-ask --session NAME keeps a conversation: each answer reads the session's earlier turns after the cached context
-(kept under the cache folder; --new starts it over). Oldest turns drop when the conversation budget is full.
-setup-cuda fetches onnxruntime's CUDA provider libraries where an NVIDIA driver is present; CUDA 12 and cuDNN 9
-must be installed on the system (--force installs without a driver, for a GPU machine later).
---device auto takes CUDA when its provider libraries load, then WebGPU on a hardware adapter, then the CPU (and
-says why); --device webgpu also takes a software adapter such as SwiftShader. --debug shows the stack of an internal error.`;
-
 async function main(argv: string[]): Promise<number> {
-  const { command, body, json, help } = parseCommandLine(argv, defaultCacheDir);
-  if (help || !body || !command) {
-    console.log(USAGE);
-    return command || help ? 0 : 2;
+  const { command, body, json, debug, help, ignored } = parseCommandLine(argv, defaultCacheDir);
+  if (help || !body) {
+    const spec = findCommand(command);
+    if (help) {
+      console.log(spec ? commandHelp(spec, defaultCacheDir()) : overviewHelp());
+      return 0;
+    }
+    // Bare `kvzip-code` is a usage error: the list of commands goes where errors go.
+    console.error(overviewHelp());
+    return 2;
   }
 
+  for (const flag of ignored ?? []) console.error(`kvzip-code: ${command} ignores --${flag} (see \`kvzip-code ${command} --help\`)`);
   const client = new EngineClient(fileURLToPath(new URL('./engine.js', import.meta.url)));
   const streams = body.type === 'ask' || body.type === 'generate';
-  let lastProgress = '';
+  const progress = new ProgressOutput(process.stderr, debug);
   const onEvent = (e: Event) => {
-    if (e.type === 'token' && streams && !json) process.stdout.write(e.text);
-    if (e.type === 'notice') process.stderr.write(`kvzip-code: ${e.message}\n`);
+    if (e.type === 'token' && streams && !json) {
+      progress.clear();
+      process.stdout.write(e.text);
+    }
+    if (e.type === 'notice') progress.note(`kvzip-code: ${e.message}`);
     if (e.type === 'progress') {
-      // Whole tens of percent only: progress is for people, not a log of every tensor.
-      const pct = e.total > 1 ? ` ${Math.floor((10 * e.done) / e.total) * 10}%` : '';
-      const line = `${e.phase}${pct}${e.message ? ` ${e.message}` : ''}`;
-      if (line !== lastProgress) process.stderr.write(`${line}\n`);
-      lastProgress = line;
+      if (e.phase === 'build-first' && e.message) progress.note(`kvzip-code: building the cache first: ${e.message}`);
+      progress.report(e);
     }
   };
   const running = client.request(body, onEvent);
@@ -63,6 +50,8 @@ async function main(argv: string[]): Promise<number> {
     } catch (e) {
       // A signal's cancel ends the request with "Cancelled", or with whatever its unwinding ran into.
       if (!interrupt.signal) throw e;
+    } finally {
+      progress.clear();
     }
     if (interrupt.signal) {
       // An answer streamed so far keeps its line; the cancel is said where progress goes.
@@ -77,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
       if (body.type === 'ask') for (const line of askNotes(result as AskResult)) process.stderr.write(`${line}\n`);
       // The answer owns stdout; where it ran goes with the progress on stderr.
       process.stderr.write(`on ${deviceText(result as Ran)}\n`);
-    } else console.log(human(command, result));
+    } else console.log(human(body, result));
     return 0;
   } finally {
     await interrupt.finish();
@@ -119,11 +108,14 @@ function deviceText(r: Ran): string {
   return detail ? `${r.device} (${detail})` : r.device;
 }
 
-function human(command: string, r: unknown): string {
+const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+
+function human(body: RequestBody, r: unknown): string {
+  const command = body.type;
   if (command === 'context') return previewText(r as ContextPreview);
+  if (command === 'clear') return clearedText(r as ClearResult, body.workspace);
   if (command === 'build') {
     const b = r as BuildResult;
-    const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
     const memory = !b.memoryEstimateBytes
       ? ''
       : b.device === 'cpu'
@@ -131,7 +123,7 @@ function human(command: string, r: unknown): string {
         : `; GPU memory estimated ${mb(b.memoryEstimateBytes)}`;
     return `${b.fromCache ? 'Cache is fresh' : 'Built the cache'}: ${b.contextTokens} tokens, KV ${mb(b.kvBytesFull)} → ${mb(b.kvBytesCompressed)} (${(100 * b.keptShare).toFixed(1)}% of its pairs kept${b.scoring === 'local' ? ', scored locally' : ''}) on ${deviceText(b)}${memory}\n${b.entry}`;
   }
-  if (command === 'setup-cuda') {
+  if (command === 'cuda-setup') {
     const c = r as CudaSetupResult;
     const done = c.installed.length
       ? `Installed onnxruntime's CUDA provider:\n${c.installed.map((f) => `  ${f}`).join('\n')}\n`
@@ -152,12 +144,27 @@ function human(command: string, r: unknown): string {
   return JSON.stringify(r);
 }
 
+/** What `clear` removed, in a sentence. */
+function clearedText(r: ClearResult, workspace: string | undefined): string {
+  const of = workspace ? ` of ${workspace}` : '';
+  const talks = r.conversations ? `${r.conversations} conversation${r.conversations === 1 ? '' : 's'}` : '';
+  if (!r.removed) return `No cache entries${of} to remove${talks ? `; removed ${talks} whose entry was gone` : ''}.`;
+  const entries = `${r.removed} cache ${r.removed === 1 ? 'entry' : 'entries'}`;
+  return `Removed ${entries}${of}${talks ? ` and ${talks}` : ''}, freeing ${mb(r.bytes)}.`;
+}
+
+/** The problem, and where a usage problem's command says what it takes. */
+function usageLine(e: UsageError): string {
+  if (!e.usage) return e.message;
+  return `${e.message.replace(/\.$/, '')} (see \`kvzip-code${e.command ? ` ${e.command}` : ''} --help\`)`;
+}
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e) => {
     // Read from argv itself: the error may be the command line's own.
     const debugMode = process.argv.includes('--debug');
-    if (e instanceof UsageError) console.error(`kvzip-code: ${e.message}${e.usage ? `\n\n${USAGE}` : ''}`);
+    if (e instanceof UsageError) console.error(`kvzip-code: ${usageLine(e)}`);
     else if (e instanceof EngineError) {
       console.error(`kvzip-code: ${e.message}`);
       if (e.detail) console.error(debugMode ? e.detail : 'This is a bug in kvzip-code; run again with --debug for the details.');

@@ -5,8 +5,10 @@ import { join } from 'node:path';
 import type { CacheSettings } from './protocol.ts';
 import type { LoadedModel } from './model.ts';
 import { refreshCompressed } from './refresh.ts';
-import type { ProgressFn } from '../core/progress.ts';
+import type { ProgressFn, TimeEstimate } from '../core/progress.ts';
 import type { PhaseTimes } from '../core/timings.ts';
+import type { Scoring } from '../core/choices.ts';
+import { estimateBuildParts } from '../model/buildTime.ts';
 import type { RefreshPlan } from '../context/index.ts';
 import type { BuiltContext } from '../context/types.ts';
 import type { CacheStore } from '../cache/store.ts';
@@ -120,6 +122,9 @@ async function freshInto(job: WriteJob): Promise<Computed> {
   const spec = m.prepared.spec;
   const dense = await times.time('session', () => m.dense());
   const bytesBefore = dense.hostDeviceBytes;
+  const scoring = s.scoring ?? 'exact';
+  const estimate = timeEstimate(m, ids.length, scoring, job.scoreChunk, s.ratio >= 1);
+  progress?.('prefill', 0, ids.length, undefined, estimate);
   const tPrefill = performance.now();
   const prefill = await dense.prefill(ids, dense.empty(), prefillChunk(m.device, ids.length), signal, (d, t) =>
     progress?.('prefill', d, t),
@@ -130,7 +135,6 @@ async function freshInto(job: WriteJob): Promise<Computed> {
 
   const tScore = performance.now();
   const chunks = scoreSchedule(m.tokenizer, m.tokenizer.layout(), ids, prefixLen, job.scoreChunk);
-  const scoring = s.scoring ?? 'exact';
   // The one read of the full KV from a WebGPU device, for compaction (a no-op where the KV is on the host);
   // local scoring reads it first, as it feeds each chunk's pairs from the host.
   const read = async () => {
@@ -156,6 +160,19 @@ async function freshInto(job: WriteJob): Promise<Computed> {
     const layout = writeCompacted(join(job.gen, KV_FILE), full, prefixLen, keep, spec.headDim);
     return { layout, prefillTokens: ids.length, prefillMs, scoreMs, threshold: scores && lowestKept(scores, keep), hostDeviceBytes };
   });
+}
+
+/**
+ * What the prefill and the scoring should take (model/buildTime.ts), for the time left the user sees. Fitted on
+ * the CPU in fp32: on another device or with quantized weights only the split between the two holds.
+ */
+function timeEstimate(m: LoadedModel, tokens: number, scoring: Scoring, chunk: number, noScoring: boolean): TimeEstimate {
+  const { prefill, score } = estimateBuildParts(m.prepared.spec, tokens, scoring, chunk);
+  return {
+    prefillSeconds: prefill,
+    scoreSeconds: noScoring ? 0 : score,
+    calibrated: m.device === 'cpu' && m.prepared.dtype === 'fp32' && !m.prepared.quantized,
+  };
 }
 
 function select(s: CacheSettings, m: LoadedModel, scores: PairScores): KeepSets {

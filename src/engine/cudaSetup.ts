@@ -6,14 +6,7 @@ import { CancelledError } from '../core/cancel.ts';
 import { HubError } from '../model/hub.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  cudaStatus,
-  installCudaProvider,
-  NUGET_PACKAGE,
-  ortBinDir,
-  REQUIRED_PROVIDER_FILES,
-  type CudaStatus,
-} from '../runtime/cudaProvider.ts';
+import { cudaStatus, installCudaProvider, ortBinDir, REQUIRED_PROVIDER_FILES, type CudaStatus } from '../runtime/cudaProvider.ts';
 import type { CudaSetupResult, CudaSetupStatus } from './protocol.ts';
 import type { ProgressFn } from '../core/progress.ts';
 
@@ -56,7 +49,7 @@ export async function setupCuda(progress: ProgressFn, signal?: AbortSignal, forc
     installed = await installCudaProvider({
       binDir,
       signal,
-      onProgress: (p) => progress('download', p.bytes, p.total ?? 0, NUGET_PACKAGE),
+      onProgress: (p) => progress('download', p.bytes, p.total ?? 0, "onnxruntime's CUDA provider"),
     });
   } catch (e) {
     if (signal?.aborted) throw new CancelledError();

@@ -223,14 +223,16 @@ export class Engine {
     const store = new CacheStore(cacheDir);
     const ws = workspace && canonicalPath(workspace);
     let removed = 0;
+    let bytes = 0;
     for (const e of store.list()) {
       if (entry !== undefined && e.dir !== entry && e.key !== entry) continue;
       if (ws && e.manifest && e.manifest.workspace !== ws) continue;
       await store.remove(e.key);
       removed++;
+      bytes += e.bytes;
     }
     const conversations = new SessionStore(cacheDir).removeExcept(new Set(store.list().map((e) => e.key)));
     await this.answering.forget();
-    return { removed, conversations };
+    return { removed, bytes, conversations };
   }
 }

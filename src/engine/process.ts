@@ -75,7 +75,8 @@ function conversation(r: AskRequest): Pick<AskRequest, 'session' | 'newConversat
 }
 
 async function handle(r: Exclude<Request, { type: 'cancel' }>, signal: AbortSignal): Promise<Results[RequestType]> {
-  const progress: ProgressFn = (phase, done, total, message) => send({ id: r.id, type: 'progress', phase, done, total, message });
+  const progress: ProgressFn = (phase, done, total, message, estimate) =>
+    send({ id: r.id, type: 'progress', phase, done, total, message, ...(estimate ? { estimate } : {}) });
   // A preview only reads, unless it must fetch or import a model (previewContext checks the folder then).
   if ('cacheDir' in r && typeof r.cacheDir === 'string' && r.type !== 'context') checkCacheDir(r.cacheDir);
   switch (r.type) {

@@ -2,7 +2,7 @@
 // Only JSON crosses it: binary KV stays inside the engine and on disk.
 
 import type { Device, Level, Scoring } from '../core/choices.ts';
-import type { Phase } from '../core/progress.ts';
+import type { Phase, TimeEstimate } from '../core/progress.ts';
 import type { Timings } from '../core/timings.ts';
 import type { ContextReport } from '../context/index.ts';
 import type { MemoryEstimate } from '../model/memory.ts';
@@ -159,6 +159,7 @@ export interface AskResult {
   prefillTokens: number;
   questionTokens: number;
   answerTokens: number;
+  /** Until the first token of the answer: the cache's loading counts, a build the ask ran first does not. */
   ttftMs: number;
   decodeMsPerToken: number;
   /** Where the ask's time went, phase by phase, in ms, a build it ran first included (core/timings.ts). */
@@ -298,6 +299,8 @@ export interface ContextPreview {
 export interface ClearResult {
   /** Cache entries removed. */
   removed: number;
+  /** Bytes those entries held on disk (the shared prepared weights are not counted). */
+  bytes: number;
   /** Session files (`ask --session` conversations) removed with their entries. */
   conversations: number;
 }
@@ -317,7 +320,8 @@ export interface Results {
 export type RequestType = keyof Results;
 
 export type Event =
-  | { id: number; type: 'progress'; phase: Phase; done: number; total: number; message?: string }
+  /** `estimate` comes with the prefill's first report: what the prefill and the scoring should take. */
+  | { id: number; type: 'progress'; phase: Phase; done: number; total: number; message?: string; estimate?: TimeEstimate }
   | { id: number; type: 'token'; text: string }
   | { id: number; type: 'result'; result: Results[RequestType] }
   /** Something the user should know while the request goes on (answering from a stale cache). */

@@ -41,8 +41,7 @@ export async function resolveModel(
       revision: preset.revision,
       token: o.token,
       signal: o.signal,
-      onProgress: (p) =>
-        o.progress?.('download', p.overallBytes, p.overallTotal ?? 0, `${preset.label}: file ${p.fileIndex + 1} of ${p.fileCount}`),
+      onProgress: (p) => o.progress?.('download', p.overallBytes, p.overallTotal ?? 0, preset.label),
     });
   } catch (e) {
     if (e instanceof HubError) throw new UserError(e.message, `download-${e.code}`);

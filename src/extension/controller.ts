@@ -2,7 +2,7 @@
 // Talks to the engine through EngineClient; knows nothing of how the webview draws things.
 import * as vscode from 'vscode';
 import type { AskResult, BuildResult, CacheEntryInfo, ConversationTurn, Event, Quote } from '../engine/protocol.ts';
-import type { Phase } from '../core/progress.ts';
+import { ProgressWords, type ProgressView } from '../core/progressWords.ts';
 import type { ConversationItem, HostMessage, Turn, ViewStatus } from '../webview/messages.ts';
 import { quoteLabel } from '../engine/attach.ts';
 import { EngineClient, EngineError, type RunningRequest } from '../engine/client.ts';
@@ -17,31 +17,6 @@ import { stoppedText } from '../engine/stoppedText.ts';
 import { newConversationId, titleOf, type ConversationStore } from './conversations.ts';
 import { modelSource } from './modelSource.ts';
 
-/** Rough share of a build's time per phase, so one bar can move through all of them. */
-const PHASE_WEIGHT: Record<Phase, number> = {
-  // A first download can take far longer than everything else: it reports its own bytes in the label.
-  download: 0,
-  context: 5,
-  'load-model': 10,
-  prefill: 35,
-  score: 35,
-  compress: 7,
-  write: 3,
-  'load-cache': 0,
-  answer: 0,
-};
-const PHASE_ORDER: Phase[] = ['download', 'context', 'load-model', 'prefill', 'score', 'compress', 'write'];
-const PHASE_LABEL: Record<Phase, string> = {
-  download: 'Downloading model',
-  context: 'Reading workspace',
-  'load-model': 'Loading model',
-  prefill: 'Prefilling context',
-  score: 'Scoring KV pairs',
-  compress: 'Compressing',
-  write: 'Writing cache',
-  'load-cache': 'Loading cache',
-  answer: 'Answering',
-};
 const BUILD_RECORD = 'kvzipCode.lastBuild';
 
 /** What a finished build looked like, kept per workspace so a restart knows a cache exists without starting the engine. */
@@ -49,14 +24,6 @@ interface BuildRecord {
   key: string;
   builtAt: number;
   result: BuildResult;
-}
-
-export function overallPercent(phase: Phase, done: number, total: number): number {
-  const i = PHASE_ORDER.indexOf(phase);
-  if (i < 0) return 0;
-  const before = PHASE_ORDER.slice(0, i).reduce((s, p) => s + PHASE_WEIGHT[p], 0);
-  const frac = total > 0 ? Math.min(1, Math.max(0, done / total)) : 0;
-  return Math.round(before + PHASE_WEIGHT[phase] * frac);
 }
 
 /** What the cache holds of the workspace, for the header's "N of M files". */
@@ -175,12 +142,12 @@ export class Controller implements vscode.Disposable {
     if (this.building) return this.building.result;
     const before = this.status.state;
     let reported = 0;
+    const words = new ProgressWords();
     const req = this.engine.request({ type: 'build', force, ...cacheSettings(folder, this.cacheDir), hfToken }, (e) => {
-      const p = this.onProgress(e);
-      if (p !== undefined && progress) {
-        progress.report({ message: `${PHASE_LABEL[(e as { phase: Phase }).phase]} (${p}%)`, increment: p - reported });
-        reported = p;
-      }
+      if (e.type !== 'progress') return;
+      const view = this.onProgress(e, words);
+      progress?.report({ message: view.text, increment: Math.max(0, view.percent - reported) });
+      reported = Math.max(reported, view.percent);
     });
     this.building = req;
     const sub = token?.onCancellationRequested(() => req.cancel());
@@ -233,6 +200,7 @@ export class Controller implements vscode.Disposable {
     const hfToken = await this.secrets?.get(HF_TOKEN_SECRET);
     const settings = readSettings(folder.uri);
     const history = this.history;
+    const words = new ProgressWords();
     const req = this.engine.request(
       {
         type: 'ask',
@@ -249,7 +217,8 @@ export class Controller implements vscode.Disposable {
           turn.answer += e.text;
           this.messageEmitter.fire({ type: 'token', id: turn.id, text: e.text });
         } else if (e.type === 'progress' && e.phase !== 'answer' && e.phase !== 'load-cache') {
-          this.onProgress(e);
+          if (e.phase === 'build-first') this.log(`building the cache first: ${e.message ?? ''}`);
+          this.onProgress(e, words);
           if (this.status.state !== 'building') this.update({ state: 'building' });
         }
       },
@@ -501,11 +470,11 @@ export class Controller implements vscode.Disposable {
     return JSON.stringify(rest);
   }
 
-  private onProgress(e: Event): number | undefined {
-    if (e.type !== 'progress') return undefined;
-    const percent = overallPercent(e.phase, e.done, e.total);
-    this.update({ percent, phase: e.message ?? PHASE_LABEL[e.phase] });
-    return percent;
+  /** The report in the words the notification, the sidebar and the status bar all show (core/progressWords.ts). */
+  private onProgress(e: Extract<Event, { type: 'progress' }>, words: ProgressWords): ProgressView {
+    const view = words.next(e);
+    this.update({ percent: view.percent, phase: view.text });
+    return view;
   }
 
   private applyBuild(r: BuildResult, state: 'fresh' | 'stale'): void {

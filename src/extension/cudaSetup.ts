@@ -2,6 +2,7 @@
 // missing (the `kvzipCode.cudaSetupAvailable` context key). It fetches them through the engine, with progress and
 // cancellation, and says plainly what the system must still provide (CUDA 12, cuDNN 9).
 import * as vscode from 'vscode';
+import { ProgressWords } from '../core/progressWords.ts';
 import { existsSync } from 'node:fs';
 import { EngineError, type EngineClient } from '../engine/client.ts';
 import type { CudaSetupResult, CudaSetupStatus, Event } from '../engine/protocol.ts';
@@ -41,10 +42,12 @@ export function registerCudaSetup(engine: EngineClient, log: (line: string) => v
       },
       async (progress, token): Promise<CudaSetupResult | undefined> => {
         let reported = 0;
+        const words = new ProgressWords();
         const onEvent = (e: Event) => {
           if (e.type !== 'progress' || e.total <= 0) return;
           const p = Math.floor((100 * e.done) / e.total);
-          if (p > reported) progress.report({ message: `${p}% of ${(e.total / 2 ** 20).toFixed(0)} MiB`, increment: p - reported });
+          // The download's words, as the CLI prints them: "Downloading onnxruntime's CUDA provider (45 of 230 MB, …)".
+          progress.report({ message: words.next(e).text, increment: Math.max(0, p - reported) });
           reported = Math.max(reported, p);
         };
         const running = engine.request({ type: 'cuda-setup' }, onEvent);

@@ -16,7 +16,11 @@ export function statusText(s: ViewStatus): { text: string; tooltip: string } {
     case 'none':
       return { text: '$(database) KVzip: no cache', tooltip: `No cache for ${s.model} yet. Click to build it.` };
     case 'building':
-      return { text: `$(sync~spin) KVzip: ${s.percent ?? 0}%`, tooltip: `Building the cache: ${s.phase ?? 'starting'}` };
+      // The same words as the notification and the sidebar's Step (core/progressWords.ts).
+      return {
+        text: `$(sync~spin) KVzip: ${s.phase ?? 'Starting'}`,
+        tooltip: `${s.phase ?? 'Starting the build'}. Click to open KVzip Code.`,
+      };
     case 'stale':
       return {
         text: '$(warning) KVzip: stale',

@@ -22,9 +22,15 @@ export const BUILD_TIME_BASIS = 'CPU, fp32, fitted on the 2-core reference machi
  * own chunk, N·(N + m/2) pairs; local ones their chunk once and half again, N·1.5m.
  */
 export function estimateBuildSeconds(shape: ModelShape, tokens: number, scoring: Scoring, chunk: number): number {
+  const { prefill, score } = estimateBuildParts(shape, tokens, scoring, chunk);
+  return prefill + score;
+}
+
+/** The same estimate split into its prefill and its scoring, which a build reports as two phases. */
+export function estimateBuildParts(shape: ModelShape, tokens: number, scoring: Scoring, chunk: number): { prefill: number; score: number } {
   const linear = LINEAR_S * parameterCounts(shape).linear * tokens;
   const attention = shape.numLayers * shape.numHeads * shape.headDim;
   const m = Math.min(chunk, tokens);
   const pairs = scoring === 'exact' ? tokens * (tokens + m / 2) : tokens * 1.5 * m;
-  return linear + ATTENTION_S * attention * tokens * tokens + linear + SCORING_PAIR_S * attention * pairs;
+  return { prefill: linear + ATTENTION_S * attention * tokens * tokens, score: linear + SCORING_PAIR_S * attention * pairs };
 }

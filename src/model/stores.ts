@@ -6,7 +6,7 @@ import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, r
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from '../core/errors.ts';
-import { findPreset, type HubPreset } from './presets.ts';
+import { findPreset, HUB_PRESETS, type HubPreset } from './presets.ts';
 
 /** A model setting that names nothing usable on this machine; the message says where it looked and what is there. */
 export class ModelLocationError extends UserError {
@@ -442,6 +442,12 @@ export function locateModel(model: string, roots: StoreRoots = storeRoots()): Mo
     if ('path' in cached) return cached;
     throw new ModelLocationError(
       `${cached.problem}. Nothing is downloaded for a Hub name that is not a preset: download it with \`huggingface-cli download ${m}\`, or give ${MODEL_FORMS}`,
+    );
+  }
+  // A bare word (no folder, no extension) was meant as a preset: say which there are.
+  if (!/[\\/.~]/.test(m.replace(/\.\d/g, ''))) {
+    throw new ModelLocationError(
+      `"${m}" is not a preset (${HUB_PRESETS.map((p) => p.id).join(', ')}), nor a file or folder here. For a model on this machine give a .gguf file, a checkpoint folder, ollama:NAME[:TAG] or lmstudio:PUBLISHER/MODEL`,
     );
   }
   throw new ModelLocationError(`${path} does not exist. The model is ${MODEL_FORMS}`);

@@ -209,7 +209,8 @@ function drawEmpty(): void {
 
 function drawStatus(s: ViewStatus): void {
   status = s;
-  const label = { none: 'No cache', building: `Building ${s.percent ?? 0}%`, fresh: 'Fresh', stale: 'Stale' }[s.state];
+  // The step's words (Step, below) carry its percent and time left; the bar shows the whole build.
+  const label = { none: 'No cache', building: 'Building', fresh: 'Fresh', stale: 'Stale' }[s.state];
   badge.textContent = label;
   badge.className = `badge ${s.state}`;
   header.dataset.state = s.state;

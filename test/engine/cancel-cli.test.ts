@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { EngineClient, EngineError } from '../../src/engine/client.ts';
 import { cli, leftovers, signalCliAt, skipWithoutStories as skip, STACK, STORIES, type SignalledRun } from '../support/cli.ts';
 import { writeSparseModel } from '../support/sparseModel.ts';
+import type { Phase } from '../../src/core/progress.ts';
+import { PHASE_WORDS } from '../../src/core/progressWords.ts';
 
 const ENGINE = fileURLToPath(new URL('../../dist/engine.js', import.meta.url));
 
@@ -44,18 +46,20 @@ test('Ctrl-C at every phase of build and context exits 130 with "Cancelled" and 
     for (const d of [ws, cache]) rmSync(d, { recursive: true, force: true });
   });
   const common = ['--model', STORIES, '--cache-dir', cache];
+  // Each step's words show when it starts; the workspace's sub-steps show only in --debug's reports.
+  const words = (p: Phase) => new RegExp(`^${PHASE_WORDS[p]}`, 'm');
   const phases: [string, string[], RegExp][] = [
     // The first build prepares the weights.
-    ['build: load-model', ['build', ws, ...common], /^load-model/m],
-    ['build: context', ['build', ws, ...common, '--force'], /^context/m],
-    ['build: prefill', ['build', ws, ...common, '--force'], /^prefill/m],
-    ['build: score', ['build', ws, ...common, '--force'], /^score/m],
-    ['build: compress', ['build', ws, ...common, '--force'], /^compress/m],
-    ['build: write', ['build', ws, ...common, '--force'], /^write/m],
-    ['context: discover', ['context', ws, ...common], /^context.*discover/m],
-    ['context: stat', ['context', ws, ...common], /^context.*stat/m],
+    ['build: load-model', ['build', ws, ...common], words('load-model')],
+    ['build: context', ['build', ws, ...common, '--force'], words('context')],
+    ['build: prefill', ['build', ws, ...common, '--force'], words('prefill')],
+    ['build: score', ['build', ws, ...common, '--force'], words('score')],
+    ['build: compress', ['build', ws, ...common, '--force'], words('compress')],
+    ['build: write', ['build', ws, ...common, '--force'], words('write')],
+    ['context: discover', ['context', ws, ...common, '--debug'], /^debug: context .*discover/m],
+    ['context: stat', ['context', ws, ...common, '--debug'], /^debug: context .*stat/m],
     // Not its last phase (render): the preview is done before a signal sent then arrives, and exits 0.
-    ['context: read', ['context', ws, ...common], /^context.*read/m],
+    ['context: read', ['context', ws, ...common, '--debug'], /^debug: context .*read/m],
   ];
   for (const [what, args, phase] of phases) {
     const r = await signalCliAt(args, phase, 'SIGINT', { group: true });
@@ -76,10 +80,10 @@ test('SIGTERM and SIGHUP stop an engine busy in a model run or a weight conversi
   });
   const model = writeSparseModel(join(root, 'model'), { hiddenSize: 1024, intermediateSize: 4096, numLayers: 8, numKvHeads: 8 }).dir;
   const cache = join(root, 'cache');
-  const args = ['build', ws, '--model', model, '--cache-dir', cache, '--int4'];
+  const args = ['build', ws, '--model', model, '--cache-dir', cache, '--int4', '--debug'];
   const cases: [string, RegExp, NodeJS.Signals, number][] = [
-    ['SIGHUP while the weights are converted', /^load-model [1-9]0%/m, 'SIGHUP', 129],
-    ['SIGTERM while the context is prefilled', /^context.*render/m, 'SIGTERM', 143],
+    ['SIGHUP while the weights are converted', /^debug: load-model .*\((?:[1-9]\d?)%\)/m, 'SIGHUP', 129],
+    ['SIGTERM while the context is prefilled', /^debug: context .*render/m, 'SIGTERM', 143],
   ];
   for (const [what, phase, signal, exitCode] of cases) {
     const r = await signalCliAt(args, phase, signal);

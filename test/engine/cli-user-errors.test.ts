@@ -85,15 +85,24 @@ test('the command line', { skip, concurrency: false }, async (t) => {
     // A model folder that does not exist: any message about it would mean the flags were read too late.
     const none = ['--model', join(ws, 'no-model'), '--cache-dir', cache];
     const cases: [string[], RegExp][] = [
-      [['build', ws, ...none, '--ratio', '-1'], /^kvzip-code: --ratio must be in \(0, 1\], got -1$/m],
-      [['build', ws, ...none, '--ratio', '0x1'], /^kvzip-code: --ratio must be a number in \(0, 1\], got "0x1"$/m],
-      [['build', ws, ...none, '--ratio', ''], /^kvzip-code: --ratio must be a number in \(0, 1\], got ""$/m],
-      [['build', ws, ...none, '--ratio', '2'], /^kvzip-code: --ratio must be in \(0, 1\], got 2$/m],
+      [['build', ws, ...none, '--ratio', '-1'], /^kvzip-code: --ratio must be in \(0, 1\], got -1 \(see `kvzip-code build --help`\)$/m],
+      [
+        ['build', ws, ...none, '--ratio', '0x1'],
+        /^kvzip-code: --ratio must be a number in \(0, 1\], got "0x1" \(see `kvzip-code build --help`\)$/m,
+      ],
+      [
+        ['build', ws, ...none, '--ratio', ''],
+        /^kvzip-code: --ratio must be a number in \(0, 1\], got "" \(see `kvzip-code build --help`\)$/m,
+      ],
+      [['build', ws, ...none, '--ratio', '2'], /^kvzip-code: --ratio must be in \(0, 1\], got 2 \(see `kvzip-code build --help`\)$/m],
       [
         ['build', ws, ...none, '--max-context-tokens', '0'],
-        /^kvzip-code: --max-context-tokens must be a whole number of at least 1 .*got 0$/m,
+        /^kvzip-code: --max-context-tokens must be a whole number of at least 1 .*got 0 \(see `kvzip-code build --help`\)$/m,
       ],
-      [['ask', ws, 'Tom', ...none, '--max-tokens', '0'], /^kvzip-code: --max-tokens must be a whole number of at least 1 .*got 0$/m],
+      [
+        ['ask', ws, 'Tom', ...none, '--max-tokens', '0'],
+        /^kvzip-code: --max-tokens must be a whole number of at least 1 .*got 0 \(see `kvzip-code ask --help`\)$/m,
+      ],
       [['build', join(ws, 'missing'), ...none], /^kvzip-code: the workspace .*missing does not exist$/m],
       [['build', join(ws, 'cat.txt'), ...none], /^kvzip-code: the workspace .*cat\.txt is not a folder/m],
     ];

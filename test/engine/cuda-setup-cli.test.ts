@@ -85,7 +85,7 @@ describe('kvzip-code setup-cuda', { skip }, () => {
       PROVIDER_FILES.map((f) => join(bin, f)),
     );
     for (const f of PROVIDER_FILES) assert.deepEqual(readFileSync(join(bin, f)), feed.libs[f]);
-    assert.match(r.stderr, /^download \d+% Microsoft\.ML\.OnnxRuntime\.Gpu\.Linux$/m);
+    assert.match(r.stderr, /^Downloading onnxruntime's CUDA provider \([\d.]+ of [\d.]+ [kMG]B(, [^)]+ left)?\)$/m);
     assert.match(result.needs, /CUDA 12 and cuDNN 9/);
     if (!hasDriver) {
       assert.equal(result.usable, false);
@@ -114,7 +114,7 @@ describe('kvzip-code setup-cuda', { skip }, () => {
       let interrupted = false;
       child.stderr.on('data', (d: Buffer) => {
         stderr += d;
-        if (!interrupted && /^download/m.test(stderr)) interrupted = child.kill('SIGINT');
+        if (!interrupted && /^Downloading/m.test(stderr)) interrupted = child.kill('SIGINT');
       });
       const code = await new Promise<number | null>((r) => child.on('exit', r));
       // A cancel exits 130, as every command's Ctrl-C does (128 + SIGINT).

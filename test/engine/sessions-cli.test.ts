@@ -108,6 +108,7 @@ test('sessions through the CLI', { skip, concurrency: false }, async (t) => {
     writeFileSync(join(orphan, 'old.json'), JSON.stringify({ version: 1, turns: [] }));
     const cleared = await cli(['clear', ws, '--cache-dir', cache]);
     assert.equal(cleared.code, 0, cleared.stderr);
+    assert.match(cleared.stdout, /^Removed 1 cache entry of .+ and \d+ conversations, freeing [\d.]+ MB\.\n$/, 'a sentence, not JSON');
     assert.ok(!existsSync(sessions), "the entry's conversations are gone");
     assert.ok(!existsSync(orphan), 'conversations whose entry is gone are removed too');
     assert.equal((await cli(['build', ws, ...common])).code, 0);

@@ -139,7 +139,7 @@ test('nothing unverified is trusted', { skip, concurrency: false }, async (t) =>
     assert.equal(info.code, 0, info.stderr);
     assert.doesNotMatch(info.stdout, /undefined/);
     assert.match(info.stdout, /cannot be used: the manifest/);
-    const cleared = await cli(['clear', ws, '--cache-dir', cache]);
+    const cleared = await cli(['clear', ws, '--cache-dir', cache, '--json']);
     assert.equal(cleared.code, 0, cleared.stderr);
     assert.equal(JSON.parse(cleared.stdout).removed, before);
     assert.equal((await cli(['info', '--cache-dir', cache])).stdout.trim(), 'No cache entries.');

@@ -77,8 +77,44 @@ test('a missing or non-folder workspace gets its own message, without the usage 
   }
 });
 
-test("parseArgs' own errors become usage errors", () => {
-  refused(['build', ws, '--model', model, '--no-such-flag'], /Unknown option '--no-such-flag'/);
-  refused(['ask', ws, '   ', '--model', model], 'QUESTION is required');
-  refused(['ask', ws], 'QUESTION is required');
+test("parseArgs' own errors become usage errors, each naming the command whose help to see", () => {
+  const command = (argv: string[], message: string | RegExp, name: string | undefined) =>
+    assert.throws(
+      () => parse(...argv),
+      (e: unknown) =>
+        e instanceof UsageError &&
+        (typeof message === 'string' ? e.message === message : message.test(e.message)) &&
+        e.usage &&
+        e.command === name,
+      argv.join(' '),
+    );
+  command(['build', ws, '--model', model, '--no-such-flag'], '--no-such-flag is not a flag of build', 'build');
+  command(['build', ws, '--model'], /^Option '--model <value>' argument missing$/, 'build');
+  command(['ask', ws, '   ', '--model', model], 'QUESTION is required', 'ask');
+  command(['ask', ws], 'QUESTION is required', 'ask');
+  command(['ask'], 'WORKSPACE is required', 'ask');
+  command(['biuld', ws], 'unknown command "biuld"; the commands are context, build, ask, generate, info, clear, setup-cuda', undefined);
+});
+
+test('each command takes its own flags and arguments; a flag of another command is named as not used', () => {
+  // One list of flags for build and ask is common: what a command does not take is left out, not refused.
+  const info = parse('info', '--ratio', '0.5', '--json');
+  assert.deepEqual([info.body, info.ignored], [{ type: 'info', cacheDir: join(ws, 'cache') }, ['ratio']]);
+  assert.deepEqual(parse('info', '--ratio', '2').ignored, ['ratio'], 'not checked either: it is not used');
+  const build = parse('build', ws, '--model', model, '--max-tokens', '16', '--session', 's');
+  assert.deepEqual(build.ignored, ['max-tokens', 'session']);
+  assert.equal(parse('build', ws, '--model', model).ignored, undefined);
+  refused(
+    ['ask', ws, 'what', 'is', 'it', '--model', model],
+    'unexpected argument "is": ask takes WORKSPACE "QUESTION"; quote a question of several words',
+  );
+  refused(['info', ws], 'unexpected argument "' + ws + '": info takes no arguments');
+  // The defaults are the help's: generate's answer is shorter than ask's.
+  const g = parse('generate', '--model', model, '--prompt', 'hi');
+  assert.ok(g.body?.type === 'generate');
+  assert.deepEqual([g.body.maxTokens, g.body.temperature, g.body.topP, g.body.device], [128, 0, 1, 'auto']);
+  const a = parse('ask', ws, 'why?', '--model', model);
+  assert.ok(a.body?.type === 'ask');
+  assert.deepEqual([a.body.maxTokens, a.body.ratio, a.body.level], [256, 0.3, 'pair']);
+  assert.equal(parse('build', '--help').help, true, '--help needs no workspace');
 });

@@ -271,6 +271,12 @@ test('--model: paths are checked and made absolute, other forms pass to the engi
     [join(home, 'no-model'), /no-model does not exist\. The model is a checkpoint folder, a \.gguf file, ollama:NAME\[:TAG\]/],
     ['ollama:absent', /ollama:absent:latest is not in the Ollama store/],
     ['someone/absent', /someone\/absent is not in the Hugging Face cache/],
+    // A bare word was meant as a preset: the presets are listed, and how to point at a model on this machine.
+    [
+      'qwen9',
+      /^"qwen9" is not a preset \(qwen2\.5-coder-1\.5b, qwen2\.5-coder-7b, qwen3-4b, qwen3-8b, llama-3\.1-8b\), nor a file or folder here\. For a model on this machine give a \.gguf file, a checkpoint folder, ollama:NAME\[:TAG\] or lmstudio:PUBLISHER\/MODEL$/,
+    ],
+    ['qwen2.5-coder-9b', /^"qwen2\.5-coder-9b" is not a preset \(/],
   ] as const) {
     assert.throws(
       () => model(m),
