@@ -71,11 +71,11 @@ export interface Profile {
   userDataDir: string;
 }
 
-/** A temporary copy of the story workspace and a fresh user profile holding the test settings. */
-export function prepareProfile(settings: Record<string, unknown> = {}, multiRoot = false): Profile {
+/** A temporary copy of the workspace (the stories unless `from` names another folder) and a fresh user profile holding the test settings. */
+export function prepareProfile(settings: Record<string, unknown> = {}, multiRoot = false, from = STORIES): Profile {
   const base = mkdtempSync(path.join(tmpdir(), 'kvzip-vscode-'));
-  const workspace = path.join(base, 'stories');
-  cpSync(STORIES, workspace, { recursive: true });
+  const workspace = path.join(base, path.basename(from));
+  cpSync(from, workspace, { recursive: true });
   const userDataDir = path.join(base, 'user-data');
   mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
   writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(userSettings(settings), null, 2));
@@ -90,10 +90,10 @@ export function prepareProfile(settings: Record<string, unknown> = {}, multiRoot
 }
 
 export async function startCodeServer(
-  opts: { env?: Record<string, string>; settings?: Record<string, unknown>; multiRoot?: boolean } = {},
+  opts: { env?: Record<string, string>; settings?: Record<string, unknown>; multiRoot?: boolean; workspace?: string } = {},
 ): Promise<CodeServer> {
   const bin = installCodeServer();
-  const { base, workspace, workspaceFile, userDataDir } = prepareProfile(opts.settings, opts.multiRoot);
+  const { base, workspace, workspaceFile, userDataDir } = prepareProfile(opts.settings, opts.multiRoot, opts.workspace);
   const xdg = Object.fromEntries(
     ['XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_CACHE_HOME', 'XDG_STATE_HOME'].map((k) => [k, path.join(base, k.toLowerCase())]),
   );
