@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
 import { launchBrowser, startCodeServer, workbenchUrl, type CodeServer } from '../vscode/codeServer.ts';
 import { openFile, runCommand, screenshot, sidebarFrame } from './sidebarPage.ts';
+import { PHASE_WORDS } from '../../src/core/progressWords.ts';
 
 let cs: CodeServer;
 let browser: Browser;
@@ -82,18 +83,23 @@ describe('KVzip sidebar in code-server', { timeout: 300_000 }, () => {
     assert.match(await view.locator('.steps li').first().innerText(), /stories260K[\s\S]*on this machine/);
   });
 
-  it('builds the cache with progress and shows the compression figures', async () => {
+  it('builds the cache with progress in words, the same in the sidebar and the status bar, and shows the figures', async () => {
     await view.locator('#build').click();
     await view.locator('.badge.building').waitFor({ timeout: 30_000 });
-    // Catch it past 0% when the tiny build allows; the build may also finish first.
-    await view
-      .locator('.badge.building', { hasText: /Building [1-9]/ })
-      .waitFor({ timeout: 10_000 })
-      .catch(() => undefined);
-    await page
+    // The stretched scoring is long enough to read its words in both places; each says the step, never its id.
+    const words = new RegExp(`^${PHASE_WORDS.score} \\(\\d+%(, [^)]+ left)?\\)$`);
+    const [step, bar] = await Promise.all([
+      view.locator('.details .row', { hasText: PHASE_WORDS.score }).locator('.v').innerText({ timeout: 60_000 }),
+      page.locator('.statusbar-item', { hasText: PHASE_WORDS.score }).first().innerText({ timeout: 60_000 }),
+    ]);
+    assert.match(step.trim(), words);
+    assert.match(bar.trim().replace(/^KVzip: /, ''), words);
+    // The notification may come and go before it is read; when it is read, it says the same words.
+    const toast = await page
       .locator('.notifications-toasts', { hasText: 'building the workspace cache' })
-      .waitFor({ timeout: 30_000 })
+      .innerText({ timeout: 10_000 })
       .catch(() => undefined);
+    if (toast) assert.ok(Object.values(PHASE_WORDS).some((w) => toast.includes(`cache: ${w}`)), toast);
     await shot('building');
     await view.locator('.badge.fresh').waitFor({ timeout: 120_000 });
     const details = await view.locator('.details').innerText();
