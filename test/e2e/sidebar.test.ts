@@ -99,7 +99,11 @@ describe('KVzip sidebar in code-server', { timeout: 300_000 }, () => {
       .locator('.notifications-toasts', { hasText: 'building the workspace cache' })
       .innerText({ timeout: 10_000 })
       .catch(() => undefined);
-    if (toast) assert.ok(Object.values(PHASE_WORDS).some((w) => toast.includes(`cache: ${w}`)), toast);
+    if (toast)
+      assert.ok(
+        Object.values(PHASE_WORDS).some((w) => toast.includes(`cache: ${w}`)),
+        toast,
+      );
     await shot('building');
     await view.locator('.badge.fresh').waitFor({ timeout: 120_000 });
     const details = await view.locator('.details').innerText();
