@@ -1,7 +1,9 @@
 // Content checks for big files we cannot afford to hash on every open: a file is hashed in fixed blocks when it is
 // written; a full check re-hashes every block, a quick one only the first, the last and a few random blocks. The
 // full check runs whenever the file's identity (inode, size, mtime) differs from the last full check's, so an
-// edited file is always fully checked, and an unchanged one costs a few milliseconds.
+// edited file is always fully checked, and an unchanged one costs a few milliseconds. A quick check of a file this
+// process has checked already, with the same identity, reads nothing: opening a model and then a cache generation
+// over its weights checked them twice within a second.
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs';
 
@@ -43,6 +45,9 @@ export class BlockHasher {
 
 export type CheckMode = 'full' | 'quick';
 
+/** Files this process has checked, with their identity then. */
+const checkedHere = new Map<string, string>();
+
 /**
  * Checks `file` against its block hashes. `quick` samples blocks when the file is big and a full check already
  * passed on this very file (same identity, recorded in `stampFile`); otherwise every block is read. Returns what
@@ -56,6 +61,8 @@ export function checkBlocks(file: string, blocks: string[], bytes: number, mode:
     return 'it is missing';
   }
   if (st.size !== bytes) return `it holds ${st.size} bytes, not ${bytes}`;
+  if (mode === 'quick' && checkedHere.get(file) === stampOf(st)) return undefined;
+  checkedHere.delete(file);
   const full = mode === 'full' || st.size <= ALWAYS_FULL_BYTES || readStamp(stampFile) !== stampOf(st);
   const which = full ? blocks.map((_, i) => i) : sample(blocks.length);
   const fd = openSync(file, 'r');
@@ -75,6 +82,7 @@ export function checkBlocks(file: string, blocks: string[], bytes: number, mode:
     closeSync(fd);
   }
   if (full) writeStamp(stampFile, stampOf(st));
+  checkedHere.set(file, stampOf(st));
   return undefined;
 }
 
