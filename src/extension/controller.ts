@@ -4,13 +4,14 @@ import * as vscode from 'vscode';
 import type { AskResult, BuildResult, CacheEntryInfo, ConversationTurn, Event, Quote } from '../engine/protocol.ts';
 import { ProgressWords, type ProgressView } from '../core/progressWords.ts';
 import type { ConversationItem, HostMessage, Turn, ViewStatus } from '../webview/messages.ts';
-import { quoteLabel } from '../engine/attach.ts';
 import { EngineClient, EngineError, type RunningRequest } from '../engine/client.ts';
 import type { ContextPreview } from '../engine/protocol.ts';
 import type { ContextReport } from '../context/index.ts';
 import { cacheSettings, readSettings } from './settings.ts';
 import { HF_TOKEN_SECRET } from './models.ts';
-import { Staleness } from './staleness.ts';
+import { Staleness, staleNote } from './staleness.ts';
+import { answerLinks, checkedQuote, questionTurn } from './turnText.ts';
+import { dirname } from 'node:path';
 import { isInside } from '../core/paths.ts';
 import { failureOf, inEditorTerms, type Failure } from './errors.ts';
 import { stoppedText } from '../engine/stoppedText.ts';
@@ -77,8 +78,15 @@ export class Controller implements vscode.Disposable {
     /** Where conversations are kept between windows; absent with no folder open. */
     private readonly conversations?: ConversationStore,
   ) {
-    const model = readSettings().model;
-    this.status = { state: 'none', model, modelSource: modelSource(model, cacheDir), busy: false, workspace: !!this.folder };
+    const { model, device } = readSettings();
+    this.status = {
+      state: 'none',
+      model,
+      modelSource: modelSource(model, cacheDir),
+      deviceSetting: device,
+      busy: false,
+      workspace: !!this.folder,
+    };
     const latest = conversations?.list()[0];
     if (latest) this.restore(latest.id);
     const record = this.memento.get<BuildRecord>(BUILD_RECORD);
@@ -177,12 +185,9 @@ export class Controller implements vscode.Disposable {
    * engine cuts it to fit, and leaves out a file's text that the cache holds unchanged.
    */
   async ask(question: string, quote?: Quote): Promise<Turn> {
-    // A file's text shows only after the engine says it went along (the answer's header); a selection always goes.
-    const named = quote?.path && quote.lines ? `\n\nThe current text of ${quoteLabel({ path: quote.path, lines: quote.lines })}:` : '';
-    const shown =
-      quote && (!quote.path || quote.lines) ? `${question}${named}\n\n\`\`\`${quote.language ?? ''}\n${quote.text}\n\`\`\`` : question;
-    const turn: Turn = { id: this.nextTurn++, question: shown, answer: '', done: false };
+    const turn: Turn = { id: this.nextTurn++, ...questionTurn(question, quote), answer: '', done: false };
     this.turns.push(turn);
+    if (turn.quote) turn.quote = await checkedQuote(turn.quote);
     this.messageEmitter.fire({ type: 'turn', turn });
     this.saveConversation();
     const folder = this.folder;
@@ -250,14 +255,17 @@ export class Controller implements vscode.Disposable {
       // A new conversation started while this answer ran: it belongs to the old one.
       if (!r.cancelled && this.history === history) this.history = [...history.slice(history.length - r.turnsUsed), r.turn];
       const notes = [
+        ...(r.stale ? [staleNote(r.changed)] : []),
         ...(r.added ? [addedNote(r.added, r.quoteLines)].filter((n): n is string => !!n) : []),
         ...(r.turnsDropped
           ? [`${r.turnsDropped} oldest turn${r.turnsDropped === 1 ? '' : 's'} dropped: the conversation budget is full`]
           : []),
       ];
+      const links = await answerLinks(turn.answer);
       return this.finishTurn(turn, {
         cancelled: r.cancelled,
         stats,
+        links,
         ...(notes.length ? { notes } : {}),
         ...(r.stopped ? { ended: inEditorTerms(stoppedText(r.stopped)) } : {}),
         ...(r.sources?.length ? { sources: r.sources.slice(0, 5) } : {}),
@@ -282,6 +290,26 @@ export class Controller implements vscode.Disposable {
   async clear(): Promise<number> {
     const folder = this.requireFolder();
     const r = await this.engine.request({ type: 'clear', cacheDir: this.cacheDir, workspace: folder.uri.fsPath }).result;
+    await this.forgetBuild();
+    return r.removed;
+  }
+
+  /** Removes one cache entry (Show Cache Info's Clear button); the state resets when it was the one in use. */
+  async clearEntry(entry: string): Promise<number> {
+    const inUse = this.inUseEntry;
+    const r = await this.engine.request({ type: 'clear', cacheDir: this.cacheDir, entry }).result;
+    // A refresh moves the entry to a new generation folder; the entry's own folder stays.
+    if (inUse !== undefined && dirname(inUse) === dirname(entry)) await this.forgetBuild();
+    return r.removed;
+  }
+
+  /** The cache entry (a generation folder) the workspace's current settings use, as its last build recorded it. */
+  get inUseEntry(): string | undefined {
+    const record = this.memento.get<BuildRecord>(BUILD_RECORD);
+    return record && this.folder && record.key === this.settingsKey() ? record.result.entry : undefined;
+  }
+
+  private async forgetBuild(): Promise<void> {
     await this.memento.update(BUILD_RECORD, undefined);
     this.update({
       state: 'none',
@@ -293,7 +321,6 @@ export class Controller implements vscode.Disposable {
       scoring: undefined,
       files: undefined,
     });
-    return r.removed;
   }
 
   /** What a build would put in the context and cost, from the model's config and tokenizer alone. */
@@ -444,10 +471,11 @@ export class Controller implements vscode.Disposable {
 
   private onSettingsChanged(): void {
     const record = this.memento.get<BuildRecord>(BUILD_RECORD);
-    const model = readSettings(this.folder?.uri).model;
-    this.update({ modelSource: modelSource(model, this.cacheDir) });
+    const { model, device } = readSettings(this.folder?.uri);
+    this.update({ modelSource: modelSource(model, this.cacheDir), deviceSetting: device });
     if (this.building) return void this.update({ model });
-    if (record && record.key === this.settingsKey()) this.applyBuild(record.result, 'fresh');
+    // Back to the settings of the recorded build (or a change the cache does not depend on): a stale cache stays stale.
+    if (record && record.key === this.settingsKey()) this.applyBuild(record.result, this.status.state === 'stale' ? 'stale' : 'fresh');
     else
       this.update({
         state: 'none',

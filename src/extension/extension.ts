@@ -11,13 +11,14 @@ import { checkPickedModel, HF_TOKEN_SECRET, MODEL_PRESETS, modelChoices, type Mo
 import { listLocalModels } from '../model/localModels.ts';
 import { modelKey } from '../model/stores.ts';
 import { registerCudaSetup } from './cudaSetup.ts';
-import { previewText } from '../engine/previewText.ts';
 import { BuildConfirmation } from './confirmBuild.ts';
 import { ConversationStore } from './conversations.ts';
 import { failureOf } from './errors.ts';
 import { showFailure } from './failureActions.ts';
 import { focusQuestion, showHistory } from './conversationCommands.ts';
 import { selectionQuote, workspacePath } from './editorQuote.ts';
+import { ContextView } from './contextView.ts';
+import { confirmClearWorkspace, showCacheList } from './cacheList.ts';
 
 /** What activate returns, so extension-host tests can reach the live objects. */
 export interface KvzipApi {
@@ -99,8 +100,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
     });
   });
 
+  // A cache can take an hour to build: Clear says what goes, and how long it took, before it deletes anything.
   const clear = withFolder(async () => {
     try {
+      if (!(await confirmClearWorkspace(controller))) return undefined;
       const removed = await controller.clear();
       void vscode.window.showInformationMessage(
         `KVzip: removed ${removed} cache ${removed === 1 ? 'entry' : 'entries'} for this workspace.`,
@@ -187,16 +190,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
     return model;
   };
 
-  // The same preview as `kvzip-code context`, in an editor tab: what goes in by rank, what is left out and why.
-  const showContext = withFolder(() =>
+  // The same preview as `kvzip-code context`, in a read-only tab whose paths open the files: what goes in by rank,
+  // what is left out and why.
+  const contextView = new ContextView();
+  const showContext = withFolder((folder) =>
     vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: 'KVzip: reading the workspace context', cancellable: true },
       async (_progress, token) => {
         try {
           const preview = await controller.previewContext(token);
           if (!preview) return undefined;
-          const doc = await vscode.workspace.openTextDocument({ content: previewText(preview), language: 'plaintext' });
-          await vscode.window.showTextDocument(doc, { preview: true });
+          await contextView.show(preview, folder.name);
           return preview;
         } catch (err) {
           void showFailure('could not preview the context.', controller.fail('The context preview failed.', err));
@@ -208,25 +212,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
 
   const showInfo = async () => {
     try {
-      const entries = await controller.info();
-      const s = controller.current;
-      output.appendLine(
-        `KVzip cache: state ${s.state}, model ${s.model}, device ${s.device ?? 'not started'}${s.adapter || s.deviceReason ? ` (${s.adapter ?? s.deviceReason})` : ''}`,
-      );
-      output.appendLine(`Cache directory: ${cacheDir}`);
-      for (const e of entries) {
-        if ('problem' in e) {
-          output.appendLine(`  ${e.entry}: cannot be used (${e.problem}); rebuilt on the next build, or removed by Clear`);
-          continue;
-        }
-        output.appendLine(
-          `  ${e.entry}: ${e.workspace} · ${e.modelPath} · ratio ${e.ratio} ${e.level}${e.scoring === 'local' ? ' (local scoring)' : ''} · ${e.contextTokens} tokens · ` +
-            `${(e.kvBytesCompressed / 2 ** 20).toFixed(1)} of ${(e.kvBytesFull / 2 ** 20).toFixed(1)} MiB · last used ${e.lastUsedAt}`,
-        );
-      }
-      if (!entries.length) output.appendLine('  (no entries)');
-      output.show(true);
-      return entries;
+      return await showCacheList(controller, cacheDir);
     } catch (err) {
       void showFailure('could not read the cache.', failureOf(err));
       return undefined;
@@ -236,6 +222,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
   context.subscriptions.push(
     output,
     controller,
+    contextView,
     sidebar,
     statusBar,
     { dispose: () => engine?.dispose() },
@@ -251,6 +238,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<KvzipA
     vscode.commands.registerCommand('kvzipCode.stop', () => controller.stop()),
     vscode.commands.registerCommand('kvzipCode.newConversation', () => controller.newConversation()),
     vscode.commands.registerCommand('kvzipCode.showOutput', () => output.show(true)),
+    // The view's gear: KVzip's settings alone, in the order package.json gives them (model and device first).
+    vscode.commands.registerCommand('kvzipCode.openSettings', () =>
+      vscode.commands.executeCommand('workbench.action.openSettings', `@ext:${context.extension.id}`),
+    ),
     vscode.commands.registerCommand('kvzipCode.focusQuestion', () => focusQuestion(sidebar, controller.folder)),
     vscode.commands.registerCommand('kvzipCode.history', () => showHistory(controller)),
     registerCudaSetup(engine, log),

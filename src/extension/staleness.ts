@@ -21,3 +21,17 @@ export class Staleness {
     return this.cached.rules.admits(rel) && !this.cached.rules.dir(rel);
   }
 }
+
+/** What a turn answered from a stale cache says: which changes the cache predates, a few by name. */
+export function staleNote(changed: readonly string[] | undefined): string {
+  if (!changed?.length) return 'Answered from the cache built before the workspace changed.';
+  const named = changed.slice(0, 3);
+  const more = changed.length - named.length;
+  const list =
+    more > 0
+      ? `${named.join(', ')} and ${more} more`
+      : named.length > 1
+        ? `${named.slice(0, -1).join(', ')} and ${named.at(-1)}`
+        : named[0];
+  return `Answered from the cache built before ${list} changed.`;
+}

@@ -6,7 +6,8 @@ import { parseViewMessage, type HostMessage, type ViewCommand, type ViewMessage 
 import type { Controller } from './controller.ts';
 import type { Quote } from '../engine/protocol.ts';
 import { quoteLabel } from '../engine/attach.ts';
-import { resolveWorkspaceFile } from './links.ts';
+import { resolveContextPath } from './links.ts';
+import { contextFolders } from './settings.ts';
 import { runFailureAction } from './failureActions.ts';
 
 export const VIEW_ID = 'kvzipCode.sidebar';
@@ -172,8 +173,9 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
   }
 
   private async openFile(candidate: string, line?: number): Promise<void> {
-    const roots = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
-    const file = await resolveWorkspaceFile(roots, candidate);
+    // With several folders open, the context's paths (and so the answers' and the chips') start with the folder's name.
+    const folders = contextFolders((vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file'));
+    const file = await resolveContextPath(folders, candidate);
     if (!file) {
       void vscode.window.showWarningMessage(`KVzip: "${candidate}" is not a file in this workspace.`);
       return;

@@ -229,8 +229,10 @@ function drawStatus(s: ViewStatus): void {
   row('Model', s.model);
   if (s.device) {
     const detail = s.adapter ?? s.deviceReason;
-    row('Device', detail ? `${s.device} — ${detail}` : s.device);
-  }
+    // A device setting changed since: the next request runs there (or says why it cannot).
+    const next = s.deviceSetting && s.deviceSetting !== 'auto' && s.deviceSetting !== s.device ? ` · next request: ${s.deviceSetting}` : '';
+    row('Device', `${detail ? `${s.device} — ${detail}` : s.device}${next}`);
+  } else if (s.deviceSetting) row('Device', s.deviceSetting === 'auto' ? 'auto (chosen when the model first runs)' : s.deviceSetting);
   if (s.kvBytesFull && s.kvBytesCompressed !== undefined) {
     const pct = Math.round((100 * s.kvBytesCompressed) / s.kvBytesFull);
     row(
@@ -284,7 +286,7 @@ function addTurn(turn: Turn): void {
   const notes = el('div', 'notes');
   const answer = el('div', 'answer markdown');
   const foot = el('div', 'foot');
-  root.append(q, notes, answer, foot);
+  root.append(q, ...(turn.quote ? [quoteChip(turn.quote)] : []), notes, answer, foot);
   log.append(root);
   turns.set(turn.id, { turn, notes, answer, foot, root });
   newBtn.hidden = false;
@@ -311,6 +313,23 @@ function updateTurn(turn: Turn): void {
     t.foot.append(button('Copy answer', 'copy-answer', () => vscode.postMessage({ type: 'copy', text: t.turn.answer })));
   if (!turn.done && !turn.answer) t.foot.append(el('span', 'muted thinking', 'Thinking…'));
   schedule(turn.id);
+}
+
+/** The selection a question was asked about, as its `file:1-2` chip: a link when the host found the file. */
+function quoteChip(quote: NonNullable<Turn['quote']>): HTMLElement {
+  const chip = el('div', 'quote-chip');
+  if (!quote.path) {
+    chip.textContent = quote.label;
+    chip.title = 'Not a file of this workspace';
+    return chip;
+  }
+  const a = el('a', 'file-link', quote.label);
+  a.href = '#';
+  a.title = `Open ${quote.label}`;
+  a.setAttribute('data-file', quote.path);
+  if (quote.line) a.setAttribute('data-line', String(quote.line));
+  chip.append(a);
+  return chip;
 }
 
 /** "Sources: a.ts 62% · b.ts 21%", each a file link (opened by the host, which checks it against the workspace). */
@@ -341,7 +360,7 @@ function flush(): void {
   for (const id of dirty) {
     const t = turns.get(id);
     if (!t) continue;
-    t.answer.innerHTML = renderMarkdown(t.turn.answer);
+    t.answer.innerHTML = renderMarkdown(t.turn.answer, t.turn.links && new Set(t.turn.links));
     decorateCodeBlocks(t.answer);
   }
   dirty.clear();

@@ -17,7 +17,10 @@ export interface ViewStatus {
   percent?: number;
   phase?: string;
   model: string;
+  /** The device the last request ran on. */
   device?: string;
+  /** kvzipCode.device as set now: the next request's choice, shown when it differs from the device above. */
+  deviceSetting?: string;
   deviceReason?: string;
   /** The WebGPU adapter's name, when the device is WebGPU. */
   adapter?: string;
@@ -54,6 +57,10 @@ export interface Turn {
   setting?: string;
   /** The files the answer attended to most, with their share (0..1), largest first: links under the answer. */
   sources?: { path: string; share: number }[];
+  /** The selection asked about, shown as its `file:1-2` chip: `path` (a link) only when it is a workspace file. */
+  quote?: { label: string; path?: string; line?: number };
+  /** The answer's file references the host found in the workspace: only these are links (absent: all are). */
+  links?: string[];
 }
 
 /** A past conversation in the sidebar's list. */

@@ -13,6 +13,7 @@ import json from 'highlight.js/lib/languages/json';
 import python from 'highlight.js/lib/languages/python';
 import rust from 'highlight.js/lib/languages/rust';
 import typescript from 'highlight.js/lib/languages/typescript';
+import { findPaths, type PathMatch } from './paths.ts';
 
 const LANGUAGES = { bash, cpp, go, javascript, json, python, rust, typescript } as const;
 for (const [name, lang] of Object.entries(LANGUAGES)) hljs.registerLanguage(name, lang);
@@ -34,34 +35,6 @@ const md: MarkdownIt = new MarkdownIt({
 // Remote images would break the CSP at best and track the user at worst.
 md.disable('image');
 
-const SOURCE_EXT = new Set(
-  'ts tsx js jsx mjs cjs json md txt py rs go java kt c h cc cpp hpp cs rb php swift sh yml yaml toml css scss html vue svelte sql lua zig'.split(
-    ' ',
-  ),
-);
-/** A path-looking word, optionally with `:line`, `:line:col` or `:line-line`. */
-const PATH_RE =
-  /(?<![\w/.@-])((?:\.{1,2}\/)*(?:[\w@-][\w.@-]*\/)*[\w@-][\w.@-]*\.([A-Za-z][A-Za-z0-9]{0,7}))(?::(\d{1,7})(?:[-:]\d{1,7})?)?(?![\w/])/g;
-
-export interface PathMatch {
-  index: number;
-  text: string;
-  path: string;
-  line?: number;
-}
-
-/** File references in free text: a path with a slash, a line number, or a common source extension. */
-export function findPaths(text: string): PathMatch[] {
-  const out: PathMatch[] = [];
-  for (const m of text.matchAll(PATH_RE)) {
-    const [whole, p, ext, line] = m;
-    if (!p || !ext) continue;
-    if (!p.includes('/') && !line && !SOURCE_EXT.has(ext.toLowerCase())) continue;
-    out.push({ index: m.index ?? 0, text: whole, path: p, ...(line ? { line: Number(line) } : {}) });
-  }
-  return out;
-}
-
 function fileLinkAttrs(ref: PathMatch): [string, string][] {
   const attrs: [string, string][] = [
     ['href', '#'],
@@ -79,22 +52,39 @@ function linkTokens(state: StateCore, ref: PathMatch, inner: Token[]): Token[] {
   return [open, ...inner, new state.Token('link_close', 'a', -1)];
 }
 
+/** Whether a file reference is drawn as a link: each one until the host has checked them, then those it found. */
+function linkable(state: StateCore, ref: PathMatch): boolean {
+  const links = (state.env as RenderEnv | undefined)?.links;
+  return !links || links.has(ref.path);
+}
+
 md.core.ruler.push('file_links', (state) => {
   for (const block of state.tokens) {
     if (block.type !== 'inline' || !block.children) continue;
     const out: Token[] = [];
     let inLink = 0;
+    /** A model-written link dressed as a file link to no file of the workspace: drawn as its text only. */
+    let dropping = false;
     for (const [i, t] of block.children.entries()) {
       if (t.type === 'link_open') {
         inLink++;
-        disarmLink(t, block.children, i);
+        if (!disarmLink(t, block.children, i, (ref) => linkable(state, ref))) {
+          dropping = true;
+          continue;
+        }
       }
-      if (t.type === 'link_close') inLink--;
+      if (t.type === 'link_close') {
+        inLink--;
+        if (dropping) {
+          dropping = false;
+          continue;
+        }
+      }
       if (inLink > 0 || (t.type !== 'text' && t.type !== 'code_inline')) {
         out.push(t);
         continue;
       }
-      const refs = findPaths(t.content);
+      const refs = findPaths(t.content).filter((ref) => linkable(state, ref));
       if (t.type === 'code_inline') {
         const only = refs.length === 1 && refs[0]!.text === t.content.trim() ? refs[0] : undefined;
         out.push(...(only ? linkTokens(state, only, [t]) : [t]));
@@ -114,17 +104,20 @@ md.core.ruler.push('file_links', (state) => {
 
 /**
  * A model-written link that looks like a file link (its text or its title names a file) opens that file, never
- * the site it points to; any other link's tooltip is its real destination, not a title the model chose.
+ * the site it points to; any other link's tooltip is its real destination, not a title the model chose. False when
+ * it names a file that is not in the workspace: then it is no link at all.
  */
-function disarmLink(open: Token, children: Token[], at: number): void {
+function disarmLink(open: Token, children: Token[], at: number, allowed: (ref: PathMatch) => boolean): boolean {
   const href = open.attrGet('href') ?? '';
-  if (href === '#') return;
+  if (href === '#') return true;
   let text = '';
   for (let j = at + 1; j < children.length && children[j]!.type !== 'link_close'; j++) text += children[j]!.content;
   const title = (open.attrGet('title') ?? '').replace(/^Open\s+/i, '').replace(/\s+at line (\d+)$/i, ':$1');
   const ref = [text.trim(), title.trim()].map((s) => findPaths(s).find((r) => r.text === s)).find((r) => r);
+  if (ref && !allowed(ref)) return false;
   if (ref) open.attrs = fileLinkAttrs(ref);
   else open.attrSet('title', href);
+  return true;
 }
 
 function textToken(state: StateCore, content: string): Token {
@@ -141,9 +134,15 @@ DOMPurify.addHook('afterSanitizeAttributes', (node) => {
   node.removeAttribute('target');
 });
 
+interface RenderEnv {
+  /** The paths (as written) the host found to be workspace files; absent, every path-looking word is a link. */
+  links?: ReadonlySet<string>;
+}
+
 /** Renders untrusted markdown to HTML that is safe to assign to innerHTML in this webview. */
-export function renderMarkdown(text: string): string {
-  return DOMPurify.sanitize(md.render(text), {
+export function renderMarkdown(text: string, links?: ReadonlySet<string>): string {
+  const env: RenderEnv = links ? { links } : {};
+  return DOMPurify.sanitize(md.render(text, env), {
     FORBID_TAGS: ['style', 'img', 'svg', 'math', 'form', 'input', 'button', 'iframe', 'object', 'embed'],
     FORBID_ATTR: ['style'],
     ALLOW_DATA_ATTR: false,

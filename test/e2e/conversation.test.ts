@@ -124,10 +124,11 @@ describe('KVzip conversations in code-server', { timeout: 300_000 }, () => {
     const turn = view.locator('.turn').nth(n);
     await turn.locator('.stats').waitFor({ timeout: 60_000 });
     assert.match(await turn.locator('.question').innerText(), /Explain the file lily\.txt/);
-    // The tiny model's window leaves little room after the context: the note says how much of the file fit.
+    // The tiny model's window leaves little room after the context: the note says how much of the file fit. The
+    // answer came from the cache built before the edit, and says so first.
     assert.match(
       await turn.locator('.notes').innerText(),
-      /^current text of lily\.txt added( \(its first \d+ of 7 lines, to fit the question budget\))?: changed since the build$/,
+      /^Answered from the cache built before [^\n]*\blily\.txt\b[^\n]* changed\.\ncurrent text of lily\.txt added( \(its first \d+ of 7 lines, to fit the question budget\))?: changed since the build$/,
     );
     await shot('conversation-explain-changed-file');
   });

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { buildContext } from '../../src/context/index.ts';
-import { Staleness } from '../../src/extension/staleness.ts';
+import { Staleness, staleNote } from '../../src/extension/staleness.ts';
 import { charEncode, gitInit, tempDir, write } from './context-fixtures.ts';
 
 const TREE = [
@@ -67,4 +67,16 @@ test('a left-out folder itself (the watcher reports folders too) does not make t
   const none = { include: [], exclude: ['docs'], includeSecrets: false };
   for (const rel of ['node_modules', 'dist', 'docs', 'src/node_modules']) assert.equal(staleness.touchesContext(rel, none), false, rel);
   assert.equal(staleness.touchesContext('src/a.ts', none), true);
+});
+
+test('a stale answer names the changes its cache predates: a few by name, then how many more', () => {
+  assert.equal(staleNote(['src/x.ts']), 'Answered from the cache built before src/x.ts changed.');
+  assert.equal(staleNote(['a.ts', 'b.ts']), 'Answered from the cache built before a.ts and b.ts changed.');
+  assert.equal(staleNote(['a.ts', 'b.ts', 'c.ts']), 'Answered from the cache built before a.ts, b.ts and c.ts changed.');
+  assert.equal(
+    staleNote(['a.ts', 'b.ts', 'c.ts', 'd.ts', 'e.ts']),
+    'Answered from the cache built before a.ts, b.ts, c.ts and 2 more changed.',
+  );
+  // The workspace itself went away (or the engine could not say which files): no file is named.
+  assert.equal(staleNote(undefined), 'Answered from the cache built before the workspace changed.');
 });

@@ -1,7 +1,7 @@
 // Extension-host tests: the real extension in a real VS Code, with the real engine on the stories260K model.
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, appendFileSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { KvzipApi } from '../../../src/extension/extension.ts';
@@ -80,7 +80,16 @@ suite('KVzip Code extension', () => {
     await until('the cache to go stale', () => api.controller.current.state === 'stale');
     const turn = await api.controller.ask('What did Lily do?');
     assert.equal(turn.error, undefined, 'a stale cache still answers');
+    assert.ok(
+      turn.notes?.includes('Answered from the cache built before lily.txt changed.'),
+      `the turn says so: ${turn.notes?.join(' | ')}`,
+    );
     assert.equal(api.controller.current.state, 'stale', 'answering does not refresh by itself');
+    // A setting the cache does not depend on changes nothing of its state.
+    const config = vscode.workspace.getConfiguration('kvzipCode');
+    await config.update('maxAnswerTokens', 41, vscode.ConfigurationTarget.Global);
+    await config.update('maxAnswerTokens', undefined, vscode.ConfigurationTarget.Global);
+    assert.equal(api.controller.current.state, 'stale', 'a settings change does not make a stale cache fresh');
     await vscode.commands.executeCommand('kvzipCode.build');
     assert.equal(api.controller.current.state, 'fresh', 'refresh is one command');
   });
@@ -102,8 +111,10 @@ suite('KVzip Code extension', () => {
     await asked;
     const last = api.controller.turns.at(-1)!;
     assert.equal(api.controller.turns.length, before + 2);
-    assert.match(last.question, /tom\.txt:1-2/);
-    assert.match(last.question, /Tom had a small boat/);
+    // The selection shows as its chip, a link to the file at its first line, not as its text.
+    assert.equal(last.question, 'What does this code do?');
+    assert.deepEqual(last.quote, { label: 'tom.txt:1-2', path: 'tom.txt', line: 1 });
+    assert.ok(Array.isArray(last.links), "the answer's file references were checked against the workspace");
   });
 
   test('Ask About Selection cuts a selection longer than the window to fit, and says so', async () => {
@@ -122,11 +133,17 @@ suite('KVzip Code extension', () => {
     assert.ok(m, `the turn says the selection was cut: ${last.stats}`);
     assert.ok(Number(m[1]) > 0 && Number(m[1]) < 400);
     assert.ok(last.answer.trim().length > 0, 'and it still answered');
+    // An untitled editor is no file of the workspace: its chip is not a link.
+    assert.match(last.quote?.label ?? '', /^Untitled-\d+:1-400$/);
+    assert.equal(last.quote?.path, undefined);
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });
 
   test('Show Cache Info, Choose Model, Stop and the status bar action run', async () => {
-    const entries = await vscode.commands.executeCommand<UsableEntryInfo[] | undefined>('kvzipCode.showInfo');
+    const listed = vscode.commands.executeCommand<UsableEntryInfo[] | undefined>('kvzipCode.showInfo');
+    await new Promise((r) => setTimeout(r, 1500));
+    await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+    const entries = await listed;
     assert.ok(Array.isArray(entries) && entries.length >= 1, 'the built entry is listed');
     assert.equal(entries[0]!.workspace, folder());
 
@@ -137,6 +154,60 @@ suite('KVzip Code extension', () => {
 
     await vscode.commands.executeCommand('kvzipCode.stop');
     await vscode.commands.executeCommand('kvzipCode.statusBarClick');
+  });
+
+  test("an answer that runs to the end of the window says the model's window is full", async () => {
+    const config = vscode.workspace.getConfiguration('kvzipCode');
+    await config.update('maxAnswerTokens', 100_000, vscode.ConfigurationTarget.Global);
+    try {
+      const turn = await api.controller.ask('Tell me a long story about Tom and his boat.');
+      assert.equal(turn.error, undefined, turn.error);
+      assert.equal(turn.ended, "Stopped: the model's window is full.");
+    } finally {
+      await config.update('maxAnswerTokens', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
+  test('Show Context opens a read-only view whose paths open the files', async () => {
+    await vscode.commands.executeCommand('kvzipCode.showContext');
+    const doc = vscode.window.activeTextEditor?.document;
+    assert.ok(doc, 'an editor shows the preview');
+    assert.equal(doc.uri.scheme, 'kvzip-context');
+    assert.match(doc.getText(), /Goes in: 3 files/);
+    assert.equal(doc.isUntitled, false, 'not an untitled editor that asks to be saved');
+    // Typing into it changes nothing: the UI test types.
+    assert.equal(doc.isDirty, false);
+    const links = await vscode.commands.executeCommand<vscode.DocumentLink[]>('vscode.executeLinkProvider', doc.uri);
+    const real = realpathSync(folder());
+    const targets = links.map((l) => [doc.getText(l.range), l.target?.fsPath]).sort();
+    assert.deepEqual(targets, [
+      ['README.md', path.join(real, 'README.md')],
+      ['lily.txt', path.join(real, 'lily.txt')],
+      ['tom.txt', path.join(real, 'tom.txt')],
+    ]);
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  });
+
+  test('settings: model and device come first, the view has a gear, and the header follows a change', async () => {
+    const pkg = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON as {
+      contributes: { configuration: { properties: Record<string, { order?: number }> }; menus: Record<string, { command: string }[]> };
+    };
+    const order = Object.entries(pkg.contributes.configuration.properties)
+      .sort(([, a], [, b]) => (a.order ?? Infinity) - (b.order ?? Infinity))
+      .map(([k]) => k);
+    assert.deepEqual(order.slice(0, 2), ['kvzipCode.model', 'kvzipCode.device']);
+    assert.ok(
+      pkg.contributes.menus['view/title']!.some((m) => m.command === 'kvzipCode.openSettings'),
+      'a gear in the view title',
+    );
+    const config = vscode.workspace.getConfiguration('kvzipCode');
+    await config.update('device', 'webgpu', vscode.ConfigurationTarget.Global);
+    try {
+      assert.equal(api.controller.current.deviceSetting, 'webgpu', 'the header hears of the change at once');
+    } finally {
+      await config.update('device', 'cpu', vscode.ConfigurationTarget.Global);
+    }
+    assert.equal(api.controller.current.deviceSetting, 'cpu');
   });
 
   test('stop ends a running answer', async () => {
@@ -222,11 +293,22 @@ suite('KVzip Code extension', () => {
     assert.doesNotMatch(statusText(api.controller.current).text, /failed/);
   });
 
+  test("Show Cache Info's Clear removes one entry; the one in use resets the state", async () => {
+    const inUse = api.controller.inUseEntry;
+    assert.ok(inUse, 'the last build is the entry in use');
+    assert.equal(await api.controller.clearEntry(inUse), 1);
+    assert.equal(api.controller.current.state, 'none');
+    assert.equal(api.controller.inUseEntry, undefined);
+    await api.controller.build();
+    assert.equal(api.controller.current.state, 'fresh');
+  });
+
+  // The command asks first (a modal dialog; the UI test answers it): here, what it runs once the user agrees.
   test('Clear Workspace Cache removes the entry and resets the state', async () => {
-    const removed = await vscode.commands.executeCommand<number>('kvzipCode.clear');
+    const removed = await api.controller.clear();
     assert.ok(removed >= 1);
     assert.equal(api.controller.current.state, 'none');
-    const entries = await vscode.commands.executeCommand<UsableEntryInfo[]>('kvzipCode.showInfo');
-    assert.equal(entries.filter((e) => e.workspace === folder()).length, 0);
+    const entries = await api.controller.info();
+    assert.equal(entries.filter((e) => 'workspace' in e && e.workspace === folder()).length, 0);
   });
 });

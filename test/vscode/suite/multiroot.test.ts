@@ -2,7 +2,7 @@
 // .code-workspace file): every folder goes into the context, each path prefixed with its folder's name, under one
 // budget; Show Context previews it; a change in either folder marks the cache stale.
 import * as assert from 'node:assert/strict';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { KvzipApi } from '../../../src/extension/extension.ts';
@@ -45,6 +45,16 @@ suite('KVzip Code in a multi-root workspace', () => {
     const text = vscode.window.activeTextEditor?.document.getText() ?? '';
     assert.match(text, /^Goes in: \d+ files/m);
     assert.match(text, /notes\/sam\.txt/);
+    // Each path links to its file in its own folder.
+    const doc = vscode.window.activeTextEditor!.document;
+    const links = await vscode.commands.executeCommand<vscode.DocumentLink[]>('vscode.executeLinkProvider', doc.uri);
+    const sam = links.find((l) => doc.getText(l.range) === 'notes/sam.txt');
+    assert.equal(sam?.target?.fsPath, realpathSync(path.join(vscode.workspace.workspaceFolders![1]!.uri.fsPath, 'sam.txt')));
+    for (const p of paths)
+      assert.ok(
+        links.some((l) => doc.getText(l.range) === p),
+        `${p} is a link`,
+      );
   });
 
   test('build takes both folders; a change in the second folder marks the cache stale', async () => {
