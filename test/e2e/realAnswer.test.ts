@@ -83,8 +83,9 @@ describe(`KVzip sidebar on ${commander.name} ${commander.version} with Qwen2.5-C
 
   it('the first source opens its file beside the answer', async () => {
     await view.locator('.turn .sources a.source', { hasText: SOURCE }).first().click();
-    await page.locator('.tabs-container .tab.active', { hasText: path.basename(SOURCE) }).waitFor({ timeout: 15_000 });
-    await page.locator('.editor-instance .view-lines', { hasText: 'commander.invalidArgument' }).waitFor({ timeout: 15_000 });
+    // Generous: on a busy machine code-server took 13 s to show the file.
+    await page.locator('.tabs-container .tab.active', { hasText: path.basename(SOURCE) }).waitFor({ timeout: 60_000 });
+    await page.locator('.editor-instance .view-lines', { hasText: 'commander.invalidArgument' }).waitFor({ timeout: 60_000 });
     await screenshot(page, 'real-answer-sources');
   });
 });
