@@ -22,6 +22,8 @@ export interface ScoringPlan {
   size: string;
   /** Scalar int64: the blocks that hold queries, ceil(S / size): each layer's Loop runs this many times. */
   count: string;
+  /** [S, S]: the new tokens' causal mask, built once for every layer's blocks (empty in a run that scores nothing). */
+  mask: string;
 }
 
 /**
@@ -35,7 +37,10 @@ export function scoringPlan(n: Net, len: Lengths, spans: ScoreSpans): ScoringPla
     n.scalar(1),
   ]);
   const count = n.op('Div', [n.op('Add', [len.S, n.op('Sub', [size, n.scalar(1)])]), size]);
-  return { spans, size, count };
+  const scoring = n.g.subgraph('scoring_mask', [DataType.FLOAT], () => [n.causal(len.S, n.scalar(0), len.S)]);
+  const idle = n.g.subgraph('no_scoring_mask', [DataType.FLOAT], () => [n.op('ConstantOfShape', [n.i64([0, 0])])]);
+  const mask = n.op('If', [spans.active], { then_branch: { graph: scoring }, else_branch: { graph: idle } });
+  return { spans, size, count, mask };
 }
 
 /**
@@ -71,8 +76,8 @@ export function scoringAttention(n: Net, len: Lengths, plan: ScoringPlan, l: num
   const newKeysT = n.op('Transpose', [newKeys], { perm: [0, 2, 1] });
   const values = n.op('Concat', [reorder(pastValue), newValues], { axis: 1 });
   const q4 = n.op('Reshape', [queries, n.i64([Hkv, G, -1, D])]);
-  // One chunk covering the whole context scores every past key: the full softmax is KVzip's, and the max over
-  // all keys, sliced afterwards, skips copying and rescaling the scored probabilities.
+  // One chunk covering the whole context scores every past key: the full softmax is KVzip's as it is. (An If per
+  // block that skipped the rescaling then was 1,536 Ifs per pass; without them a pass measured no slower.)
   const noRest = n.op('Equal', [len.P, plan.spans.M]);
   const unsqueeze = (x: string) => n.op('Unsqueeze', [x, n.i64([0])]);
   // Block b holds new queries [s0, s1); its keys are [0, kEnd), the new ones [P, kEnd) under a causal mask. Each
@@ -85,7 +90,11 @@ export function scoringAttention(n: Net, len: Lengths, plan: ScoringPlan, l: num
       const s0 = n.op('Min', [n.op('Mul', [plan.size, b]), len.S]);
       const s1 = n.op('Min', [n.op('Mul', [plan.size, n.op('Add', [b, n.scalar(1)])]), len.S]);
       const kEnd = unsqueeze(n.op('Add', [len.P, s1]));
-      const mask = n.causal(s1, s0, s1);
+      const mask = n.op('Slice', [
+        plan.mask,
+        n.op('Concat', [unsqueeze(s0), n.i64([0])], { axis: 0 }),
+        n.op('Concat', [unsqueeze(s1), unsqueeze(s1)], { axis: 0 }),
+      ]);
       // A block's queries as [Hkv, G * rows, D], one matrix per KV head: its keys are packed once, not once per head.
       const rows = n.op('Reshape', [n.op('Slice', [q4, unsqueeze(s0), unsqueeze(s1), n.i64([2])]), n.i64([Hkv, -1, D])]);
       const perHead = (keys: string) => n.op('Concat', [n.i64([Hkv, G, -1]), keys], { axis: 0 });
@@ -99,16 +108,13 @@ export function scoringAttention(n: Net, len: Lengths, plan: ScoringPlan, l: num
       const short = unsqueeze(n.op('Sub', [plan.size, n.op('Sub', [s1, s0])]));
       const pads = n.op('Concat', [n.i64([0, 0, 0, 0, 0, 0]), short, n.i64([0])], { axis: 0 });
       const out = n.op('Pad', [n.op('Reshape', [attn, n.i64([Hkv, G, -1, D])]), pads]);
-      // Over the group's heads and the block's queries.
-      const maxOver = (x: string) => n.op('ReduceMax', [x, n.i64([1, 2])], { keepdims: 0 });
-      const whole = n.g.subgraph('scores_whole_past', [DataType.FLOAT], () => [n.op('Slice', [maxOver(probs), n.i64([0]), M, n.i64([1])])]);
-      const part = n.g.subgraph('scores_part_of_past', [DataType.FLOAT], () => {
-        const scored = n.op('Slice', [probs, n.i64([0]), M, n.i64([3])]);
-        const newMass = n.op('ReduceSum', [n.op('Slice', [probs, P, kEnd, n.i64([3])]), n.i64([3])], { keepdims: 1 });
-        const mass = n.op('Add', [n.op('ReduceSum', [scored, n.i64([3])], { keepdims: 1 }), newMass]);
-        return [maxOver(n.op('Mul', [scored, n.op('Reciprocal', [mass])]))];
-      });
-      const best = n.op('If', [noRest], { then_branch: { graph: whole }, else_branch: { graph: part } });
+      // The scored keys' share of the softmax, over the group's heads and the block's queries: the full softmax's
+      // where it covers the whole past (× 1 changes no bit), else rescaled to KVzip's keys.
+      const scored = n.op('Slice', [probs, n.i64([0]), M, n.i64([3])]);
+      const newMass = n.op('ReduceSum', [n.op('Slice', [probs, P, kEnd, n.i64([3])]), n.i64([3])], { keepdims: 1 });
+      const mass = n.op('Add', [n.op('ReduceSum', [scored, n.i64([3])], { keepdims: 1 }), newMass]);
+      const scale = n.op('Where', [noRest, n.g.constFloat([1], []), n.op('Reciprocal', [mass])]);
+      const best = n.op('ReduceMax', [n.op('Mul', [scored, scale]), n.i64([1, 2])], { keepdims: 0 });
       return [cond, n.op('Max', [bestIn, best]), out];
     },
     [{ type: DataType.INT64, dims: [] }, { type: DataType.BOOL, dims: [] }, { type: DataType.FLOAT }],
