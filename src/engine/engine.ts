@@ -1,6 +1,6 @@
 // The engine: owns models and the cache store, and runs build / ask / generate for its clients.
 import { join } from 'node:path';
-import type { AskResult, CacheEntryInfo, CacheSettings, ClearResult, GenerateRequest, GenerateResult } from './protocol.ts';
+import type { AskResult, CacheEntryInfo, CacheSettings, ClearResult, GenerateRequest, GenerateResult, WarmResult } from './protocol.ts';
 import type { ProgressFn } from '../core/progress.ts';
 import type { PhaseTimes } from '../core/timings.ts';
 import type { Scoring } from '../core/choices.ts';
@@ -22,6 +22,7 @@ import { PUNCT_DEMOTE } from '../kvzip/demote.ts';
 import { generate } from '../runtime/generate.ts';
 import { Answering } from './answering.ts';
 import { askCache, type AskJob } from './ask.ts';
+import { warmCache } from './warm.ts';
 import { buildCache, type BuildJob, type BuildOutcome } from './buildCache.ts';
 import { canonicalPath, compressedBytes, deviceOf, modelSource } from './entryFacts.ts';
 import { SessionStore } from './sessions.ts';
@@ -150,6 +151,10 @@ export class Engine {
     notice?: (message: string) => void,
   ): Promise<AskResult> {
     return askCache(this.parts, { settings: s, onText, progress, signal, notice });
+  }
+
+  warm(s: CacheSettings, progress?: ProgressFn, signal?: AbortSignal): Promise<WarmResult> {
+    return warmCache(this.parts, s, progress, signal);
   }
 
   /** Plain generation from a prompt (no context cache): the engine-core check and the `generate` command. */

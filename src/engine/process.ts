@@ -95,6 +95,8 @@ async function handle(r: Exclude<Request, { type: 'cancel' }>, signal: AbortSign
         signal,
         (message) => send({ id: r.id, type: 'notice', message }),
       );
+    case 'warm':
+      return engine.warm(settings(r), progress, signal);
     case 'generate':
       return engine.generate(r, (text) => send({ id: r.id, type: 'token', text }), progress, signal);
     case 'info':

@@ -39,6 +39,8 @@ export type Request =
   /** What a build would put in the context and cost, from config.json and the tokenizer alone. */
   | ({ id: number; type: 'context' } & CacheSettings)
   | ({ id: number; type: 'ask' } & AskRequest & CacheSettings)
+  /** Opens the model and the workspace's cache ahead of the first question; never builds or downloads. */
+  | ({ id: number; type: 'warm' } & CacheSettings)
   | ({ id: number; type: 'generate' } & GenerateRequest)
   | { id: number; type: 'info'; cacheDir: string }
   /** `entry` (a directory `info` lists) clears that entry only. */
@@ -149,6 +151,13 @@ export interface BuildResult {
   hostDeviceBytes?: number;
   /** What went into the context and what was left out, and why. */
   report: ContextReport;
+}
+
+/** A warm request's outcome: the answering session is open, or why it is not (nothing was built or fetched). */
+export interface WarmResult {
+  ready: boolean;
+  reason?: string;
+  timings: Timings;
 }
 
 export interface AskResult {
@@ -310,6 +319,7 @@ export interface Results {
   build: BuildResult;
   context: ContextPreview;
   ask: AskResult;
+  warm: WarmResult;
   generate: GenerateResult;
   info: CacheEntryInfo[];
   clear: ClearResult;

@@ -22,6 +22,21 @@ export function presetDownloaded(dir: string): boolean {
 }
 
 /**
+ * Whether resolveModel would find the model on this machine without downloading it: true, or why not (a preset not
+ * downloaded yet, or a setting that names nothing here).
+ */
+export function modelIsLocal(model: string, cacheDir: string): true | string {
+  try {
+    const found = locateModel(model);
+    if (found.store !== 'download' || presetDownloaded(presetFolder(cacheDir, found.preset))) return true;
+    return `${found.preset.label} is not downloaded yet`;
+  } catch (e) {
+    if (e instanceof UserError) return e.message;
+    throw e;
+  }
+}
+
+/**
  * The local path a model setting resolves to: a folder holding config.json, or a GGUF file (a split model's first
  * shard). Throws a UserError that says where it looked when the setting names nothing here.
  */

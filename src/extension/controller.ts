@@ -1,7 +1,7 @@
 // The workspace's cache state and conversation, shared by the sidebar, the status bar and the commands.
 // Talks to the engine through EngineClient; knows nothing of how the webview draws things.
 import * as vscode from 'vscode';
-import type { AskResult, BuildResult, CacheEntryInfo, ConversationTurn, Event, Quote } from '../engine/protocol.ts';
+import type { AskResult, BuildResult, CacheEntryInfo, ConversationTurn, Event, Quote, WarmResult } from '../engine/protocol.ts';
 import { ProgressWords, type ProgressView } from '../core/progressWords.ts';
 import type { ConversationItem, HostMessage, Turn, ViewStatus } from '../webview/messages.ts';
 import { EngineClient, EngineError, type RunningRequest } from '../engine/client.ts';
@@ -59,6 +59,9 @@ export class Controller implements vscode.Disposable {
   confirmBuild?: () => Promise<boolean>;
   private building: RunningRequest<BuildResult> | undefined;
   private asking: { req: RunningRequest<AskResult>; turn: Turn } | undefined;
+  /** The warm request in flight, and the settings the engine last opened the cache for (warm()). */
+  private warming: RunningRequest<WarmResult> | undefined;
+  private warmedKey: string | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly staleness = new Staleness();
   private readonly statusEmitter = new vscode.EventEmitter<ViewStatus>();
@@ -148,6 +151,8 @@ export class Controller implements vscode.Disposable {
     const folder = this.requireFolder();
     const hfToken = await this.secrets?.get(HF_TOKEN_SECRET);
     if (this.building) return this.building.result;
+    // The build replaces the generation a warm would open; it should not wait for it.
+    this.warming?.cancel();
     const before = this.status.state;
     let reported = 0;
     const words = new ProgressWords();
@@ -166,6 +171,7 @@ export class Controller implements vscode.Disposable {
       await this.memento.update(BUILD_RECORD, { key: this.settingsKey(), builtAt: Date.now(), result } satisfies BuildRecord);
       this.applyBuild(result, 'fresh');
       this.update({ failure: undefined });
+      this.warmedKey = undefined;
       return result;
     } catch (err) {
       this.update({ state: before === 'building' ? 'none' : before });
@@ -176,7 +182,40 @@ export class Controller implements vscode.Disposable {
       sub?.dispose();
       this.building = undefined;
       this.update({ percent: undefined, phase: undefined, busy: this.busy });
+      // A new generation: its session opens now rather than at the first question.
+      this.warm();
     }
+  }
+
+  /**
+   * Opens the model and the cache in the engine ahead of the first question (the view opened, a build finished), so
+   * that an answer after a restart waits only for its own tokens. Only where a cache exists and nothing runs; it never
+   * builds or downloads, and what stops it is only logged: the question reports its own problems.
+   */
+  warm(): void {
+    const folder = this.folder;
+    const key = this.settingsKey();
+    if (!folder || this.busy || this.warming || (this.status.state !== 'fresh' && this.status.state !== 'stale')) return;
+    if (this.warmedKey === key && this.engine.running) return;
+    const req = this.engine.request({ type: 'warm', ...cacheSettings(folder, this.cacheDir) });
+    this.warming = req;
+    void req.result
+      .then(
+        (r) => {
+          this.warmedKey = r.ready ? key : undefined;
+          const ms = Object.values(r.timings).reduce((a, b) => a + b, 0);
+          this.log(
+            r.ready ? `model and cache opened ahead of the first question (${ms} ms)` : `the cache was not opened ahead: ${r.reason}`,
+          );
+        },
+        (err: unknown) => {
+          this.warmedKey = undefined;
+          if (!(err instanceof EngineError && err.code === 'cancelled')) this.log(`the cache was not opened ahead: ${String(err)}`);
+        },
+      )
+      .finally(() => {
+        if (this.warming === req) this.warming = undefined;
+      });
   }
 
   /**

@@ -58,8 +58,12 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
       }
       void this.handle(m).catch((err: unknown) => this.log(`webview: ${String(err)}`));
     });
+    // The user opened the view to ask: the model and the cache open now, while the question is typed.
+    this.controller.warm();
+    const shown = view.onDidChangeVisibility(() => view.visible && this.controller.warm());
     view.onDidDispose(() => {
       sub.dispose();
+      shown.dispose();
       if (this.view === view) {
         this.view = undefined;
         this.ready = false;

@@ -64,6 +64,8 @@ suite('KVzip Code extension', () => {
     assert.equal(turn.error, undefined, turn.error);
     assert.ok(turn.done && turn.answer.trim().length > 0, 'an answer streamed in');
     assert.equal(api.controller.lastAsk?.fromCache, true, 'the answer came from the cache, no context prefill');
+    // The build's end opened the new cache ahead of the question: the answer waited for no session to open.
+    assert.equal(api.controller.lastAsk?.timings.weightsCheck, undefined, JSON.stringify(api.controller.lastAsk?.timings));
 
     const again = (await vscode.commands.executeCommand<BuildResult | undefined>('kvzipCode.build'))!;
     assert.equal(again.fromCache, true, 'a second build with no change reuses the cache');
