@@ -385,6 +385,8 @@ for (const p of PAIRS) {
     decode: [],
     prefill: { tokens: main.tokens, llama: [] },
   };
+  // Saved after every phase: a run stopped midway keeps what it measured.
+  results.push(r);
   for (let k = 0; k < REPEATS; k++) {
     startRound(`${p.id} ${main.target}: builds, round ${k + 1}/${REPEATS}`);
     r.builds.local.push(await ourBuild(p, main, 'local'));
@@ -394,6 +396,7 @@ for (const p of PAIRS) {
     const last = r.builds.exact.at(-1)!.json;
     if (last.contextTokens !== main.tokens)
       throw new Error(`our build prefilled ${last.contextTokens} tokens, the bench's sequence has ${main.tokens}: the context differs`);
+    save(false);
   }
   for (const c of contexts) {
     if (c !== main) {
@@ -402,6 +405,7 @@ for (const p of PAIRS) {
       await llamaSave(p, c);
     }
     const d = { target: c.target, tokens: c.tokens, ours: [] as Timed<OurAsk>[], llama: [] as LlamaRun[] };
+    r.decode.push(d);
     for (let k = 0; k < REPEATS; k++) {
       startRound(`${p.id} ${c.target}: restart and decode, round ${k + 1}/${REPEATS}`);
       if (c === main) {
@@ -410,12 +414,11 @@ for (const p of PAIRS) {
       }
       d.ours.push(await ourAsk(p, c, ANSWER_TOKENS));
       d.llama.push(await llamaAnswer(p, c, ANSWER_TOKENS));
+      save(false);
     }
-    r.decode.push(d);
   }
   log(`${p.id}: llama-bench prefill of ${main.tokens} tokens, flash attention off and on`);
   r.prefill.llama = await llamaPrefill(p, main.tokens);
-  results.push(r);
   save(false);
 }
 save(true);
@@ -456,30 +459,34 @@ function save(done: boolean): void {
 function tables(): Table[] {
   const s = (ms: number) => round(ms / 1000, 1);
   const med = <T>(xs: T[], f: (x: T) => number) => median(xs.map(f));
+  /** Pairs whose measure is done: a run saves after every phase, so a pair may be partway. */
+  const measured = (done: (r: PairResult) => boolean) => results.filter(done);
   const runs = (xs: number[], f: (x: number) => string | number) => (xs.length > 1 ? ` (${xs.map(f).join(', ')})` : '');
   const decode: Table = {
     title: 'Answer decode from a saved cache, new process (ms/token)',
     columns: ['pair', 'depth (tokens)', 'llama.cpp', 'us (r = 0.3)', 'us / llama.cpp', 'goal'],
     rows: results.flatMap((r) =>
-      r.decode.map((d) => {
-        const them = med(d.llama, (x) => x.perf.evalMsPerToken);
-        const us = med(d.ours, (x) => x.json.decodeMsPerToken);
-        const answered = d.ours.map((x) => x.json.answerTokens);
-        return [
-          r.label,
-          d.tokens,
-          `${round(them, 1)}${runs(
-            d.llama.map((x) => x.perf.evalMsPerToken),
-            (v) => round(v, 1),
-          )}`,
-          `${round(us, 1)}${runs(
-            d.ours.map((x) => x.json.decodeMsPerToken),
-            (v) => round(v, 1),
-          )}${Math.min(...answered) < ANSWER_TOKENS ? ` [${answered.join(', ')} tokens]` : ''}`,
-          ratio(us, them),
-          '≤ 1.0×',
-        ];
-      }),
+      r.decode
+        .filter((d) => d.ours.length && d.llama.length)
+        .map((d) => {
+          const them = med(d.llama, (x) => x.perf.evalMsPerToken);
+          const us = med(d.ours, (x) => x.json.decodeMsPerToken);
+          const answered = d.ours.map((x) => x.json.answerTokens);
+          return [
+            r.label,
+            d.tokens,
+            `${round(them, 1)}${runs(
+              d.llama.map((x) => x.perf.evalMsPerToken),
+              (v) => round(v, 1),
+            )}`,
+            `${round(us, 1)}${runs(
+              d.ours.map((x) => x.json.decodeMsPerToken),
+              (v) => round(v, 1),
+            )}${Math.min(...answered) < ANSWER_TOKENS ? ` [${answered.join(', ')} tokens]` : ''}`,
+            ratio(us, them),
+            '≤ 1.0×',
+          ];
+        }),
     ),
     notes: [
       `llama.cpp: llama-completion restores its prompt cache of the context (--prompt-cache, --prompt-cache-ro), prefills the question, generates ${ANSWER_TOKENS} tokens (--ignore-eos), -t ${THREADS}; its "eval time" per token. ` +
@@ -489,7 +496,7 @@ function tables(): Table[] {
   const restart: Table = {
     title: `Restart → first answer token, ~${MAIN / 1024}K context (new process, spawn to exit, s)`,
     columns: ['pair', 'llama.cpp (prompt cache restore)', 'us', 'our ttftMs', 'us / llama.cpp', 'goal'],
-    rows: results.map((r) => {
+    rows: measured((r) => r.restart.ours.length > 0).map((r) => {
       const them = med(r.restart.llama, (x) => x.wallMs);
       const us = med(r.restart.ours, (x) => x.wallMs);
       return [
@@ -514,7 +521,7 @@ function tables(): Table[] {
   const build: Table = {
     title: `Build against llama.cpp's prefill + prompt-cache save, ~${MAIN / 1024}K context (wall, s)`,
     columns: ['pair', 'llama.cpp', 'us, exact', 'us / llama.cpp', 'us, local', 'us / llama.cpp', 'goal'],
-    rows: results.map((r) => {
+    rows: measured((r) => r.builds.exact.length > 0).map((r) => {
       const them = med(r.builds.llama, (x) => x.wallMs);
       const exact = med(r.builds.exact, (x) => x.wallMs);
       const local = med(r.builds.local, (x) => x.wallMs);
@@ -553,7 +560,7 @@ function tables(): Table[] {
       'the rest, largest phases (s)',
       'goal',
     ],
-    rows: results.flatMap((r) =>
+    rows: measured((r) => r.builds.exact.length > 0).flatMap((r) =>
       (['exact', 'local'] as const).map((scoring) => {
         const b = r.builds[scoring];
         const inPhases = (x: Timed<OurBuild>) => phases.reduce((a, k) => a + (x.json.timings[k] ?? 0), 0);
@@ -584,7 +591,7 @@ function tables(): Table[] {
   const prefill: Table = {
     title: `Prefill tok/s, ~${MAIN / 1024}K context`,
     columns: ['pair', 'tokens', 'llama.cpp, flash attention off / on', 'us (exact builds)', 'us / llama.cpp (best)', 'goal'],
-    rows: results.map((r) => {
+    rows: measured((r) => r.prefill.llama.length > 0).map((r) => {
       const at = (fa: number) => r.prefill.llama.find((x) => Number(x.flash_attn) === fa)?.avg_ts ?? NaN;
       const best = Math.max(at(0), at(1));
       const us = med(r.builds.exact, (x) => x.json.contextTokens / (x.json.timings.prefill! / 1000));
