@@ -33,7 +33,7 @@ import { importGguf } from '../src/model/gguf/import.ts';
 import { loadModelSpec } from '../src/model/config.ts';
 import { ModelTokenizer } from '../src/model/tokenizer.ts';
 import { contextLimit, workspaceContext } from '../src/engine/workspaceContext.ts';
-import type { Timings } from '../src/core/timings.ts';
+import type { AskResult, BuildResult } from '../src/engine/protocol.ts';
 
 // ------------------------------------------------------------------------------------------------ settings
 const argv = process.argv.slice(2);
@@ -202,22 +202,8 @@ const ASK_FIELDS = [
   'timings',
   'answer',
 ] as const;
-interface OurBuild {
-  contextTokens: number;
-  buildMs: number;
-  peakRssBytes: number;
-  timings: Timings;
-}
-interface OurAsk {
-  fromCache: boolean;
-  prefillTokens: number;
-  questionTokens: number;
-  answerTokens: number;
-  ttftMs: number;
-  decodeMsPerToken: number;
-  timings: Timings;
-  answer: string;
-}
+type OurBuild = Pick<BuildResult, (typeof BUILD_FIELDS)[number]>;
+type OurAsk = Pick<AskResult, (typeof ASK_FIELDS)[number]>;
 async function ours<T>(args: string[], fields: readonly string[]): Promise<{ wallMs: number; json: T }> {
   const p = await runProcess(process.execPath, [CLI, ...args]);
   if (p.code !== 0) throw new Error(`kvzip-code ${args.slice(0, 2).join(' ')} exited ${p.code}: ${p.stderr.slice(-1500)}`);
@@ -229,14 +215,10 @@ async function ours<T>(args: string[], fields: readonly string[]): Promise<{ wal
   }
   return { wallMs: p.wallMs, json: Object.fromEntries(fields.map((f) => [f, json[f]])) as T };
 }
+/** The model, its flags and where it is prepared: every command of ours names them. */
+const ourModel = (p: Pair) => ['--model', p.ours.model, ...p.ours.flags, '--cache-dir', CACHE_DIR, '--device', 'cpu'];
 const ourFlags = (p: Pair, c: Context) => [
-  '--model',
-  p.ours.model,
-  ...p.ours.flags,
-  '--cache-dir',
-  CACHE_DIR,
-  '--device',
-  'cpu',
+  ...ourModel(p),
   '--ratio',
   String(RATIO),
   '--max-context-tokens',
@@ -343,24 +325,7 @@ const startedAt = new Date().toISOString();
 
 for (const p of PAIRS) {
   log(`${p.label}: warm-up (untimed): prepared weights, page cache`);
-  await ours(
-    [
-      'generate',
-      '--model',
-      p.ours.model,
-      ...p.ours.flags,
-      '--cache-dir',
-      CACHE_DIR,
-      '--device',
-      'cpu',
-      '--prompt-ids',
-      '1',
-      '--max-tokens',
-      '1',
-      '--json',
-    ],
-    [],
-  );
+  await ours(['generate', ...ourModel(p), '--prompt-ids', '1', '--max-tokens', '1', '--json'], []);
   await llama.run('llama-completion', [
     '-m',
     p.llamaModel,
@@ -461,7 +426,15 @@ function tables(): Table[] {
   const med = <T>(xs: T[], f: (x: T) => number) => median(xs.map(f));
   /** Pairs whose measure is done: a run saves after every phase, so a pair may be partway. */
   const measured = (done: (r: PairResult) => boolean) => results.filter(done);
-  const runs = (xs: number[], f: (x: number) => string | number) => (xs.length > 1 ? ` (${xs.map(f).join(', ')})` : '');
+  /** The median, with every run beside it when there are several. */
+  const withRuns = (xs: number[], f: (x: number) => string | number) =>
+    `${f(median(xs))}${xs.length > 1 ? ` (${xs.map(f).join(', ')})` : ''}`;
+  const ms1 = (v: number) => round(v, 1);
+  const walls = (xs: { wallMs: number }[]) =>
+    withRuns(
+      xs.map((x) => x.wallMs),
+      s,
+    );
   const decode: Table = {
     title: 'Answer decode from a saved cache, new process (ms/token)',
     columns: ['pair', 'depth (tokens)', 'llama.cpp', 'us (r = 0.3)', 'us / llama.cpp', 'goal'],
@@ -475,13 +448,13 @@ function tables(): Table[] {
           return [
             r.label,
             d.tokens,
-            `${round(them, 1)}${runs(
+            withRuns(
               d.llama.map((x) => x.perf.evalMsPerToken),
-              (v) => round(v, 1),
-            )}`,
-            `${round(us, 1)}${runs(
+              ms1,
+            ),
+            `${withRuns(
               d.ours.map((x) => x.json.decodeMsPerToken),
-              (v) => round(v, 1),
+              ms1,
             )}${Math.min(...answered) < ANSWER_TOKENS ? ` [${answered.join(', ')} tokens]` : ''}`,
             ratio(us, them),
             '≤ 1.0×',
@@ -501,14 +474,8 @@ function tables(): Table[] {
       const us = med(r.restart.ours, (x) => x.wallMs);
       return [
         r.label,
-        `${s(them)}${runs(
-          r.restart.llama.map((x) => x.wallMs),
-          s,
-        )}`,
-        `${s(us)}${runs(
-          r.restart.ours.map((x) => x.wallMs),
-          s,
-        )}`,
+        walls(r.restart.llama),
+        walls(r.restart.ours),
         Math.round(med(r.restart.ours, (x) => x.json.ttftMs)),
         ratio(us, them),
         '≤ 1.0× and ≤ 1.5 s',
@@ -527,19 +494,10 @@ function tables(): Table[] {
       const local = med(r.builds.local, (x) => x.wallMs);
       return [
         r.label,
-        `${s(them)}${runs(
-          r.builds.llama.map((x) => x.wallMs),
-          s,
-        )}`,
-        `${s(exact)}${runs(
-          r.builds.exact.map((x) => x.wallMs),
-          s,
-        )}`,
+        walls(r.builds.llama),
+        walls(r.builds.exact),
         ratio(exact, them),
-        `${s(local)}${runs(
-          r.builds.local.map((x) => x.wallMs),
-          s,
-        )}`,
+        walls(r.builds.local),
         ratio(local, them),
         '≤ 2.0× exact, ≤ 1.5× local',
       ];
