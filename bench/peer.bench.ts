@@ -21,11 +21,11 @@
 //
 // Writes bench/results/peer.json (tables for summary.md); scratch files under bench/results/tmp/peer/.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
-import { createRequire } from 'node:module';
+import { cpus, loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 import { BENCH_DIR, RESULTS_DIR, TMP_DIR } from './randomQwen.ts';
 import { codeWorkspace } from './codeWorkspace.ts';
+import { benchMachine } from './machine.ts';
 import type { Table } from './engineTables.ts';
 import { completionPerf, findLlamaCpp, LlamaCpp, runProcess, type BenchRow, type CompletionPerf } from './peer/llamaCpp.ts';
 import { fetchRealModel } from '../test/support/realModels.ts';
@@ -398,13 +398,7 @@ function save(done: boolean): void {
     totalSeconds: seconds,
     finished: done,
     loadAverage: loads.map((x) => round(x, 1)),
-    machine: {
-      cpuModel: cpus()[0]?.model,
-      cores: cpus().length,
-      memoryGiB: Math.round(totalmem() / 2 ** 30),
-      node: process.versions.node,
-      onnxruntime: (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version,
-    },
+    machine: benchMachine(),
     llamaCpp: { version: llamaVersion, benchBuild: results[0]?.prefill.llama[0]?.build_commit, dir: llama.dir },
     setup: {
       command: `npm run bench -- --only peer -- ${argv.join(' ')}`.trim(),

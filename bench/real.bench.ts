@@ -36,11 +36,11 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpus, loadavg, totalmem } from 'node:os';
-import { createRequire } from 'node:module';
+import { cpus, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { RESULTS_DIR, TMP_DIR } from './randomQwen.ts';
+import { benchMachine } from './machine.ts';
 import { fetchRealModel, REAL_MODELS, type RealModelId } from '../test/support/realModels.ts';
 import { importGguf } from '../src/model/gguf/import.ts';
 import { attentionWindow } from '../src/model/config.ts';
@@ -803,13 +803,7 @@ function report(modelName: string, label: string, workspaces: MeasuredWorkspace[
     totalSeconds: seconds,
     /** Each workspace's measuring time, summed: what a report from parts measured before (totalSeconds is this process's). */
     workspaceSeconds: round(workspaces.reduce((a, w) => a + Object.values(w.timing).reduce((b, x) => b + x, 0), 0) / 1000, 1),
-    machine: {
-      cpuModel: cpus()[0]?.model,
-      cores: cpus().length,
-      memoryGiB: Math.round(totalmem() / 2 ** 30),
-      node: process.versions.node,
-      onnxruntime: (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version,
-    },
+    machine: benchMachine(),
     setup: {
       command: `npm run bench -- --only real -- ${argv.join(' ')}`.trim(),
       ratios: RATIOS,
