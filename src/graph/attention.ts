@@ -11,7 +11,7 @@
 // - compressed: per KV head, the baked context keys (no padding, no mask) then the causal tail, as plain
 //   MatMul/Softmax: each head's baked segment has its own length.
 import type { ExternalRef } from '../model/prepare.ts';
-import { DataType } from './onnx.ts';
+import { DataType, type Dim } from './onnx.ts';
 import { dataType, END, type GraphDtype, type Net } from './net.ts';
 import { names } from './names.ts';
 import { mergeHeads, stack, type Lengths } from './heads.ts';
@@ -151,9 +151,12 @@ function newRows(n: Net, l: number, newKeys: string, v: string): void {
 
 export function compressedAttention(n: Net, len: Lengths, baked: BakedHead[][], bakedDtype: GraphDtype): Attention {
   const { numKvHeads: Hkv, headDim: D } = n.spec;
+  const GS = n.stackedRows;
   const split = (x: string) => (Hkv === 1 ? [x] : n.g.node('Split', [x], { axis: 0, num_outputs: Hkv }, Hkv));
-  // The tail's causal mask, one [G*S, Tk] for every layer and head.
-  const mask = n.tileGroups(n.causal(len.Tk, len.P, len.Tk));
+  // The tail's causal mask, one [G*S, Tk] for every layer and head. Here Tk is the past tensors' length plus S,
+  // the graph's T: the shapes below declare it (GraphBuilder.shape).
+  const mask = n.shaped(n.tileGroups(n.shaped(n.causal(len.Tk, len.P, len.Tk), ['S', 'T'], DataType.FLOAT)), [GS, 'T'], DataType.FLOAT);
+  const kv = (x: string, dims: Dim[]) => n.shaped(x, dims);
   // A Cast of an initializer is constant-folded when the session is created, so the fp16 blob is widened once
   // (measured: decode steps as fast as with fp32 initializers) and disk holds half the bytes.
   const BT = dataType(bakedDtype);
@@ -165,10 +168,12 @@ export function compressedAttention(n: Net, len: Lengths, baked: BakedHead[][], 
     layer(l, q, k, v) {
       const { queries, newKeys } = stack(n, q, k);
       const { presentK, presentV } = present(n, l, newKeys, v);
-      const keys = n.op('Reshape', [presentK, n.i64([Hkv, -1, D])]);
+      kv(presentK, [1, Hkv, 'T', D]);
+      kv(presentV, [1, Hkv, 'T', D]);
+      const keys = kv(n.op('Reshape', [presentK, n.i64([Hkv, -1, D])]), [Hkv, 'T', D]);
       const qh = n.g.node('Split', [queries], { axis: 0, num_outputs: Hkv }, Hkv);
       const kh = split(keys);
-      const vh = split(n.op('Reshape', [presentV, n.i64([Hkv, -1, D])]));
+      const vh = split(kv(n.op('Reshape', [presentV, n.i64([Hkv, -1, D])]), [Hkv, 'T', D]));
       const outs: string[] = [];
       const heads: NonNullable<AttentionOut['heads']> = [];
       const contextProbs: NonNullable<AttentionOut['contextProbs']> = [];
@@ -178,9 +183,10 @@ export function compressedAttention(n: Net, len: Lengths, baked: BakedHead[][], 
         const vb = bakedInit(`ctx_value_${l}_${j}`, [1, b.count, D], b.valueRef);
         const sb = n.toF32(n.op('MatMul', [qh[j], kb]));
         const st = n.op('Add', [n.toF32(n.op('MatMul', [qh[j], n.op('Transpose', [kh[j]], { perm: [0, 2, 1] })])), mask]);
-        const probs = n.fromF32(n.op('Softmax', [n.op('Concat', [sb, st], { axis: 2 })], { axis: -1 }));
-        const pb = n.op('Slice', [probs, n.i64([0]), n.i64([b.count]), n.i64([2])]);
-        const pt = n.op('Slice', [probs, n.i64([b.count]), n.i64([END]), n.i64([2])]);
+        const both = n.shaped(n.op('Concat', [sb, st], { axis: 2 }), [1, GS, `T+${b.count}`], DataType.FLOAT);
+        const probs = n.fromF32(n.op('Softmax', [both], { axis: -1 }));
+        const pb = kv(n.op('Slice', [probs, n.i64([0]), n.i64([b.count]), n.i64([2])]), [1, GS, b.count]);
+        const pt = kv(n.op('Slice', [probs, n.i64([b.count]), n.i64([END]), n.i64([2])]), [1, GS, 'T']);
         outs.push(n.op('Add', [n.op('MatMul', [pb, vb]), n.op('MatMul', [pt, vh[j]])]));
         heads.push({ queries: qh[j], keys: kh[j], baked: kb });
         contextProbs.push({ probs: pb, pairs: b.count });

@@ -15,7 +15,7 @@ export function stack(n: Net, q: string, k: string): { queries: string; newKeys:
   const qScale = n.g.constFloat([1 / Math.sqrt(D)], [], n.T);
   const heads = n.op('Transpose', [q], { perm: [1, 0, 2] });
   return {
-    queries: n.op('Mul', [n.op('Reshape', [heads, n.i64([Hkv, -1, D])]), qScale]),
+    queries: n.op('Mul', [n.shaped(n.op('Reshape', [heads, n.i64([Hkv, -1, D])]), [Hkv, n.stackedRows, D]), qScale]),
     newKeys: n.op('Transpose', [k], { perm: [1, 0, 2] }),
   };
 }
@@ -23,6 +23,6 @@ export function stack(n: Net, q: string, k: string): { queries: string; newKeys:
 /** [Hkv, G*S, D] (or [Hkv, G, S, D]) → [H, S, D] → [S, H*D] */
 export function mergeHeads(n: Net, attn: string): string {
   const { numHeads: H, headDim: D } = n.spec;
-  const perHead = n.op('Reshape', [attn, n.i64([H, -1, D])]);
-  return n.op('Reshape', [n.op('Transpose', [perHead], { perm: [1, 0, 2] }), n.i64([-1, H * D])]);
+  const perHead = n.shaped(n.op('Reshape', [attn, n.i64([H, -1, D])]), [H, 'S', D]);
+  return n.shaped(n.op('Reshape', [n.op('Transpose', [perHead], { perm: [1, 0, 2] }), n.i64([-1, H * D])]), ['S', H * D]);
 }

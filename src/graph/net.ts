@@ -5,7 +5,7 @@ import type { ModelSpec } from '../model/config.ts';
 import type { ExternalRef } from '../model/prepare.ts';
 import type { Rope } from '../model/rope.ts';
 import { NBITS_PARTS, type NBitsLayout } from '../model/int4.ts';
-import { DataType, GraphBuilder, type DataTypeCode } from './onnx.ts';
+import { DataType, GraphBuilder, type DataTypeCode, type Dim } from './onnx.ts';
 
 export type GraphDtype = 'fp32' | 'fp16';
 
@@ -36,6 +36,16 @@ export class Net {
 
   op(type: string, inputs: string[], attrs: Parameters<GraphBuilder['op']>[2] = {}, domain = ''): string {
     return this.g.op(type, inputs, attrs, domain);
+  }
+
+  /** Declares x's shape (see GraphBuilder.shape); its type is the graph's unless given. */
+  shaped(x: string, dims: Dim[], type: DataTypeCode = this.T): string {
+    return this.g.shape(x, type, dims);
+  }
+
+  /** The symbolic dim of G*S, the rows of queries stacked per KV head (heads.ts). */
+  get stackedRows(): Dim {
+    return this.spec.numHeads === this.spec.numKvHeads ? 'S' : 'GS';
   }
 
   i64(v: number[]): string {
@@ -100,12 +110,12 @@ export class Net {
     const name = 'model.embed_tokens.weight';
     const { vocabSize: V, hiddenSize: h } = this.spec;
     const l = this.layout(name);
-    if (!l) return this.op('Gather', [this.w(name, [V, h]), ids], { axis: 0 });
+    if (!l) return this.shaped(this.op('Gather', [this.w(name, [V, h]), ids], { axis: 0 }), ['S', h]);
     const blocks = Math.ceil(h / l.block);
     const rowBytes = (blocks * l.block * l.bits) / 8;
     if (l.zeroPoint === undefined) {
       // int4's per-block zero points: onnxruntime's own lookup reads the MatMulNBits blocks as they are.
-      return this.op(
+      return this.shaped(this.op(
         'GatherBlockQuantized',
         [
           this.part(name, NBITS_PARTS.b, DataType.UINT8, [V, rowBytes]),
@@ -115,7 +125,7 @@ export class Net {
         ],
         { gather_axis: 0, quantize_axis: 1, block_size: l.block, bits: 4 },
         'com.microsoft',
-      );
+      ), ['S', h]);
     }
     // A GGUF format: one zero point for every block, and maybe mins, so the rows are unpacked here.
     const rows = this.op('Gather', [this.part(name, NBITS_PARTS.b, DataType.UINT8, [V, rowBytes]), ids], { axis: 0 });
@@ -127,7 +137,7 @@ export class Net {
       codes = this.op('Concat', [pair(lo), pair(hi)], { axis: -1 });
     }
     const q = this.op('Sub', [
-      this.op('Reshape', [this.op('Cast', [codes], { to: this.T }), this.i64([-1, blocks, l.block])]),
+      this.shaped(this.op('Reshape', [this.op('Cast', [codes], { to: this.T }), this.i64([-1, blocks, l.block])]), ['S', blocks, l.block]),
       this.g.constFloat([l.zeroPoint], [], this.T),
     ]);
     const perBlock = (t: string) => this.op('Unsqueeze', [t, this.i64([-1])]);
@@ -136,7 +146,7 @@ export class Net {
       const mins = this.op('Gather', [this.part(name, NBITS_PARTS.mins, this.T, [blocks, V]), ids], { axis: 1 });
       y = this.op('Add', [y, perBlock(this.op('Transpose', [mins], { perm: [1, 0] }))]);
     }
-    return this.op('Reshape', [y, this.i64([-1, h])]);
+    return this.shaped(this.op('Reshape', [y, this.i64([-1, h])]), ['S', h]);
   }
 
   // One initializer per part and shape: the embedding's blocks are read by the lookup and the tied head.
@@ -161,7 +171,8 @@ export class Net {
   /** RoPE from position ids at run time (no table bounded by max positions): returns x [S, heads, D] ↦ rotated. */
   rotary(positionIds: string, rope: Rope): (x: string) => string {
     const D = this.spec.headDim;
-    const pos = this.op('Cast', [this.op('Reshape', [positionIds, this.i64([-1, 1])])], { to: DataType.FLOAT });
+    const ids = this.shaped(this.op('Reshape', [positionIds, this.i64([-1, 1])]), ['S', 1], DataType.INT64);
+    const pos = this.op('Cast', [ids], { to: DataType.FLOAT });
     const angles = this.op('Mul', [pos, this.g.constFloat(rope.invFreq, [D / 2])]);
     const scale = this.g.constFloat([rope.scale], []);
     // Cos and Sin in float64: WGSL defines their accuracy only on [-π, π] (on WebGPU, SwiftShader's cos was 2e-4

@@ -95,14 +95,16 @@ export function buildGraph(o: GraphOptions): Uint8Array {
   const sources = !spans ? (o.sources ? bakedSources(n, len, o.sources) : undefined) : fused ? undefined : inputSources(n, len);
   const rope = n.rotary(names.positionIds, o.rope);
 
-  let x = n.embed(n.op('Reshape', [names.inputIds, n.i64([-1])]));
+  let x = n.embed(n.shaped(n.op('Reshape', [names.inputIds, n.i64([-1])]), ['S'], DataType.INT64));
   for (let l = 0; l < L; l++) {
     const p = `model.layers.${l}.`;
     const xn = n.rms(x, `${p}input_layernorm.weight`, h);
     const bias = (w: string) => (spec.qkvBias ? `${p}self_attn.${w}_proj.bias` : undefined);
-    let q = n.op('Reshape', [n.linear(xn, `${p}self_attn.q_proj.weight`, [H * D, h], bias('q')), n.i64([-1, H, D])]);
-    let k = n.op('Reshape', [n.linear(xn, `${p}self_attn.k_proj.weight`, [Hkv * D, h], bias('k')), n.i64([-1, Hkv, D])]);
-    const v = n.op('Reshape', [n.linear(xn, `${p}self_attn.v_proj.weight`, [Hkv * D, h], bias('v')), n.i64([-1, Hkv, D])]);
+    const heads = (w: 'q' | 'k' | 'v', count: number) =>
+      n.shaped(n.op('Reshape', [n.linear(xn, `${p}self_attn.${w}_proj.weight`, [count * D, h], bias(w)), n.i64([-1, count, D])]), ['S', count, D]);
+    let q = heads('q', H);
+    let k = heads('k', Hkv);
+    const v = heads('v', Hkv);
     if (spec.qkNorm) {
       q = n.rms(q, `${p}self_attn.q_norm.weight`, D);
       k = n.rms(k, `${p}self_attn.k_norm.weight`, D);
@@ -112,9 +114,10 @@ export function buildGraph(o: GraphOptions): Uint8Array {
     for (const c of a.contextProbs ?? []) sources?.add(c.probs, c.pairs);
     // Past the last layer's attention only the last position is read (its logits), unless every position's are:
     // the rows before it skip o_proj and the MLP (1/L of a prefill's or scoring pass's linear work).
-    const lastRow = (t: string) => (l === L - 1 && !o.allLogits ? n.op('Slice', [t, n.i64([-1]), n.i64([END]), n.i64([0])]) : t);
+    const lastRow = (t: string, width: number) =>
+      l === L - 1 && !o.allLogits ? n.shaped(n.op('Slice', [t, n.i64([-1]), n.i64([END]), n.i64([0])]), [1, width]) : t;
     const oBias = spec.oBias ? `${p}self_attn.o_proj.bias` : undefined;
-    x = n.op('Add', [lastRow(x), n.linear(lastRow(a.merged), `${p}self_attn.o_proj.weight`, [h, H * D], oBias)]);
+    x = n.op('Add', [lastRow(x, h), n.linear(lastRow(a.merged, H * D), `${p}self_attn.o_proj.weight`, [h, H * D], oBias)]);
 
     const xn2 = n.rms(x, `${p}post_attention_layernorm.weight`, h);
     const mb = (w: string) => (spec.mlpBias ? `${p}mlp.${w}_proj.bias` : undefined);
@@ -127,7 +130,7 @@ export function buildGraph(o: GraphOptions): Uint8Array {
   const xf = n.rms(x, 'model.norm.weight', h);
   const head = spec.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
   const lmHead = (y: string) => n.toF32(n.linear(y, head, [spec.vocabSize, h]));
-  const logitsLast = lmHead(n.op('Slice', [xf, n.i64([-1]), n.i64([END]), n.i64([0])]));
+  const logitsLast = lmHead(n.shaped(n.op('Slice', [xf, n.i64([-1]), n.i64([END]), n.i64([0])]), [1, h]));
   g.alias(logitsLast, names.logitsLast);
   if (o.allLogits) g.alias(n.op('Unsqueeze', [lmHead(xf), n.i64([0])]), names.logitsAll);
   const topK = Math.min(o.topK ?? 64, spec.vocabSize);
