@@ -19,6 +19,8 @@ const common = {
 const entries = [
   { in: 'src/cli/main.ts', out: 'dist/cli.js', banner: '#!/usr/bin/env node' },
   { in: 'src/engine/process.ts', out: 'dist/engine.js' },
+  // A CPU answering session's thread (src/runtime/threadSession.ts loads it from next to the engine bundle).
+  { in: 'src/runtime/sessionThread.ts', out: 'dist/sessionThread.js' },
 ];
 
 const extensionBuilds = [

@@ -13,6 +13,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
+import type * as ort from 'onnxruntime-node';
 import { ensureRandomQwen, RESULTS_DIR, TMP_DIR } from './randomQwen.ts';
 import { ModelTokenizer } from '../src/model/tokenizer.ts';
 import { openModel } from '../src/runtime/open.ts';
@@ -143,21 +144,16 @@ for (const context of CONTEXTS) {
   // onnxruntime's own profile of the graph with sources: the source branch's kernels (their nodes are named
   // SOURCE_NODES…) against each decode run's whole time, a ratio other jobs on the machine move little.
   const prefix = join(gen, 'profile');
-  const profiled = new ForwardSession(
-    (
-      await openSession(join(gen, 'sources.onnx'), { device: 'cpu' }, () => join(gen, 'sources.onnx'), {
-        use: 'answer',
-        profilePrefix: prefix,
-      })
-    ).session,
-    spec,
-    'fp32',
-    context,
-  );
+  // On the main thread (no `thread`), where onnxruntime's own session and its profiler are.
+  const opened = await openSession(join(gen, 'sources.onnx'), { device: 'cpu' }, () => join(gen, 'sources.onnx'), {
+    use: 'answer',
+    profilePrefix: prefix,
+  });
+  const profiled = new ForwardSession(opened.session, spec, 'fp32', context);
   let pkv = (await profiled.forward(question, profiled.empty())).present;
   const prefillRuns = 1;
   for (let i = 0; i < PROFILE_STEPS; i++) pkv = (await profiled.forward([question[i % QUESTION]], pkv)).present;
-  profiled.session.endProfiling();
+  (opened.session as ort.InferenceSession).endProfiling();
   await profiled.close();
   const file = readdirSync(gen).find((f) => f.startsWith('profile') && f.endsWith('.json'));
   if (!file) throw new Error('internal: no onnxruntime profile written');

@@ -1,5 +1,5 @@
 // llama.cpp's command-line tools as the peer bench runs them: finding the binaries, running one as a fresh
-// process (wall clock from spawn to exit), and reading the figures it prints. Never builds llama.cpp: the bench
+// process (wall clock from spawn to its first output and to its exit), and reading the figures it prints. Never builds llama.cpp: the bench
 // uses what `--llama-cpp DIR` or LLAMA_CPP_BIN points at (docs/benchmarks.md says how to get it).
 import { spawn } from 'node:child_process';
 import { existsSync, renameSync, rmSync } from 'node:fs';
@@ -11,21 +11,29 @@ export type LlamaTool = (typeof LLAMA_TOOLS)[number];
 export interface Proc {
   code: number;
   wallMs: number;
+  /** From spawn to the first bytes on stdout: an answer's first token, for a command that prints only the answer. */
+  firstOutMs?: number;
   stdout: string;
   stderr: string;
 }
 
-/** Runs `file` to its exit; wall time from spawn to exit. */
+/** Runs `file` to its exit; wall time from spawn to exit, and to its first output. */
 export function runProcess(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Proc> {
   return new Promise((resolve, reject) => {
     const start = performance.now();
     const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b));
+    let firstOutMs: number | undefined;
+    child.stdout.on('data', (b: Buffer) => {
+      if (firstOutMs === undefined && b.length) firstOutMs = performance.now() - start;
+      stdout += b;
+    });
     child.stderr.on('data', (b: Buffer) => (stderr += b));
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), wallMs: performance.now() - start, stdout, stderr }));
+    child.on('close', (code, signal) =>
+      resolve({ code: code ?? (signal ? 128 : 1), wallMs: performance.now() - start, firstOutMs, stdout, stderr }),
+    );
   });
 }
 

@@ -19,7 +19,7 @@ export interface Timings {
   compact?: number;
   /** The answering graph and the manifest, committed. */
   write?: number;
-  /** Opening the generation's answering session. */
+  /** Opening the generation's answering session, less the tokenizer's loading, which overlaps it (engine/ask.ts). */
   answerSession?: number;
   /** From the question's first run to the answer's first token. */
   firstToken?: number;

@@ -3,7 +3,9 @@
 import type { ProgressFn } from '../core/progress.ts';
 import { PhaseTimes } from '../core/timings.ts';
 import type { Manifest } from '../cache/manifest.ts';
+import type { Device } from '../core/choices.ts';
 import type { ForwardSession } from '../runtime/decoder.ts';
+import { prestartThread } from '../runtime/threadSession.ts';
 import { TailKv } from './conversation.ts';
 import type { LoadedModel } from './model.ts';
 import { answerSources, sourceBaseline, sourceMap } from './sources.ts';
@@ -17,6 +19,14 @@ export class Answering {
   readonly tail = new TailKv();
   /** The open generation's source baseline (engine/sources.ts), computed at its first answer. */
   private baseline?: { dir: string; value: Promise<Float64Array | undefined> };
+
+  /**
+   * Starts a thread for the CPU's answering session ahead of `openFor`, when none is open and the CPU may be the
+   * device: its start then overlaps opening the model and the cache (runtime/threadSession.ts).
+   */
+  prepare(device: Device): void {
+    if (!this.open && (device === 'cpu' || device === 'auto')) prestartThread();
+  }
 
   /** The open session; only after `openFor`. */
   get session(): ForwardSession {
@@ -46,10 +56,21 @@ export class Answering {
 
   /**
    * Opens the answering session over the generation `dir` (pinned by the caller), unless it is the open one.
-   * Returns the bytes that went to the device to open it (0 when it was open, and on the CPU).
+   * Returns the bytes that went to the device to open it (0 when it was open, and on the CPU). `meanwhile` runs
+   * once, while the session is created on its own thread where it is (the CPU's), before it otherwise.
    */
-  async openFor(m: LoadedModel, dir: string, manifest: Manifest, progress?: ProgressFn, times = new PhaseTimes()): Promise<number> {
-    if (this.open?.dir === dir && this.open.session.isOpen) return 0;
+  async openFor(
+    m: LoadedModel,
+    dir: string,
+    manifest: Manifest,
+    progress?: ProgressFn,
+    times = new PhaseTimes(),
+    meanwhile?: () => void,
+  ): Promise<number> {
+    if (this.open?.dir === dir && this.open.session.isOpen) {
+      meanwhile?.();
+      return 0;
+    }
     // A tail over another generation is never resumed here.
     this.tail.forget();
     await this.close();
@@ -60,7 +81,7 @@ export class Answering {
     m.linkWeights(dir);
     // WebGPU's context goes up with its pairs' source buckets; a baked graph has them from its build.
     const sources = m.device === 'webgpu' ? answerSourceMap(dir, manifest) : undefined;
-    const { session, uploaded } = await m.openOver(dir, manifest.layout, manifest.sequenceLength, undefined, sources);
+    const { session, uploaded } = await m.openOver(dir, manifest.layout, manifest.sequenceLength, { sources, meanwhile });
     this.open = { dir, session };
     progress?.('load-cache', 1, 1);
     return uploaded;

@@ -6,6 +6,7 @@ import { PhaseTimes } from '../core/timings.ts';
 import { planRefresh, type RefreshPlan } from '../context/index.ts';
 import { CacheStore } from '../cache/store.ts';
 import { attentionWindow } from '../model/config.ts';
+import type { PromptLayout } from '../model/tokenizer.ts';
 import { generate, type SamplingOptions } from '../runtime/generate.ts';
 import { prefillChunk } from '../runtime/traffic.ts';
 import { quoteFor } from './attach.ts';
@@ -34,11 +35,14 @@ export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResu
   let answerStart = performance.now();
   const times = new PhaseTimes();
   checkCacheNotWorkspace(s);
+  parts.answering.prepare(s.device);
   const m = await times.time('modelOpen', () => parts.model(s, progress, signal, times));
-  const layout = m.tokenizer.layout();
   const window = attentionWindow(m.prepared.spec);
   const maxTokens = s.maxTokens ?? 256;
-  const encodeQuestion = (text: string) => m.tokenizer.questionIds(layout, text);
+  // The tokenizer is only loaded when first used: an answer from the cache loads it while its session opens.
+  let layoutOnce: PromptLayout | undefined;
+  const layout = () => (layoutOnce ??= m.tokenizer.layout());
+  const encodeQuestion = (text: string) => m.tokenizer.questionIds(layout(), text);
   const store = new CacheStore(s.cacheDir, notice);
   const key = parts.entryKey(s, m);
   let opened = await store.open(key, ENTRY_FILES);
@@ -46,7 +50,7 @@ export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResu
   if (!('manifest' in opened) || !trustedFor(opened.manifest, m)) {
     if ('release' in opened) await opened.release();
     // A question that cannot fit even next to the shortest context is refused before the build.
-    const prefix = m.tokenizer.prefixIds(layout).length;
+    const prefix = m.tokenizer.prefixIds(layout()).length;
     fitQuestion(encodeQuestion, s.question, s.quote, { window, used: prefix, maxTokens, beforeBuild: true });
     const reason = 'problem' in opened ? opened.problem : 'the cache was built with another model';
     progress?.('build-first', 0, 1, reason);
@@ -59,10 +63,13 @@ export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResu
   }
   const { dir, manifest } = opened;
   // On a GPU the compressed KV goes to the device once per generation: baked into the session as it opens on
-  // CUDA, as context inputs of the one dense session on WebGPU.
+  // CUDA, as context inputs of the one dense session on WebGPU. A new process loads the tokenizer meanwhile: on
+  // the CPU the session is created on its own thread, so the two overlap (that time counts as the tokenizer's).
   let uploaded = 0;
   try {
-    uploaded = await times.time('answerSession', () => parts.answering.openFor(m, dir, manifest, progress, times));
+    uploaded = await times.time('answerSession', () =>
+      parts.answering.openFor(m, dir, manifest, progress, times, () => m.loadTokenizer(times)),
+    );
   } finally {
     // The session holds what it read: the generation may go now.
     await opened.release();
@@ -96,7 +103,7 @@ export async function askCache(parts: EngineParts, job: AskJob): Promise<AskResu
     const earlier = loaded.turns;
     if (earlier.some((t) => t.answerIds.some((v) => v >= m.prepared.spec.vocabSize)))
       throw new UserError('The conversation holds tokens of another model. Start a new conversation.', 'bad-request');
-    const plan = planTail(m.tokenizer, layout, earlier, question, budget, maxTokens);
+    const plan = planTail(m.tokenizer, layout(), earlier, question, budget, maxTokens);
     if (plan.ids.length >= budget) {
       throw new UserError(
         `The question is ${plan.ids.length} tokens, and the conversation budget after the context is ${budget}. Shorten the question or raise the budget.`,

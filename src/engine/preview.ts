@@ -72,7 +72,7 @@ export async function previewContext(s: CacheSettings, progress?: ProgressFn, si
   if (isGgufFile(model.dir)) checkCacheDir(s.cacheDir);
   const dir = await modelFolder(model.dir, s.cacheDir);
   const spec = loadModelSpec(dir);
-  const { tokenizer } = modelTokenizer(dir, spec.eosTokenIds);
+  const tokenizer = modelTokenizer(dir, spec.eosTokenIds);
   const limit = contextLimit(spec, tokenizer, s.maxContextTokens);
   const ctx = await workspaceContext(s, spec, tokenizer, undefined, signal, progress);
   const sequenceTokens = limit.prefixTokens + ctx.totalTokens;

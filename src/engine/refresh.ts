@@ -58,7 +58,7 @@ export async function refreshCompressed(
   try {
     const baseLayout = writeHeads(work, reused, D, from);
     const tSession = performance.now();
-    session = (await m.openOver(work, baseLayout.baked, from, { scorePrefix: prefixLen, file: 'refresh.onnx' })).session;
+    session = (await m.openOver(work, baseLayout.baked, from, { refresh: { scorePrefix: prefixLen, file: 'refresh.onnx' } })).session;
     const sessionMs = performance.now() - tSession;
 
     const suffix = ids.slice(from);

@@ -17,13 +17,17 @@ export async function warmCache(parts: EngineParts, s: CacheSettings, progress?:
   // A model that is not on this machine waits for the user's first request, which says what it will download.
   const local = modelIsLocal(s.model, s.cacheDir);
   if (local !== true) return { ready: false, reason: local, timings: times.record() };
+  parts.answering.prepare(s.device);
   const m = await times.time('modelOpen', () => parts.model(s, progress, signal, times));
   const opened = await new CacheStore(s.cacheDir).open(parts.entryKey(s, m), ENTRY_FILES);
   if (!('manifest' in opened)) return { ready: false, reason: opened.problem, timings: times.record() };
   try {
     if (!trustedFor(opened.manifest, m)) return { ready: false, reason: 'the cache was built with another model', timings: times.record() };
     signal?.throwIfAborted();
-    await times.time('answerSession', () => parts.answering.openFor(m, opened.dir, opened.manifest, progress, times));
+    // The tokenizer loads while the session opens on its thread (see ask.ts).
+    await times.time('answerSession', () =>
+      parts.answering.openFor(m, opened.dir, opened.manifest, progress, times, () => m.loadTokenizer(times)),
+    );
   } finally {
     await opened.release();
   }

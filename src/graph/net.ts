@@ -115,17 +115,20 @@ export class Net {
     const rowBytes = (blocks * l.block * l.bits) / 8;
     if (l.zeroPoint === undefined) {
       // int4's per-block zero points: onnxruntime's own lookup reads the MatMulNBits blocks as they are.
-      return this.shaped(this.op(
-        'GatherBlockQuantized',
-        [
-          this.part(name, NBITS_PARTS.b, DataType.UINT8, [V, rowBytes]),
-          ids,
-          this.part(name, NBITS_PARTS.scales, this.T, [V, blocks]),
-          this.part(name, NBITS_PARTS.zeroPoints, DataType.UINT8, [V, Math.ceil(blocks / 2)]),
-        ],
-        { gather_axis: 0, quantize_axis: 1, block_size: l.block, bits: 4 },
-        'com.microsoft',
-      ), ['S', h]);
+      return this.shaped(
+        this.op(
+          'GatherBlockQuantized',
+          [
+            this.part(name, NBITS_PARTS.b, DataType.UINT8, [V, rowBytes]),
+            ids,
+            this.part(name, NBITS_PARTS.scales, this.T, [V, blocks]),
+            this.part(name, NBITS_PARTS.zeroPoints, DataType.UINT8, [V, Math.ceil(blocks / 2)]),
+          ],
+          { gather_axis: 0, quantize_axis: 1, block_size: l.block, bits: 4 },
+          'com.microsoft',
+        ),
+        ['S', h],
+      );
     }
     // A GGUF format: one zero point for every block, and maybe mins, so the rows are unpacked here.
     const rows = this.op('Gather', [this.part(name, NBITS_PARTS.b, DataType.UINT8, [V, rowBytes]), ids], { axis: 0 });

@@ -101,7 +101,11 @@ export function buildGraph(o: GraphOptions): Uint8Array {
     const xn = n.rms(x, `${p}input_layernorm.weight`, h);
     const bias = (w: string) => (spec.qkvBias ? `${p}self_attn.${w}_proj.bias` : undefined);
     const heads = (w: 'q' | 'k' | 'v', count: number) =>
-      n.shaped(n.op('Reshape', [n.linear(xn, `${p}self_attn.${w}_proj.weight`, [count * D, h], bias(w)), n.i64([-1, count, D])]), ['S', count, D]);
+      n.shaped(n.op('Reshape', [n.linear(xn, `${p}self_attn.${w}_proj.weight`, [count * D, h], bias(w)), n.i64([-1, count, D])]), [
+        'S',
+        count,
+        D,
+      ]);
     let q = heads('q', H);
     let k = heads('k', Hkv);
     const v = heads('v', Hkv);

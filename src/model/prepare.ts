@@ -149,6 +149,8 @@ export interface PrepareOptions {
   check?: CheckMode;
   /** Where the check of weights already prepared is timed. */
   times?: PhaseTimes;
+  /** Called before the weights are converted (none are prepared, or they failed their check); throws to refuse. */
+  beforeConverting?: () => void;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
 }
@@ -201,6 +203,7 @@ export function prepareModel(o: PrepareOptions): PreparedModel {
     // Anything wrong with the prepared file (truncated, a flipped bit) means preparing it again, below.
     if (!(o.times ?? new PhaseTimes()).timeSync('weightsCheck', () => prepared.check(o.check ?? 'quick'))) return prepared;
   }
+  o.beforeConverting?.();
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tmp = join(dir, `${WEIGHTS_FILE}.${process.pid}.tmp`);
   const fd = openSync(tmp, 'w', 0o600);

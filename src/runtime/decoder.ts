@@ -9,6 +9,7 @@ import { throwIfAborted } from '../core/cancel.ts';
 import { appendKv, emptyKv, hostKvBytes, type KvCache } from './kv.ts';
 import { DeviceTransfer, releaseKv } from './deviceTransfer.ts';
 import { contextBytes, emptyContext, type ContextFeeds } from './context.ts';
+import type { OrtSession } from './threadSession.ts';
 
 export interface Candidates {
   /** Top logits of the last position, descending. */
@@ -93,7 +94,7 @@ export class ForwardSession {
   private readonly sources: boolean;
 
   constructor(
-    readonly session: ort.InferenceSession,
+    readonly session: OrtSession,
     readonly spec: ModelSpec,
     readonly dtype: GraphDtype,
     /** First position of the sequence this session's past starts at (the context length for a compressed graph). */

@@ -44,6 +44,8 @@ export interface OpenModelOptions {
   beforePrepare?: (spec: ModelSpec, choice: DeviceChoice, dtype: GraphDtype) => void;
   /** Where opening the model is timed (the weights' check). */
   times?: PhaseTimes;
+  /** Called before weights are converted for the device (see prepareModel); throws to refuse. */
+  beforeConverting?: () => void;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
 }
@@ -65,6 +67,17 @@ export interface OpenCompressedOptions {
   use?: SessionUse;
   /** Overrides that prepacking choice: benchmarks measure both sides. */
   prepack?: boolean;
+  /** Work for the engine's thread while an answering session is created on its own (session.ts). */
+  meanwhile?: () => void;
+}
+
+export interface OpenOverOptions {
+  /** A refresh's session: it prefills and scores the suffix (see openOver). */
+  refresh?: { scorePrefix: number; file: string };
+  /** WebGPU's context buckets of answer sources (see openOver). */
+  sources?: SourceMap;
+  /** See OpenCompressedOptions. */
+  meanwhile?: () => void;
 }
 
 export interface DeviceModel {
@@ -109,8 +122,7 @@ export interface DeviceModel {
     dir: string,
     baked: BakedHead[][],
     basePosition: number,
-    refresh?: { scorePrefix: number; file: string },
-    sources?: SourceMap,
+    o?: OpenOverOptions,
   ): Promise<{ session: ForwardSession; uploaded: number }>;
   /** writeCompressed, then openCompressed. */
   compressed(
@@ -135,6 +147,7 @@ export function openModel(o: OpenModelOptions): DeviceModel {
       root: o.preparedRoot,
       check,
       times: o.times,
+      beforeConverting: o.beforeConverting,
       signal: o.signal,
       onProgress: o.onProgress,
     });
@@ -260,12 +273,22 @@ export function openModel(o: OpenModelOptions): DeviceModel {
         int4: prepared.quantized,
         prepack: c.prepack,
         threads: o.threads,
+        thread: use === 'answer',
+        meanwhile: c.meanwhile,
         deviceOutputs: where === 'device' ? deviceOutputs(spec.numLayers, false) : [],
       });
       return new ForwardSession(opened.session, spec, prepared.dtype, basePosition, where, opened.device !== 'cpu');
     },
-    async openOver(target, baked, basePosition, refresh, sources) {
+    async openOver(target, baked, basePosition, { refresh, sources, meanwhile } = {}) {
+      // Runs once, whichever session ends up opening.
+      let pending = meanwhile;
+      const once = () => {
+        const work = pending;
+        pending = undefined;
+        work?.();
+      };
       if (choice.device === 'webgpu') {
+        once();
         const d = await model.dense();
         // Still WebGPU unless the dense graph fell back to the CPU, whose fp32 cannot take this generation's KV.
         if (d.placement === 'device') {
@@ -277,8 +300,8 @@ export function openModel(o: OpenModelOptions): DeviceModel {
       // inputs would cross to the device on every decode step, where initializers go up once, as the session opens.
       // The CPU measured the baked layout fastest, and has no device to upload to.
       const session = refresh
-        ? await model.compressed(target, baked, basePosition, { ...refresh, use: 'prefill' })
-        : await model.openCompressed(target, basePosition);
+        ? await model.compressed(target, baked, basePosition, { ...refresh, use: 'prefill', meanwhile: once })
+        : await model.openCompressed(target, basePosition, { meanwhile: once });
       const blob = baked.flat().reduce((a, b) => a + b.keyRef.length + b.valueRef.length, 0);
       return { session, uploaded: choice.device === 'cpu' ? 0 : blob };
     },

@@ -5,6 +5,7 @@ import * as ort from 'onnxruntime-node';
 import type { Backend, Device } from '../core/choices.ts';
 import type { GraphDtype } from '../graph/net.ts';
 import { cudaStatus } from './cudaProvider.ts';
+import { createOnThread, type OrtSession } from './threadSession.ts';
 import { adapterName, probeWebGpu, type WebGpuAdapter } from './webgpu.ts';
 
 // Nothing leaves the machine: onnxruntime 1.30 otherwise keeps a device id and a telemetry event store under
@@ -47,7 +48,7 @@ export function weightDtype(choice: DeviceChoice): GraphDtype {
 }
 
 export interface OpenedSession {
-  session: ort.InferenceSession;
+  session: OrtSession;
   device: Backend;
   reason?: string;
 }
@@ -66,6 +67,10 @@ export interface SessionKind {
   deviceOutputs?: string[];
   /** onnxruntime's profiler writes `<prefix>_<time>.json` (benchmarks read their kernels' share of a run). */
   profilePrefix?: string;
+  /** On the CPU, the session lives on its own thread (threadSession.ts): answering, whose creation a new process waits for. */
+  thread?: boolean;
+  /** Work for this thread while a `thread` session is created on its own; run once, before creation elsewhere. */
+  meanwhile?: () => void;
 }
 
 /**
@@ -120,8 +125,31 @@ export async function openSession(
   fallback: () => Promise<string> | string,
   kind: SessionKind = { use: 'prefill' },
 ): Promise<OpenedSession> {
-  const create = async (path: string, device: Backend) => {
-    const session = await ort.InferenceSession.create(path, sessionOptions(device, kind));
+  let meanwhile = kind.meanwhile;
+  const runMeanwhile = () => {
+    const work = meanwhile;
+    meanwhile = undefined;
+    work?.();
+  };
+  const create = async (path: string, device: Backend): Promise<OrtSession> => {
+    const options = sessionOptions(device, kind);
+    let session: OrtSession;
+    if (device === 'cpu' && kind.thread) {
+      const creating = createOnThread(path, options);
+      try {
+        runMeanwhile();
+      } catch (e) {
+        void creating.then(
+          (s) => s.release(),
+          () => undefined,
+        );
+        throw e;
+      }
+      session = await creating;
+    } else {
+      runMeanwhile();
+      session = await ort.InferenceSession.create(path, options);
+    }
     weightSessions++;
     return session;
   };
