@@ -218,30 +218,14 @@ async function ours<T>(args: string[], fields: readonly string[]): Promise<{ wal
 }
 /** The model, its flags and where it is prepared: every command of ours names them. */
 const ourModel = (p: Pair) => ['--model', p.ours.model, ...p.ours.flags, '--cache-dir', CACHE_DIR, '--device', 'cpu'];
-const ourFlags = (p: Pair, c: Context) => [
-  ...ourModel(p),
-  '--ratio',
-  String(RATIO),
-  '--max-context-tokens',
-  String(c.maxContextTokens),
-  '--json',
-];
+/** What keys the entry a build writes and an ask reads: the model, the ratio and the context's size. */
+const ourEntry = (p: Pair, c: Context) => [...ourModel(p), '--ratio', String(RATIO), '--max-context-tokens', String(c.maxContextTokens)];
+const ourFlags = (p: Pair, c: Context) => [...ourEntry(p, c), '--json'];
 const ourBuild = (p: Pair, c: Context, scoring: 'exact' | 'local') =>
   ours<OurBuild>(['build', c.workspace, ...ourFlags(p, c), '--force', '--scoring', scoring], BUILD_FIELDS);
 /** `ask --max-tokens 1` as a user runs it, the answer streaming to stdout, so its first bytes are the first token. */
 async function ourFirstToken(p: Pair, c: Context): Promise<FirstToken> {
-  const args = [
-    'ask',
-    c.workspace,
-    QUESTION,
-    ...ourModel(p),
-    '--ratio',
-    String(RATIO),
-    '--max-context-tokens',
-    String(c.maxContextTokens),
-    '--max-tokens',
-    '1',
-  ];
+  const args = ['ask', c.workspace, QUESTION, ...ourEntry(p, c), '--max-tokens', '1'];
   const r = await runProcess(process.execPath, [CLI, ...args]);
   if (r.code !== 0) throw new Error(`kvzip-code ask exited ${r.code}: ${r.stderr.slice(-1500)}`);
   // The decode runs beside it check --json's fromCache; this one has no JSON, so its progress says it.

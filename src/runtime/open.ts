@@ -280,15 +280,10 @@ export function openModel(o: OpenModelOptions): DeviceModel {
       return new ForwardSession(opened.session, spec, prepared.dtype, basePosition, where, opened.device !== 'cpu');
     },
     async openOver(target, baked, basePosition, { refresh, sources, meanwhile } = {}) {
-      // Runs once, whichever session ends up opening.
-      let pending = meanwhile;
-      const once = () => {
-        const work = pending;
-        pending = undefined;
-        work?.();
-      };
       if (choice.device === 'webgpu') {
-        once();
+        meanwhile?.();
+        // Run: a CPU session below, should the dense graph have fallen back, does not run it again.
+        meanwhile = undefined;
         const d = await model.dense();
         // Still WebGPU unless the dense graph fell back to the CPU, whose fp32 cannot take this generation's KV.
         if (d.placement === 'device') {
@@ -300,8 +295,8 @@ export function openModel(o: OpenModelOptions): DeviceModel {
       // inputs would cross to the device on every decode step, where initializers go up once, as the session opens.
       // The CPU measured the baked layout fastest, and has no device to upload to.
       const session = refresh
-        ? await model.compressed(target, baked, basePosition, { ...refresh, use: 'prefill', meanwhile: once })
-        : await model.openCompressed(target, basePosition, { meanwhile: once });
+        ? await model.compressed(target, baked, basePosition, { ...refresh, use: 'prefill', meanwhile })
+        : await model.openCompressed(target, basePosition, { meanwhile });
       const blob = baked.flat().reduce((a, b) => a + b.keyRef.length + b.valueRef.length, 0);
       return { session, uploaded: choice.device === 'cpu' ? 0 : blob };
     },
