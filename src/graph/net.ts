@@ -30,6 +30,11 @@ export class Net {
     private readonly layout: (name: string) => NBitsLayout | undefined = () => undefined,
     /** MatMulNBits' accuracy_level: 4 computes in int8 (the CPU's integer dot products), 0 in the graph's dtype. */
     private readonly accuracyLevel = 4,
+    /**
+     * With int8 activations (level 4): 8-bit blocks' runs of at least this many rows compute in the graph's dtype
+     * instead (see WIDE_RUN_ROWS). Dense graphs set it: their prefills and scoring passes are thousands of rows.
+     */
+    private readonly wideRows?: number,
   ) {
     this.T = dataType(dtype);
   }
@@ -40,8 +45,12 @@ export class Net {
 
   /** Declares x's shape (see GraphBuilder.shape); its type is the graph's unless given. */
   shaped(x: string, dims: Dim[], type: DataTypeCode = this.T): string {
+    this.dims.set(x, dims);
     return this.g.shape(x, type, dims);
   }
+
+  /** The dims `shaped` declared, by value. */
+  private readonly dims = new Map<string, Dim[]>();
 
   /** The symbolic dim of G*S, the rows of queries stacked per KV head (heads.ts). */
   get stackedRows(): Dim {
@@ -69,12 +78,15 @@ export class Net {
     return this.T === DataType.FLOAT ? x : this.op('Cast', [x], { to: this.T });
   }
 
+  /** RMSNorm over the last axis: x's shape, declared where x's is. */
   rms(x: string, weightName: string, size: number): string {
-    return this.op('SimplifiedLayerNormalization', [x, this.w(weightName, [size])], {
+    const y = this.op('SimplifiedLayerNormalization', [x, this.w(weightName, [size])], {
       axis: -1,
       epsilon: { float: this.spec.rmsNormEps },
       stash_type: 1,
     });
+    const dims = this.dims.get(x);
+    return dims ? this.shaped(y, dims) : y;
   }
 
   /** y = x Wᵀ (+ b) with W [out, in] = dims; quantized weights through MatMulNBits. */
@@ -91,18 +103,47 @@ export class Net {
       this.part(wName, NBITS_PARTS.scales, this.T, [N * blocks]),
     ];
     if (l.zeroPoints) inputs.push(this.part(wName, NBITS_PARTS.zeroPoints, DataType.UINT8, [N * Math.ceil((blocks * l.bits) / 8)]));
-    let y = this.op(
-      'MatMulNBits',
-      inputs,
-      { K, N, bits: l.bits, block_size: l.block, accuracy_level: this.accuracyLevel },
-      'com.microsoft',
-    );
+    const matMul = (level: number) =>
+      this.op('MatMulNBits', inputs, { K, N, bits: l.bits, block_size: l.block, accuracy_level: level }, 'com.microsoft');
+    let y: string;
+    const rows = this.dims.get(x)?.[0];
+    if (l.bits === 8 && this.accuracyLevel === 4 && this.wideRows !== undefined && !(typeof rows === 'number' && rows < this.wideRows)) {
+      // Both branches read the same blocks; the int8 one prepacks them.
+      const branch = (name: string, level: number) => this.g.subgraph(this.g.fresh(name), [this.T], () => [matMul(level)]);
+      y = this.op('If', [this.isWide(x)], {
+        then_branch: { graph: branch('float_rows', 0) },
+        else_branch: { graph: branch('int8_rows', 4) },
+      });
+    } else y = matMul(this.accuracyLevel);
     if (l.mins) {
       // Σ_b (Σ x over block b) · min[b, n]: the min term of w = scale · code + min, 1/block of the MatMul's work.
       const sums = this.op('ReduceSum', [this.op('Reshape', [x, this.i64([-1, blocks, l.block])]), this.i64([2])], { keepdims: 0 });
       y = this.op('Add', [y, this.op('MatMul', [sums, this.part(wName, NBITS_PARTS.mins, this.T, [blocks, N])])]);
     }
     return bias ? this.op('Add', [y, this.w(bias, [N])]) : y;
+  }
+
+  private readonly wide = new Map<string, string>();
+
+  /** Whether x [rows, in] has wideRows rows or more: once per value, the linears over one input share it. */
+  private isWide(x: string): string {
+    let hit = this.wide.get(x);
+    if (!hit) {
+      const rows = this.op('Gather', [this.op('Shape', [x]), this.scalar(0)], { axis: 0 });
+      hit = this.op('GreaterOrEqual', [rows, this.scalar(this.wideRows!)]);
+      this.wide.set(x, hit);
+    }
+    return hit;
+  }
+
+  /**
+   * The LM head over a few rows (y [rows, in], W [out, in] = dims) in a session that prepacks: float weights go in
+   * as MatMul's first operand, which onnxruntime never prepacks. A packed copy of this largest matrix (545 MB fp32
+   * on the 0.5B) cost its size in memory and 1.4-2.8 s of a dense session's opening, for one row per run.
+   */
+  head(y: string, wName: string, dims: number[]): string {
+    if (this.layout(wName)) return this.linear(y, wName, dims);
+    return this.op('Transpose', [this.op('MatMul', [this.w(wName, dims), this.op('Transpose', [y])])]);
   }
 
   /** Token ids [S] → embeddings [S, hidden]; a quantized table's rows are dequantized as MatMulNBits does. */

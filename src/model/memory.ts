@@ -94,13 +94,13 @@ export function kvBytes(shape: ModelShape, tokens: number, bytesPerElement: numb
 export function estimateMemory(input: EstimateInput): MemoryEstimate {
   const { shape: s, device, contextTokens: n } = input;
   const fb = floatBytes(device);
-  const w = input.preparedWeightsBytes ?? weightsBytes(s, device, input.weights, input);
-  // The CPU provider prepacks the tied LM head (the embedding, transposed) into its own copy; the table itself
-  // stays for the token lookup. Untied heads and int4 ones are prepacked in place of the original.
-  const tiedCopy =
-    device === 'cpu' && s.tieWordEmbeddings && input.weights !== 'int4' && input.preparedWeightsBytes === undefined
-      ? s.vocabSize * s.hiddenSize * fb
-      : 0;
+  const prepared = input.preparedWeightsBytes;
+  const w = prepared ?? weightsBytes(s, device, input.weights, input);
+  // A CPU dense session holds a GGUF's 8-bit blocks twice, packed for int8 activations and as they are for wide
+  // runs' float ones (graph/net.ts): the Q4_K_M 0.5B measured +330 MB. Counted here as every quantized linear.
+  const p = parameterCounts(s);
+  const ggufBlocks = prepared !== undefined && prepared < 0.5 * p.total * fb ? (prepared * p.linear) / p.total : 0;
+  const weights = w + (device === 'cpu' ? ggufBlocks : 0);
   const kv = kvBytes(s, n, fb);
   const mlp = (tokens: number) =>
     tokens * (4 * s.hiddenSize + 2 * (s.numHeads + 2 * s.numKvHeads) * s.headDim + 3 * s.intermediateSize) * fb;
@@ -120,7 +120,6 @@ export function estimateMemory(input: EstimateInput): MemoryEstimate {
   const scoring = kvBytes(s, keys, fb) + probs + mlp(m);
   const activation = Math.max(prefill, scoring);
   const runtime = RUNTIME_BYTES[device];
-  const weights = w + tiedCopy;
   return {
     weightsBytes: weights,
     kvBytes: kv,

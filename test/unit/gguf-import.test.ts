@@ -12,6 +12,7 @@ import { importGguf } from '../../src/model/gguf/import.ts';
 import { ModelError } from '../../src/model/errors.ts';
 import { ropeFrequencies } from '../../src/model/rope.ts';
 import { openModel } from '../../src/runtime/open.ts';
+import { WIDE_RUN_ROWS } from '../../src/graph/transformer.ts';
 import { loadWeights, maxAbsDiff, referenceForward } from '../support/reference.ts';
 import { writeGguf } from '../support/writeGguf.ts';
 import { HIDDEN, tinyGgufMeta, VOCAB, writeTinyGguf } from '../support/tinyGguf.ts';
@@ -34,6 +35,28 @@ describe('a tiny GGUF of each block format matches the float64 reference (fp32 a
       await importAndRun(file);
     });
   }
+});
+
+test(`8-bit blocks at the default accuracy level: a run of ${WIDE_RUN_ROWS} rows or more matches the float64 reference, a shorter one is int8's`, async () => {
+  const file = join(tmp, 'wide-q8_0.gguf');
+  writeTinyGguf(file, 'qwen2', T.Q8_0, T.Q8_0);
+  const dir = await importGguf(file, join(tmp, 'import'));
+  const model = openModel({ modelDir: dir, device: 'cpu', preparedRoot: join(tmp, 'prep'), allLogits: true });
+  const dense = await model.dense();
+  const gap = async (n: number) => {
+    const ids = Array.from({ length: n }, (_, i) => (i * 7 + 3) % VOCAB);
+    const ref = referenceForward(model.spec, ropeFrequencies(model.spec), loadWeights(dir, model.spec), ids);
+    const out = await dense.forward(ids, dense.empty(), { allLogits: true });
+    return { d: maxAbsDiff(out.logitsAll!, 0, ref, 0, n, VOCAB), scale: Math.max(1, ...Array.from(ref, Math.abs)) };
+  };
+  const wide = await gap(WIDE_RUN_ROWS);
+  const short = await gap(64);
+  await dense.close();
+  assert.ok(
+    wide.d <= 1e-6 * wide.scale || wide.d <= 1e-4,
+    `${WIDE_RUN_ROWS} rows: max abs logit diff ${wide.d} at logits up to ${wide.scale}`,
+  );
+  assert.ok(short.d > 1e-6 * short.scale && short.d > 1e-4, `64 rows: max abs logit diff ${short.d}, as fp32 activations would give`);
 });
 
 async function importAndRun(file: string): Promise<void> {
