@@ -21,6 +21,10 @@ export class Net {
   readonly g = new GraphBuilder();
   /** The graph's element type: activations, KV and non-quantized weights. */
   readonly T: DataTypeCode;
+  /** The dims `shaped` declared, by value. */
+  private readonly dims = new Map<string, Dim[]>();
+  /** isWide's condition, by the value it tests. */
+  private readonly wide = new Map<string, string>();
 
   constructor(
     readonly spec: ModelSpec,
@@ -48,9 +52,6 @@ export class Net {
     this.dims.set(x, dims);
     return this.g.shape(x, type, dims);
   }
-
-  /** The dims `shaped` declared, by value. */
-  private readonly dims = new Map<string, Dim[]>();
 
   /** The symbolic dim of G*S, the rows of queries stacked per KV head (heads.ts). */
   get stackedRows(): Dim {
@@ -122,8 +123,6 @@ export class Net {
     }
     return bias ? this.op('Add', [y, this.w(bias, [N])]) : y;
   }
-
-  private readonly wide = new Map<string, string>();
 
   /** Whether x [rows, in] has wideRows rows or more: once per value, the linears over one input share it. */
   private isWide(x: string): string {
