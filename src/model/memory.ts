@@ -96,8 +96,8 @@ export function estimateMemory(input: EstimateInput): MemoryEstimate {
   const fb = floatBytes(device);
   const prepared = input.preparedWeightsBytes;
   const w = prepared ?? weightsBytes(s, device, input.weights, input);
-  // A CPU dense session holds a GGUF's 8-bit blocks twice, packed for int8 activations and as they are for wide
-  // runs' float ones (graph/net.ts): the Q4_K_M 0.5B measured +330 MB. Counted here as every quantized linear.
+  // A CPU dense session over a GGUF's 8-bit blocks has an int8 and a float branch for each (graph/net.ts): the
+  // Q4_K_M 0.5B measured 0.33-0.43 GB more resident, about those blocks again. Counted as every quantized linear.
   const p = parameterCounts(s);
   const ggufBlocks = prepared !== undefined && prepared < 0.5 * p.total * fb ? (prepared * p.linear) / p.total : 0;
   const weights = w + (device === 'cpu' ? ggufBlocks : 0);

@@ -71,7 +71,7 @@ test('the confirmation shows the download, the files, the tokens, the memory and
   assert.equal(t.build, 'Download and Build');
   assert.match(t.detail, /^Download: 2\.9 GiB of weights from the Hugging Face Hub \(Qwen\/Qwen2\.5-Coder-1\.5B-Instruct\)/m);
   assert.match(t.detail, /^Context: 70 of 270 files \(24 as outlines\), 20,022 tokens of a 32,768-token window\.$/m);
-  // The verdict reads this machine's free RAM: 12.8 GiB fits on an idle 24 GiB runner, not on a busy one.
+  // The verdict reads this machine's free RAM: 12.0 GiB fits on an idle 24 GiB runner, not on a busy one.
   const needs = 'needs [\\d.]+ GiB \\(weights 5\\.8 GiB, KV cache [\\d.]+ GiB for 20022 tokens, working memory [\\d.]+ GiB\\)';
   assert.match(
     t.detail,
