@@ -89,7 +89,7 @@ describe('KVzip first run in code-server', { timeout: 300_000 }, () => {
     assert.match(text, /Download Qwen2\.5-Coder 1\.5B Instruct \(2\.9 GiB\) and build the cache for this workspace\?/);
     assert.match(text, /Download: 2\.9 GiB of weights from the Hugging Face Hub \(Qwen\/Qwen2\.5-Coder-1\.5B-Instruct\)/);
     assert.match(text, /Context: 4 of 4 files \(0 as outlines\), [\d,]+ tokens of a 32,768-token window\./);
-    assert.match(text, /Memory: Needs [\d.]+ GiB \(weights 6\.6 GiB/);
+    assert.match(text, /Memory: Needs [\d.]+ GiB \(weights 5\.8 GiB/);
     assert.match(text, /Build: about \d+ min \(CPU, fp32, fitted on the 2-core reference machine/);
     await shot('first-run-confirmation');
     const buttons = await dialog().locator('.monaco-button').allInnerTexts();
