@@ -8,8 +8,7 @@ import { UserError } from '../core/errors.ts';
 import { loadModel, type LoadedModel } from './model.ts';
 import { resolveModel } from './resolveModel.ts';
 import { modelFolder } from '../model/gguf/import.ts';
-import { ggufPreparedBytes } from '../model/gguf/size.ts';
-import { floatBytes } from '../model/memory.ts';
+import { ggufWeightsBytes } from '../model/gguf/size.ts';
 import { attentionWindow } from '../model/config.ts';
 import { checkFits } from './memoryCheck.ts';
 import { prefillChunk } from '../runtime/traffic.ts';
@@ -72,7 +71,7 @@ export class Engine {
           // it: converting first took minutes and filled the disk, only to be refused at the prefill.
           const contextTokens = Math.min(MIN_CONTEXT_TOKENS, attentionWindow(spec));
           // A GGUF keeps its own blocks: fp32 of its shape would refuse a quantized model that fits.
-          const preparedWeightsBytes = ggufPreparedBytes(dir, floatBytes(choice.device === 'cuda' ? 'cuda' : 'cpu'));
+          const preparedWeightsBytes = ggufWeightsBytes(dir, choice.device === 'cuda' ? 'cuda' : 'cpu');
           checkFits({
             shape: spec,
             device: choice.device,
@@ -103,7 +102,7 @@ export class Engine {
       contextTokens: tokens,
       scoreChunkTokens: longestChunk(this.scoreChunk(m, tokens)),
       scoring,
-      preparedWeightsBytes: ggufPreparedBytes(m.dir, floatBytes(m.device === 'cuda' ? 'cuda' : 'cpu')),
+      preparedWeightsBytes: ggufWeightsBytes(m.dir, m.device === 'cuda' ? 'cuda' : 'cpu'),
     });
   }
 

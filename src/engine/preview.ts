@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { contextReport } from '../context/index.ts';
 import { loadModelSpec } from '../model/config.ts';
 import { modelFolder } from '../model/gguf/import.ts';
-import { ggufPreparedBytes } from '../model/gguf/size.ts';
+import { ggufWeightsBytes } from '../model/gguf/size.ts';
 import { UserError } from '../core/errors.ts';
 import { downloadFile, fileInfo, HubError, resolveUrl } from '../model/hub.ts';
 import type { ModelSpec } from '../model/config.ts';
@@ -76,7 +76,7 @@ export async function previewContext(s: CacheSettings, progress?: ProgressFn, si
   const limit = contextLimit(spec, tokenizer, s.maxContextTokens);
   const ctx = await workspaceContext(s, spec, tokenizer, undefined, signal, progress);
   const sequenceTokens = limit.prefixTokens + ctx.totalTokens;
-  const ggufWeightsBytes = ggufPreparedBytes(dir, s.device === 'cuda' ? 2 : 4);
+  const gguf = ggufWeightsBytes(dir, s.device === 'cuda' ? 'cuda' : 'cpu');
   return {
     workspace: s.workspace,
     modelDir: dir,
@@ -85,8 +85,8 @@ export async function previewContext(s: CacheSettings, progress?: ProgressFn, si
     limit,
     report: contextReport(ctx),
     sequenceTokens,
-    estimate: buildEstimate(spec, sequenceTokens, limit.window, s, ggufWeightsBytes),
-    ...(ggufWeightsBytes !== undefined ? { ggufWeightsBytes } : {}),
+    estimate: buildEstimate(spec, sequenceTokens, limit.window, s, gguf),
+    ...(gguf !== undefined ? { ggufWeightsBytes: gguf } : {}),
     ms: Math.round(performance.now() - t0),
   };
 }

@@ -283,7 +283,7 @@ export interface ContextPreview {
   download?: { model: string; repo: string; bytes: number };
   /** The model's shape, which decides the estimates (a client weighs other settings with it). */
   shape: ModelShape;
-  /** A GGUF's prepared weights (its own blocks), which the shape alone does not give. */
+  /** A GGUF's weights as a build holds them (its own blocks: model/gguf/size.ts), which the shape alone does not give. */
   ggufWeightsBytes?: number;
   limit: ContextLimit;
   report: ContextReport;

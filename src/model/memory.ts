@@ -20,7 +20,7 @@ export interface EstimateInput {
   /** Local scoring's repeat passes attend over the prefix and their chunk only (default exact: the whole context). */
   scoring?: Scoring;
   blockSize?: number;
-  /** The weights' bytes where the format decides them, not the shape (a GGUF's own blocks: gguf/size.ts). */
+  /** The weights' bytes where the format decides them, not the shape (a GGUF's own blocks as a build holds them: gguf/size.ts). */
   preparedWeightsBytes?: number;
 }
 
@@ -94,13 +94,7 @@ export function kvBytes(shape: ModelShape, tokens: number, bytesPerElement: numb
 export function estimateMemory(input: EstimateInput): MemoryEstimate {
   const { shape: s, device, contextTokens: n } = input;
   const fb = floatBytes(device);
-  const prepared = input.preparedWeightsBytes;
-  const w = prepared ?? weightsBytes(s, device, input.weights, input);
-  // A CPU dense session over a GGUF's 8-bit blocks has an int8 and a float branch for each (graph/net.ts): the
-  // Q4_K_M 0.5B measured 0.33-0.43 GB more resident, about those blocks again. Counted as every quantized linear.
-  const p = parameterCounts(s);
-  const ggufBlocks = prepared !== undefined && prepared < 0.5 * p.total * fb ? (prepared * p.linear) / p.total : 0;
-  const weights = w + (device === 'cpu' ? ggufBlocks : 0);
+  const weights = input.preparedWeightsBytes ?? weightsBytes(s, device, input.weights, input);
   const kv = kvBytes(s, n, fb);
   const mlp = (tokens: number) =>
     tokens * (4 * s.hiddenSize + 2 * (s.numHeads + 2 * s.numKvHeads) * s.headDim + 3 * s.intermediateSize) * fb;
